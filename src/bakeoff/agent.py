@@ -1,0 +1,155 @@
+"""The nano agent: a loop of model turns and tool calls in one workspace, under limits (turns,
+output tokens per request, wall time, cost). It never knows which provider it talks to, never
+hangs, and always returns an AgentResult — a hit limit or a provider failure is a recorded stop
+reason, not an exception. Only cancellation (Ctrl-C) propagates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from bakeoff.errors import LimitExceeded, ProviderError, ToolError
+from bakeoff.models.base import Model
+from bakeoff.tools import ToolBox
+from bakeoff.types import AgentResult, Message, StopReason
+from bakeoff.workspace import Workspace
+
+SYSTEM_PROMPT = (
+    "You are a nano agent: a careful software engineer working inside one workspace directory. "
+    "Use the tools to inspect and change files; every path is relative to the workspace. "
+    "Call tools when you need them. When the task is done, reply with a short final answer and "
+    "no tool call."
+)
+
+
+class AgentConfig(BaseModel):
+    """Limits and options for one nano-agent run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_turns: int = 20
+    """Model requests allowed before the run stops with reason max_turns."""
+    max_output_tokens: int = 4096
+    """Output-token cap sent with every request (max_completion_tokens for GPT-5)."""
+    timeout_s: float = 300.0
+    """Wall-clock limit for the whole run, model load excluded."""
+    max_cost_usd: float | None = None
+    """Stop once the run has spent this much (checked after each request)."""
+    allow_commands: bool = False
+    """Offer run_command (cwd = workspace, timeout, output capped, keys scrubbed)."""
+    read_only: bool = False
+    """Offer only read_file, list_directory and get_file_info."""
+    command_timeout_s: float = 60.0
+    """Timeout of one run_command call."""
+    system_prompt: str = SYSTEM_PROMPT
+
+
+class _Tally:
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.result = AgentResult(
+            ok=False, answer="", model=model.id, provider=model.provider, stop_reason="error"
+        )
+
+    def stop(self, reason: StopReason, error: str | None = None) -> None:
+        self.result.stop_reason = reason
+        self.result.error = error
+        self.result.ok = reason == "completed"
+
+
+async def run_agent(
+    prompt: str,
+    model: Model,
+    workspace: Path | str,
+    config: AgentConfig | None = None,
+    *,
+    on_turn: Callable[[AgentResult], None] | None = None,
+) -> AgentResult:
+    """Run the nano agent on `prompt` in `workspace` until it answers or a limit stops it."""
+    config = config or AgentConfig()
+    tools = ToolBox(
+        Workspace(workspace),
+        allow_commands=config.allow_commands,
+        read_only=config.read_only,
+        command_timeout_s=config.command_timeout_s,
+    )
+    tally = _Tally(model)
+    out = tally.result
+    out.transcript = [
+        Message(role="system", content=config.system_prompt),
+        Message(role="user", content=prompt),
+    ]
+    t0 = time.perf_counter()
+    try:
+        out.warmup_s = await model.start()
+        t0 = time.perf_counter()
+        async with asyncio.timeout(config.timeout_s):
+            out.answer = await _loop(out, model, tools, config, on_turn)
+        tally.stop("completed")
+    except LimitExceeded as exc:
+        tally.stop(exc.reason, str(exc))  # type: ignore[arg-type]
+    except TimeoutError:
+        tally.stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
+    except ProviderError as exc:
+        tally.stop("provider_error", str(exc))
+    except Exception as exc:  # a bug in an adapter must not take a whole bake-off down
+        tally.stop("error", f"{type(exc).__name__}: {exc}")
+    finally:
+        out.duration_s = time.perf_counter() - t0
+        if not out.answer:
+            out.answer = next(
+                (m.content for m in reversed(out.transcript) if m.role == "assistant"), ""
+            )
+    return out
+
+
+async def _loop(
+    out: AgentResult,
+    model: Model,
+    tools: ToolBox,
+    config: AgentConfig,
+    on_turn: Callable[[AgentResult], None] | None,
+) -> str:
+    while out.turns < config.max_turns:
+        completion = await model.complete(
+            out.transcript, tools.specs, max_output_tokens=config.max_output_tokens
+        )
+        out.turns += 1
+        out.usage = out.usage + completion.usage
+        if out.cost_usd is not None:
+            out.cost_usd = None if completion.cost_usd is None else out.cost_usd + completion.cost_usd
+        out.requests.append(completion.timing)
+        out.model_time_s += completion.timing.latency_s
+        out.wait_time_s += completion.timing.wait_s
+        reply = completion.message
+        out.transcript.append(reply)
+        if on_turn is not None:
+            on_turn(out)
+        if config.max_cost_usd is not None and (out.cost_usd or 0.0) >= config.max_cost_usd:
+            raise LimitExceeded("cost_limit", f"cost cap of ${config.max_cost_usd:g} reached")
+        if not reply.tool_calls:
+            return reply.content
+        for call in reply.tool_calls:
+            out.tool_calls += 1
+            t = time.perf_counter()
+            try:
+                text, failed = await tools.run(call), False
+            except ToolError as exc:
+                text, failed = f"Error: {exc}", True
+            spent = time.perf_counter() - t
+            out.tool_time_s += spent
+            out.transcript.append(
+                Message(
+                    role="tool",
+                    content=text,
+                    tool_call_id=call.id,
+                    name=call.name,
+                    is_error=failed,
+                    duration_s=spent,
+                )
+            )
+    raise LimitExceeded("max_turns", f"stopped after {config.max_turns} turns without a final answer")

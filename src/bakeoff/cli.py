@@ -1,0 +1,120 @@
+"""The `bakeoff` command: argument parsing and terminal output over the library API. No logic of
+its own: every subcommand calls one library function and prints what comes back. User mistakes
+exit with status 2 and one line that says what to do; a failed agent run exits with 1."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bakeoff import __version__
+from bakeoff.errors import BakeoffError, UserError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from bakeoff.agent import AgentConfig, run_agent
+    from bakeoff.config import load_config
+    from bakeoff.models.registry import resolve_model
+    from bakeoff.report.terminal import print_agent_result
+
+    config = load_config(args.config)
+    model = resolve_model(args.model, config)
+    agent_config = AgentConfig(
+        max_turns=args.max_turns,
+        timeout_s=args.timeout,
+        max_cost_usd=args.max_cost,
+        max_output_tokens=args.max_output_tokens,
+        allow_commands=args.allow_commands,
+        read_only=args.read_only,
+    )
+
+    async def go() -> Any:
+        try:
+            return await run_agent(args.prompt, model, Path(args.workspace), agent_config)
+        finally:
+            await model.aclose()
+
+    result = asyncio.run(go())
+    if args.transcript:
+        Path(args.transcript).write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    if args.json:
+        _emit_json(result.to_public())
+    else:
+        print_agent_result(result)
+    return 0 if result.ok else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from bakeoff.config import load_config
+    from bakeoff.models.registry import list_models
+    from bakeoff.report.terminal import print_models
+
+    infos = list_models(load_config(args.config))
+    if args.json:
+        _emit_json([i.model_dump() for i in infos])
+    else:
+        print_models(infos)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bakeoff",
+        description="Run one agentic coding task on many LLMs at once; grade quality, speed and cost.",
+    )
+    parser.add_argument("--version", action="version", version=f"bakeoff {__version__}")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="config file (default: $BAKEOFF_CONFIG, ./bakeoff.toml, ~/.config/bakeoff/config.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("agent", help="run one nano agent on a prompt in a workspace")
+    p.add_argument("prompt", help="the task for the agent")
+    p.add_argument("--model", "-m", required=True, help="model id (provider:model) or alias; see `bakeoff models`")
+    p.add_argument("--workspace", "-w", default=".", help="directory the agent works in (default: .)")
+    p.add_argument("--max-turns", type=int, default=20, help="model requests allowed (default 20)")
+    p.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit in seconds (default 300)")
+    p.add_argument("--max-cost", type=float, default=None, help="stop once this many USD are spent")
+    p.add_argument("--max-output-tokens", type=int, default=4096, help="output-token cap per request")
+    p.add_argument("--allow-commands", action="store_true", help="offer the run_command tool")
+    p.add_argument("--read-only", action="store_true", help="offer only the read tools")
+    p.add_argument("--transcript", default=None, help="write the full record (transcript, timings) to this JSON file")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the agent --json contract)")
+    p.set_defaults(handler=cmd_agent)
+
+    p = sub.add_parser("models", help="list known models, aliases, prices and whether each is usable now")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_models)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BakeoffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

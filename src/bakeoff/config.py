@@ -1,0 +1,240 @@
+"""The user's configuration: providers (built-in ones merged under the user's `[providers.NAME]`
+tables, so any OpenAI-compatible endpoint is a few lines of TOML and no code), aliases, price
+overrides and the embedded local model. `load_config()` reads the first file found among an
+explicit path, `$BAKEOFF_CONFIG`, `./bakeoff.toml` and `~/.config/bakeoff/config.toml`; no file
+means the defaults. A malformed file raises `ConfigError` naming the file and the field."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from bakeoff.errors import ConfigError
+
+ProviderKind = Literal["openai", "anthropic", "openai_compatible", "local", "script"]
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+class ProviderConfig(BaseModel):
+    """How to reach one provider. A user table is merged field by field over the built-in one of
+    the same name, so `[providers.ollama] base_url = "http://gpu:11434/v1"` keeps the rest."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    kind: ProviderKind = "openai_compatible"
+    """Wire format / implementation: openai, anthropic, openai_compatible, local or script."""
+    base_url: str | None = None
+    """Endpoint base URL (for OpenAI-compatible servers, the URL ending in /v1)."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key; None when no key is needed."""
+    concurrency: int = Field(default=4, ge=1)
+    """Most runs of this provider's models at the same time."""
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    """Client-side request rate cap across all runs of this provider; None = no cap."""
+    hourly_usd: float | None = Field(default=None, ge=0)
+    """Cost of the compute in $/hour (self-hosted servers); tokens are then free."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Timeout of one model request, in seconds."""
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether `base_url` points at this machine."""
+        if not self.base_url:
+            return False
+        return (urlsplit(self.base_url).hostname or "").lower() in _LOOPBACK_HOSTS
+
+    @property
+    def is_local(self) -> bool:
+        """Runs on this machine (embedded, scripted, or a server on loopback)."""
+        return self.kind in ("local", "script") or self.is_loopback
+
+    @property
+    def self_hosted(self) -> bool:
+        """Tokens cost nothing: the model runs here or on compute billed by the hour."""
+        return self.is_local or self.hourly_usd is not None
+
+
+class PriceOverride(BaseModel):
+    """A price in USD per million tokens that wins over the maintained price table."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    input: float = Field(ge=0)
+    """Uncached input (prompt) tokens."""
+    output: float = Field(ge=0)
+    """Output tokens, reasoning included."""
+    cached_input: float | None = Field(default=None, ge=0)
+    """Input tokens read from the prompt cache; None = the input price."""
+    cache_write: float | None = Field(default=None, ge=0)
+    """Input tokens written to the prompt cache; None = the input price."""
+
+
+class LocalConfig(BaseModel):
+    """The embedded model behind the `local` provider."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    model: str = "qwen2.5-coder-0.5b"
+    """Which embedded model `local` (with no name) means: qwen2.5-coder-0.5b or -1.5b."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads for llama.cpp; None = half the CPUs (at least 1)."""
+    n_ctx: int = Field(default=8192, ge=512)
+    """Context window the server allocates, in tokens."""
+    hourly_usd: float | None = Field(default=None, ge=0)
+    """Cost of this machine in $/hour, charged for the time spent answering."""
+
+
+def _builtin(kind: ProviderKind, concurrency: int, base_url: str | None = None,
+             key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    return {"kind": kind, "base_url": base_url, "api_key_env": key, "concurrency": concurrency}
+
+
+BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
+    "openai": _builtin("openai", 8, None, "OPENAI_API_KEY"),
+    "anthropic": _builtin("anthropic", 8, None, "ANTHROPIC_API_KEY"),
+    "ollama": _builtin("openai_compatible", 1, "http://localhost:11434/v1"),
+    "vllm": _builtin("openai_compatible", 4, "http://localhost:8000/v1"),
+    "llamacpp": _builtin("openai_compatible", 1, "http://localhost:8080/v1"),
+    "lmstudio": _builtin("openai_compatible", 1, "http://localhost:1234/v1"),
+    "openrouter": _builtin(
+        "openai_compatible", 8, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"
+    ),
+    "groq": _builtin("openai_compatible", 4, "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "gemini": _builtin(
+        "openai_compatible",
+        8,
+        "https://generativelanguage.googleapis.com/v1beta/openai/",
+        "GEMINI_API_KEY",
+    ),
+    "local": _builtin("local", 1),
+    "script": _builtin("script", 64),
+}
+"""Providers known without any config file; user tables with the same name are merged over."""
+
+
+class BakeoffConfig(BaseModel):
+    """Everything a user can configure. Build it with `load_config()`; `BakeoffConfig()` gives
+    the built-in providers and nothing else."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    """Provider name → how to reach it (built-ins included after loading)."""
+    aliases: dict[str, str] = Field(default_factory=dict)
+    """Short name → full `provider:model` id; wins over the built-in aliases."""
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    """`provider:model` → price per million tokens; wins over the maintained price table."""
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    """The embedded model behind the `local` provider."""
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this was loaded from; None when only defaults apply."""
+        return self._source
+
+    def model_post_init(self, context: Any) -> None:
+        for name, raw in BUILTIN_PROVIDERS.items():
+            if name not in self.providers:
+                self.providers[name] = ProviderConfig.model_validate(raw)
+
+    def provider(self, name: str) -> ProviderConfig:
+        """The provider called `name`; KeyError when none is configured."""
+        return self.providers[name]
+
+    def _provider_of(self, model_id: str) -> ProviderConfig:
+        provider = model_id.split(":", 1)[0]
+        if provider not in self.providers:
+            raise KeyError(provider)
+        return self.providers[provider]
+
+    def concurrency_for(self, model_id: str) -> int:
+        """Most simultaneous runs of `model_id` (its provider's limit)."""
+        return self._provider_of(model_id).concurrency
+
+    def rpm_for(self, model_id: str) -> float | None:
+        """Request-per-minute cap of `model_id`'s provider, or None."""
+        return self._provider_of(model_id).requests_per_minute
+
+    def is_local(self, model_id: str) -> bool:
+        """Whether `model_id` runs on this machine (and competes for its CPU/GPU)."""
+        return self._provider_of(model_id).is_local
+
+    def hourly_usd_for(self, model_id: str) -> float | None:
+        """$/hour of compute for `model_id`, if configured (`[local]` for the embedded model)."""
+        provider = self._provider_of(model_id)
+        if provider.hourly_usd is None and provider.kind == "local":
+            return self.local.hourly_usd
+        return provider.hourly_usd
+
+
+def default_config_path() -> Path | None:
+    """The file `load_config()` would read: `$BAKEOFF_CONFIG`, ./bakeoff.toml, then
+    ~/.config/bakeoff/config.toml; None when none exists."""
+    env = os.environ.get("BAKEOFF_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    for candidate in (Path("bakeoff.toml"), Path.home() / ".config" / "bakeoff" / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _merge_providers(raw: dict[str, Any], path: Path) -> None:
+    providers = raw.get("providers")
+    if providers is None:
+        return
+    if not isinstance(providers, dict):
+        raise ConfigError(f"{path}: providers: expected a table of [providers.NAME] tables")
+    merged: dict[str, Any] = {}
+    for name, table in providers.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: providers.{name}: expected a table")
+        merged[name] = {**BUILTIN_PROVIDERS.get(name, {}), **table}
+    raw["providers"] = merged
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{path}: {field}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str | None = None) -> BakeoffConfig:
+    """Load the config from `path`, or the first file `default_config_path()` finds. An explicit
+    path (or `$BAKEOFF_CONFIG`) that does not exist is an error; no file at all means defaults."""
+    explicit = path is not None or bool(os.environ.get("BAKEOFF_CONFIG"))
+    file = Path(path).expanduser() if path is not None else default_config_path()
+    if file is None:
+        return BakeoffConfig()
+    if not file.is_file():
+        if explicit:
+            raise ConfigError(f"{file}: config file not found")
+        return BakeoffConfig()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from exc
+    _merge_providers(raw, file)
+    try:
+        config = BakeoffConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, file)) from exc
+    for alias, target in config.aliases.items():
+        if ":" not in target:
+            raise ConfigError(f"{file}: aliases.{alias}: {target!r} is not a provider:model id")
+    for model_id in config.prices:
+        if ":" not in model_id:
+            raise ConfigError(f"{file}: prices.{model_id}: the key must be a provider:model id")
+    config._source = file
+    return config

@@ -1,0 +1,86 @@
+"""The one error tree of bakeoff.
+
+Errors split into the user's mistakes, which should be fixed before trying again, and failures
+of a run, which are recorded against the run and never crash a bake-off::
+
+    BakeoffError
+    ├── UserError                  bad input: fix it and retry
+    │   ├── ConfigError            a config file or a task file is malformed (names file + field)
+    │   ├── UnknownModelError      a model id or alias no provider knows (lists what is known)
+    │   └── MissingKeyError        the provider's API key env var is not set
+    └── RunError                   something went wrong while running
+        ├── ProviderError          the provider failed a request (status, body, transient?)
+        │   └── ProviderUnreachable  no server answered (connection refused, DNS, ...)
+        ├── LimitExceeded          max turns / wall time / cost cap reached (carries the reason)
+        └── ToolError              a tool refused or failed; its message goes back to the model
+            └── WorkspaceEscape    a path that would leave the workspace
+"""
+
+from __future__ import annotations
+
+
+class BakeoffError(Exception):
+    """Base of every error bakeoff raises on purpose."""
+
+
+class UserError(BakeoffError):
+    """The user's input is wrong; the message says what to do."""
+
+
+class ConfigError(UserError):
+    """A configuration or task file is malformed."""
+
+
+class UnknownModelError(UserError):
+    """A model id that no provider or alias knows."""
+
+
+class MissingKeyError(UserError):
+    """A provider needs an API key that is not set."""
+
+
+class RunError(BakeoffError):
+    """A failure while running an agent or a bake-off."""
+
+
+class ProviderError(RunError):
+    """The provider failed a request.
+
+    `transient` errors (429, 5xx, timeouts, dropped connections) are worth retrying;
+    `retry_after_s` carries the server's hint when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str | None = None,
+        transient: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnreachable(ProviderError):
+    """No server answered at the provider's address."""
+
+
+class LimitExceeded(RunError):
+    """A run limit was reached; `reason` is one of max_turns, timeout, cost_limit."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ToolError(RunError):
+    """A tool could not do what the model asked; the text goes back to the model."""
+
+
+class WorkspaceEscape(ToolError):
+    """A path that resolves outside the workspace."""

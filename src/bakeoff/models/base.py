@@ -1,0 +1,121 @@
+"""The model interface every wire-format adapter implements, and the shared request wrapper
+that retries transient provider errors with back-off and prices each completion.
+
+An adapter subclasses `ModelAdapter` and implements `_request()`: one attempt, raising
+`ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts. Everything above the
+adapter (the agent, the runner) sees only `Model`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from bakeoff.errors import ProviderError
+from bakeoff.types import Completion, Message, ToolSpec, Usage
+
+CostFn = Callable[[Usage, float], "float | None"]
+"""(usage, request seconds) -> USD, or None when the price is unknown."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What the agent needs from a model."""
+
+    id: str  # "provider:model"
+    provider: str
+    name: str
+    local: bool  # runs on this machine: shares its CPU/GPU, gets a small concurrency pool
+
+    async def start(self) -> float:
+        """Make the model ready (a local server loads its weights); return seconds spent."""
+        ...
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        max_output_tokens: int | None = None,
+    ) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RetryPolicy:
+    """Exponential back-off with jitter, capped; honours the server's retry-after."""
+
+    def __init__(self, max_retries: int = 4, base_s: float = 0.5, cap_s: float = 30.0) -> None:
+        self.max_retries = max_retries
+        self.base_s = base_s
+        self.cap_s = cap_s
+
+    def delay(self, attempt: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.cap_s)
+        return min(self.cap_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def unknown_cost(usage: Usage, seconds: float) -> float | None:
+    return None
+
+
+class ModelAdapter:
+    """Base of the adapters: identity, retries, pricing. Subclasses implement `_request`."""
+
+    local = False
+
+    def __init__(
+        self,
+        provider: str,
+        name: str,
+        *,
+        cost_fn: CostFn = unknown_cost,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.provider = provider
+        self.name = name
+        self.id = f"{provider}:{name}"
+        self.cost_fn = cost_fn
+        self.retry = retry or RetryPolicy()
+
+    async def start(self) -> float:
+        return 0.0
+
+    async def aclose(self) -> None:
+        return None
+
+    async def _request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_output_tokens: int | None,
+    ) -> Completion:
+        raise NotImplementedError
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        max_output_tokens: int | None = None,
+    ) -> Completion:
+        waited = 0.0
+        for attempt in range(self.retry.max_retries + 1):
+            try:
+                completion = await self._request(messages, tools, max_output_tokens)
+            except ProviderError as exc:
+                if not exc.transient or attempt == self.retry.max_retries:
+                    raise
+                pause = self.retry.delay(attempt, exc.retry_after_s)
+                t0 = time.perf_counter()
+                await asyncio.sleep(pause)
+                waited += time.perf_counter() - t0
+                continue
+            completion.timing.retries = attempt
+            completion.timing.wait_s += waited
+            completion.cost_usd = self.cost_fn(completion.usage, completion.timing.latency_s)
+            return completion
+        raise AssertionError("unreachable")  # pragma: no cover

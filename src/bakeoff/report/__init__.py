@@ -1,0 +1,1 @@
+"""Reports: the terminal tables, the self-contained HTML page, and JSON/CSV export."""

@@ -1,0 +1,136 @@
+"""The data shapes that flow between the parts: messages, tool calls, usage, completions and
+the record of one agent run. Pure data, no I/O; every shape serialises to JSON as it is."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(BaseModel):
+    """One call the model asked for. `arguments` is the parsed JSON object; when the model sent
+    text that is not a JSON object, `arguments` is empty and `malformed` holds the raw text."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    malformed: str | None = None
+
+
+class Message(BaseModel):
+    """One entry of a conversation in a provider-neutral form."""
+
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None  # for role == "tool": the call this answers
+    name: str | None = None  # for role == "tool": the tool's name
+    is_error: bool = False  # for role == "tool": the tool refused or failed
+    duration_s: float | None = None  # for role == "tool": time spent running the tool
+
+
+class ToolSpec(BaseModel):
+    """A tool as offered to a model: name, description and JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class Usage(BaseModel):
+    """Tokens by kind. `input_tokens` counts every prompt token, cached ones included
+    (`cached_tokens` and `cache_write_tokens` are parts of it); `output_tokens` counts every
+    generated token, reasoning included (`reasoning_tokens` is a part of it), so reasoning is
+    never counted twice."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+    def public(self) -> dict[str, int]:
+        """The four fields of the `agent --json` contract."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
+
+class RequestTiming(BaseModel):
+    """Timing of one model request. `latency_s` is the whole request; `wait_s` is time spent
+    before it could be sent (rate-limit back-off, waiting for a free local slot)."""
+
+    latency_s: float
+    ttft_s: float | None = None
+    output_tokens: int = 0
+    output_tps: float | None = None
+    retries: int = 0
+    wait_s: float = 0.0
+
+
+class Completion(BaseModel):
+    """One model answer: the assistant message, its usage, cost and timing."""
+
+    message: Message
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None  # None: the price is unknown
+    timing: RequestTiming
+    stop_reason: str | None = None
+
+
+StopReason = Literal[
+    "completed", "max_turns", "timeout", "cost_limit", "provider_error", "cancelled", "error"
+]
+
+
+class AgentResult(BaseModel):
+    """Everything one nano-agent run produced. `to_public()` is the `agent --json` contract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    answer: str
+    model: str
+    provider: str
+    stop_reason: StopReason
+    error: str | None = None
+    turns: int = 0
+    tool_calls: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    duration_s: float = 0.0
+    model_time_s: float = 0.0
+    tool_time_s: float = 0.0
+    wait_time_s: float = 0.0
+    warmup_s: float = 0.0  # a local model's load time, kept apart from answering
+    requests: list[RequestTiming] = Field(default_factory=list)
+    transcript: list[Message] = Field(default_factory=list)
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "answer": self.answer,
+            "model": self.model,
+            "provider": self.provider,
+            "turns": self.turns,
+            "tool_calls": self.tool_calls,
+            "usage": self.usage.public(),
+            "cost_usd": self.cost_usd,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+        }

@@ -1,0 +1,120 @@
+"""The nano agent end to end with scripted models in real temporary workspaces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakeoff.agent import AgentConfig, run_agent
+from bakeoff.models.scripted import ScriptedModel
+
+
+def script(tmp_path: Path, turns: Any, name: str = "s.json") -> ScriptedModel:
+    path = tmp_path / name
+    path.write_text(json.dumps(turns))
+    return ScriptedModel(path)
+
+
+def tool(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+
+async def test_agent_writes_files_and_answers(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    model = script(
+        tmp_path,
+        [
+            tool("write_file", path="fizzbuzz.py", content="print('FizzBuzz')\n"),
+            tool("read_file", path="fizzbuzz.py"),
+            {"text": "Created fizzbuzz.py", "usage": {"input_tokens": 10, "output_tokens": 3}},
+        ],
+    )
+    r = await run_agent("Create fizzbuzz.py", model, ws)
+    assert r.ok and r.stop_reason == "completed"
+    assert r.answer == "Created fizzbuzz.py"
+    assert (ws / "fizzbuzz.py").read_text() == "print('FizzBuzz')\n"
+    assert (r.turns, r.tool_calls) == (3, 2)
+    assert r.usage.input_tokens == 10 and r.cost_usd == 0.0
+    roles = [m.role for m in r.transcript]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert r.transcript[5].content == "print('FizzBuzz')\n"
+    assert len(r.requests) == 3 and r.duration_s >= r.model_time_s
+
+
+async def test_tool_errors_go_back_to_the_model(tmp_path: Path) -> None:
+    model = script(
+        tmp_path,
+        [
+            tool("read_file", path="../../etc/passwd"),
+            tool("no_such_tool", x=1),
+            {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt"}}]},
+            {"text": "gave up"},
+        ],
+    )
+    r = await run_agent("try", model, tmp_path / "ws")
+    errors = [m for m in r.transcript if m.role == "tool"]
+    assert [m.is_error for m in errors] == [True, True, True]
+    assert "'..'" in errors[0].content and "unknown tool" in errors[1].content
+    assert "missing: content" in errors[2].content
+    assert r.ok and r.answer == "gave up"
+
+
+async def test_max_turns_ends_cleanly(tmp_path: Path) -> None:
+    model = script(tmp_path, [tool("list_directory")] * 10)
+    r = await run_agent("loop", model, tmp_path / "ws", AgentConfig(max_turns=3))
+    assert not r.ok and r.stop_reason == "max_turns" and r.turns == 3
+    assert "3 turns" in (r.error or "")
+
+
+async def test_wall_clock_timeout_ends_cleanly(tmp_path: Path) -> None:
+    model = script(tmp_path, [{"text": "slow", "delay_s": 5}])
+    r = await run_agent("wait", model, tmp_path / "ws", AgentConfig(timeout_s=0.3))
+    assert r.stop_reason == "timeout" and not r.ok
+    assert 0.25 < r.duration_s < 2
+
+
+async def test_cost_cap_stops_the_run(tmp_path: Path) -> None:
+    model = script(tmp_path, [tool("list_directory")] * 5)
+    model.cost_fn = lambda usage, seconds: 0.01
+    r = await run_agent("spend", model, tmp_path / "ws", AgentConfig(max_cost_usd=0.025))
+    assert r.stop_reason == "cost_limit" and r.turns == 3
+    assert r.cost_usd == pytest.approx(0.03)
+
+
+async def test_unknown_price_makes_the_whole_cost_unknown(tmp_path: Path) -> None:
+    model = script(tmp_path, [tool("list_directory"), {"text": "done"}])
+    model.cost_fn = lambda usage, seconds: None
+    r = await run_agent("x", model, tmp_path / "ws")
+    assert r.ok and r.cost_usd is None
+    assert r.to_public()["cost_usd"] is None
+
+
+async def test_public_record_has_the_contract_fields(tmp_path: Path) -> None:
+    r = await run_agent("x", script(tmp_path, [{"text": "hi"}]), tmp_path / "ws")
+    pub = r.to_public()
+    assert set(pub) == {
+        "ok", "answer", "model", "provider", "turns", "tool_calls", "usage", "cost_usd", "duration_s", "error",
+    }
+    assert set(pub["usage"]) == {"input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"}
+    assert pub["provider"] == "script" and pub["model"].startswith("script:")
+
+
+async def test_script_picks_turns_by_prompt(tmp_path: Path) -> None:
+    model = script(
+        tmp_path,
+        {"scripts": [{"prompt_contains": "alpha", "turns": [{"text": "A"}]}, {"turns": [{"text": "other"}]}]},
+    )
+    assert (await run_agent("do alpha", model, tmp_path / "w1")).answer == "A"
+    assert (await run_agent("do beta", model, tmp_path / "w2")).answer == "other"
+
+
+def test_bad_script_file_names_the_problem(tmp_path: Path) -> None:
+    from bakeoff.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[0\] needs 'text'"):
+        script(tmp_path, [{"txt": "typo"}])
+    with pytest.raises(ConfigError, match="not found"):
+        ScriptedModel(tmp_path / "nope.json")
