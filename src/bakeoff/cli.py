@@ -68,6 +68,32 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from bakeoff.config import load_config
+    from bakeoff.mcp_server import parse_http_address, serve
+
+    http = None if args.http is None else parse_http_address(args.http, allow_remote=args.allow_remote)
+    # Nothing may be printed to stdout here: in stdio mode it is the protocol channel.
+    serve(args.root, load_config(args.config), http=http)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bakeoff.claude_init import init_claude
+    from bakeoff.config import load_config
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    result = init_claude(models, args.dir, force=args.force, config=load_config(args.config))
+    for path in result.written:
+        print(f"wrote {path}")
+    if not result.written:
+        print("everything was already in place; nothing written")
+    if result.kept_servers:
+        print(f"kept the other servers in {result.mcp_json}: {', '.join(result.kept_servers)}")
+    print("in Claude Code: /bakeoff <prompt>, or ask for a nano-agent-<model> sub-agent")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bakeoff",
@@ -96,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list known models, aliases, prices and whether each is usable now")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models)
+
+    from bakeoff.cli_run import add_commands
+
+    add_commands(sub)
+
+    p = sub.add_parser("mcp", help="serve the nano agent and bake-offs over MCP (stdio by default)")
+    p.add_argument("--http", metavar="HOST:PORT", default=None, help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (e.g. 127.0.0.1:8765)")
+    p.add_argument("--allow-remote", action="store_true", help="allow --http on a non-loopback address (the agents write files: only on a trusted network)")
+    p.add_argument("--root", action="append", default=[], metavar="DIR", help="directory workspaces and task folders must lie in; repeatable (default: the current directory)")
+    p.set_defaults(handler=cmd_mcp)
+
+    p = sub.add_parser("init", help="wire bakeoff into a project for a coding assistant")
+    p.add_argument("target", choices=["claude"], help="claude: .mcp.json, .claude/agents/nano-agent-*.md and the /bakeoff command")
+    p.add_argument("--models", default="gpt-5-mini,sonnet-4,haiku,local", help="comma-separated models, one sub-agent each (default: gpt-5-mini,sonnet-4,haiku,local)")
+    p.add_argument("--dir", default=".", help="project directory to write into (default: .)")
+    p.add_argument("--force", action="store_true", help="overwrite existing sub-agent and command files")
+    p.set_defaults(handler=cmd_init)
 
     return parser
 

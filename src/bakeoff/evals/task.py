@@ -83,7 +83,7 @@ class TaskSpec(BaseModel):
     by itself: the check reads `ANSWER.txt` and decides."""
     tags: list[str] = Field(default_factory=list)
     """Labels for picking subsets, e.g. "quick" for the fast demo tasks."""
-    path: Path
+    path: Path = Field(strict=False)
     """The task folder. Set by the loader, never written in `task.toml`."""
 
     @field_validator("name")
@@ -268,6 +268,10 @@ def _describe(shown: str, err: Any) -> str:
         message = f"unknown field ({hint}known: {', '.join(known)})"
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
+    elif kind == "string_too_short":
+        message = "must not be empty"
+    else:
+        message = message[:1].lower() + message[1:]
     if not loc:
         return f"{shown}: {message}"
     return f"{shown}: field '{'.'.join(loc)}': {message}"

@@ -1,0 +1,229 @@
+"""The bake-off subcommands of the `bakeoff` CLI — run, demo, report, runs, tasks — as thin
+shells over `bakeoff.evals`: parse, call, print. Ctrl-C stops a run cleanly and prints the exact
+command that resumes it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bakeoff.errors import UserError
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _agent_config(args: argparse.Namespace) -> Any:
+    from bakeoff.agent import AgentConfig
+
+    return AgentConfig(max_turns=args.max_turns, timeout_s=args.timeout, allow_commands=args.allow_commands)
+
+
+def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: bool) -> int:
+    from bakeoff.config import load_config
+    from bakeoff.evals.runner import new_run_id, run_bakeoff
+    from bakeoff.evals.store import Store
+    from bakeoff.evals.task import load_tasks
+    from bakeoff.report.progress import LiveBoard
+    from bakeoff.report.terminal import console, print_summary
+
+    config = load_config(args.config)
+    store = Store(args.store)
+    task_specs = None
+    if not args.resume:
+        task_specs = load_tasks(tasks)
+        if quick:
+            task_specs = [t for t in task_specs if "quick" in t.tags]
+    run_id = args.resume or args.run_id or new_run_id()
+    board = LiveBoard()
+    try:
+        with board:
+            outcome = asyncio.run(
+                run_bakeoff(
+                    models,
+                    task_specs=task_specs,
+                    repeats=args.repeats,
+                    judges=_split(args.judge),
+                    pairwise=args.pairwise,
+                    run_id=run_id,
+                    resume=args.resume,
+                    max_cost_usd=args.max_cost,
+                    store=store,
+                    config=config,
+                    agent=_agent_config(args),
+                    observer=board,
+                    max_parallel=args.max_parallel,
+                )
+            )
+    except KeyboardInterrupt:
+        done = len(store.done_keys(run_id))
+        print(
+            f"\nInterrupted. {done} finished trials are saved in {store.path}.\n"
+            f"Resume with: bakeoff run --resume {run_id}"
+            + (f" --store {args.store}" if args.store else ""),
+            file=sys.stderr,
+        )
+        return 130
+    html = outcome.report_html
+    if args.html and html is not None:
+        html = Path(args.html)
+        html.write_text(outcome.report_html.read_text(encoding="utf-8"), encoding="utf-8")  # type: ignore[union-attr]
+    if args.json:
+        _emit_json(
+            {"run_id": outcome.run_id, "report_html": str(html), "ranking": outcome.summary.ranking_public()}
+        )
+    else:
+        print_summary(outcome.summary)
+        console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    models = _split(args.models)
+    if not models and not args.resume:
+        raise UserError("--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID")
+    return _run(args, models, args.tasks, args.quick)
+
+
+def demo_models(requested: list[str]) -> list[str]:
+    """The embedded model plus every configured cloud model whose key is set."""
+    extra = {"OPENAI_API_KEY": "gpt-5-mini", "ANTHROPIC_API_KEY": "haiku", "GEMINI_API_KEY": "gemini-2.5-flash"}
+    models = list(requested)
+    models += [m for key, m in extra.items() if os.environ.get(key) and m not in models]
+    return models
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    models = demo_models(_split(args.models) or ["local"])
+    print(f"bakeoff demo: quick built-in tasks on {', '.join(models)}", file=sys.stderr)
+    return _run(args, models, [], quick=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bakeoff.evals.runner import build_outcome
+    from bakeoff.evals.store import Store
+    from bakeoff.report.export import records_public, write_csv, write_json
+    from bakeoff.report.terminal import console, print_summary
+
+    store = Store(args.store)
+    outcome = build_outcome(store, args.run_id)
+    html = outcome.report_html
+    if args.html and html is not None:
+        Path(args.html).write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
+        html = Path(args.html)
+    if args.csv:
+        write_csv(outcome.records, Path(args.csv))
+    if args.export_json:
+        write_json(outcome.summary, outcome.records, Path(args.export_json))
+    if args.json:
+        _emit_json(
+            {
+                "run_id": outcome.run_id,
+                "report_html": str(html),
+                "ranking": outcome.summary.ranking_public(),
+                "records": records_public(outcome.records),
+            }
+        )
+    else:
+        print_summary(outcome.summary)
+        console.print(f"\nReport: {html}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from bakeoff.evals.store import Store
+
+    runs = Store(args.store).list_runs()
+    if args.json:
+        _emit_json(runs)
+        return 0
+    for r in runs:
+        print(f"{r['run_id']}  {r['status']:<15} {r['done']}/{r['planned']} trials")
+    if not runs:
+        print("no runs yet: try `bakeoff run --models local`")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from bakeoff.evals.checks import validate_tasks
+    from bakeoff.evals.task import load_tasks
+
+    tasks = load_tasks(args.paths)
+    if args.action == "list":
+        if args.json:
+            _emit_json([{**t.model_dump(exclude={"path"}), "path": str(t.path)} for t in tasks])
+            return 0
+        for t in tasks:
+            graded = "+".join(k for k in ("check", "judge") if getattr(t, k) is not None)
+            tags = f" [{', '.join(t.tags)}]" if t.tags else ""
+            print(f"{t.name:<28} {t.category:<12} difficulty {t.difficulty}  {graded}{tags}")
+        return 0
+    results = validate_tasks(tasks)
+    bad = [r for r in results if not r.ok]
+    for r in results:
+        print(f"{'ok  ' if r.ok else 'FAIL'} {r.task}: {r.message}")
+    print(f"{len(results) - len(bad)} of {len(results)} tasks valid")
+    return 1 if bad else 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register run, demo, report, runs and tasks on the main parser's subparsers."""
+    for name, handler, help_text in (
+        ("run", cmd_run, "the bake-off: tasks × models × repeats, graded and reported"),
+        ("demo", cmd_demo, "a quick bake-off on the embedded model (+ cloud models whose keys are set)"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        if name == "run":
+            p.add_argument("tasks", nargs="*", help="task folders or folders of tasks (default: the built-in suite)")
+            p.add_argument("--models", help="comma-separated model ids or aliases")
+            p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
+            p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run; redoes nothing")
+        else:
+            p.add_argument("--models", default="local", help="comma-separated models (default: local)")
+            p.set_defaults(resume=None, tasks=[])
+        p.add_argument("--repeats", type=int, default=1, help="runs per task and model (default 1)")
+        p.add_argument("--judge", help="comma-separated judge model ids (LLM-as-judge, blind)")
+        p.add_argument(
+            "--pairwise", action="store_true",
+            help="also judge every pair of models head to head, in both orders (needs --judge)",
+        )
+        p.add_argument("--run-id", help="name this run (default: a timestamp)")
+        p.add_argument("--max-cost", type=float, help="stop starting trials once this many USD are spent")
+        p.add_argument("--max-turns", type=int, default=20, help="per-trial model requests (default 20)")
+        p.add_argument("--timeout", type=float, default=300.0, help="per-trial wall-clock limit in s")
+        p.add_argument("--allow-commands", action="store_true", help="offer run_command in every task")
+        p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
+        p.add_argument("--store", type=Path, help="results database (default .bakeoff/results.sqlite)")
+        p.add_argument("--html", help="also write the HTML report to this file")
+        p.add_argument("--json", action="store_true", help="print run_id, report_html and ranking as JSON")
+        p.set_defaults(handler=handler)
+
+    p = sub.add_parser("report", help="grade a stored run again and write its reports")
+    p.add_argument("run_id")
+    p.add_argument("--store", type=Path)
+    p.add_argument("--html", help="write the HTML report to this file")
+    p.add_argument("--csv", help="export every trial as CSV")
+    p.add_argument("--export-json", help="export summary and every record as JSON")
+    p.add_argument("--json", action="store_true", help="print ranking and records as JSON")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("runs", help="list stored runs")
+    p.add_argument("--store", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("tasks", help="list or validate task folders (default: the built-in suite)")
+    p.add_argument("action", choices=["list", "validate"])
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_tasks)

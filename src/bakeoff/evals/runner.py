@@ -1,0 +1,332 @@
+"""The bake-off scheduler: models × tasks × repeats run concurrently, each trial in a fresh
+workspace, under per-provider concurrency and request-rate limits (local models share one small
+pool because they share the machine), longest expected work first, with a budget cap. Every
+finished trial is written to the store at once, so Ctrl-C or a crash loses only the trials in
+flight, and `resume` runs exactly the ones missing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakeoff.agent import AgentConfig
+from bakeoff.config import BakeoffConfig, load_config
+from bakeoff.errors import UserError
+from bakeoff.evals.grading import summarize
+from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, GradeWeights, TrialRecord
+from bakeoff.evals.store import Store
+from bakeoff.evals.task import TaskSpec, load_tasks
+from bakeoff.evals.trial import run_trial
+from bakeoff.models.base import Model
+from bakeoff.models.ratelimit import RateLimitedModel, RateLimiter
+from bakeoff.models.registry import resolve_model
+from bakeoff.types import AgentResult
+
+LOCAL_POOL = "local-machine"
+
+
+class _BudgetReached(Exception):
+    """The bake-off's cost cap is reached: start no more trials."""
+
+
+class Observer:
+    """Receives progress; the CLI's live board and the MCP server subclass it."""
+
+    def planned(self, total: int, done: int, models: Sequence[str]) -> None: ...
+    def started(self, task: str, model: str, repeat: int) -> None: ...
+    def finished(self, record: TrialRecord) -> None: ...
+    def skipped(self, task: str, model: str, repeat: int, reason: str) -> None: ...
+
+
+@dataclass
+class BakeoffOutcome:
+    run_id: str
+    summary: BakeoffSummary
+    records: list[TrialRecord]
+    report_html: Path | None
+    budget_skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Job:
+    priority: float
+    task: TaskSpec = field(compare=False)
+    model: str = field(compare=False)
+    repeat: int = field(compare=False)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def canonical_model_id(given: str, config: BakeoffConfig) -> str:
+    """The stable id a model is stored under: aliases resolved, script paths made absolute."""
+    if given.startswith("script:"):
+        return "script:" + str(Path(given.split(":", 1)[1]).resolve())
+    return resolve_model(given, config).id
+
+
+class _Pools:
+    """Concurrency slots per provider (one shared pool for everything local) and rate limits."""
+
+    def __init__(self, config: BakeoffConfig) -> None:
+        self.config = config
+        self.sems: dict[str, asyncio.Semaphore] = {}
+        self.limiters: dict[str, RateLimiter] = {}
+
+    def pool_of(self, model_id: str) -> str:
+        provider = model_id.split(":", 1)[0]
+        # Scripted models use no machine to speak of; everything else local shares one pool.
+        if self.config.provider(provider).kind == "script" or not self.config.is_local(model_id):
+            return provider
+        return LOCAL_POOL
+
+    def slot(self, model_id: str) -> asyncio.Semaphore:
+        pool = self.pool_of(model_id)
+        if pool not in self.sems:
+            limit = self.config.provider("local").concurrency if pool == LOCAL_POOL else self.config.concurrency_for(model_id)
+            self.sems[pool] = asyncio.Semaphore(max(1, limit))
+        return self.sems[pool]
+
+    def limited(self, model: Model) -> Model:
+        rpm = self.config.rpm_for(model.id)
+        if not rpm:
+            return model
+        limiter = self.limiters.setdefault(model.provider, RateLimiter(rpm))
+        return RateLimitedModel(model, limiter)
+
+
+def expected_cost_of(task: TaskSpec, model_id: str, config: BakeoffConfig) -> float:
+    # Longest expected work first: harder tasks and local models take longest.
+    return task.difficulty * (4.0 if config.is_local(model_id) else 1.0)
+
+
+def adhoc_task(prompt: str, rubric: str | None = None, *, root: Path | None = None) -> TaskSpec:
+    """A one-off task from a bare prompt (no fixture, no checks), graded by judges only.
+    It is written as a real task folder under the store's directory so `--resume` finds it."""
+    import hashlib
+
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:10]
+    folder = (root or Path(".bakeoff/adhoc")) / f"prompt-{digest}"
+    (folder / "files").mkdir(parents=True, exist_ok=True)
+    toml = (
+        f'name = "prompt-{digest}"\n'
+        f"prompt = {_toml_str(prompt)}\n"
+        'category = "ad-hoc"\ndifficulty = 2\n\n[judge]\n'
+        f"rubric = {_toml_str(rubric or 'Correct, complete and concise; follows the prompt exactly.')}\n"
+    )
+    (folder / "task.toml").write_text(toml, encoding="utf-8")
+    return load_tasks([folder])[0]
+
+
+def _toml_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)  # a JSON string is a valid TOML basic string
+
+
+async def run_bakeoff(
+    models: Sequence[str] = (),
+    tasks: Sequence[str | Path] = (),
+    *,
+    task_specs: Sequence[TaskSpec] | None = None,
+    repeats: int = 1,
+    judges: Sequence[str] = (),
+    run_id: str | None = None,
+    resume: str | None = None,
+    max_cost_usd: float | None = None,
+    store: Store | None = None,
+    config: BakeoffConfig | None = None,
+    agent: AgentConfig | None = None,
+    weights: GradeWeights | None = None,
+    pairwise: bool = False,
+    observer: Observer | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    report_dir: Path | None = None,
+    max_parallel: int = 32,
+) -> BakeoffOutcome:
+    """Run (or resume) a bake-off and return its graded outcome."""
+    config = config or load_config()
+    store = store or Store()
+    observer = observer or Observer()
+    if resume:
+        spec = store.get_spec(resume)
+        task_list = load_tasks(spec.task_paths)
+        store.set_status(spec.run_id, "running")
+    else:
+        if not models:
+            raise UserError("no models given: pass --models ID,ID,... (see `bakeoff models`)")
+        if repeats < 1:
+            raise UserError("--repeats must be at least 1")
+        task_list = list(task_specs) if task_specs is not None else load_tasks(list(tasks))
+        if not task_list:
+            raise UserError("no tasks to run")
+        model_ids = list(dict.fromkeys(canonical_model_id(m, config) for m in models))
+        judge_ids = [canonical_model_id(j, config) for j in judges]
+        spec = BakeoffSpec(
+            run_id=run_id or new_run_id(),
+            task_paths=[str(t.path.resolve()) for t in task_list],
+            task_names=[t.name for t in task_list],
+            models=model_ids,
+            repeats=repeats,
+            judges=judge_ids,
+            pairwise=pairwise,
+            weights=weights or GradeWeights(),
+            max_cost_usd=max_cost_usd,
+            agent=agent or AgentConfig(),
+            created_at=time.time(),
+        )
+    # Resolve every model before anything runs: a missing key fails now, not an hour in.
+    contestants = {m: resolve_model(m, config) for m in spec.models}
+    judge_models = {j: resolve_model(j, config) for j in spec.judges}
+    if not resume:
+        store.create_run(spec)
+
+    pools = _Pools(config)
+    done = store.done_keys(spec.run_id)
+    jobs = sorted(
+        _Job(-expected_cost_of(t, m, config), t, m, r)
+        for t in task_list
+        for m in spec.models
+        for r in range(spec.repeats)
+        if (t.name, m, r) not in done
+    )
+    total = len(task_list) * len(spec.models) * spec.repeats
+    observer.planned(total, len(done), spec.models)
+    progress = {"done": len(done), "skipped": 0}
+    spent = [store.spent_usd(spec.run_id)]
+    parallel = asyncio.Semaphore(max_parallel)
+
+    @contextlib.asynccontextmanager
+    async def gate(job: _Job) -> AsyncIterator[None]:
+        # The budget is checked once a slot is free, so trials queued behind a busy provider
+        # see the spend of the ones that finished meanwhile.
+        async with pools.slot(job.model):
+            if spec.max_cost_usd is not None and spent[0] >= spec.max_cost_usd:
+                raise _BudgetReached
+            observer.started(job.task.name, job.model, job.repeat)
+            yield
+
+    def spend(result: AgentResult) -> None:
+        spent[0] += result.cost_usd or 0.0
+
+    async def one(job: _Job) -> None:
+        async with parallel:
+            try:
+                record = await run_trial(
+                    job.task,
+                    pools.limited(contestants[job.model]),
+                    job.repeat,
+                    run_id=spec.run_id,
+                    agent_config=spec.agent,
+                    judges=[(pools.limited(jm), pools.slot(jid)) for jid, jm in judge_models.items()],
+                    slot=gate(job),
+                    on_agent_done=spend,
+                )
+            except _BudgetReached:
+                progress["skipped"] += 1
+                observer.skipped(job.task.name, job.model, job.repeat, "budget")
+                return
+            store.add_trial(record)
+            progress["done"] += 1
+            observer.finished(record)
+            if on_progress is not None:
+                on_progress(progress["done"], total, f"{job.model} · {job.task.name} #{job.repeat}")
+
+    try:
+        await asyncio.gather(*(one(j) for j in jobs))
+        if spec.pairwise and judge_models:
+            await _judge_pairs(spec, task_list, store, judge_models, pools)
+    except BaseException:
+        store.set_status(spec.run_id, "interrupted")
+        raise
+    finally:
+        for m in [*contestants.values(), *judge_models.values()]:
+            with contextlib.suppress(Exception):
+                await m.aclose()
+    status = "budget_stopped" if progress["skipped"] else "finished"
+    store.set_status(spec.run_id, status)
+    return build_outcome(store, spec.run_id, config, report_dir, budget_skipped=progress["skipped"])
+
+
+async def _judge_pairs(
+    spec: BakeoffSpec,
+    tasks: Sequence[TaskSpec],
+    store: Store,
+    judges: dict[str, Model],
+    pools: _Pools,
+) -> None:
+    """Comparative grading: every pair of models on every (task, repeat), by every judge, in
+    both orders (judge_pair asks both); verdicts already stored are not asked again."""
+    from itertools import combinations
+
+    from bakeoff.evals.judge import judge_pair
+
+    trials = {r.key: r for r in store.trials(spec.run_id)}
+    have = {(v.task, v.repeat, v.judge, v.model_a, v.model_b) for v in store.verdicts(spec.run_id)}
+
+    async def one(task: TaskSpec, repeat: int, jid: str, a: str, b: str) -> None:
+        ta, tb = trials[(task.name, a, repeat)], trials[(task.name, b, repeat)]
+        async with pools.slot(jid):
+            verdict = await judge_pair(
+                pools.limited(judges[jid]),
+                task=task.name,
+                repeat=repeat,
+                task_prompt=task.prompt,
+                rubric=task.judge.rubric if task.judge else "",
+                a=(a, ta.agent.answer, ta.diff),
+                b=(b, tb.agent.answer, tb.diff),
+            )
+        store.add_verdict(spec.run_id, verdict)
+
+    await asyncio.gather(
+        *(
+            one(t, r, jid, a, b)
+            for t in tasks
+            for r in range(spec.repeats)
+            for jid in judges
+            for a, b in combinations(spec.models, 2)
+            if (t.name, a, r) in trials
+            and (t.name, b, r) in trials
+            and (t.name, r, jid, a, b) not in have
+        )
+    )
+
+
+def build_outcome(
+    store: Store,
+    run_id: str,
+    config: BakeoffConfig | None = None,
+    report_dir: Path | None = None,
+    *,
+    budget_skipped: int = 0,
+) -> BakeoffOutcome:
+    """Grade what the store holds for `run_id` and write its HTML report."""
+    from bakeoff.report.html import write_html
+
+    config = config or load_config()
+    spec = store.get_spec(run_id)
+    records = store.trials(run_id)
+    local = {m for m in spec.models if _is_local(config, m)}
+    summary = summarize(spec, records, store.verdicts(run_id), local_models=local)
+    if budget_skipped:
+        summary.notes.append(
+            f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."
+        )
+    report_dir = report_dir or store.path.parent / "reports"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    html = write_html(summary, records, report_dir / f"{run_id}.html")
+    return BakeoffOutcome(run_id, summary, records, html, budget_skipped)
+
+
+def _is_local(config: BakeoffConfig, model_id: str) -> bool:
+    try:
+        return config.is_local(model_id)
+    except KeyError:
+        return False

@@ -1,0 +1,177 @@
+"""The results store: one SQLite file (WAL) holding every bake-off's spec, every finished trial
+and every pairwise verdict, each written the moment it completes. A trial's key
+(run_id, task, model, repeat) is its primary key, so a resumed run can neither lose nor repeat
+one: resume means "skip the keys already here"."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from bakeoff.errors import UserError
+from bakeoff.evals.records import BakeoffSpec, PairVerdict, TrialRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    passed INTEGER,
+    duration_s REAL NOT NULL,
+    cost_usd REAL,
+    finished_at REAL NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, model, repeat)
+);
+CREATE TABLE IF NOT EXISTS pair_verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    task TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    judge TEXT NOT NULL,
+    model_a TEXT NOT NULL,
+    model_b TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, repeat, judge, model_a, model_b)
+);
+"""
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get("BAKEOFF_STORE", ".bakeoff/results.sqlite"))
+
+
+class Store:
+    """Thread-safe access to the results database."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create_run(self, spec: BakeoffSpec) -> None:
+        now = time.time()
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, 'running', ?)",
+                    (spec.run_id, now, now, spec.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise UserError(
+                    f"run id {spec.run_id!r} already exists in {self.path}; "
+                    f"use --resume {spec.run_id} to continue it, or choose another --run-id"
+                ) from None
+
+    def set_status(self, run_id: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
+                (status, time.time(), run_id),
+            )
+
+    def get_spec(self, run_id: str) -> BakeoffSpec:
+        with self._lock:
+            row = self._db.execute("SELECT spec FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            known = ", ".join(str(r["run_id"]) for r in self.list_runs()[:10]) or "none yet"
+            raise UserError(f"no run {run_id!r} in {self.path} (recent runs: {known})")
+        return BakeoffSpec.model_validate_json(row[0])
+
+    def list_runs(self) -> list[dict[str, object]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.run_id, r.created_at, r.status, r.spec, COUNT(t.task) "
+                "FROM runs r LEFT JOIN trials t USING (run_id) "
+                "GROUP BY r.run_id ORDER BY r.created_at DESC"
+            ).fetchall()
+        out: list[dict[str, object]] = []
+        for run_id, created, status, spec, done in rows:
+            s = json.loads(spec)
+            planned = len(s["task_names"]) * len(s["models"]) * s["repeats"]
+            out.append(
+                {"run_id": run_id, "created_at": created, "status": status, "done": done, "planned": planned}
+            )
+        return out
+
+    def add_trial(self, record: TrialRecord) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.run_id,
+                    record.task,
+                    record.model,
+                    record.repeat,
+                    record.status,
+                    None if record.passed is None else int(record.passed),
+                    record.agent.duration_s,
+                    record.agent.cost_usd,
+                    record.finished_at,
+                    record.model_dump_json(),
+                ),
+            )
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT task, model, repeat FROM trials WHERE run_id = ?", (run_id,)
+            ).fetchall()
+        return {(t, m, int(r)) for t, m, r in rows}
+
+    def trials(self, run_id: str) -> list[TrialRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM trials WHERE run_id = ? ORDER BY task, model, repeat", (run_id,)
+            ).fetchall()
+        return [TrialRecord.model_validate_json(r[0]) for r in rows]
+
+    def spent_usd(self, run_id: str) -> float:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM trials WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return float(row[0])
+
+    def add_verdict(self, run_id: str, verdict: PairVerdict) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO pair_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    verdict.task,
+                    verdict.repeat,
+                    verdict.judge,
+                    verdict.model_a,
+                    verdict.model_b,
+                    verdict.model_dump_json(),
+                ),
+            )
+
+    def verdicts(self, run_id: str) -> list[PairVerdict]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM pair_verdicts WHERE run_id = ?", (run_id,)
+            ).fetchall()
+        return [PairVerdict.model_validate_json(r[0]) for r in rows]

@@ -1,0 +1,336 @@
+"""Adapter for Anthropic's Messages API: native tool use (tool_use / tool_result blocks), the
+system prompt apart from the turns, optional extended thinking, streaming by default to measure
+time to first token. Anthropic's `input_tokens` excludes cache reads and writes, so they are
+added back to give `Usage.input_tokens` its meaning of every prompt token. SDK failures become
+the `ProviderError` family: 429, 529 (overloaded), 5xx, timeouts and dropped connections are
+transient and carry the server's retry-after for `ModelAdapter.complete`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+
+from bakeoff.errors import ProviderError, ProviderUnreachable
+from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
+from bakeoff.models.openai_chat import connection_refused, error_detail, retry_after
+from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
+
+# Never let the SDK fall back to ANTHROPIC_API_KEY or a config profile: with a custom base
+# URL it would send the user's key to that server.
+_NO_KEY = "no-key"
+_DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this leaves room for a long edit
+_TRANSIENT_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+_KEPT_THINKING = 512
+
+
+class AnthropicModel(ModelAdapter):
+    """A Claude model (or an Anthropic-compatible server) through the Messages API.
+
+    With `thinking_budget`, extended thinking is on; its blocks are kept (by tool-call id) and
+    sent back with the assistant turn that made the calls, as the API requires."""
+
+    def __init__(
+        self,
+        provider: str,
+        name: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        cost_fn: CostFn = unknown_cost,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 120.0,
+        stream: bool = True,
+        thinking_budget: int | None = None,
+    ) -> None:
+        super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.stream = stream
+        self.thinking_budget = thinking_budget
+        self._api_key = api_key
+        self._sdk: anthropic.AsyncAnthropic | None = None
+        self._thinking: dict[str, list[dict[str, Any]]] = {}
+
+    def _client(self) -> anthropic.AsyncAnthropic:
+        if self._sdk is None:
+            self._sdk = anthropic.AsyncAnthropic(
+                api_key=self._api_key or _NO_KEY,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=0,  # ModelAdapter.complete retries, and records the wait
+            )
+        return self._sdk
+
+    async def aclose(self) -> None:
+        if self._sdk is not None:
+            sdk, self._sdk = self._sdk, None
+            await sdk.close()
+
+    async def _request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_output_tokens: int | None,
+    ) -> Completion:
+        params = self._params(messages, tools, max_output_tokens)
+        try:
+            return await (self._streamed(params) if self.stream else self._whole(params))
+        except anthropic.APIError as exc:
+            raise self._provider_error(exc) from exc
+        except httpx2.TimeoutException as exc:
+            raise ProviderError(f"{self.id}: the stream stalled: {exc!r}", transient=True) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+
+    def _params(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
+    ) -> dict[str, Any]:
+        system, turns = self._to_anthropic(messages)
+        max_tokens = max_output_tokens or _DEFAULT_MAX_TOKENS
+        params: dict[str, Any] = {"model": self.name, "messages": turns}
+        if system:
+            params["system"] = system
+        if tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in tools
+            ]
+        if self.thinking_budget:
+            params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
+            # The API requires max_tokens > budget_tokens; keep room for the answer itself.
+            max_tokens = max(max_tokens, self.thinking_budget + 1024)
+        params["max_tokens"] = max_tokens
+        return params
+
+    def _to_anthropic(self, messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
+        system: list[str] = []
+        turns: list[dict[str, Any]] = []
+        for m in messages:
+            if m.role == "system":
+                system.append(m.content)
+                continue
+            role = "assistant" if m.role == "assistant" else "user"
+            blocks: list[dict[str, Any]] = []
+            if m.role == "tool":
+                blocks.append(
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": m.tool_call_id or "",
+                        "content": m.content,
+                        "is_error": m.is_error,
+                    }
+                )
+            else:
+                if m.tool_calls:
+                    blocks.extend(self._thinking.get(m.tool_calls[0].id, []))
+                if m.content:  # the API rejects empty text blocks
+                    blocks.append({"type": "text", "text": m.content})
+                blocks.extend(
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+                    for c in m.tool_calls
+                )
+            if not blocks:
+                continue
+            # Consecutive tool results (and a note after them) belong in one user turn.
+            if turns and turns[-1]["role"] == role:
+                turns[-1]["content"].extend(blocks)
+            else:
+                turns.append({"role": role, "content": blocks})
+        return "\n\n".join(s for s in system if s), turns
+
+    async def _streamed(self, params: dict[str, Any]) -> Completion:
+        t0 = time.perf_counter()
+        stream = await self._client().messages.create(**params, stream=True)
+        blocks: dict[int, _Block] = {}
+        ttft: float | None = None
+        thinking_from: float | None = None
+        usage: dict[str, Any] = {}
+        stop: str | None = None
+        async with stream:
+            async for event in stream:
+                now = time.perf_counter() - t0
+                if event.type == "message_start":
+                    usage.update(_fields(event.message.usage))
+                elif event.type == "content_block_start":
+                    block = _Block.start(event.content_block)
+                    blocks[event.index] = block
+                    if block.type == "tool_use":
+                        ttft = now if ttft is None else ttft
+                elif event.type == "content_block_delta":
+                    block = blocks.setdefault(event.index, _Block("text"))
+                    delta = event.delta
+                    if delta.type == "text_delta" and delta.text:
+                        ttft = now if ttft is None else ttft
+                        block.text += delta.text
+                    elif delta.type == "input_json_delta":
+                        block.partial_json += delta.partial_json
+                    elif delta.type == "thinking_delta":
+                        thinking_from = now if thinking_from is None else thinking_from
+                        block.text += delta.thinking
+                    elif delta.type == "signature_delta":
+                        block.signature = delta.signature
+                elif event.type == "message_delta":
+                    stop = event.delta.stop_reason or stop
+                    usage.update(_fields(event.usage))
+        latency = time.perf_counter() - t0
+        counted = _usage(usage)
+        if thinking_from is not None:
+            gen_start: float | None = thinking_from
+        elif self.thinking_budget:
+            gen_start = 0.0
+        else:
+            gen_start = ttft
+        rate = None
+        if counted.output_tokens and gen_start is not None and latency > gen_start:
+            rate = counted.output_tokens / (latency - gen_start)
+        return Completion(
+            message=self._message([blocks[i] for i in sorted(blocks)]),
+            usage=counted,
+            timing=RequestTiming(
+                latency_s=latency,
+                ttft_s=ttft,
+                output_tokens=counted.output_tokens,
+                output_tps=rate,
+            ),
+            stop_reason=stop,
+        )
+
+    async def _whole(self, params: dict[str, Any]) -> Completion:
+        t0 = time.perf_counter()
+        response = await self._client().messages.create(**params)
+        latency = time.perf_counter() - t0
+        counted = _usage(_fields(response.usage))
+        return Completion(
+            message=self._message([_Block.whole(b) for b in response.content]),
+            usage=counted,
+            # Without a stream there is no first-token time, so output speed stays unknown.
+            timing=RequestTiming(latency_s=latency, output_tokens=counted.output_tokens),
+            stop_reason=response.stop_reason,
+        )
+
+    def _message(self, blocks: list[_Block]) -> Message:
+        text = "".join(b.text for b in blocks if b.type == "text")
+        calls = [b.tool_call() for b in blocks if b.type == "tool_use"]
+        thinking = [
+            b.thinking_param() for b in blocks if b.type in ("thinking", "redacted_thinking")
+        ]
+        if calls and thinking:
+            self._thinking[calls[0].id] = thinking
+            while len(self._thinking) > _KEPT_THINKING:
+                del self._thinking[next(iter(self._thinking))]
+        return Message(role="assistant", content=text, tool_calls=calls)
+
+    def _provider_error(self, exc: anthropic.APIError) -> ProviderError:
+        where = str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ProviderError(
+                f"{self.id}: no answer from {where} within {self.timeout_s:g}s", transient=True
+            )
+        if isinstance(exc, anthropic.APIConnectionError):
+            if connection_refused(exc):
+                return ProviderUnreachable(
+                    f"no server is answering at {where}: start it or fix the provider's base URL"
+                )
+            return ProviderError(f"{self.id}: connection to {where} failed", transient=True)
+        detail = error_detail(exc.body) or exc.message
+        if not isinstance(exc, anthropic.APIStatusError):
+            return ProviderError(f"{self.id}: {detail}", body=detail)
+        status = exc.status_code
+        kind = exc.type or ""
+        if status == 401:
+            message = f"{self.provider} rejected the API key (HTTP 401): check the key. {detail}"
+        elif status == 404:
+            message = f"model {self.name!r} was not found at {where} (HTTP 404): {detail}"
+        elif status < 400:  # an error event inside a 200 stream
+            message = f"{self.id}: {kind or 'error'} mid-stream: {detail}"
+        else:
+            message = f"{self.id}: HTTP {status}: {detail}"
+        if status < 400:
+            transient = kind in _TRANSIENT_TYPES
+        else:
+            transient = status in (408, 409, 429) or status >= 500
+        return ProviderError(
+            message.strip(),
+            status=status,
+            body=exc.body if isinstance(exc.body, str) else json.dumps(exc.body),
+            transient=transient,
+            retry_after_s=retry_after(exc.response.headers),
+        )
+
+
+@dataclass
+class _Block:
+    """One content block as it arrives, whole or in stream deltas."""
+
+    type: str
+    id: str = ""
+    name: str = ""
+    text: str = ""  # text, or the thinking of a thinking block
+    partial_json: str = ""
+    input: Any = None
+    signature: str = ""
+    data: str = ""  # a redacted_thinking block's opaque payload
+
+    @classmethod
+    def start(cls, raw: Any) -> _Block:
+        return cls(
+            type=raw.type,
+            id=getattr(raw, "id", "") or "",
+            name=getattr(raw, "name", "") or "",
+            text=getattr(raw, "text", None) or getattr(raw, "thinking", None) or "",
+            signature=getattr(raw, "signature", "") or "",
+            data=getattr(raw, "data", "") or "",
+        )
+
+    @classmethod
+    def whole(cls, raw: Any) -> _Block:
+        block = cls.start(raw)
+        block.input = getattr(raw, "input", None)
+        return block
+
+    def tool_call(self) -> ToolCall:
+        if self.input is not None and not self.partial_json:
+            arguments = self.input
+        elif not self.partial_json.strip():
+            arguments = {}
+        else:
+            try:
+                arguments = json.loads(self.partial_json)
+            except json.JSONDecodeError:
+                arguments = None
+        if not isinstance(arguments, dict):
+            return ToolCall(id=self.id, name=self.name, malformed=self.partial_json)
+        return ToolCall(id=self.id, name=self.name, arguments=arguments)
+
+    def thinking_param(self) -> dict[str, Any]:
+        if self.type == "redacted_thinking":
+            return {"type": "redacted_thinking", "data": self.data}
+        return {"type": "thinking", "thinking": self.text, "signature": self.signature}
+
+
+def _fields(raw: Any) -> dict[str, Any]:
+    """The usage counters present (non-null) in an SDK usage object."""
+    names = (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    )
+    return {n: v for n in names if (v := getattr(raw, n, None)) is not None}
+
+
+def _usage(fields: dict[str, Any]) -> Usage:
+    read = int(fields.get("cache_read_input_tokens", 0))
+    written = int(fields.get("cache_creation_input_tokens", 0))
+    return Usage(
+        input_tokens=int(fields.get("input_tokens", 0)) + read + written,
+        cached_tokens=read,
+        cache_write_tokens=written,
+        output_tokens=int(fields.get("output_tokens", 0)),
+    )

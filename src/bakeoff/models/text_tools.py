@@ -1,0 +1,143 @@
+"""Recovers tool calls that a model wrote as plain text instead of native tool calls. Small local
+models (Qwen2.5-Coder 0.5B behind llama.cpp, for one) answer a tool request with a JSON object
+such as `{"name": "read_file", "arguments": {"path": "a.py"}}`, bare, in a fenced ```json block,
+or inside `<tool_call>...</tool_call>` tags, sometimes several at once. `extract_text_tool_calls`
+turns such objects into `ToolCall`s, but only when the name is one of the offered tools and the
+arguments validate against that tool's JSON schema; anything else stays in the text untouched,
+so prose that merely contains JSON is never mistaken for an action."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from bakeoff.types import ToolCall, ToolSpec
+
+_TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
+_FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)```", re.DOTALL)
+_DECODER = json.JSONDecoder()
+
+
+def extract_text_tool_calls(
+    text: str, tools: Sequence[ToolSpec], *, id_prefix: str = "call_text_"
+) -> tuple[str, list[ToolCall]]:
+    """Split `text` into (the text left after removing recognised calls, the calls in order).
+
+    A tagged or fenced block is taken only when everything in it is a valid call; ids are
+    `id_prefix` followed by the call's position (0, 1, ...)."""
+    offered = {tool.name: tool for tool in tools}
+    if not offered or "{" not in text:
+        return text, []
+    spans: list[tuple[int, int, list[tuple[str, dict[str, Any]]]]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in (_TAGGED, _FENCED):
+        for match in pattern.finditer(text):
+            if _overlaps(match.start(), match.end(), taken):
+                continue
+            taken.append((match.start(), match.end()))
+            calls = _calls_in(match.group(1), offered)
+            if calls:
+                spans.append((match.start(), match.end(), calls))
+    for start, end, value in _bare_objects(text, taken):
+        calls = _as_calls(value, offered)
+        if calls:
+            spans.append((start, end, calls))
+    if not spans:
+        return text, []
+    spans.sort(key=lambda span: span[0])
+    pieces: list[str] = []
+    found: list[ToolCall] = []
+    cursor = 0
+    for start, end, calls in spans:
+        pieces.append(text[cursor:start])
+        cursor = end
+        for name, arguments in calls:
+            found.append(ToolCall(id=f"{id_prefix}{len(found)}", name=name, arguments=arguments))
+    pieces.append(text[cursor:])
+    remaining = re.sub(r"\n{3,}", "\n\n", "".join(pieces)).strip()
+    return remaining, found
+
+
+def _overlaps(start: int, end: int, taken: Sequence[tuple[int, int]]) -> bool:
+    return any(start < t_end and t_start < end for t_start, t_end in taken)
+
+
+def _calls_in(block: str, offered: dict[str, ToolSpec]) -> list[tuple[str, dict[str, Any]]]:
+    """Every JSON value in a tagged/fenced block, which must all be valid calls (else none)."""
+    inner = _FENCED.search(block)
+    if inner is not None:  # a fence inside <tool_call> tags
+        block = inner.group(1)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    position = 0
+    while True:
+        while position < len(block) and block[position] in " \t\r\n,;":
+            position += 1
+        if position == len(block):
+            return calls
+        try:
+            value, position = _DECODER.raw_decode(block, position)
+        except json.JSONDecodeError:
+            return []
+        more = _as_calls(value, offered)
+        if not more:
+            return []
+        calls.extend(more)
+
+
+def _bare_objects(text: str, taken: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, Any]]:
+    """Top-level JSON objects in free text; an object that parses is skipped whole, so a nested
+    object inside it (say, its arguments) is never read as a call of its own."""
+    position = text.find("{")
+    while position != -1:
+        span = next(((s, e) for s, e in taken if s <= position < e), None)
+        if span is not None:
+            position = text.find("{", span[1])
+            continue
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError:
+            position = text.find("{", position + 1)
+            continue
+        yield position, end, value
+        position = text.find("{", end)
+
+
+def _as_calls(value: Any, offered: dict[str, ToolSpec]) -> list[tuple[str, dict[str, Any]]]:
+    items = value if isinstance(value, list) else [value]
+    calls = [_as_call(item, offered) for item in items]
+    if not items or any(call is None for call in calls):
+        return []
+    return [call for call in calls if call is not None]
+
+
+def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(item, dict):
+        return None
+    if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
+        item = item["function"]
+    name = item.get("name")
+    if not isinstance(name, str) or name not in offered:
+        return None
+    arguments = item.get("arguments", item.get("parameters", {}))
+    if isinstance(arguments, str):  # double-encoded, as in the OpenAI wire format
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(arguments, dict) or not _valid(arguments, offered[name].parameters):
+        return None
+    return name, arguments
+
+
+def _valid(arguments: dict[str, Any], schema: dict[str, Any]) -> bool:
+    try:
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+    except SchemaError:
+        return True  # a broken schema is the tool author's bug; the tool itself will complain
+    return bool(validator_class(schema).is_valid(arguments))

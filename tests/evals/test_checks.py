@@ -1,0 +1,271 @@
+"""The check runner and task validation, run for real in temporary workspaces."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bakeoff.evals.checks import (
+    OUTPUT_CAP_BYTES,
+    arun_check,
+    parse_pytest_counts,
+    run_check,
+    validate_task,
+)
+from bakeoff.evals.task import CheckSpec, JudgeSpec, TaskSpec
+
+
+def make_task(folder: Path, command: str, timeout_s: float = 30) -> TaskSpec:
+    return TaskSpec(
+        name="t",
+        prompt="p",
+        category="test",
+        difficulty=1,
+        check=CheckSpec(command=command, timeout_s=timeout_s),
+        path=folder,
+    )
+
+
+def check(tmp_path: Path, command: str, timeout_s: float = 30) -> tuple[Path, TaskSpec]:
+    workspace = tmp_path / "ws"
+    workspace.mkdir(exist_ok=True)
+    return workspace, make_task(tmp_path, command, timeout_s)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process; a zombie waiting to be reaped counts as dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel instead
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_dead(pid: int, within_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_passing_command(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "echo all good")
+    result = run_check(task, workspace)
+    assert result.passed and result.exit_code == 0 and not result.timed_out
+    assert result.output == "all good\n"
+    assert result.tests_passed is None and result.tests_total is None
+
+
+def test_failing_command_keeps_stderr_and_exit_code(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "echo boom >&2; exit 3")
+    result = run_check(task, workspace)
+    assert not result.passed and result.exit_code == 3
+    assert "boom" in result.output
+
+
+def test_runs_at_the_workspace_root(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "cat marker.txt")
+    (workspace / "marker.txt").write_text("here")
+    assert run_check(task, workspace).output == "here"
+
+
+def test_timeout_kills_the_whole_process_group_quickly(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "sleep 30 & echo $! > bg.pid; sleep 30", timeout_s=0.5)
+    started = time.monotonic()
+    result = run_check(task, workspace)
+    assert time.monotonic() - started < 5
+    assert result.timed_out and not result.passed and result.exit_code is None
+    assert wait_dead(int((workspace / "bg.pid").read_text()))
+
+
+def test_background_processes_die_even_when_the_check_passes(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "sleep 30 & echo $! > bg.pid; exit 0")
+    assert run_check(task, workspace).passed
+    assert wait_dead(int((workspace / "bg.pid").read_text()))
+
+
+async def test_cancelling_arun_check_kills_the_command(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "echo $$ > sh.pid; sleep 30")
+    running = asyncio.create_task(arun_check(task, workspace))
+    for _ in range(100):
+        if (workspace / "sh.pid").is_file() and (workspace / "sh.pid").read_text().strip():
+            break
+        await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert wait_dead(int((workspace / "sh.pid").read_text()))
+
+
+def test_output_keeps_only_the_tail(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "python -c \"print('x' * 50000); print('VERDICT')\"")
+    result = run_check(task, workspace)
+    assert result.output.endswith("VERDICT\n")
+    assert "bytes cut" in result.output
+    assert len(result.output.encode()) <= OUTPUT_CAP_BYTES + 100
+
+
+def test_secrets_are_scrubbed_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "OPENAI_API_KEY": "sk-leak-1",
+        "ANTHROPIC_API_KEY": "sk-leak-2",
+        "GITHUB_TOKEN": "ghp-leak-3",
+        "MY_CLIENT_SECRET": "leak-4",
+        "AWS_SECRET_ACCESS_KEY": "leak-5",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BAKEOFF_HARMLESS", "visible")
+    workspace, task = check(tmp_path, "env")
+    output = run_check(task, workspace).output
+    for name, value in secrets.items():
+        assert name not in output and value not in output
+    assert "BAKEOFF_HARMLESS=visible" in output
+    assert "PYTHONDONTWRITEBYTECODE=1" in output
+
+
+def test_python_is_the_running_interpreter_with_pytest(tmp_path: Path) -> None:
+    command = 'python -c "import sys, pytest; print(sys.executable)"'
+    workspace, task = check(tmp_path, command)
+    result = run_check(task, workspace)
+    assert result.passed, result.output
+    assert result.output.strip() == sys.executable
+
+
+def test_console_scripts_beside_the_interpreter_come_first(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "command -v pytest")
+    result = run_check(task, workspace)
+    assert result.passed, result.output
+    assert Path(result.output.strip()).parent == Path(sys.executable).parent
+
+
+PYTEST_FILE = """\
+def test_a(): assert True
+def test_b(): assert True
+def test_c(): assert True
+def test_d(): assert False
+"""
+
+
+def test_pytest_counts_and_no_droppings(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "python -m pytest -q hidden_test_x.py")
+    (workspace / "hidden_test_x.py").write_text(PYTEST_FILE)
+    result = run_check(task, workspace)
+    assert not result.passed and result.exit_code == 1
+    assert (result.tests_passed, result.tests_total) == (3, 4)
+    assert sorted(p.name for p in workspace.iterdir()) == ["hidden_test_x.py"]
+
+
+def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None:
+    # A project config with settings that would break the check if pytest picked it up.
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--no-such-option"\nfilterwarnings = ["error"]\n'
+    )
+    workspace, task = check(tmp_path, "python -m pytest -q hidden_test_w.py")
+    (workspace / "hidden_test_w.py").write_text(
+        "import warnings\ndef test_w():\n    warnings.warn('harmless', UserWarning)\n"
+    )
+    result = run_check(task, workspace)
+    assert result.passed, result.output
+    assert (result.tests_passed, result.tests_total) == (1, 1)
+
+
+def test_pytest_uses_the_workspaces_own_config(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "python -m pytest -q")
+    (workspace / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")
+    (workspace / "check_one.py").write_text("def test_one(): pass\n")
+    (workspace / "conftest.py").write_text(
+        "import pytest\n@pytest.fixture\ndef seven(): return 7\n"
+    )
+    (workspace / "check_two.py").write_text("def test_two(seven): assert seven == 7\n")
+    result = run_check(task, workspace)
+    assert result.passed, result.output
+    assert (result.tests_passed, result.tests_total) == (2, 2)
+
+
+def test_memory_is_limited(tmp_path: Path) -> None:
+    workspace, task = check(
+        tmp_path, "python -c \"b = bytearray(4 * 1024 ** 3); print('no limit')\""
+    )
+    result = run_check(task, workspace)
+    assert not result.passed
+    assert "MemoryError" in result.output
+
+
+@pytest.mark.parametrize(
+    ("output", "counts"),
+    [
+        ("..F.\n3 passed, 1 failed in 0.12s\n", (3, 4)),
+        ("==== 1 failed, 2 passed, 1 error in 1.00s ====", (2, 4)),
+        ("5 passed, 2 warnings in 3.20s", (5, 5)),
+        ("1 passed, 1 skipped in 0.10s", (1, 1)),
+        ("ERROR x.py\n2 errors in 0.30s", (0, 2)),
+        ("no tests ran in 0.01s", (0, 0)),
+        ("= 10 passed in 61.20s (0:01:01) =", (10, 10)),
+        ("first run\n1 failed in 0.1s\nsecond run\n4 passed in 0.2s", (4, 4)),
+        ("PASS", (None, None)),
+        ("", (None, None)),
+    ],
+)
+def test_parse_pytest_counts(output: str, counts: tuple[int | None, int | None]) -> None:
+    assert parse_pytest_counts(output) == counts
+
+
+def test_a_task_without_check_cannot_run(tmp_path: Path) -> None:
+    task = TaskSpec(
+        name="j", prompt="p", category="c", difficulty=1, judge=JudgeSpec(rubric="r"), path=tmp_path
+    )
+    with pytest.raises(ValueError, match="no \\[check\\]"):
+        run_check(task, tmp_path)
+    assert validate_task(task).ok
+
+
+def build_task(tmp_path: Path, fixture: str | None, solution: str | None) -> TaskSpec:
+    """A task whose check passes when answer.txt says 42."""
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / "hidden_check.py").write_text(
+        "import pathlib, sys\n"
+        "sys.exit(0 if pathlib.Path('answer.txt').read_text().strip() == '42' else 1)\n"
+    )
+    for folder, text in (("files", fixture), ("solution", solution)):
+        if text is not None:
+            (tmp_path / folder).mkdir()
+            (tmp_path / folder / "answer.txt").write_text(text)
+    return make_task(tmp_path, "python hidden_check.py")
+
+
+def test_validate_accepts_a_fair_task(tmp_path: Path) -> None:
+    result = validate_task(build_task(tmp_path, fixture="?", solution="42"))
+    assert result.ok, result.message
+    assert result.untouched is not None and not result.untouched.passed
+    assert result.solved is not None and result.solved.passed
+
+
+def test_validate_rejects_a_check_that_passes_untouched(tmp_path: Path) -> None:
+    result = validate_task(build_task(tmp_path, fixture="42", solution="42"))
+    assert not result.ok and "passes on the untouched fixture" in result.message
+
+
+def test_validate_rejects_a_solution_that_fails(tmp_path: Path) -> None:
+    result = validate_task(build_task(tmp_path, fixture="?", solution="41"))
+    assert not result.ok and "fails with solution/ applied" in result.message
+
+
+def test_validate_rejects_a_task_without_solution(tmp_path: Path) -> None:
+    result = validate_task(build_task(tmp_path, fixture="?", solution=None))
+    assert not result.ok and "no solution/" in result.message

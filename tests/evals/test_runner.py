@@ -1,0 +1,155 @@
+"""The bake-off end to end with scripted contestants: concurrency, grading order, the store,
+budget caps, and a killed run resumed to exactly one record per trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.store import Store
+
+CALC_TEST = """
+from calc import add, mul
+def test_add(): assert add(2, 3) == 5
+def test_add_neg(): assert add(-1, 1) == 0
+def test_mul(): assert mul(3, 4) == 12
+def test_mul_zero(): assert mul(0, 9) == 0
+"""
+
+
+def make_task(root: Path, name: str, difficulty: int = 2) -> Path:
+    folder = root / name
+    (folder / "files").mkdir(parents=True)
+    (folder / "hidden").mkdir()
+    (folder / "solution").mkdir()
+    (folder / "files" / "README.md").write_text("calculator project\n")
+    (folder / "hidden" / "hidden_test_calc.py").write_text(CALC_TEST)
+    (folder / "solution" / "calc.py").write_text("def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n")
+    (folder / "task.toml").write_text(
+        f'name = "{name}"\nprompt = "[{name}] Create calc.py with add(a, b) and mul(a, b)."\n'
+        f'category = "implement"\ndifficulty = {difficulty}\n'
+        '[check]\ncommand = "python -m pytest -q hidden_test_calc.py"\ntimeout_s = 30\n'
+    )
+    return folder
+
+
+def write(tmp: Path, name: str, turns: Any) -> str:
+    path = tmp / f"{name}.json"
+    path.write_text(json.dumps(turns))
+    return f"script:{path}"
+
+
+def solver(content: str, delay: float = 0.0, usage: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    return [
+        {"tool_calls": [{"name": "list_directory", "arguments": {}}], "delay_s": delay},
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "calc.py", "content": content}}]},
+        {"text": "done", "usage": usage or {}},
+    ]
+
+
+GOOD = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
+HALF = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a + b\n"
+BAD = "def add(a, b):\n    return 0\n"
+
+
+@pytest.fixture
+def three_models(tmp_path: Path) -> list[str]:
+    return [
+        write(tmp_path, "bad", solver(BAD)),
+        write(tmp_path, "good", solver(GOOD)),
+        write(tmp_path, "half", solver(HALF)),
+    ]
+
+
+async def test_three_scripted_models_rank_by_quality(
+    tmp_path: Path, three_models: list[str], isolated_config: Path
+) -> None:
+    tasks = [make_task(tmp_path / "tasks", f"calc-{i}") for i in range(3)]
+    store = Store(tmp_path / "r.sqlite")
+    outcome = await run_bakeoff(three_models, tasks, repeats=2, store=store, report_dir=tmp_path)
+    ranking = [m.model.rsplit("/", 1)[-1] for m in outcome.summary.ranking]
+    assert ranking == ["good.json", "half.json", "bad.json"]
+    good, half, bad = outcome.summary.ranking
+    assert good.pass_rate.value == 1.0 and half.pass_rate.value == 0.0
+    assert half.quality.value is not None and bad.quality.value is not None
+    assert good.quality.value > half.quality.value > bad.quality.value  # 4/4 > 3/4 > 1/4 tests
+    assert len(outcome.records) == 18 and len(store.done_keys(outcome.run_id)) == 18
+    assert outcome.report_html is not None and outcome.report_html.exists()
+    rec = next(r for r in outcome.records if r.model == good.model)
+    assert "+def mul(a, b):" in rec.diff and rec.check is not None and rec.check.tests_total == 4
+
+
+async def test_unknown_model_fails_before_anything_runs(tmp_path: Path, isolated_config: Path) -> None:
+    from bakeoff.errors import UnknownModelError
+
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(UnknownModelError):
+        await run_bakeoff(["no-such-model-xyz"], [make_task(tmp_path, "t")], store=store)
+    assert store.list_runs() == []
+
+
+async def test_budget_cap_stops_new_trials(tmp_path: Path, isolated_config: Path) -> None:
+    from bakeoff.config import load_config
+
+    # 1M output tokens per run at a configured $0.02/Mtok: every trial costs $0.02.
+    model = write(tmp_path, "m", solver(GOOD, usage={"output_tokens": 1_000_000}))
+    isolated_config.write_text(
+        '[providers.script]\nkind = "script"\nconcurrency = 1\n'
+        f'[prices."{model}"]\ninput = 0.0\noutput = 0.02\n'
+    )
+    tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(5)]
+    out = await run_bakeoff(
+        [model], tasks, max_cost_usd=0.03, store=Store(tmp_path / "r.sqlite"),
+        config=load_config(isolated_config), report_dir=tmp_path,
+    )
+    assert [r.agent.cost_usd for r in out.records] == [pytest.approx(0.02)] * 2
+    assert out.budget_skipped == 3
+    assert any("Budget cap $0.03 reached: 3 trials" in n for n in out.summary.notes)
+
+
+def test_killed_run_resumes_with_every_trial_exactly_once(tmp_path: Path, isolated_config: Path) -> None:
+    tasks_root = tmp_path / "tasks"
+    for i in range(6):
+        make_task(tasks_root, f"t{i}")
+    slow = write(tmp_path, "slow", solver(GOOD, delay=0.4))
+    fast = write(tmp_path, "fast", solver(HALF, delay=0.2))
+    db = tmp_path / "r.sqlite"
+    cmd = [sys.executable, "-m", "bakeoff.cli", "run", str(tasks_root), "--models", f"{slow},{fast}",
+           "--repeats", "2", "--store", str(db), "--run-id", "killme", "--max-parallel", "2"]
+    env = {**os.environ, "BAKEOFF_CONFIG": str(isolated_config)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    done = 0
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                try:
+                    done = con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+                except sqlite3.OperationalError:
+                    done = 0
+            if done >= 4:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 4 <= done < 24, "the run should have been killed mid-way"
+    out = subprocess.run(
+        [sys.executable, "-m", "bakeoff.cli", "run", "--resume", "killme", "--store", str(db), "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["run_id"] == "killme" and len(result["ranking"]) == 2
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT task, model, repeat, COUNT(*) FROM trials GROUP BY 1, 2, 3").fetchall()
+    assert len(rows) == 24 and all(r[3] == 1 for r in rows)
