@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from bakeoff.errors import ConfigError
+from bakeoff.errors import ConfigError, UnknownModelError
 
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "local", "script"]
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+class UnknownProviderError(UnknownModelError, KeyError):
+    """No provider of that name is configured. Also a KeyError, as a mapping lookup would be."""
+
+    __str__ = Exception.__str__  # KeyError would quote the message
 
 
 class ProviderConfig(BaseModel):
@@ -41,6 +47,13 @@ class ProviderConfig(BaseModel):
     """Cost of the compute in $/hour (self-hosted servers); tokens are then free."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Timeout of one model request, in seconds."""
+
+    @model_validator(mode="after")
+    def _compatible_needs_a_url(self) -> ProviderConfig:
+        # Without it the SDK would default to api.openai.com and send it this provider's key.
+        if self.kind == "openai_compatible" and not self.base_url:
+            raise ValueError("base_url is required for kind = 'openai_compatible'")
+        return self
 
     @property
     def is_loopback(self) -> bool:
@@ -83,15 +96,16 @@ class LocalConfig(BaseModel):
     model: str = "qwen2.5-coder-0.5b"
     """Which embedded model `local` (with no name) means: qwen2.5-coder-0.5b or -1.5b."""
     threads: int | None = Field(default=None, ge=1)
-    """CPU threads for llama.cpp; None = half the CPUs (at least 1)."""
+    """CPU threads for llama.cpp; None = the CPUs this process may use, at most 8."""
     n_ctx: int = Field(default=8192, ge=512)
     """Context window the server allocates, in tokens."""
     hourly_usd: float | None = Field(default=None, ge=0)
     """Cost of this machine in $/hour, charged for the time spent answering."""
 
 
-def _builtin(kind: ProviderKind, concurrency: int, base_url: str | None = None,
-             key: str | None = None) -> dict[str, Any]:  # fmt: skip
+def _builtin(
+    kind: ProviderKind, concurrency: int, base_url: str | None = None, key: str | None = None
+) -> dict[str, Any]:
     return {"kind": kind, "base_url": base_url, "api_key_env": key, "concurrency": concurrency}
 
 
@@ -145,13 +159,16 @@ class BakeoffConfig(BaseModel):
                 self.providers[name] = ProviderConfig.model_validate(raw)
 
     def provider(self, name: str) -> ProviderConfig:
-        """The provider called `name`; KeyError when none is configured."""
-        return self.providers[name]
+        """The provider called `name`; UnknownProviderError when none is configured."""
+        return self._provider_of(name)
 
     def _provider_of(self, model_id: str) -> ProviderConfig:
         provider = model_id.split(":", 1)[0]
         if provider not in self.providers:
-            raise KeyError(provider)
+            known = ", ".join(sorted(self.providers))
+            raise UnknownProviderError(
+                f"unknown provider {provider!r} in {model_id!r}; known: {known}"
+            )
         return self.providers[provider]
 
     def concurrency_for(self, model_id: str) -> int:

