@@ -30,7 +30,7 @@ browser: ## Debian's chromium, for the HTML report's browser tests
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 inspector: ## the MCP Inspector CLI, an independent MCP client for the server tests
-	@test -x $(INSPECTOR) || npm install --no-audit --no-fund --silent @modelcontextprotocol/inspector@2.12.0
+	@test -x $(INSPECTOR) || npm install --no-save --no-audit --no-fund --silent @modelcontextprotocol/inspector@2.12.0
 
 test: install browser inspector ## the whole test suite (embedded-model cases included)
 	$(VENV)/bin/pytest

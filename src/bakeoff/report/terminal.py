@@ -7,10 +7,20 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
+from bakeoff.evals.records import (
+    BakeoffSummary,
+    GradeWeights,
+    Interval,
+    JudgeReliability,
+    ModelSummary,
+)
 from bakeoff.types import AgentResult
 
 console = Console(highlight=False)
@@ -57,9 +67,237 @@ def print_models(infos: Sequence[Any]) -> None:
     for i in infos:
         price = i.price
         price_text = (
-            f"${price.input:g} / ${price.output:g}" if price is not None else
-            ("$0 (local)" if getattr(i, "local", False) else "unknown")
+            f"${price.input:g} / ${price.output:g}"
+            if price is not None
+            else ("$0 (local)" if getattr(i, "local", False) else "unknown")
         )
         usable = "[green]yes[/green]" if i.usable else f"[yellow]no[/yellow] — {i.why_not}"
         table.add_row(i.id, ", ".join(i.aliases), price_text, usable)
     console.print(table)
+
+
+# ---- bake-off summary ---------------------------------------------------------------------------
+
+LETTER_STYLES = {
+    "S": "bold magenta",
+    "A": "bold green",
+    "B": "green",
+    "C": "yellow",
+    "D": "dark_orange",
+    "F": "bold red",
+}
+
+
+def fmt_pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    if 0 < s < 1:
+        return f"{s * 1000:.0f} ms"
+    return f"{s:.2f} s" if s < 10 else (f"{s:.1f} s" if s < 100 else f"{s:.0f} s")
+
+
+def fmt_tokens(n: int) -> str:
+    if n < 1000:
+        return str(n)
+    return f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1_000_000:.2f}M"
+
+
+def fmt_ci(iv: Interval, pct: bool) -> str:
+    """The 95% interval as 'low–high' ('' when it could not be computed)."""
+    if iv.low is None or iv.high is None:
+        return ""
+    if pct:
+        return f"{100 * iv.low:.0f}–{100 * iv.high:.0f}%"
+    return f"{iv.low:.1f}–{iv.high:.1f}"
+
+
+def fmt_judge(iv: Interval) -> str:
+    return "–" if iv.value is None else f"{iv.value:.1f}/10"
+
+
+def fmt_pass(m: ModelSummary) -> str:
+    if not m.checked:
+        return "–"
+    return f"{m.passed}/{m.checked} {fmt_pct(m.pass_rate.value)}"
+
+
+def fmt_cost_per_solved(m: ModelSummary) -> str:
+    # Unknown total cost makes the per-solved figure unknown too; with a known cost, no number
+    # means nothing was solved, which is not the same thing.
+    if m.cost_usd is None:
+        return "unknown"
+    if m.cost_per_solved_usd is None:
+        return "– (none solved)" if m.checked else "–"
+    return fmt_cost(m.cost_per_solved_usd)
+
+
+def weights_line(w: GradeWeights) -> str:
+    return (
+        f"Weights: quality = {fmt_pct(w.check)} checks + {fmt_pct(w.judge)} judges; "
+        f"overall = {fmt_pct(w.quality)} quality + {fmt_pct(w.speed)} speed + "
+        f"{fmt_pct(w.cost)} cost; acceptable quality ≥ {fmt_pct(w.quality_bar)}"
+    )
+
+
+def recommendation_lines(summary: BakeoffSummary) -> list[tuple[str, str]]:
+    """(label, text) pairs of the recommendation, shared by the terminal and HTML reports."""
+    rec = summary.recommendation
+    bar = fmt_pct(summary.spec.weights.quality_bar)
+    none = f"no model reaches quality {bar}"
+    lines = [
+        ("Best quality", rec.best_quality or "–"),
+        ("Best value", rec.best_value or none),
+        ("Fastest acceptable", rec.fastest_acceptable or none),
+    ]
+    if rec.best_local is None:
+        lines.append(("Best local", "no local model in this bake-off"))
+    else:
+        verdict = {
+            True: f"good enough (quality ≥ {bar})",
+            False: f"not good enough yet (quality < {bar})",
+            None: "not enough graded runs to say",
+        }[rec.local_good_enough]
+        lines.append(("Best local", f"{rec.best_local} — {verdict}"))
+    for cat, model in sorted(rec.per_category.items()):
+        q = summary.categories.get(cat, {}).get(model) if model else None
+        text = model if model else none
+        if q is not None:
+            text += f" (quality {fmt_pct(q)})"
+        lines.append((f"Cheapest for {cat}", text))
+    lines += [("Note", n) for n in rec.notes]
+    return lines
+
+
+def pairwise_lines(summary: BakeoffSummary) -> list[str]:
+    """One sentence per paired test: which model wins, or that they cannot be told apart."""
+    from bakeoff.evals.compare import pair_sentence
+
+    return [pair_sentence(t) for t in summary.pairwise]
+
+
+def judging_line(j: JudgeReliability) -> str | None:
+    if not j.judges:
+        return None
+    parts = [f"Judges: {', '.join(j.judges)}"]
+    if j.agreement_alpha is not None:
+        parts.append(f"agreement α={j.agreement_alpha:.2f}")
+    if j.check_agreement is not None:
+        parts.append(f"agree with checks {fmt_pct(j.check_agreement)}")
+    if j.pairwise_consistency is not None:
+        parts.append(f"order-consistent {fmt_pct(j.pairwise_consistency)}")
+    # Judging is paid for by the user too, but it is not the contestants' cost or time.
+    parts.append(
+        f"judging cost {fmt_cost(j.cost_usd)} and {fmt_seconds(j.duration_s)}, not counted in the table"
+    )
+    return " · ".join(parts)
+
+
+def ranking_line(summary: BakeoffSummary) -> str:
+    """Models best first; `≈` joins neighbours the paired tests could not tell apart."""
+    out = ""
+    for i, m in enumerate(summary.ranking):
+        if i:
+            prev = summary.ranking[i - 1].model
+            tests = [t for t in summary.pairwise if {t.model_a, t.model_b} == {prev, m.model}]
+            tied = bool(tests) and all(t.verdict == "indistinguishable" for t in tests)
+            out += " ≈ " if tied else " › "
+        out += f"{m.model} ({m.grade})"
+    return out
+
+
+def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
+    """The bake-off comparison table, ranking, recommendation, paired tests, judging and weights.
+    Below 118 columns the token and cost-per-solved columns are left out to keep rows whole."""
+    wide = console.width >= 118
+    table = Table(
+        title=Text(f"Bake-off {summary.run_id}"),
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    columns = [
+        ("#", "right"),
+        ("model", "left"),
+        ("quality", "right"),
+        ("pass", "right"),
+        ("judge /10", "right"),
+        ("median", "right"),
+    ]
+    columns += [("tokens in/out", "right")] if wide else []
+    columns += [("cost", "right")] + ([("$/solved", "right")] if wide else []) + [("grade", "left")]
+    for col, justify in columns:
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for rank, m in enumerate(summary.ranking, 1):
+        name = Text(m.model, style="bold")
+        marks = (["local"] if m.local else []) + (
+            ["† own-family judge"] if m.same_family_judges else []
+        )
+        if marks:
+            name.append("\n" + " · ".join(marks), style="cyan")
+        cost = Text(fmt_cost(m.cost_usd), style="yellow" if m.cost_usd is None else "")
+        letter = Text(m.grade, style=LETTER_STYLES.get(m.grade, ""))
+        if m.overall is not None:
+            letter.append(f" {m.overall:.2f}", style="dim")
+        judge = "–" if m.judge_score.value is None else f"{m.judge_score.value:.1f}"
+        row: list[str | Text] = [
+            str(rank),
+            name,
+            _with_ci(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True)),
+            _with_ci(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else ""),
+            _with_ci(judge, fmt_ci(m.judge_score, pct=False)),
+            fmt_seconds(m.median_s),
+        ]
+        if wide:
+            row.append(f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}")
+        row.append(cost)
+        if wide:
+            row.append(fmt_cost_per_solved(m))
+        row.append(letter)
+        table.add_row(*row)
+    console.print(table)
+    console.print("[dim]second line of a cell: 95% confidence interval[/dim]")
+    if any(m.same_family_judges for m in summary.ranking):
+        console.print(
+            "[yellow]†[/yellow] [dim]judged by a model of its own family; read its judge score with care[/dim]"
+        )
+    if summary.ranking:
+        console.print(f"[bold]Ranking:[/bold] {esc(ranking_line(summary))}")
+    console.print()
+    console.print("[bold]Recommendation[/bold]")
+    for label, text in recommendation_lines(summary):
+        console.print(
+            f"  {label}: [bold]{esc(text)}[/bold]"
+            if label != "Note"
+            else f"  [dim]{esc(text)}[/dim]"
+        )
+    pairs = pairwise_lines(summary)
+    if pairs:
+        console.print("[bold]Paired tests[/bold]")
+        for line in pairs:
+            console.print(f"  {esc(line)}")
+    judging = judging_line(summary.judging)
+    if judging:
+        console.print(esc(judging))
+    for judge, contestants in summary.judging.same_family.items():
+        console.print(
+            f"[yellow]{esc(judge)} judged its own family: {esc(', '.join(contestants))}[/yellow]"
+        )
+    if summary.missing:
+        console.print(
+            f"[yellow]{summary.missing} planned run(s) missing (interrupted or over budget); resume to finish them[/yellow]"
+        )
+    for note in summary.notes:
+        console.print(f"[dim]{esc(note)}[/dim]")
+    console.print(f"[dim]{esc(weights_line(summary.spec.weights))}[/dim]")
+
+
+def _with_ci(value: str, ci: str) -> Text:
+    # The interval goes on its own dim line so the table stays narrow enough for 80 columns.
+    text = Text(value)
+    if ci:
+        text.append(f"\n{ci}", style="dim")
+    return text

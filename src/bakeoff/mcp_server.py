@@ -1,0 +1,375 @@
+"""The MCP server: a thin shell that exposes the library over the Model Context Protocol, so
+Claude Code or any MCP client can hand a sub-task to one nano agent (`prompt_nano_agent`, the
+seed's interface, returning the `agent --json` object), see which models are usable
+(`list_models`), or run a whole bake-off (`run_bakeoff`, with progress notifications). It has
+no agent logic of its own. Workspaces are confined to the directories the server was started
+with; user mistakes (unknown model, missing key, bad workspace) come back as tool errors with a
+message, never as a crashed server. In stdio mode nothing but protocol messages reaches stdout:
+the SDK points file descriptor 1 at stderr while serving, and our logging goes to stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import ipaddress
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from bakeoff import __version__
+from bakeoff.config import BakeoffConfig, load_config
+from bakeoff.errors import BakeoffError, UserError
+
+SERVER_NAME = "bakeoff"
+"""The name clients register the server under; Claude Code calls its tools mcp__bakeoff__<tool>."""
+TOOL_NAMES = ("prompt_nano_agent", "list_models", "run_bakeoff")
+DEFAULT_HTTP_PATH = "/mcp"
+
+log = logging.getLogger("bakeoff.mcp")
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+ProgressFn = Callable[[int, int, str], None]
+
+INSTRUCTIONS = (
+    "bakeoff runs agentic coding prompts on other LLMs (cloud or local) as isolated nano agents "
+    "that read and write files in a workspace. Use prompt_nano_agent to hand a sub-task to one "
+    "model, list_models to see which models are usable now, and run_bakeoff to compare several "
+    "models on the same prompt or task and grade them on quality, speed and cost."
+)
+
+
+class Roots:
+    """The directories workspaces and task folders must lie in (real paths, symlinks resolved)."""
+
+    def __init__(self, dirs: Sequence[Path | str] = ()) -> None:
+        given = [Path(d).expanduser() for d in dirs] or [Path.cwd()]
+        missing = [str(d) for d in given if not d.is_dir()]
+        if missing:
+            raise UserError(
+                f"--root must name existing directories; not found: {', '.join(missing)}"
+            )
+        self.dirs = [Path(os.path.realpath(d)) for d in given]
+
+    def resolve(self, path: str | None, what: str = "workspace") -> Path:
+        """The real path of `path` (relative paths start at the first root); ToolError outside."""
+        base = self.dirs[0]
+        target = base if not path else Path(path).expanduser()
+        if not target.is_absolute():
+            target = base / target
+        # realpath follows symlinks, so a link inside a root that points out is refused too.
+        real = Path(os.path.realpath(target))
+        if not self.contains(real):
+            allowed = ", ".join(str(d) for d in self.dirs)
+            raise ToolError(
+                f"{what} {path!r} is outside the directories this server may use ({allowed}); "
+                "pass a path inside one of them, or restart the server with --root DIR"
+            )
+        return real
+
+    def contains(self, real: Path) -> bool:
+        return any(real == d or d in real.parents for d in self.dirs)
+
+
+def model_id_for(model: str, provider: str | None) -> str:
+    """The seed's (model, provider) pair as one id: ("gpt-5-mini", "openai") → "openai:gpt-5-mini"."""
+    model = model.strip()
+    if not provider or model.startswith(f"{provider}:"):
+        return model
+    return f"{provider.strip()}:{model}"
+
+
+async def with_progress(ctx: Context, run: Callable[[ProgressFn], Awaitable[T]]) -> T:
+    """Run `run(on_progress)`, relaying its synchronous progress calls to the client as MCP
+    progress notifications, in order, all sent before the result (a no-op when the client
+    asked for no progress)."""
+    queue: asyncio.Queue[tuple[int, int, str] | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        while (item := await queue.get()) is not None:
+            done, total, message = item
+            try:
+                await ctx.report_progress(done, total, message)
+            except Exception:  # a client that went away must not fail the work itself
+                log.debug("progress notification not delivered", exc_info=True)
+
+    pumping = asyncio.create_task(pump())
+    try:
+        return await run(lambda done, total, message: queue.put_nowait((done, total, message)))
+    finally:
+        queue.put_nowait(None)
+        with suppress(Exception):
+            await pumping
+
+
+def _tool(server: MCPServer, title: str, **hints: bool) -> Callable[[F], F]:
+    """Register a tool with its docstring, dedented, as the description clients show."""
+
+    def register(fn: F) -> F:
+        server.add_tool(
+            fn,
+            title=title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=ToolAnnotations(title=title, **hints),
+        )
+        return fn
+
+    return register
+
+
+def _user_error(exc: BakeoffError) -> ToolError:
+    return ToolError(f"{type(exc).__name__}: {exc}")
+
+
+def build_server(
+    roots: Sequence[Path | str] = (),
+    config: BakeoffConfig | None = None,
+) -> MCPServer:
+    """The bakeoff MCP server. `roots` bound every workspace and task folder (default: the
+    current directory); `config` defaults to `load_config()`."""
+    allowed = Roots(roots)
+    cfg = config if config is not None else load_config()
+    server = MCPServer(
+        SERVER_NAME,
+        title="bakeoff",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+    )
+
+    @_tool(server, "Prompt a nano agent", open_world_hint=True)
+    async def prompt_nano_agent(
+        ctx: Context,
+        agentic_prompt: Annotated[str, Field(description="The task for the agent, passed as is.")],
+        model: Annotated[
+            str,
+            Field(
+                description="Model alias (gpt-5-mini, sonnet-4, haiku, local...) or provider:model "
+                "id; see list_models."
+            ),
+        ],
+        provider: Annotated[
+            str | None,
+            Field(description="Provider name; when given the model id is provider:model."),
+        ] = None,
+        workspace: Annotated[
+            str | None,
+            Field(
+                description="Directory the agent works in; must be inside the server's roots "
+                "(default: the first root). Created if missing."
+            ),
+        ] = None,
+        max_turns: Annotated[int, Field(ge=1, le=200, description="Model requests allowed.")] = 20,
+        read_only: Annotated[
+            bool, Field(description="Offer only read_file, list_directory and get_file_info.")
+        ] = False,
+    ) -> dict[str, Any]:
+        """Run one bakeoff nano agent on a prompt with the given model, in a workspace whose
+        files it can read and write. Returns the `bakeoff agent --json` object: ok, answer,
+        model, provider, turns, tool_calls, usage, cost_usd (null when unknown), duration_s,
+        error. A run stopped by a limit or a provider failure has ok=false and says why."""
+        from bakeoff.agent import AgentConfig, run_agent
+        from bakeoff.models.registry import resolve_model
+
+        where = allowed.resolve(workspace)
+        if where.exists() and not where.is_dir():
+            raise ToolError(f"workspace {workspace!r} is a file, not a directory")
+        try:
+            agent_model = resolve_model(model_id_for(model, provider), cfg)
+        except BakeoffError as exc:
+            raise _user_error(exc) from exc
+        agent_config = AgentConfig(max_turns=max_turns, read_only=read_only)
+
+        async def go(on_progress: ProgressFn) -> Any:
+            try:
+                return await run_agent(
+                    agentic_prompt,
+                    agent_model,
+                    where,
+                    agent_config,
+                    on_turn=lambda r: on_progress(r.turns, max_turns, f"turn {r.turns}"),
+                )
+            finally:
+                await agent_model.aclose()
+
+        result = await with_progress(ctx, go)
+        public: dict[str, Any] = result.to_public()
+        return public
+
+    @_tool(server, "List models", read_only_hint=True)
+    async def list_models() -> dict[str, Any]:
+        """List the models bakeoff knows: id, aliases, provider, price per million tokens
+        (null when unknown) and whether each is usable now (and if not, what to do)."""
+        from bakeoff.models.registry import list_models as registry_models
+
+        # The usability check may probe local servers for up to half a second each.
+        infos = await asyncio.to_thread(registry_models, cfg)
+        return {"models": [info.model_dump(mode="json") for info in infos]}
+
+    @_tool(server, "Run a bake-off", open_world_hint=True)
+    async def run_bakeoff(
+        ctx: Context,
+        prompt_or_task: Annotated[
+            str,
+            Field(
+                description="A task folder (or folder of tasks) inside the server's roots, a "
+                "built-in task name, or else a prompt to run as a one-off task."
+            ),
+        ],
+        models: Annotated[list[str], Field(min_length=1, description="Model ids or aliases.")],
+        judge: Annotated[
+            str | None,
+            Field(description="Judge model; a bare prompt is graded only by a judge."),
+        ] = None,
+        repeats: Annotated[int, Field(ge=1, le=50, description="Runs per task and model.")] = 1,
+    ) -> CallToolResult:
+        """Run the same prompt or task on several models at once and grade them on quality,
+        speed and cost. Returns the comparison table as text plus run_id, report_html and the
+        ranking (best first). Sends progress notifications as trials finish."""
+        from bakeoff.evals.runner import run_bakeoff as run
+        from bakeoff.evals.store import Store
+
+        task_args = _task_arguments(prompt_or_task, allowed)
+        store = Store()
+        try:
+
+            async def go(on_progress: ProgressFn) -> Any:
+                return await run(
+                    models,
+                    judges=[judge] if judge else (),
+                    repeats=repeats,
+                    config=cfg,
+                    store=store,
+                    on_progress=on_progress,
+                    **task_args,
+                )
+
+            outcome = await with_progress(ctx, go)
+        except BakeoffError as exc:
+            raise _user_error(exc) from exc
+        except Exception as exc:  # the SDK would hide the cause; say it and keep serving
+            log.exception("run_bakeoff failed")
+            raise ToolError(f"run_bakeoff failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            store.close()
+        return _bakeoff_result(outcome, judged=bool(judge))
+
+    return server
+
+
+def _task_arguments(prompt_or_task: str, roots: Roots) -> dict[str, Any]:
+    """`tasks=[path]` for a task folder in the roots or a built-in task name, else an ad-hoc
+    `task_specs=[...]` from the prompt."""
+    from bakeoff.evals.runner import adhoc_task
+    from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
+
+    text = prompt_or_task.strip()
+    if not text:
+        raise ToolError("prompt_or_task is empty: pass a prompt or a task folder")
+    if "\n" not in text and len(text) < 4096:
+        base = roots.dirs[0]
+        candidate = Path(text).expanduser()
+        candidate = candidate if candidate.is_absolute() else base / candidate
+        if candidate.is_dir() or (candidate.name == TASK_FILE and candidate.is_file()):
+            return {"tasks": [roots.resolve(text, "task folder")]}
+        builtin = builtin_suite_dir() / text
+        if (builtin / TASK_FILE).is_file():
+            return {"tasks": [builtin]}
+    try:
+        return {"task_specs": [adhoc_task(prompt_or_task)]}
+    except BakeoffError as exc:
+        raise _user_error(exc) from exc
+
+
+def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:
+    from rich.console import Console
+
+    from bakeoff.report.terminal import print_summary
+
+    buffer = io.StringIO()
+    # A private console: the shared one writes to stdout, which in stdio mode is not ours.
+    print_summary(outcome.summary, Console(file=buffer, width=140, color_system=None))
+    lines = [buffer.getvalue().rstrip(), "", f"run id: {outcome.run_id}"]
+    # Absolute: the client may not share the server's working directory.
+    report = None if outcome.report_html is None else Path(outcome.report_html).resolve()
+    if report is not None:
+        lines.append(f"HTML report: {report}")
+    if not judged and all(r.check is None for r in outcome.records):
+        lines.append(
+            "note: no check and no judge graded these runs; pass judge=MODEL to grade them"
+        )
+    data = {
+        "run_id": outcome.run_id,
+        "report_html": None if report is None else str(report),
+        "ranking": outcome.summary.ranking_public(),
+    }
+    return CallToolResult(
+        content=[
+            TextContent(type="text", text="\n".join(lines)),
+            TextContent(type="text", text=json.dumps(data, indent=2)),
+        ],
+        structured_content=data,
+    )
+
+
+def parse_http_address(text: str, *, allow_remote: bool = False) -> tuple[str, int]:
+    """HOST:PORT (or [V6]:PORT) → (host, port); a non-loopback host needs allow_remote."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        raise UserError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765")
+    host = host.strip("[]")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise UserError(f"--http {text!r}: port must be 1-65535")
+    if not allow_remote and not is_loopback(host):
+        raise UserError(
+            f"--http {text!r}: {host} is not a loopback address; the server runs agents that "
+            "write files, so it listens on 127.0.0.1 unless you add --allow-remote"
+        )
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _log_to_stderr() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+def serve(
+    roots: Sequence[Path | str] = (),
+    config: BakeoffConfig | None = None,
+    *,
+    http: tuple[str, int] | None = None,
+) -> None:
+    """Run the server until its client goes away (stdio) or until interrupted (HTTP)."""
+    _log_to_stderr()  # before the SDK's basicConfig, so every record goes to stderr
+    server = build_server(roots, config)
+    if http is None:
+        server.run("stdio")
+        return
+    host, port = http
+    shown = f"[{host}]" if ":" in host else host
+    print(f"bakeoff MCP server on http://{shown}:{port}{DEFAULT_HTTP_PATH}", file=sys.stderr)
+    server.run("streamable-http", host=host, port=port, streamable_http_path=DEFAULT_HTTP_PATH)

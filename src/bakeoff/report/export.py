@@ -1,0 +1,97 @@
+"""Machine-readable exports of a bake-off: JSON (the summary and every record with all its
+fields, so it loads back into the same pydantic models), CSV (one flat row per trial, for a
+spreadsheet or pandas), and the short per-run form that `bakeoff report --json` prints. An
+unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bakeoff.evals.records import BakeoffSummary, TrialRecord
+
+CSV_COLUMNS = [
+    "run_id", "task", "category", "difficulty", "model", "repeat", "status", "passed",
+    "tests_passed", "tests_total", "judge_overall", "duration_s", "model_time_s", "tool_time_s",
+    "wait_s", "warmup_s", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens",
+    "cost_usd", "turns", "tool_calls", "error",
+]  # fmt: skip
+
+
+def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+    """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd, usage."""
+    return [
+        {
+            "task": r.task,
+            "model": r.model,
+            "repeat": r.repeat,
+            "status": r.status,
+            "passed": r.passed,
+            "duration_s": round(r.agent.duration_s, 3),
+            "cost_usd": r.agent.cost_usd,
+            "usage": r.agent.usage.public(),
+        }
+        for r in records
+    ]
+
+
+def write_json(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
+    """`{"summary": ..., "records": [...]}`; each part validates back into its model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "summary": summary.model_dump(mode="json"),
+        "records": [r.model_dump(mode="json") for r in records],
+    }
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def csv_row(r: TrialRecord) -> dict[str, Any]:
+    """One trial as a flat row. `wait_s` is all waiting: for a provider slot before the run
+    started plus rate-limit back-off during it. Empty cells mean unknown or not applicable."""
+    a, c = r.agent, r.check
+    return {
+        "run_id": r.run_id,
+        "task": r.task,
+        "category": r.category,
+        "difficulty": r.difficulty,
+        "model": r.model,
+        "repeat": r.repeat,
+        "status": r.status,
+        "passed": "" if r.passed is None else str(r.passed).lower(),
+        "tests_passed": _blank(c.tests_passed if c else None),
+        "tests_total": _blank(c.tests_total if c else None),
+        "judge_overall": _blank(None if r.judge_overall is None else round(r.judge_overall, 3)),
+        "duration_s": round(a.duration_s, 3),
+        "model_time_s": round(a.model_time_s, 3),
+        "tool_time_s": round(a.tool_time_s, 3),
+        "wait_s": round(a.wait_time_s + r.slot_wait_s, 3),
+        "warmup_s": round(a.warmup_s, 3),
+        "input_tokens": a.usage.input_tokens,
+        "cached_tokens": a.usage.cached_tokens,
+        "output_tokens": a.usage.output_tokens,
+        "reasoning_tokens": a.usage.reasoning_tokens,
+        "cost_usd": _blank(a.cost_usd),
+        "turns": a.turns,
+        "tool_calls": a.tool_calls,
+        "error": a.error or "",
+    }
+
+
+def write_csv(records: Sequence[TrialRecord], path: Path | str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for r in records:
+            writer.writerow(csv_row(r))
+    return path
+
+
+def _blank(v: float | int | None) -> float | int | str:
+    return "" if v is None else v

@@ -1,0 +1,129 @@
+"""One run of a bake-off as an HTML <details> block for the report: status, answer, timings,
+usage, cost, the whole transcript (every message, tool call with its JSON arguments, and tool
+result with its error flag), the workspace diff, the check's output and each judge's scores and
+rationale. All of it is model output or user data, so every string is escaped."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from bakeoff.evals.records import TrialRecord
+from bakeoff.report.terminal import fmt_cost, fmt_seconds
+from bakeoff.types import Message
+
+
+def render_run(r: TrialRecord, anchor: str) -> str:
+    """One run as a closed <details id=anchor>; its summary line says task, model, verdict."""
+    a = r.agent
+    verdict = {
+        True: '<span class="pass">✓ passed</span>',
+        False: '<span class="fail">✗ failed</span>',
+        None: "",
+    }[r.passed]
+    judge = "" if r.judge_overall is None else f" · judge {r.judge_overall:.1f}"
+    summary = (
+        f"<b>{escape(r.task)}</b> · {escape(r.model)} · repeat {r.repeat} · {escape(r.status)} "
+        f"{verdict}{judge} · {fmt_seconds(a.duration_s)} · {escape(fmt_cost(a.cost_usd))}"
+    )
+    u = a.usage
+    facts = [
+        ("Status", f"{r.status} (agent stopped: {a.stop_reason})"),
+        ("Task", f"{r.task} — {r.category}, difficulty {r.difficulty}"),
+        (
+            "Timings",
+            f"total {fmt_seconds(a.duration_s)} · model {fmt_seconds(a.model_time_s)} · tools "
+            f"{fmt_seconds(a.tool_time_s)} · waiting {fmt_seconds(a.wait_time_s + r.slot_wait_s)} · "
+            f"warm-up {fmt_seconds(a.warmup_s)}",
+        ),
+        (
+            "Usage",
+            f"{a.turns} turns · {a.tool_calls} tool calls · input {u.input_tokens} (cached "
+            f"{u.cached_tokens}, cache write {u.cache_write_tokens}) · output {u.output_tokens} "
+            f"(reasoning {u.reasoning_tokens})",
+        ),
+        ("Cost", fmt_cost(a.cost_usd)),
+    ]
+    if a.error:
+        facts.append(("Error", a.error))
+    dl = "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+    parts = [
+        f'<dl class="meta">{dl}</dl><h3>Answer</h3><pre class="answer">{escape(a.answer) or "(no answer)"}</pre>',
+        f'<h3>Transcript</h3><div class="transcript">{"".join(_message(m) for m in a.transcript)}</div>',
+        f"<h3>Workspace diff</h3>{_diff(r.diff)}",
+        _check(r),
+        _judges(r),
+    ]
+    return (
+        f'<details class="run" id="{anchor}"><summary>{summary}</summary>'
+        f'<div class="body">{"".join(parts)}</div></details>'
+    )
+
+
+def _message(m: Message) -> str:
+    role = m.role
+    if role == "tool":
+        flag = ' <span class="fail">error</span>' if m.is_error else ""
+        took = "" if m.duration_s is None else f" · {fmt_seconds(m.duration_s)}"
+        label = (
+            f'tool result</span> <b class="mono">{escape(m.name or "?")}</b> '
+            f"<small>{escape(m.tool_call_id or '')}{took}</small>{flag}"
+        )
+    else:
+        label = f"{escape(role)}</span>"
+    calls = "".join(
+        f'<div class="toolcall">→ <b>{escape(c.name)}</b> <small>{escape(c.id)}</small>'
+        f"<pre>{escape(c.malformed if c.malformed is not None else json.dumps(c.arguments, indent=2, ensure_ascii=False))}</pre></div>"
+        for c in m.tool_calls
+    )
+    content = f"<pre>{escape(m.content)}</pre>" if m.content else ""
+    cls = f"msg {role}" + (" error" if m.is_error else "")
+    return f'<div class="{cls}"><div><span class="role">{label}</div>{content}{calls}</div>'
+
+
+def _diff(diff: str) -> str:
+    if not diff.strip():
+        return '<p class="muted">No changes.</p>'
+    lines = []
+    for line in diff.splitlines():
+        cls = (
+            "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else "hunk"
+            if line.startswith("@@")
+            else ""
+        )
+        lines.append(f'<span class="{cls}">{escape(line)}</span>' if cls else escape(line))
+    return f'<pre class="diff">{chr(10).join(lines)}</pre>'
+
+
+def _check(r: TrialRecord) -> str:
+    c = r.check
+    if c is None:
+        return '<h3>Check</h3><p class="muted">No check for this task.</p>'
+    verdict = '<span class="pass">passed</span>' if c.passed else '<span class="fail">failed</span>'
+    tests = "" if c.tests_total is None else f" · tests {c.tests_passed}/{c.tests_total}"
+    extra = " · timed out" if c.timed_out else f" · exit {c.exit_code}"
+    return (
+        f"<h3>Check</h3><p>{verdict}{escape(tests + extra)} · {fmt_seconds(c.duration_s)}</p>"
+        f'<pre class="check">{escape(c.output) or "(no output)"}</pre>'
+    )
+
+
+def _judges(r: TrialRecord) -> str:
+    if not r.judges:
+        return ""
+    out = ["<h3>Judges</h3>"]
+    for j in r.judges:
+        overall = "–" if j.overall is None else f"{j.overall:.1f}/10"
+        crit = " · ".join(f"{escape(k)} {v:g}" for k, v in j.criteria.items())
+        cost = f"{fmt_cost(j.cost_usd)}, {fmt_seconds(j.duration_s)}"
+        err = f'<p class="fail">{escape(j.error)}</p>' if j.error else ""
+        out.append(
+            f'<div class="judge"><p><b>{escape(j.judge)}</b>: {overall}'
+            f"{' · ' + crit if crit else ''} <small>(judging {escape(cost)})</small></p>{err}"
+            f"<pre>{escape(j.rationale) or '(no rationale)'}</pre></div>"
+        )
+    return "".join(out)

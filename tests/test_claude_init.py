@@ -1,0 +1,154 @@
+"""`bakeoff init claude` as a Claude Code user meets it: the files it writes follow Claude Code's
+formats (YAML front matter, `mcp__<server>__<tool>` names of tools the server really exposes,
+a valid .mcp.json), nothing is overwritten without --force, and other MCP servers are kept."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mcp import Client
+
+from bakeoff.claude_init import init_claude, model_slug, render_command
+from bakeoff.cli import main
+from bakeoff.config import BakeoffConfig
+from bakeoff.errors import UnknownModelError, UserError
+from bakeoff.evals.grading import LETTER_BANDS
+from bakeoff.evals.records import GradeWeights
+from bakeoff.mcp_server import SERVER_NAME, build_server
+
+MODELS = ["gpt-5-mini", "sonnet-4", "haiku", "local", "ollama:gpt-oss:20b"]
+
+
+def front_matter(path: Path) -> tuple[dict[str, Any], str]:
+    text = path.read_text(encoding="utf-8")
+    match = re.match(r"---\n(.*?)\n---\n(.*)", text, re.DOTALL)
+    assert match, f"{path} does not start with a --- front matter block"
+    meta = yaml.safe_load(match.group(1))
+    assert isinstance(meta, dict)
+    return meta, match.group(2)
+
+
+def listed_tools(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+async def exposed_tools(tmp_path: Path) -> set[str]:
+    async with Client(build_server([tmp_path], BakeoffConfig())) as client:
+        return {t.name for t in (await client.list_tools()).tools}
+
+
+async def test_generated_files_follow_claude_code_formats(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    result = init_claude(MODELS, tmp_path)
+    agents = sorted((tmp_path / ".claude" / "agents").glob("*.md"))
+    command = tmp_path / ".claude" / "commands" / "bakeoff.md"
+    assert [p.name for p in agents] == sorted(f"nano-agent-{model_slug(m)}.md" for m in MODELS)
+    assert set(result.written) == {*agents, command, tmp_path / ".mcp.json"}
+
+    real = {f"mcp__{SERVER_NAME}__{name}" for name in await exposed_tools(tmp_path)}
+    for path, model in zip(agents, sorted(MODELS, key=model_slug), strict=True):
+        meta, body = front_matter(path)
+        assert set(meta) == {"name", "description", "tools", "model"}
+        assert meta["name"] == path.stem and re.fullmatch(r"[a-z0-9-]+", meta["name"])
+        assert listed_tools(meta["tools"]) == ["mcp__bakeoff__prompt_nano_agent"]
+        assert set(listed_tools(meta["tools"])) <= real
+        assert meta["model"] in {"haiku", "sonnet", "opus", "inherit"}
+        assert model in meta["description"]
+        assert f'`model`: `"{model}"`' in body and "unchanged" in body
+
+    meta, body = front_matter(command)
+    assert set(meta) == {"description", "argument-hint", "allowed-tools"}
+    mcp_tools = [t for t in listed_tools(meta["allowed-tools"]) if t.startswith("mcp__")]
+    assert mcp_tools and set(mcp_tools) <= real
+    assert "$ARGUMENTS" in body
+    for path in agents:
+        assert f"`{path.stem}`" in body  # every sub-agent is part of the fan-out
+
+    config = json.loads((tmp_path / ".mcp.json").read_text())
+    assert config == {"mcpServers": {"bakeoff": {"command": "bakeoff", "args": ["mcp"]}}}
+
+
+def test_grading_text_comes_from_the_graders() -> None:
+    body = render_command(["gpt-5-mini"])
+    w = GradeWeights()
+    assert f"{w.quality:g} × quality + {w.speed:g} × speed + {w.cost:g} × cost" in body
+    bands = ", ".join(f"{n} ≥ {f:.2f}" for n, f in LETTER_BANDS if f > 0)
+    assert f"{bands}, else F" in body
+    assert "S ≥ 0.90, A ≥ 0.80, B ≥ 0.70, C ≥ 0.60, D ≥ 0.50, else F" in body
+
+
+def test_no_overwrite_without_force_and_force_overwrites(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    init_claude(["gpt-5-mini", "haiku"], tmp_path)
+    agent = tmp_path / ".claude" / "agents" / "nano-agent-haiku.md"
+    agent.write_text("my own edits\n")
+    with pytest.raises(UserError) as err:
+        init_claude(["gpt-5-mini", "haiku"], tmp_path)
+    assert str(agent) in str(err.value) and "--force" in str(err.value)
+    assert "bakeoff.md" not in str(err.value)  # unchanged files are not in the way
+    assert agent.read_text() == "my own edits\n"
+    # Nothing at all is written when something is in the way.
+    with pytest.raises(UserError):
+        init_claude(["gpt-5-mini", "haiku", "sonnet-4"], tmp_path)
+    assert not (tmp_path / ".claude" / "agents" / "nano-agent-sonnet-4.md").exists()
+
+    result = init_claude(["gpt-5-mini", "haiku"], tmp_path, force=True)
+    assert result.written == [agent]
+    assert front_matter(agent)[0]["name"] == "nano-agent-haiku"
+    assert init_claude(["gpt-5-mini", "haiku"], tmp_path).written == []  # idempotent
+
+
+def test_merge_keeps_other_servers(tmp_path: Path, isolated_config: Path) -> None:
+    mcp_json = tmp_path / ".mcp.json"
+    other = {"command": "npx", "args": ["-y", "some-server"], "env": {"TOKEN": "${TOKEN}"}}
+    mcp_json.write_text(json.dumps({"mcpServers": {"other": other}, "extra": 1}))
+    result = init_claude(["haiku"], tmp_path)
+    data = json.loads(mcp_json.read_text())
+    assert data["mcpServers"] == {
+        "other": other,
+        "bakeoff": {"command": "bakeoff", "args": ["mcp"]},
+    }
+    assert data["extra"] == 1 and result.kept_servers == ["other"]
+
+    # A different bakeoff entry is the user's: replaced only with --force, others still kept.
+    data["mcpServers"]["bakeoff"] = {"command": "/opt/bakeoff", "args": ["mcp", "--root", "/x"]}
+    mcp_json.write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"\.mcp\.json.*bakeoff.*differs"):
+        init_claude(["haiku"], tmp_path)
+    init_claude(["haiku"], tmp_path, force=True)
+    assert json.loads(mcp_json.read_text())["mcpServers"]["other"] == other
+
+    mcp_json.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        init_claude(["haiku"], tmp_path, force=True)
+    assert mcp_json.read_text() == "{not json"
+
+
+def test_unknown_model_is_refused_with_suggestions(tmp_path: Path, isolated_config: Path) -> None:
+    with pytest.raises(UnknownModelError, match="gpt-5-mini"):
+        init_claude(["gpt-5-minii"], tmp_path)
+    assert not (tmp_path / ".claude").exists() and not (tmp_path / ".mcp.json").exists()
+
+
+def test_cli_init_claude(
+    tmp_path: Path, isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    args = ["init", "claude", "--models", "gpt-5-mini,local", "--dir", str(project)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "nano-agent-gpt-5-mini.md" in out and "nano-agent-local.md" in out
+    (project / ".claude" / "commands" / "bakeoff.md").write_text("mine\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "bakeoff.md" in err and "--force" in err
+    assert main([*args, "--force"]) == 0
+    assert (project / ".claude" / "commands" / "bakeoff.md").read_text() != "mine\n"
