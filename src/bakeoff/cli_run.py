@@ -63,6 +63,8 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
                     agent=_agent_config(args),
                     observer=board,
                     max_parallel=args.max_parallel,
+                    executor=args.executor,
+                    ray_address=args.ray_address,
                 )
             )
     except KeyboardInterrupt:
@@ -204,6 +206,11 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--allow-commands", action="store_true", help="offer run_command in every task")
         p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
         p.add_argument("--store", type=Path, help="results database (default .bakeoff/results.sqlite)")
+        p.add_argument(
+            "--executor", choices=["local", "ray"], default="local",
+            help="run trials in this process (local) or as Ray tasks (needs bakeoff[ray])",
+        )
+        p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
         p.add_argument("--html", help="also write the HTML report to this file")
         p.add_argument("--json", action="store_true", help="print run_id, report_html and ranking as JSON")
         p.set_defaults(handler=handler)

@@ -50,7 +50,6 @@ class BakeoffOutcome:
     records: list[TrialRecord]
     report_html: Path | None
     budget_skipped: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(order=True)
@@ -150,8 +149,12 @@ async def run_bakeoff(
     on_progress: Callable[[int, int, str], None] | None = None,
     report_dir: Path | None = None,
     max_parallel: int = 32,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> BakeoffOutcome:
     """Run (or resume) a bake-off and return its graded outcome."""
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}: use local or ray")
     config = config or load_config()
     store = store or Store()
     observer = observer or Observer()
@@ -200,8 +203,14 @@ async def run_bakeoff(
     total = len(task_list) * len(spec.models) * spec.repeats
     observer.planned(total, len(done), spec.models)
     progress = {"done": len(done), "skipped": 0}
+    failures: list[str] = []
     spent = [store.spent_usd(spec.run_id)]
     parallel = asyncio.Semaphore(max_parallel)
+    ray_trials = None
+    if executor == "ray":
+        from bakeoff.evals.ray_executor import RayTrials
+
+        ray_trials = RayTrials(ray_address)
 
     @contextlib.asynccontextmanager
     async def gate(job: _Job) -> AsyncIterator[None]:
@@ -216,22 +225,37 @@ async def run_bakeoff(
     def spend(result: AgentResult) -> None:
         spent[0] += result.cost_usd or 0.0
 
+    async def remote(job: _Job) -> TrialRecord:
+        assert ray_trials is not None
+        # The provider slot is held for the whole remote trial: limits hold cluster-wide.
+        async with gate(job):
+            record = await ray_trials.run(job.task, job.model, job.repeat, spec, config)
+        spend(record.agent)
+        return record
+
+    async def here(job: _Job) -> TrialRecord:
+        return await run_trial(
+            job.task,
+            pools.limited(contestants[job.model]),
+            job.repeat,
+            run_id=spec.run_id,
+            agent_config=spec.agent,
+            judges=[(pools.limited(jm), pools.slot(jid)) for jid, jm in judge_models.items()],
+            slot=gate(job),
+            on_agent_done=spend,
+        )
+
     async def one(job: _Job) -> None:
         async with parallel:
             try:
-                record = await run_trial(
-                    job.task,
-                    pools.limited(contestants[job.model]),
-                    job.repeat,
-                    run_id=spec.run_id,
-                    agent_config=spec.agent,
-                    judges=[(pools.limited(jm), pools.slot(jid)) for jid, jm in judge_models.items()],
-                    slot=gate(job),
-                    on_agent_done=spend,
-                )
+                record = await (remote(job) if ray_trials is not None else here(job))
             except _BudgetReached:
                 progress["skipped"] += 1
                 observer.skipped(job.task.name, job.model, job.repeat, "budget")
+                return
+            except Exception as exc:  # one broken trial must not sink the others; resume retries it
+                failures.append(f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}")
+                observer.skipped(job.task.name, job.model, job.repeat, "error")
                 return
             store.add_trial(record)
             progress["done"] += 1
@@ -247,12 +271,21 @@ async def run_bakeoff(
         store.set_status(spec.run_id, "interrupted")
         raise
     finally:
+        if ray_trials is not None:
+            ray_trials.close()
         for m in [*contestants.values(), *judge_models.values()]:
             with contextlib.suppress(Exception):
                 await m.aclose()
-    status = "budget_stopped" if progress["skipped"] else "finished"
+    status = "budget_stopped" if progress["skipped"] else "incomplete" if failures else "finished"
     store.set_status(spec.run_id, status)
-    return build_outcome(store, spec.run_id, config, report_dir, budget_skipped=progress["skipped"])
+    return build_outcome(
+        store,
+        spec.run_id,
+        config,
+        report_dir,
+        budget_skipped=progress["skipped"],
+        notes=[f"Not recorded (bakeoff error; `--resume` retries it): {f}" for f in failures],
+    )
 
 
 async def _judge_pairs(
@@ -306,6 +339,7 @@ def build_outcome(
     report_dir: Path | None = None,
     *,
     budget_skipped: int = 0,
+    notes: Sequence[str] = (),
 ) -> BakeoffOutcome:
     """Grade what the store holds for `run_id` and write its HTML report."""
     from bakeoff.report.html import write_html
@@ -319,6 +353,7 @@ def build_outcome(
         summary.notes.append(
             f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."
         )
+    summary.notes.extend(notes)
     report_dir = report_dir or store.path.parent / "reports"
     report_dir.mkdir(parents=True, exist_ok=True)
     html = write_html(summary, records, report_dir / f"{run_id}.html")
