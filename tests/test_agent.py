@@ -118,3 +118,14 @@ def test_bad_script_file_names_the_problem(tmp_path: Path) -> None:
         script(tmp_path, [{"txt": "typo"}])
     with pytest.raises(ConfigError, match="not found"):
         ScriptedModel(tmp_path / "nope.json")
+
+
+async def test_a_degenerate_reply_with_too_many_calls_is_cut(tmp_path: Path) -> None:
+    from bakeoff.agent import MAX_CALLS_PER_TURN
+
+    calls = [{"name": "list_directory", "arguments": {}}] * (MAX_CALLS_PER_TURN + 4)
+    r = await run_agent("x", script(tmp_path, [{"tool_calls": calls}, {"text": "ok"}]), tmp_path / "ws")
+    results = [m for m in r.transcript if m.role == "tool"]
+    assert len(results) == MAX_CALLS_PER_TURN + 4  # every call gets an answer, as APIs require
+    assert [m.is_error for m in results].count(True) == 4
+    assert "at most" in results[-1].content and r.ok

@@ -20,10 +20,13 @@ from bakeoff.workspace import Workspace
 
 SYSTEM_PROMPT = (
     "You are a nano agent: a careful software engineer working inside one workspace directory. "
-    "Use the tools to inspect and change files; every path is relative to the workspace. "
-    "Call tools when you need them. When the task is done, reply with a short final answer and "
-    "no tool call."
+    "Use the tools to inspect and change files. Every path is relative to the workspace root, "
+    "for example 'hello.py' or 'src/app.py' — never an absolute path such as /workspace/hello.py. "
+    "Call only the tools you are given. When the task is done, reply with a short final answer "
+    "and no tool call."
 )
+MAX_CALLS_PER_TURN = 16
+"""Tool calls run from one model reply; a degenerate reply listing hundreds is cut here."""
 
 
 class AgentConfig(BaseModel):
@@ -133,10 +136,12 @@ async def _loop(
             raise LimitExceeded("cost_limit", f"cost cap of ${config.max_cost_usd:g} reached")
         if not reply.tool_calls:
             return reply.content
-        for call in reply.tool_calls:
+        for index, call in enumerate(reply.tool_calls):
             out.tool_calls += 1
             t = time.perf_counter()
             try:
+                if index >= MAX_CALLS_PER_TURN:
+                    raise ToolError(f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply")
                 text, failed = await tools.run(call), False
             except ToolError as exc:
                 text, failed = f"Error: {exc}", True

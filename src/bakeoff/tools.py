@@ -32,7 +32,7 @@ def _spec(name: str, description: str, **params: str) -> ToolSpec:
 
 
 READ_TOOLS = [
-    _spec("read_file", "Read a text file in the workspace.", path="File path relative to the workspace."),
+    _spec("read_file", "Read a text file in the workspace.", path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'."),
     _spec(
         "list_directory",
         "List the entries of a directory in the workspace (directories end with '/').",
@@ -48,13 +48,13 @@ WRITE_TOOLS = [
     _spec(
         "write_file",
         "Create or overwrite a file in the workspace with the given content.",
-        path="File path relative to the workspace.",
+        path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'.",
         content="The complete new content of the file.",
     ),
     _spec(
         "edit_file",
         "Replace one exact, unique occurrence of old_str with new_str in a file.",
-        path="File path relative to the workspace.",
+        path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'.",
         old_str="Exact text to replace; must occur exactly once.",
         new_str="Replacement text.",
     ),

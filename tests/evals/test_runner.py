@@ -153,3 +153,32 @@ def test_killed_run_resumes_with_every_trial_exactly_once(tmp_path: Path, isolat
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT task, model, repeat, COUNT(*) FROM trials GROUP BY 1, 2, 3").fetchall()
     assert len(rows) == 24 and all(r[3] == 1 for r in rows)
+
+
+async def test_judges_grade_blind_and_pairwise_catches_position_bias(
+    tmp_path: Path, three_models: list[str], isolated_config: Path
+) -> None:
+    verdict = json.dumps({"criteria": {"correctness": 7}, "overall": 7, "rationale": "fine"})
+    always_first = json.dumps({"winner": "1", "rationale": "the first one"})
+    judge = write(
+        tmp_path,
+        "judge",
+        {"scripts": [
+            {"prompt_contains": "Candidate 1", "turns": [{"text": always_first}]},
+            {"turns": [{"text": verdict}]},
+        ]},
+    )
+    task = make_task(tmp_path / "tasks", "calc")
+    with open(task / "task.toml", "a") as f:
+        f.write('[judge]\nrubric = "Correct and minimal."\n')
+    out = await run_bakeoff(
+        three_models[:2], [task], judges=[judge], pairwise=True,
+        store=Store(tmp_path / "r.sqlite"), report_dir=tmp_path,
+    )
+    for record in out.records:
+        assert [j.overall for j in record.judges] == [7.0]
+    judging = out.summary.judging
+    assert len(judging.judges) == 1 and judging.judges[0].endswith("judge.json")
+    # Two contestants, one task: one pair judged in both orders; "always 1" never holds both ways.
+    assert judging.pairwise_consistency == 0.0
+    assert all(m.judge_score.value == 7.0 for m in out.summary.ranking)
