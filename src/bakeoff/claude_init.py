@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,7 +30,14 @@ from bakeoff.mcp_server import SERVER_NAME
 DEFAULT_MODELS = ("gpt-5-mini", "sonnet-4", "haiku", "local")
 AGENT_TOOL = f"mcp__{SERVER_NAME}__prompt_nano_agent"
 """Claude Code names MCP tools mcp__<server>__<tool>."""
-MCP_ENTRY: dict[str, Any] = {"command": "bakeoff", "args": ["mcp"]}
+def mcp_entry() -> dict[str, Any]:
+    """How Claude Code starts the server: `bakeoff mcp` when `bakeoff` is on PATH, else the
+    absolute path of the one running now (a venv that is not activated)."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and Path(sys.argv[0]).name == "bakeoff" else None
+    on_path = shutil.which("bakeoff")
+    if here is None or (on_path is not None and Path(on_path).resolve() == here):
+        return {"command": "bakeoff", "args": ["mcp"]}
+    return {"command": str(here), "args": ["mcp"]}
 RELAY_MODEL = "haiku"
 """The Claude model that runs each relay sub-agent: it only forwards a prompt and a JSON reply."""
 FANOUT_DIR = ".bakeoff/fanout"
@@ -138,8 +147,9 @@ def merge_mcp_json(existing: str | None) -> tuple[str, list[str], bool]:
             raise UserError('.mcp.json must be an object with an "mcpServers" object; fix it first')
         data = loaded
     servers: dict[str, Any] = data.setdefault("mcpServers", {})
-    differs = servers.get(SERVER_NAME, MCP_ENTRY) != MCP_ENTRY
-    servers[SERVER_NAME] = dict(MCP_ENTRY)
+    entry = mcp_entry()
+    differs = servers.get(SERVER_NAME, entry) != entry
+    servers[SERVER_NAME] = entry
     kept = [name for name in servers if name != SERVER_NAME]
     return json.dumps(data, indent=2) + "\n", kept, differs
 
