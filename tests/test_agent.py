@@ -96,16 +96,35 @@ async def test_public_record_has_the_contract_fields(tmp_path: Path) -> None:
     r = await run_agent("x", script(tmp_path, [{"text": "hi"}]), tmp_path / "ws")
     pub = r.to_public()
     assert set(pub) == {
-        "ok", "answer", "model", "provider", "turns", "tool_calls", "usage", "cost_usd", "duration_s", "error",
+        "ok",
+        "answer",
+        "model",
+        "provider",
+        "turns",
+        "tool_calls",
+        "usage",
+        "cost_usd",
+        "duration_s",
+        "error",
     }
-    assert set(pub["usage"]) == {"input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"}
+    assert set(pub["usage"]) == {
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+    }
     assert pub["provider"] == "script" and pub["model"].startswith("script:")
 
 
 async def test_script_picks_turns_by_prompt(tmp_path: Path) -> None:
     model = script(
         tmp_path,
-        {"scripts": [{"prompt_contains": "alpha", "turns": [{"text": "A"}]}, {"turns": [{"text": "other"}]}]},
+        {
+            "scripts": [
+                {"prompt_contains": "alpha", "turns": [{"text": "A"}]},
+                {"turns": [{"text": "other"}]},
+            ]
+        },
     )
     assert (await run_agent("do alpha", model, tmp_path / "w1")).answer == "A"
     assert (await run_agent("do beta", model, tmp_path / "w2")).answer == "other"
@@ -124,7 +143,9 @@ async def test_a_degenerate_reply_with_too_many_calls_is_cut(tmp_path: Path) -> 
     from bakeoff.agent import MAX_CALLS_PER_TURN
 
     calls = [{"name": "list_directory", "arguments": {}}] * (MAX_CALLS_PER_TURN + 4)
-    r = await run_agent("x", script(tmp_path, [{"tool_calls": calls}, {"text": "ok"}]), tmp_path / "ws")
+    r = await run_agent(
+        "x", script(tmp_path, [{"tool_calls": calls}, {"text": "ok"}]), tmp_path / "ws"
+    )
     results = [m for m in r.transcript if m.role == "tool"]
     assert len(results) == MAX_CALLS_PER_TURN + 4  # every call gets an answer, as APIs require
     assert [m.is_error for m in results].count(True) == 4

@@ -12,32 +12,71 @@ from pathlib import Path
 import pytest
 
 
-def bakeoff(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def bakeoff(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bakeoff.cli", *args],
-        cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_agent_json_contract_with_a_scripted_model(tmp_path: Path, isolated_config: Path) -> None:
     script = tmp_path / "fizz.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "fizzbuzz.py", "content": "print(1)\n"}}]},
-        {"text": "Created fizzbuzz.py", "usage": {"input_tokens": 120, "output_tokens": 7}},
-    ]))
-    out = bakeoff("agent", "Create fizzbuzz.py", "--model", f"script:{script}", "--workspace", "w", "--json", cwd=tmp_path)
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "tool_calls": [
+                        {
+                            "name": "write_file",
+                            "arguments": {"path": "fizzbuzz.py", "content": "print(1)\n"},
+                        }
+                    ]
+                },
+                {"text": "Created fizzbuzz.py", "usage": {"input_tokens": 120, "output_tokens": 7}},
+            ]
+        )
+    )
+    out = bakeoff(
+        "agent",
+        "Create fizzbuzz.py",
+        "--model",
+        f"script:{script}",
+        "--workspace",
+        "w",
+        "--json",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     obj = json.loads(out.stdout)
     assert obj == {
-        "ok": True, "answer": "Created fizzbuzz.py", "model": f"script:{script}", "provider": "script",
-        "turns": 2, "tool_calls": 1,
-        "usage": {"input_tokens": 120, "output_tokens": 7, "cached_tokens": 0, "reasoning_tokens": 0},
-        "cost_usd": 0.0, "duration_s": obj["duration_s"], "error": None,
+        "ok": True,
+        "answer": "Created fizzbuzz.py",
+        "model": f"script:{script}",
+        "provider": "script",
+        "turns": 2,
+        "tool_calls": 1,
+        "usage": {
+            "input_tokens": 120,
+            "output_tokens": 7,
+            "cached_tokens": 0,
+            "reasoning_tokens": 0,
+        },
+        "cost_usd": 0.0,
+        "duration_s": obj["duration_s"],
+        "error": None,
     }
     assert (tmp_path / "w" / "fizzbuzz.py").read_text() == "print(1)\n"
 
 
-def test_agent_without_json_prints_answer_and_numbers(tmp_path: Path, isolated_config: Path) -> None:
+def test_agent_without_json_prints_answer_and_numbers(
+    tmp_path: Path, isolated_config: Path
+) -> None:
     script = tmp_path / "s.json"
     script.write_text(json.dumps([{"text": "hello there"}]))
     out = bakeoff("agent", "hi", "--model", f"script:{script}", "--workspace", "w", cwd=tmp_path)
@@ -47,8 +86,21 @@ def test_agent_without_json_prints_answer_and_numbers(tmp_path: Path, isolated_c
 
 def test_a_failed_run_exits_1_and_says_why(tmp_path: Path, isolated_config: Path) -> None:
     script = tmp_path / "loop.json"
-    script.write_text(json.dumps([{"tool_calls": [{"name": "list_directory", "arguments": {}}]}] * 5))
-    out = bakeoff("agent", "x", "--model", f"script:{script}", "-w", "w", "--max-turns", "2", "--json", cwd=tmp_path)
+    script.write_text(
+        json.dumps([{"tool_calls": [{"name": "list_directory", "arguments": {}}]}] * 5)
+    )
+    out = bakeoff(
+        "agent",
+        "x",
+        "--model",
+        f"script:{script}",
+        "-w",
+        "w",
+        "--max-turns",
+        "2",
+        "--json",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     assert json.loads(out.stdout)["error"] == "stopped after 2 turns without a final answer"
 
@@ -62,7 +114,9 @@ def test_a_failed_run_exits_1_and_says_why(tmp_path: Path, isolated_config: Path
         ("nosuch:model", "unknown provider 'nosuch'"),
     ],
 )
-def test_user_mistakes_are_one_line_errors(tmp_path: Path, isolated_config: Path, model: str, expected: str) -> None:
+def test_user_mistakes_are_one_line_errors(
+    tmp_path: Path, isolated_config: Path, model: str, expected: str
+) -> None:
     out = bakeoff("agent", "x", "--model", model, "-w", "w", cwd=tmp_path)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
@@ -71,7 +125,9 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, isolated_config: Path
 
 
 def test_unreachable_local_server_is_a_clear_error(tmp_path: Path, isolated_config: Path) -> None:
-    isolated_config.write_text('[providers.mybox]\nkind = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    isolated_config.write_text(
+        '[providers.mybox]\nkind = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n'
+    )
     out = bakeoff("agent", "x", "--model", "mybox:some-model", "-w", "w", "--json", cwd=tmp_path)
     assert out.returncode == 1
     error = json.loads(out.stdout)["error"]
@@ -83,8 +139,14 @@ def test_models_lists_aliases_prices_and_usability(tmp_path: Path, isolated_conf
     assert out.returncode == 0
     rows = {m["id"]: m for m in json.loads(out.stdout)}
     mini = rows["openai:gpt-5-mini"]
-    assert "gpt-5-mini" in mini["aliases"] and mini["usable"] is False and "OPENAI_API_KEY" in mini["why_not"]
-    assert mini["price"]["input"] == pytest.approx(0.25) and mini["price"]["output"] == pytest.approx(2.0)
+    assert (
+        "gpt-5-mini" in mini["aliases"]
+        and mini["usable"] is False
+        and "OPENAI_API_KEY" in mini["why_not"]
+    )
+    assert mini["price"]["input"] == pytest.approx(0.25) and mini["price"][
+        "output"
+    ] == pytest.approx(2.0)
     assert "local:qwen2.5-coder-0.5b" in rows
 
 

@@ -21,7 +21,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("model", "key"), CASES)
-async def test_live_agent_writes_a_file_and_reports_cost(tmp_path: Path, model: str, key: str) -> None:
+async def test_live_agent_writes_a_file_and_reports_cost(
+    tmp_path: Path, model: str, key: str
+) -> None:
     if not os.environ.get(key):
         pytest.skip(f"{key} is not set")
     m = resolve_model(model)

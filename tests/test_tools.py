@@ -73,7 +73,7 @@ async def test_bad_calls_get_helpful_errors(box: ToolBox) -> None:
         await box.run(ToolCall(id="c", name="read_file", malformed="{path: notes"))
     with pytest.raises(ToolError, match="no such file"):
         await call(box, "read_file", path="missing.txt")
-    with pytest.raises(ToolError, match="outside|absolute"):
+    with pytest.raises(ToolError, match=r"outside|absolute"):
         await call(box, "read_file", path="/etc/passwd")
 
 

@@ -72,7 +72,9 @@ _segment = st.sampled_from(["..", ".", "src", "a", "/", "", "...", "~", "\\", ".
 
 @settings(max_examples=400, deadline=None)
 @given(parts=st.lists(_segment | st.text(min_size=1, max_size=8), min_size=1, max_size=8))
-def test_no_generated_path_leaves_the_workspace(tmp_path_factory: pytest.TempPathFactory, parts: list[str]) -> None:
+def test_no_generated_path_leaves_the_workspace(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[str]
+) -> None:
     root = tmp_path_factory.mktemp("prop")
     (root / "src").mkdir(exist_ok=True)
     outside = root.parent / f"{root.name}-outside"

@@ -124,7 +124,9 @@ async def _loop(
         out.turns += 1
         out.usage = out.usage + completion.usage
         if out.cost_usd is not None:
-            out.cost_usd = None if completion.cost_usd is None else out.cost_usd + completion.cost_usd
+            out.cost_usd = (
+                None if completion.cost_usd is None else out.cost_usd + completion.cost_usd
+            )
         out.requests.append(completion.timing)
         out.model_time_s += completion.timing.latency_s
         out.wait_time_s += completion.timing.wait_s
@@ -157,4 +159,6 @@ async def _loop(
                     duration_s=spent,
                 )
             )
-    raise LimitExceeded("max_turns", f"stopped after {config.max_turns} turns without a final answer")
+    raise LimitExceeded(
+        "max_turns", f"stopped after {config.max_turns} turns without a final answer"
+    )

@@ -30,6 +30,8 @@ from bakeoff.mcp_server import SERVER_NAME
 DEFAULT_MODELS = ("gpt-5-mini", "sonnet-4", "haiku", "local")
 AGENT_TOOL = f"mcp__{SERVER_NAME}__prompt_nano_agent"
 """Claude Code names MCP tools mcp__<server>__<tool>."""
+
+
 def mcp_entry() -> dict[str, Any]:
     """How Claude Code starts the server: `bakeoff mcp` when `bakeoff` is on PATH, else the
     absolute path of the one running now (a venv that is not activated)."""
@@ -38,6 +40,8 @@ def mcp_entry() -> dict[str, Any]:
     if here is None or (on_path is not None and Path(on_path).resolve() == here):
         return {"command": "bakeoff", "args": ["mcp"]}
     return {"command": str(here), "args": ["mcp"]}
+
+
 RELAY_MODEL = "haiku"
 """The Claude model that runs each relay sub-agent: it only forwards a prompt and a JSON reply."""
 FANOUT_DIR = ".bakeoff/fanout"

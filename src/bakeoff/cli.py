@@ -72,7 +72,9 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
     from bakeoff.mcp_server import parse_http_address, serve
 
-    http = None if args.http is None else parse_http_address(args.http, allow_remote=args.allow_remote)
+    http = (
+        None if args.http is None else parse_http_address(args.http, allow_remote=args.allow_remote)
+    )
     # Nothing may be printed to stdout here: in stdio mode it is the protocol channel.
     serve(args.root, load_config(args.config), http=http)
     return 0
@@ -101,25 +103,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bakeoff {__version__}")
     parser.add_argument(
-        "--config", type=Path, default=None, help="config file (default: $BAKEOFF_CONFIG, ./bakeoff.toml, ~/.config/bakeoff/config.toml)"
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $BAKEOFF_CONFIG, ./bakeoff.toml, ~/.config/bakeoff/config.toml)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("agent", help="run one nano agent on a prompt in a workspace")
     p.add_argument("prompt", help="the task for the agent")
-    p.add_argument("--model", "-m", required=True, help="model id (provider:model) or alias; see `bakeoff models`")
-    p.add_argument("--workspace", "-w", default=".", help="directory the agent works in (default: .)")
+    p.add_argument(
+        "--model",
+        "-m",
+        required=True,
+        help="model id (provider:model) or alias; see `bakeoff models`",
+    )
+    p.add_argument(
+        "--workspace", "-w", default=".", help="directory the agent works in (default: .)"
+    )
     p.add_argument("--max-turns", type=int, default=20, help="model requests allowed (default 20)")
-    p.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit in seconds (default 300)")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="wall-clock limit in seconds (default 300)"
+    )
     p.add_argument("--max-cost", type=float, default=None, help="stop once this many USD are spent")
-    p.add_argument("--max-output-tokens", type=int, default=4096, help="output-token cap per request")
+    p.add_argument(
+        "--max-output-tokens", type=int, default=4096, help="output-token cap per request"
+    )
     p.add_argument("--allow-commands", action="store_true", help="offer the run_command tool")
     p.add_argument("--read-only", action="store_true", help="offer only the read tools")
-    p.add_argument("--transcript", default=None, help="write the full record (transcript, timings) to this JSON file")
-    p.add_argument("--json", action="store_true", help="print one JSON object (the agent --json contract)")
+    p.add_argument(
+        "--transcript",
+        default=None,
+        help="write the full record (transcript, timings) to this JSON file",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (the agent --json contract)"
+    )
     p.set_defaults(handler=cmd_agent)
 
-    p = sub.add_parser("models", help="list known models, aliases, prices and whether each is usable now")
+    p = sub.add_parser(
+        "models", help="list known models, aliases, prices and whether each is usable now"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models)
 
@@ -128,16 +152,41 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
 
     p = sub.add_parser("mcp", help="serve the nano agent and bake-offs over MCP (stdio by default)")
-    p.add_argument("--http", metavar="HOST:PORT", default=None, help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (e.g. 127.0.0.1:8765)")
-    p.add_argument("--allow-remote", action="store_true", help="allow --http on a non-loopback address (the agents write files: only on a trusted network)")
-    p.add_argument("--root", action="append", default=[], metavar="DIR", help="directory workspaces and task folders must lie in; repeatable (default: the current directory)")
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (e.g. 127.0.0.1:8765)",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --http on a non-loopback address (the agents write files: only on a trusted network)",
+    )
+    p.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory workspaces and task folders must lie in; repeatable (default: the current directory)",
+    )
     p.set_defaults(handler=cmd_mcp)
 
     p = sub.add_parser("init", help="wire bakeoff into a project for a coding assistant")
-    p.add_argument("target", choices=["claude"], help="claude: .mcp.json, .claude/agents/nano-agent-*.md and the /bakeoff command")
-    p.add_argument("--models", default="gpt-5-mini,sonnet-4,haiku,local", help="comma-separated models, one sub-agent each (default: gpt-5-mini,sonnet-4,haiku,local)")
+    p.add_argument(
+        "target",
+        choices=["claude"],
+        help="claude: .mcp.json, .claude/agents/nano-agent-*.md and the /bakeoff command",
+    )
+    p.add_argument(
+        "--models",
+        default="gpt-5-mini,sonnet-4,haiku,local",
+        help="comma-separated models, one sub-agent each (default: gpt-5-mini,sonnet-4,haiku,local)",
+    )
     p.add_argument("--dir", default=".", help="project directory to write into (default: .)")
-    p.add_argument("--force", action="store_true", help="overwrite existing sub-agent and command files")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite existing sub-agent and command files"
+    )
     p.set_defaults(handler=cmd_init)
 
     return parser

@@ -26,7 +26,9 @@ def _emit_json(obj: Any) -> None:
 def _agent_config(args: argparse.Namespace) -> Any:
     from bakeoff.agent import AgentConfig
 
-    return AgentConfig(max_turns=args.max_turns, timeout_s=args.timeout, allow_commands=args.allow_commands)
+    return AgentConfig(
+        max_turns=args.max_turns, timeout_s=args.timeout, allow_commands=args.allow_commands
+    )
 
 
 def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: bool) -> int:
@@ -82,7 +84,11 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
         html.write_text(outcome.report_html.read_text(encoding="utf-8"), encoding="utf-8")  # type: ignore[union-attr]
     if args.json:
         _emit_json(
-            {"run_id": outcome.run_id, "report_html": str(html), "ranking": outcome.summary.ranking_public()}
+            {
+                "run_id": outcome.run_id,
+                "report_html": str(html),
+                "ranking": outcome.summary.ranking_public(),
+            }
         )
     else:
         print_summary(outcome.summary)
@@ -93,13 +99,19 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
 def cmd_run(args: argparse.Namespace) -> int:
     models = _split(args.models)
     if not models and not args.resume:
-        raise UserError("--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID")
+        raise UserError(
+            "--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID"
+        )
     return _run(args, models, args.tasks, args.quick)
 
 
 def demo_models(requested: list[str]) -> list[str]:
     """The embedded model plus every configured cloud model whose key is set."""
-    extra = {"OPENAI_API_KEY": "gpt-5-mini", "ANTHROPIC_API_KEY": "haiku", "GEMINI_API_KEY": "gemini-2.5-flash"}
+    extra = {
+        "OPENAI_API_KEY": "gpt-5-mini",
+        "ANTHROPIC_API_KEY": "haiku",
+        "GEMINI_API_KEY": "gemini-2.5-flash",
+    }
     models = list(requested)
     models += [m for key, m in extra.items() if os.environ.get(key) and m not in models]
     return models
@@ -182,37 +194,64 @@ def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs and tasks on the main parser's subparsers."""
     for name, handler, help_text in (
         ("run", cmd_run, "the bake-off: tasks × models × repeats, graded and reported"),
-        ("demo", cmd_demo, "a quick bake-off on the embedded model (+ cloud models whose keys are set)"),
+        (
+            "demo",
+            cmd_demo,
+            "a quick bake-off on the embedded model (+ cloud models whose keys are set)",
+        ),
     ):
         p = sub.add_parser(name, help=help_text)
         if name == "run":
-            p.add_argument("tasks", nargs="*", help="task folders or folders of tasks (default: the built-in suite)")
+            p.add_argument(
+                "tasks",
+                nargs="*",
+                help="task folders or folders of tasks (default: the built-in suite)",
+            )
             p.add_argument("--models", help="comma-separated model ids or aliases")
             p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
-            p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run; redoes nothing")
+            p.add_argument(
+                "--resume", metavar="RUN_ID", help="finish an interrupted run; redoes nothing"
+            )
         else:
-            p.add_argument("--models", default="local", help="comma-separated models (default: local)")
+            p.add_argument(
+                "--models", default="local", help="comma-separated models (default: local)"
+            )
             p.set_defaults(resume=None, tasks=[])
         p.add_argument("--repeats", type=int, default=1, help="runs per task and model (default 1)")
         p.add_argument("--judge", help="comma-separated judge model ids (LLM-as-judge, blind)")
         p.add_argument(
-            "--pairwise", action="store_true",
+            "--pairwise",
+            action="store_true",
             help="also judge every pair of models head to head, in both orders (needs --judge)",
         )
         p.add_argument("--run-id", help="name this run (default: a timestamp)")
-        p.add_argument("--max-cost", type=float, help="stop starting trials once this many USD are spent")
-        p.add_argument("--max-turns", type=int, default=20, help="per-trial model requests (default 20)")
-        p.add_argument("--timeout", type=float, default=300.0, help="per-trial wall-clock limit in s")
-        p.add_argument("--allow-commands", action="store_true", help="offer run_command in every task")
-        p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
-        p.add_argument("--store", type=Path, help="results database (default .bakeoff/results.sqlite)")
         p.add_argument(
-            "--executor", choices=["local", "ray"], default="local",
+            "--max-cost", type=float, help="stop starting trials once this many USD are spent"
+        )
+        p.add_argument(
+            "--max-turns", type=int, default=20, help="per-trial model requests (default 20)"
+        )
+        p.add_argument(
+            "--timeout", type=float, default=300.0, help="per-trial wall-clock limit in s"
+        )
+        p.add_argument(
+            "--allow-commands", action="store_true", help="offer run_command in every task"
+        )
+        p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
+        p.add_argument(
+            "--store", type=Path, help="results database (default .bakeoff/results.sqlite)"
+        )
+        p.add_argument(
+            "--executor",
+            choices=["local", "ray"],
+            default="local",
             help="run trials in this process (local) or as Ray tasks (needs bakeoff[ray])",
         )
         p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
         p.add_argument("--html", help="also write the HTML report to this file")
-        p.add_argument("--json", action="store_true", help="print run_id, report_html and ranking as JSON")
+        p.add_argument(
+            "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
+        )
         p.set_defaults(handler=handler)
 
     p = sub.add_parser("report", help="grade a stored run again and write its reports")

@@ -32,7 +32,11 @@ def _spec(name: str, description: str, **params: str) -> ToolSpec:
 
 
 READ_TOOLS = [
-    _spec("read_file", "Read a text file in the workspace.", path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'."),
+    _spec(
+        "read_file",
+        "Read a text file in the workspace.",
+        path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'.",
+    ),
     _spec(
         "list_directory",
         "List the entries of a directory in the workspace (directories end with '/').",
@@ -105,7 +109,9 @@ def write_file(ws: Workspace, path: str, content: str) -> str:
 
 def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
     if old_str == "":
-        raise ToolError("old_str is empty; give the exact text to replace (use write_file to create)")
+        raise ToolError(
+            "old_str is empty; give the exact text to replace (use write_file to create)"
+        )
     real = _regular_file(ws, path)
     text = real.read_text(encoding="utf-8", errors="replace")
     count = text.count(old_str)
@@ -114,8 +120,12 @@ def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
         first = old_str.strip().splitlines()[0].strip() if old_str.strip() else ""
         if first and first in text:
             line = text[: text.index(first)].count("\n") + 1
-            hint = f" A line like its first line is at line {line}: check whitespace and indentation."
-        raise ToolError(f"old_str not found in {path}.{hint} Read the file and copy the text exactly.")
+            hint = (
+                f" A line like its first line is at line {line}: check whitespace and indentation."
+            )
+        raise ToolError(
+            f"old_str not found in {path}.{hint} Read the file and copy the text exactly."
+        )
     if count > 1:
         lines, start = [], 0
         for _ in range(count):
@@ -187,7 +197,11 @@ async def run_command(ws: Workspace, command: str, timeout_s: float) -> str:
         raise ToolError(f"command timed out after {timeout_s:g} s and was killed") from None
     text = out.decode("utf-8", errors="replace")
     if len(text) > MAX_COMMAND_OUTPUT:
-        text = text[: MAX_COMMAND_OUTPUT // 2] + "\n[... output truncated ...]\n" + text[-MAX_COMMAND_OUTPUT // 2 :]
+        text = (
+            text[: MAX_COMMAND_OUTPUT // 2]
+            + "\n[... output truncated ...]\n"
+            + text[-MAX_COMMAND_OUTPUT // 2 :]
+        )
     return f"exit code: {proc.returncode}\n{text}"
 
 

@@ -38,7 +38,9 @@ class Workspace:
         # realpath follows every symlink on the way, including a final one that dangles.
         real = Path(os.path.realpath(self.root.joinpath(*pure.parts)))
         if real != self.root and self.root not in real.parents:
-            raise WorkspaceEscape(f"path {path!r} refused: it leads outside the workspace (symlink)")
+            raise WorkspaceEscape(
+                f"path {path!r} refused: it leads outside the workspace (symlink)"
+            )
         return real
 
     def relative(self, real: Path) -> str:

@@ -3,6 +3,7 @@ local executor, same store, resumable, and provider limits held across the clust
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -46,7 +47,12 @@ def make_task(root: Path, name: str) -> Path:
 
 def script(tmp: Path, name: str, content: str, delay: float = 0.0) -> str:
     turns: list[dict[str, Any]] = [
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "out.txt", "content": content}}], "delay_s": delay},
+        {
+            "tool_calls": [
+                {"name": "write_file", "arguments": {"path": "out.txt", "content": content}}
+            ],
+            "delay_s": delay,
+        },
         {"text": "done"},
     ]
     path = tmp / f"{name}.json"
@@ -56,7 +62,16 @@ def script(tmp: Path, name: str, content: str, delay: float = 0.0) -> str:
 
 def comparable(records: list[Any]) -> list[tuple[Any, ...]]:
     return sorted(
-        (r.task, Path(r.model).name, r.repeat, r.status, r.passed, r.agent.turns, r.agent.tool_calls, r.diff)
+        (
+            r.task,
+            Path(r.model).name,
+            r.repeat,
+            r.status,
+            r.passed,
+            r.agent.turns,
+            r.agent.tool_calls,
+            r.diff,
+        )
         for r in records
     )
 
@@ -66,7 +81,9 @@ async def test_ray_matches_local_and_resumes(
 ) -> None:
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(3)]
     models = [script(tmp_path, "right", "ok"), script(tmp_path, "wrong", "nope")]
-    local = await run_bakeoff(models, tasks, store=Store(tmp_path / "local.sqlite"), report_dir=tmp_path)
+    local = await run_bakeoff(
+        models, tasks, store=Store(tmp_path / "local.sqlite"), report_dir=tmp_path
+    )
     store = Store(tmp_path / "ray.sqlite")
     remote = await run_bakeoff(
         models, tasks, store=store, executor="ray", run_id="r1", report_dir=tmp_path
@@ -91,9 +108,13 @@ async def test_provider_limit_holds_across_the_cluster(
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(4)]
     model = script(tmp_path, "slow", "ok", delay=0.3)
     out = await run_bakeoff(
-        [model], tasks, store=Store(tmp_path / "r.sqlite"), executor="ray",
-        config=load_config(isolated_config), report_dir=tmp_path,
+        [model],
+        tasks,
+        store=Store(tmp_path / "r.sqlite"),
+        executor="ray",
+        config=load_config(isolated_config),
+        report_dir=tmp_path,
     )
     spans = sorted((r.started_at, r.finished_at) for r in out.records)
     assert len(spans) == 4
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))

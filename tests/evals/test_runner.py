@@ -34,7 +34,9 @@ def make_task(root: Path, name: str, difficulty: int = 2) -> Path:
     (folder / "solution").mkdir()
     (folder / "files" / "README.md").write_text("calculator project\n")
     (folder / "hidden" / "hidden_test_calc.py").write_text(CALC_TEST)
-    (folder / "solution" / "calc.py").write_text("def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n")
+    (folder / "solution" / "calc.py").write_text(
+        "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
+    )
     (folder / "task.toml").write_text(
         f'name = "{name}"\nprompt = "[{name}] Create calc.py with add(a, b) and mul(a, b)."\n'
         f'category = "implement"\ndifficulty = {difficulty}\n'
@@ -49,10 +51,16 @@ def write(tmp: Path, name: str, turns: Any) -> str:
     return f"script:{path}"
 
 
-def solver(content: str, delay: float = 0.0, usage: dict[str, int] | None = None) -> list[dict[str, Any]]:
+def solver(
+    content: str, delay: float = 0.0, usage: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
     return [
         {"tool_calls": [{"name": "list_directory", "arguments": {}}], "delay_s": delay},
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "calc.py", "content": content}}]},
+        {
+            "tool_calls": [
+                {"name": "write_file", "arguments": {"path": "calc.py", "content": content}}
+            ]
+        },
         {"text": "done", "usage": usage or {}},
     ]
 
@@ -89,7 +97,9 @@ async def test_three_scripted_models_rank_by_quality(
     assert "+def mul(a, b):" in rec.diff and rec.check is not None and rec.check.tests_total == 4
 
 
-async def test_unknown_model_fails_before_anything_runs(tmp_path: Path, isolated_config: Path) -> None:
+async def test_unknown_model_fails_before_anything_runs(
+    tmp_path: Path, isolated_config: Path
+) -> None:
     from bakeoff.errors import UnknownModelError
 
     store = Store(tmp_path / "r.sqlite")
@@ -109,23 +119,44 @@ async def test_budget_cap_stops_new_trials(tmp_path: Path, isolated_config: Path
     )
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(5)]
     out = await run_bakeoff(
-        [model], tasks, max_cost_usd=0.03, store=Store(tmp_path / "r.sqlite"),
-        config=load_config(isolated_config), report_dir=tmp_path,
+        [model],
+        tasks,
+        max_cost_usd=0.03,
+        store=Store(tmp_path / "r.sqlite"),
+        config=load_config(isolated_config),
+        report_dir=tmp_path,
     )
     assert [r.agent.cost_usd for r in out.records] == [pytest.approx(0.02)] * 2
     assert out.budget_skipped == 3
     assert any("Budget cap $0.03 reached: 3 trials" in n for n in out.summary.notes)
 
 
-def test_killed_run_resumes_with_every_trial_exactly_once(tmp_path: Path, isolated_config: Path) -> None:
+def test_killed_run_resumes_with_every_trial_exactly_once(
+    tmp_path: Path, isolated_config: Path
+) -> None:
     tasks_root = tmp_path / "tasks"
     for i in range(6):
         make_task(tasks_root, f"t{i}")
     slow = write(tmp_path, "slow", solver(GOOD, delay=0.4))
     fast = write(tmp_path, "fast", solver(HALF, delay=0.2))
     db = tmp_path / "r.sqlite"
-    cmd = [sys.executable, "-m", "bakeoff.cli", "run", str(tasks_root), "--models", f"{slow},{fast}",
-           "--repeats", "2", "--store", str(db), "--run-id", "killme", "--max-parallel", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bakeoff.cli",
+        "run",
+        str(tasks_root),
+        "--models",
+        f"{slow},{fast}",
+        "--repeats",
+        "2",
+        "--store",
+        str(db),
+        "--run-id",
+        "killme",
+        "--max-parallel",
+        "2",
+    ]
     env = {**os.environ, "BAKEOFF_CONFIG": str(isolated_config)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -144,14 +175,29 @@ def test_killed_run_resumes_with_every_trial_exactly_once(tmp_path: Path, isolat
     proc.wait()
     assert 4 <= done < 24, "the run should have been killed mid-way"
     out = subprocess.run(
-        [sys.executable, "-m", "bakeoff.cli", "run", "--resume", "killme", "--store", str(db), "--json"],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bakeoff.cli",
+            "run",
+            "--resume",
+            "killme",
+            "--store",
+            str(db),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["run_id"] == "killme" and len(result["ranking"]) == 2
     with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT task, model, repeat, COUNT(*) FROM trials GROUP BY 1, 2, 3").fetchall()
+        rows = con.execute(
+            "SELECT task, model, repeat, COUNT(*) FROM trials GROUP BY 1, 2, 3"
+        ).fetchall()
     assert len(rows) == 24 and all(r[3] == 1 for r in rows)
 
 
@@ -163,17 +209,23 @@ async def test_judges_grade_blind_and_pairwise_catches_position_bias(
     judge = write(
         tmp_path,
         "judge",
-        {"scripts": [
-            {"prompt_contains": "Candidate 1", "turns": [{"text": always_first}]},
-            {"turns": [{"text": verdict}]},
-        ]},
+        {
+            "scripts": [
+                {"prompt_contains": "Candidate 1", "turns": [{"text": always_first}]},
+                {"turns": [{"text": verdict}]},
+            ]
+        },
     )
     task = make_task(tmp_path / "tasks", "calc")
     with open(task / "task.toml", "a") as f:
         f.write('[judge]\nrubric = "Correct and minimal."\n')
     out = await run_bakeoff(
-        three_models[:2], [task], judges=[judge], pairwise=True,
-        store=Store(tmp_path / "r.sqlite"), report_dir=tmp_path,
+        three_models[:2],
+        [task],
+        judges=[judge],
+        pairwise=True,
+        store=Store(tmp_path / "r.sqlite"),
+        report_dir=tmp_path,
     )
     for record in out.records:
         assert [j.overall for j in record.judges] == [7.0]

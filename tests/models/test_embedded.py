@@ -26,7 +26,7 @@ from bakeoff.models.embedded import (
     shared_server,
     stop_local_servers,
 )
-from bakeoff.types import Message, ToolSpec
+from bakeoff.types import Message, ToolCall, ToolSpec
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 needs_llama = pytest.mark.skipif(
@@ -217,6 +217,45 @@ async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None
     calls = completion.message.tool_calls
     assert [call.name for call in calls] == ["write_file"]
     assert set(calls[0].arguments) == {"path", "content"}
+
+
+@pytest.mark.model
+async def test_a_streamed_answer_counts_the_tokens_the_server_counts_unstreamed(
+    real_server: LocalServer,
+) -> None:
+    # The server sends no usage in a stream: the prompt is counted by the server's own chat
+    # template and tokenizer, the answer one token per chunk. Tools and a tool call in the
+    # history are the hard part of rendering a prompt.
+    history = [
+        Message(role="system", content="You are a coding agent. Use the tools."),
+        Message(role="user", content="Create hello.py that prints hello, then say done."),
+        Message(
+            role="assistant",
+            tool_calls=[
+                ToolCall(
+                    id="c1",
+                    name="write_file",
+                    arguments={"path": "hello.py", "content": "print('hello')\n"},
+                )
+            ],
+        ),
+        Message(role="tool", tool_call_id="c1", name="write_file", content="wrote hello.py"),
+    ]
+    streamed = deterministic(EmbeddedModel())
+    whole = deterministic(EmbeddedModel())  # never started: it finds the shared server up
+    whole.stream = False
+    try:
+        got = await streamed.complete(history, [WRITE_FILE], max_output_tokens=16)
+        expected = await whole.complete(history, [WRITE_FILE], max_output_tokens=16)
+    finally:
+        await streamed.aclose()
+        await whole.aclose()
+    assert got.message.content == expected.message.content  # the same answer, twice
+    assert expected.usage.input_tokens > 100 and expected.usage.output_tokens > 0
+    assert got.usage == expected.usage
+    assert got.timing.output_tokens == expected.usage.output_tokens
+    assert got.timing.ttft_s is not None and got.timing.ttft_s < got.timing.latency_s
+    assert got.timing.output_tps is not None and got.timing.output_tps > 0
 
 
 @pytest.mark.model

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -176,6 +177,63 @@ async def test_time_to_first_token_and_speed_follow_the_server(
     assert timing.output_tps is not None and 20 / timing.latency_s < timing.output_tps <= 100.0
 
 
+async def test_a_stream_without_usage_counts_one_output_token_per_chunk(
+    model: OpenAIChatModel, server: WireServer
+) -> None:
+    # llama-cpp-python's server: a chunk per generated token and no usage, asked or not.
+    server.add(
+        openai_stream(
+            openai_chunk({"role": "assistant"}),
+            Pause(0.2),  # prompt processing
+            openai_chunk({"content": "def"}),
+            openai_chunk({"content": " add"}),
+            Pause(0.2),
+            openai_chunk({"content": "(a, b)"}),
+            openai_chunk({}, finish_reason="stop"),
+        )
+    )
+    done = await model.complete(ASK, [])
+
+    assert done.message.content == "def add(a, b)"
+    assert done.usage.output_tokens == 3 and done.timing.output_tokens == 3
+    assert done.usage.input_tokens == 0  # unknown: this server cannot be asked
+    # 3 tokens in the 0.2 s or more after the first one arrived.
+    assert done.timing.output_tps is not None and 3 / done.timing.latency_s < done.timing.output_tps
+    assert done.timing.output_tps <= 3 / 0.2
+
+
+class PromptCountingModel(OpenAIChatModel):
+    """An adapter whose server can count a prompt's tokens, as the embedded model's can."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__("llamacpp", "m", base_url=base_url, api_key=None)
+        self.asked: list[Mapping[str, Any]] = []
+
+    async def _count_prompt_tokens(self, request: Mapping[str, Any]) -> int | None:
+        self.asked.append(request)
+        return 7 * len(request["messages"])
+
+
+async def test_prompt_tokens_are_asked_for_only_when_the_stream_had_no_usage(
+    server: WireServer,
+) -> None:
+    server.add(
+        openai_stream(openai_chunk({"content": "a"}), openai_chunk({"content": "b"})),
+        openai_stream(openai_chunk({"content": "ab"}), openai_chunk(usage=openai_usage(30, 2))),
+    )
+    model = PromptCountingModel(server.url)
+    try:
+        counted = await model.complete(ASK, [])
+        reported = await model.complete(ASK, [])
+    finally:
+        await model.aclose()
+
+    assert (counted.usage.input_tokens, counted.usage.output_tokens) == (14, 2)
+    assert (reported.usage.input_tokens, reported.usage.output_tokens) == (30, 2)
+    assert len(model.asked) == 1
+    assert model.asked[0]["messages"] == server.requests[0].body["messages"]
+
+
 async def test_reasoning_model_speed_counts_the_hidden_thinking(
     server: WireServer, fast_retry: RetryPolicy
 ) -> None:
@@ -328,7 +386,7 @@ async def test_tool_call_written_as_text_becomes_a_call(
     model: OpenAIChatModel, server: WireServer
 ) -> None:
     said = 'Let me read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'
-    unknown = '```json\n{"name": "rm_rf", "arguments": {}}\n```'
+    unknown = '```json\n{"name": "rm_rf", "parameters": {}}\n```'  # not the exact call shape
     server.add(
         openai_stream(openai_chunk({"content": said}), openai_chunk(usage=openai_usage())),
         openai_stream(openai_chunk({"content": unknown}), openai_chunk(usage=openai_usage())),
@@ -365,8 +423,7 @@ async def test_conversation_with_tool_results_goes_out_in_chat_format(
     await model.complete(history, [READ])
     assert server.requests[0].body["messages"][2:] == [
         {
-            "role": "assistant",
-            "content": None,
+            "role": "assistant",  # no text, so no "content": llama-cpp-python rejects null
             "tool_calls": [
                 {
                     "id": "c1",

@@ -87,24 +87,39 @@ def test_list_in_a_fence_and_double_encoded_arguments() -> None:
     assert [c.arguments["path"] for c in calls] == ["x.py", "y.py"]
 
 
-def test_unknown_tool_stays_text() -> None:
-    text = '```json\n{"name": "delete_everything", "arguments": {}}\n```'
-    assert extract_text_tool_calls(text, TOOLS) == (text, [])
+def test_exact_call_shape_to_an_unknown_tool_is_a_call_the_agent_can_refuse() -> None:
+    # {"name", "arguments"} and nothing else is meant as a call: the agent answers "unknown
+    # tool", so the model can correct itself instead of the run ending on it.
+    text = '```json\n{"name": "create_file", "arguments": {"path": "a"}}\n```'
+    rest, calls = extract_text_tool_calls(text, TOOLS)
+    assert rest == "" and [(c.name, c.arguments) for c in calls] == [("create_file", {"path": "a"})]
 
 
-def test_schema_invalid_arguments_stay_text() -> None:
-    missing = '{"name": "write_file", "arguments": {"path": "a.py"}}'
-    wrong_type = '{"name": "read_file", "arguments": {"path": 3}}'
-    extra = '{"name": "read_file", "arguments": {"path": "a", "mode": "rb"}}'
-    for text in (missing, wrong_type, extra):
+def test_looser_shapes_to_unknown_tools_stay_text() -> None:
+    for text in (
+        '{"name": "delete_everything", "parameters": {}}',
+        '{"name": "delete_everything", "arguments": {}, "id": 7}',
+    ):
         assert extract_text_tool_calls(text, TOOLS) == (text, [])
+
+
+def test_schema_invalid_arguments_stay_text_unless_the_shape_is_exact() -> None:
+    for text in (
+        '{"name": "write_file", "parameters": {"path": "a.py"}}',
+        '{"name": "read_file", "arguments": {"path": 3}, "note": "x"}',
+    ):
+        assert extract_text_tool_calls(text, TOOLS) == (text, [])
+    _, calls = extract_text_tool_calls(
+        '{"name": "write_file", "arguments": {"path": "a.py"}}', TOOLS
+    )
+    assert [c.arguments for c in calls] == [{"path": "a.py"}]  # the tool will say what is missing
 
 
 def test_a_block_with_one_bad_call_is_left_whole() -> None:
     text = (
         "```json\n"
         '{"name": "read_file", "arguments": {"path": "a.py"}}\n'
-        '{"name": "read_file", "arguments": {"nope": 1}}\n```'
+        '{"name": "read_file", "parameters": {"nope": 1}}\n```'
     )
     assert extract_text_tool_calls(text, TOOLS) == (text, [])
 

@@ -40,7 +40,9 @@ def unified_diff(before: dict[str, bytes], root: Path) -> str:
         old_lines = _lines(old or b"")
         new_lines = _lines(new or b"")
         if old_lines is None or new_lines is None:
-            parts.append(f"Binary file {path} {'added' if old is None else 'deleted' if new is None else 'changed'}\n")
+            parts.append(
+                f"Binary file {path} {'added' if old is None else 'deleted' if new is None else 'changed'}\n"
+            )
             continue
         a = "/dev/null" if old is None else f"a/{path}"
         b = "/dev/null" if new is None else f"b/{path}"

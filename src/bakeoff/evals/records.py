@@ -194,7 +194,9 @@ class BakeoffSummary(BaseModel):
     pairwise: list[PairwiseTest] = Field(default_factory=list)
     recommendation: Recommendation = Field(default_factory=Recommendation)
     judging: JudgeReliability = Field(default_factory=JudgeReliability)
-    categories: dict[str, dict[str, float | None]] = Field(default_factory=dict)  # cat -> model -> quality
+    categories: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict
+    )  # cat -> model -> quality
     missing: int = 0  # planned trials not in the store (interrupted / budget)
     notes: list[str] = Field(default_factory=list)
 

@@ -89,7 +89,11 @@ class _Pools:
     def slot(self, model_id: str) -> asyncio.Semaphore:
         pool = self.pool_of(model_id)
         if pool not in self.sems:
-            limit = self.config.provider("local").concurrency if pool == LOCAL_POOL else self.config.concurrency_for(model_id)
+            limit = (
+                self.config.provider("local").concurrency
+                if pool == LOCAL_POOL
+                else self.config.concurrency_for(model_id)
+            )
             self.sems[pool] = asyncio.Semaphore(max(1, limit))
         return self.sems[pool]
 
@@ -254,7 +258,9 @@ async def run_bakeoff(
                 observer.skipped(job.task.name, job.model, job.repeat, "budget")
                 return
             except Exception as exc:  # one broken trial must not sink the others; resume retries it
-                failures.append(f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}")
+                failures.append(
+                    f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}"
+                )
                 observer.skipped(job.task.name, job.model, job.repeat, "error")
                 return
             store.add_trial(record)

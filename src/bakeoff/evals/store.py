@@ -111,7 +111,13 @@ class Store:
             s = json.loads(spec)
             planned = len(s["task_names"]) * len(s["models"]) * s["repeats"]
             out.append(
-                {"run_id": run_id, "created_at": created, "status": status, "done": done, "planned": planned}
+                {
+                    "run_id": run_id,
+                    "created_at": created,
+                    "status": status,
+                    "done": done,
+                    "planned": planned,
+                }
             )
         return out
 

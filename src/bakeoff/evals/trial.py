@@ -18,7 +18,7 @@ from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.evals.checks import arun_check
 from bakeoff.evals.diff import snapshot, unified_diff
 from bakeoff.evals.judge import judge_trial
-from bakeoff.evals.records import JudgeScore, TrialRecord
+from bakeoff.evals.records import JudgeScore, TrialRecord, TrialStatus
 from bakeoff.evals.task import TaskSpec, install_hidden, prepare_workspace, write_answer
 from bakeoff.models.base import Model
 from bakeoff.types import AgentResult
@@ -79,7 +79,13 @@ async def run_trial(
                             check_passed=None if check is None else check.passed,
                         )
                     )
-        status = "completed" if result.ok else ("error" if result.stop_reason == "error" else "agent_failed")
+        status: TrialStatus = (
+            "completed"
+            if result.ok
+            else "error"
+            if result.stop_reason == "error"
+            else "agent_failed"
+        )
         return TrialRecord(
             run_id=run_id,
             task=task.name,

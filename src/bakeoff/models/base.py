@@ -55,7 +55,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), self.cap_s)
-        return min(self.cap_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)
+        backoff: float = min(self.cap_s, self.base_s * 2**attempt)
+        return backoff * (0.5 + random.random() / 2)
 
 
 def unknown_cost(usage: Usage, seconds: float) -> float | None:

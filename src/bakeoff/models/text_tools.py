@@ -121,7 +121,7 @@ def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, An
     if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
         item = item["function"]
     name = item.get("name")
-    if not isinstance(name, str) or name not in offered:
+    if not isinstance(name, str):
         return None
     arguments = item.get("arguments", item.get("parameters", {}))
     if isinstance(arguments, str):  # double-encoded, as in the OpenAI wire format
@@ -129,7 +129,14 @@ def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, An
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError:
             return None
-    if not isinstance(arguments, dict) or not _valid(arguments, offered[name].parameters):
+    if not isinstance(arguments, dict):
+        return None
+    # Exactly {"name", "arguments"} is an unmistakable call, even to a tool that does not exist
+    # or with bad arguments: the agent answers with an error the model can correct, instead of
+    # ending the run on a reply that was never meant as an answer.
+    if set(item) == {"name", "arguments"}:
+        return name, arguments
+    if name not in offered or not _valid(arguments, offered[name].parameters):
         return None
     return name, arguments
 

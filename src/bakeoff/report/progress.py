@@ -32,7 +32,9 @@ class LiveBoard(Observer):
             console=self.console,
         )
         self.task_id = self.bar.add_task("trials", total=1)
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+        self.live = Live(
+            self._render(), console=self.console, refresh_per_second=4, transient=False
+        )
 
     def __enter__(self) -> LiveBoard:
         self.live.__enter__()
@@ -44,7 +46,8 @@ class LiveBoard(Observer):
 
     def _row(self, model: str) -> dict[str, Any]:
         return self.rows.setdefault(
-            model, {"done": 0, "running": 0, "failed": 0, "skipped": 0, "cost": 0.0, "unknown": False}
+            model,
+            {"done": 0, "running": 0, "failed": 0, "skipped": 0, "cost": 0.0, "unknown": False},
         )
 
     def _render(self) -> Group:
