@@ -27,7 +27,10 @@ def _agent_config(args: argparse.Namespace) -> Any:
     from bakeoff.agent import AgentConfig
 
     return AgentConfig(
-        max_turns=args.max_turns, timeout_s=args.timeout, allow_commands=args.allow_commands
+        max_turns=args.max_turns,
+        timeout_s=args.timeout,
+        max_output_tokens=args.max_output_tokens,
+        allow_commands=args.allow_commands,
     )
 
 
@@ -235,6 +238,9 @@ def add_commands(sub: Any) -> None:
             "--timeout", type=float, default=300.0, help="per-trial wall-clock limit in s"
         )
         p.add_argument(
+            "--max-output-tokens", type=int, default=4096, help="output-token cap per request"
+        )
+        p.add_argument(
             "--allow-commands", action="store_true", help="offer run_command in every task"
         )
         p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
@@ -253,6 +259,10 @@ def add_commands(sub: Any) -> None:
             "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
         )
         p.set_defaults(handler=handler)
+        if name == "demo":
+            # A 0.5B model on 2 CPU cores writes ~30 tokens/s: tighter limits keep the demo to
+            # minutes even when it rambles.
+            p.set_defaults(max_output_tokens=400, timeout=60.0)
 
     p = sub.add_parser("report", help="grade a stored run again and write its reports")
     p.add_argument("run_id")

@@ -43,6 +43,8 @@ class LiveBoard(Observer):
     def __exit__(self, *exc: object) -> None:
         self.live.update(self._render())
         self.live.__exit__(None, None, None)
+        if not self.console.is_terminal:
+            self.console.print()  # the last frame has no newline of its own when piped
 
     def _row(self, model: str) -> dict[str, Any]:
         return self.rows.setdefault(

@@ -4,6 +4,7 @@ comparison table. Everything goes to stdout through one Console so `--json` mode
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,8 @@ from bakeoff.evals.records import (
 )
 from bakeoff.types import AgentResult
 
-console = Console(highlight=False)
+# Piped output (CI logs, `| tee`) gets a wide table rather than rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def fmt_cost(cost: float | None) -> str:
