@@ -367,7 +367,10 @@ def build_outcome(
 
 
 def _is_local(config: BakeoffConfig, model_id: str) -> bool:
+    """Runs on this machine as a real contestant (a scripted model is no candidate for "best
+    local")."""
     try:
-        return config.is_local(model_id)
+        provider = config.provider(model_id.split(":", 1)[0])
     except KeyError:
         return False
+    return provider.kind != "script" and config.is_local(model_id)

@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
@@ -157,6 +158,18 @@ def is_reasoning_model(name: str) -> bool:
     return bool(_REASONING.match(name.rsplit("/", 1)[-1].lower()))
 
 
+def _script_price_key(path: str, config: BakeoffConfig) -> str | None:
+    """The `[prices."script:PATH"]` entry for the script at `path`; a relative PATH counts
+    from the config file's folder, as every path in a config file does."""
+    base = config.source.parent if config.source is not None else Path.cwd()
+    target = Path(path).resolve()
+    for key in config.prices:
+        provider, _, name = key.partition(":")
+        if provider == "script" and (base / name).resolve() == target:
+            return name
+    return None
+
+
 def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -> Model:
     """A ready-to-start `Model` for an alias or `provider:model` id."""
     config = config or BakeoffConfig()
@@ -167,8 +180,9 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
         from bakeoff.models.scripted import ScriptedModel
 
         scripted = ScriptedModel(name)
-        if model_id in config.prices:  # a price override lets a script stand in for a paid model
-            scripted.cost_fn = make_cost_fn(provider, name, config)
+        key = _script_price_key(name, config)
+        if key is not None:  # a price override lets a script stand in for a paid model
+            scripted.cost_fn = make_cost_fn(provider, key, config)
         return scripted
     if cfg.kind == "local":
         from bakeoff.models.embedded import EmbeddedModel

@@ -3,6 +3,7 @@ comparison table. Everything goes to stdout through one Console so `--json` mode
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from collections.abc import Sequence
@@ -211,9 +212,23 @@ def ranking_line(summary: BakeoffSummary) -> str:
     return out
 
 
+def short_script_names(summary: BakeoffSummary) -> BakeoffSummary:
+    """The summary with each `script:/long/path/x.json` shown as `script:x.json` when the file
+    names are unique (ids stay absolute in the store so `--resume` works from anywhere)."""
+    long_ids = [m.model for m in summary.ranking if m.model.startswith("script:/")]
+    short = {m: "script:" + m.rsplit("/", 1)[-1] for m in long_ids}
+    if not short or len(set(short.values())) < len(short):
+        return summary
+    text = summary.model_dump_json()
+    for full, name in sorted(short.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(json.dumps(full)[1:-1], name)
+    return BakeoffSummary.model_validate_json(text)
+
+
 def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     """The bake-off comparison table, ranking, recommendation, paired tests, judging and weights.
     Below 118 columns the token and cost-per-solved columns are left out to keep rows whole."""
+    summary = short_script_names(summary)
     wide = console.width >= 118
     table = Table(
         title=Text(f"Bake-off {summary.run_id}"),
