@@ -22,7 +22,7 @@ import yaml
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
-from bakeoff.evals.grading import LETTER_BANDS
+from bakeoff.evals.grading import COST_DECADES, LETTER_BANDS, SPEED_DECADES
 from bakeoff.evals.judge import CRITERIA, DEFAULT_RUBRIC
 from bakeoff.evals.records import GradeWeights
 from bakeoff.mcp_server import SERVER_NAME
@@ -134,6 +134,9 @@ def render_command(models: Sequence[str]) -> str:
         overall=_overall_text(w),
         bands=_bands_text(),
         bar=f"{w.quality_bar:g}",
+        speed_decades=SPEED_DECADES,
+        speed_10x=f"{1 - 1 / SPEED_DECADES:.2g}",
+        cost_decades=f"{COST_DECADES:g}",
     )
     return head + body
 

@@ -5,6 +5,8 @@ reliability figures. Every expected number is worked out in a comment."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bakeoff.evals.checks import CheckResult
@@ -161,17 +163,18 @@ def test_ranking_letters_and_numbers_of_three_clearly_different_models(
     assert by[CHEAP].quality.value == pytest.approx(0.73)
     assert by[LOCAL].quality.value == pytest.approx(0.27)
     assert [by[m].quality_grade for m in (STRONG, CHEAP, LOCAL)] == ["S", "B", "F"]
-    # speed: medians 20, 10, 30 s → 0.5, 1, 1/3; cost per run 0.10, 0.01, 0 → 0.1, 1, 1
-    assert by[STRONG].speed_score == pytest.approx(0.5)
-    assert by[LOCAL].speed_score == pytest.approx(1 / 3)
-    assert [by[m].cost_score for m in (STRONG, CHEAP, LOCAL)] == pytest.approx([0.1, 1.0, 1.0])
-    # overall = 0.6 q + 0.2 speed + 0.2 cost: CHEAP 0.838 (A), STRONG 0.696 (C), LOCAL 0.429 (F)
-    assert [m.model for m in s.ranking] == [CHEAP, STRONG, LOCAL]
+    # speed, log scale over 2 decades: medians 20, 10, 30 s → 1 - log10(2)/2, 1, 1 - log10(3)/2
+    # cost, log scale over 3 decades: per run 0.10, 0.01, $0 → 1 - 1/3, 1, 1
+    assert by[STRONG].speed_score == pytest.approx(1 - math.log10(2) / 2)
+    assert by[LOCAL].speed_score == pytest.approx(1 - math.log10(3) / 2)
+    assert [by[m].cost_score for m in (STRONG, CHEAP, LOCAL)] == pytest.approx([2 / 3, 1.0, 1.0])
+    # overall = 0.6 q + 0.2 speed + 0.2 cost: STRONG 0.879 (A), CHEAP 0.838 (A), LOCAL 0.514 (D)
+    assert [m.model for m in s.ranking] == [STRONG, CHEAP, LOCAL]
     assert by[CHEAP].overall == pytest.approx(0.838)
-    assert by[STRONG].overall == pytest.approx(0.696)
-    assert by[LOCAL].overall == pytest.approx(0.6 * 0.27 + 0.2 / 3 + 0.2)
-    assert [by[m].grade for m in (CHEAP, STRONG, LOCAL)] == ["A", "C", "F"]
-    assert [r["model"] for r in s.ranking_public()] == [CHEAP, STRONG, LOCAL]
+    assert by[STRONG].overall == pytest.approx(0.576 + 0.2 * (1 - math.log10(2) / 2) + 0.2 * 2 / 3)
+    assert by[LOCAL].overall == pytest.approx(0.6 * 0.27 + 0.2 * (1 - math.log10(3) / 2) + 0.2)
+    assert [by[m].grade for m in (STRONG, CHEAP, LOCAL)] == ["A", "A", "D"]
+    assert [r["model"] for r in s.ranking_public()] == [STRONG, CHEAP, LOCAL]
 
 
 def test_model_summary_counts_intervals_times_and_money(three: BakeoffSummary) -> None:
@@ -214,20 +217,20 @@ def test_recommendation_picks_value_speed_local_and_per_category(three: BakeoffS
 
 def test_paired_tests_tell_what_the_data_can_and_cannot_show(three: BakeoffSummary) -> None:
     tests = {(t.model_a, t.model_b, t.metric): t for t in three.pairwise}
-    # CHEAP ranks above STRONG, so it is model A. On pass/fail only t4 (×2) differs:
+    # STRONG ranks above CHEAP, so it is model A. On pass/fail only t4 (×2) differs:
     # 2 discordant pairs, McNemar p = 0.5 → indistinguishable.
-    on_pass = tests[(CHEAP, STRONG, "pass")]
-    assert (on_pass.n, on_pass.a_wins, on_pass.b_wins) == (8, 0, 2)
+    on_pass = tests[(STRONG, CHEAP, "pass")]
+    assert (on_pass.n, on_pass.a_wins, on_pass.b_wins) == (8, 2, 0)
     assert on_pass.p_value == pytest.approx(0.5)
     assert on_pass.verdict == "indistinguishable"
     # On quality STRONG is ahead in all 8 pairs (by 0.08 or 0.68): sign-flip p = 2/256.
-    on_quality = tests[(CHEAP, STRONG, "quality")]
-    assert on_quality.mean_diff == pytest.approx(-(6 * 0.08 + 2 * 0.68) / 8)
+    on_quality = tests[(STRONG, CHEAP, "quality")]
+    assert on_quality.mean_diff == pytest.approx((6 * 0.08 + 2 * 0.68) / 8)
     assert on_quality.p_value == pytest.approx(2 / 256)
-    assert on_quality.verdict == "B better"
+    assert on_quality.verdict == "A better"
     assert tests[(CHEAP, LOCAL, "quality")].verdict == "A better"
     notes = three.recommendation.notes
-    assert f"{CHEAP} and {STRONG} cannot be told apart on pass rate (McNemar p=0.5, n=8)." in notes
+    assert f"{STRONG} and {CHEAP} cannot be told apart on pass rate (McNemar p=0.5, n=8)." in notes
     assert any(n.startswith(f"{STRONG} beats {CHEAP} on quality") for n in notes)
 
 
@@ -280,7 +283,8 @@ def test_a_free_model_that_clears_the_bar_is_the_best_value_and_sinks_no_one() -
     )
     for s in (without, with_free):
         scores = {m.model: m.cost_score for m in s.ranking}
-        assert scores[CHEAP] == 1.0 and scores[STRONG] == pytest.approx(0.25)
+        # 4x the cheapest: 1 - log10(4)/3
+        assert scores[CHEAP] == 1.0 and scores[STRONG] == pytest.approx(1 - math.log10(4) / 3)
     assert {m.model: m.cost_score for m in with_free.ranking}[LOCAL] == 1.0
     rec = with_free.recommendation
     assert rec.best_value == LOCAL

@@ -9,17 +9,19 @@ Formulas (also printed with every report through GradeWeights):
 - trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
   trial has, where check = tests passed / tests total when known, else 1 or 0, and judge = the
   judges' mean overall score / 10. A trial with neither part is left out of quality means.
-- speed_score = fastest median wall time in the field / this model's median (1 ms floor).
-- cost_score = cheapest non-zero cost per trial in the field / this model's cost per trial, and
-  1.0 for a model that costs $0. A free model ties with the cheapest paid one instead of
-  dividing by zero and sinking every paid model to 0; paid models keep their ratios to each
-  other whether or not a free model took part. Unknown cost: no cost_score.
+- speed and cost are scored on a log scale, because models differ by orders of magnitude:
+  score = max(0, 1 - log10(x / best) / decades). speed: x = median wall time, best = the
+  fastest median in the field (1 ms floor), 2 decades (100x slower scores 0, 10x slower 0.5).
+  cost: x = cost per trial, best = the cheapest non-zero cost per trial, 3 decades (1000x
+  pricier scores 0, 10x pricier 0.67); a model that costs $0 scores 1.0, tying with the
+  cheapest paid one instead of sinking every paid model to 0. Unknown cost: no cost_score.
 - overall = (w.quality * quality + w.speed * speed + w.cost * cost) / (sum of the weights of the
   parts present); a model without any graded trial gets no overall (speed alone is no grade)."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -205,16 +207,24 @@ def _per_trial_cost(m: ModelSummary) -> float | None:
     return None if m.cost_usd is None or not m.runs else m.cost_usd / m.runs
 
 
+SPEED_DECADES = 2.0
+COST_DECADES = 3.0
+
+
+def _log_score(value: float, best: float, decades: float) -> float:
+    return max(0.0, 1.0 - math.log10(value / best) / decades)
+
+
 def _relative_scores(summaries: Sequence[ModelSummary], w: GradeWeights) -> None:
     """Fill speed_score, cost_score, overall and grade (formulas in the module docstring)."""
     medians = [max(m.median_s, _MIN_SECONDS) for m in summaries if m.median_s is not None]
     paid = [c for m in summaries if (c := _per_trial_cost(m)) is not None and c > 0]
     for m in summaries:
         if m.median_s is not None:
-            m.speed_score = min(medians) / max(m.median_s, _MIN_SECONDS)
+            m.speed_score = _log_score(max(m.median_s, _MIN_SECONDS), min(medians), SPEED_DECADES)
         cost = _per_trial_cost(m)
         if cost is not None:
-            m.cost_score = 1.0 if cost <= 0 else min(paid) / cost
+            m.cost_score = 1.0 if cost <= 0 else _log_score(cost, min(paid), COST_DECADES)
         if m.quality.value is not None:
             m.overall = _weighted(
                 [(w.quality, m.quality.value), (w.speed, m.speed_score), (w.cost, m.cost_score)]
