@@ -42,6 +42,11 @@ def run_anchor(task: str, model: str, repeat: int) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", raw)
 
 
+MAX_RUN_DETAILS = 1000
+"""Runs whose transcript, diff and grades the page carries in full; a 10,000-run sweep would
+otherwise make a page of tens of MB that browsers struggle to open."""
+
+
 def write_html(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,4 +350,12 @@ def _judging(summary: BakeoffSummary) -> str:
 def _runs(records: Sequence[TrialRecord], anchors: dict[tuple[str, str, int], str]) -> str:
     buttons = '<p><button data-toggle-runs="open">Expand all</button> <button data-toggle-runs="close">Collapse all</button></p>'
     ordered = sorted(records, key=lambda r: (r.task, r.model, r.repeat))
-    return buttons + "".join(render_run(r, anchors[r.key]) for r in ordered)
+    shown = ordered[:MAX_RUN_DETAILS]
+    rest = len(ordered) - len(shown)
+    more = (
+        f"<p>{rest} more runs are not detailed here, to keep the page openable; "
+        "<code>bakeoff report RUN_ID --export-json FILE</code> exports every record.</p>"
+        if rest
+        else ""
+    )
+    return buttons + "".join(render_run(r, anchors[r.key]) for r in shown) + more
