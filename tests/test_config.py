@@ -163,3 +163,17 @@ def test_an_unknown_provider_lists_the_known_ones(no_config: Path) -> None:
         BakeoffConfig().concurrency_for("nope:model")
     with pytest.raises(KeyError):  # also what a mapping lookup would raise
         BakeoffConfig().is_local("nope:model")
+
+
+def test_local_servers_share_the_machine_pool_unless_told_otherwise(tmp_path: Path) -> None:
+    cfg = tmp_path / "b.toml"
+    cfg.write_text(
+        '[providers.box]\nbase_url = "http://127.0.0.1:8000/v1"\nconcurrency = 4\n'
+        '[providers.tunnel]\nbase_url = "http://localhost:9000/v1"\nconcurrency = 8\n'
+        "shares_machine = false\n"
+    )
+    config = load_config(cfg)
+    assert config.provider("local").in_local_pool and config.provider("ollama").in_local_pool
+    assert config.provider("box").in_local_pool
+    assert not config.provider("tunnel").in_local_pool  # its own hardware: concurrency 8 applies
+    assert not config.provider("openai").in_local_pool and not config.provider("script").in_local_pool

@@ -47,6 +47,11 @@ class ProviderConfig(BaseModel):
     """Cost of the compute in $/hour (self-hosted servers); tokens are then free."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Timeout of one model request, in seconds."""
+    shares_machine: bool | None = None
+    """Whether its models compete for this machine's CPU/GPU and so take turns with the other
+    local models in one shared pool (size: `[providers.local] concurrency`). None = guess: yes
+    for the embedded model and servers on loopback. Set false for a local server that has its
+    own hardware (a vLLM box behind a localhost tunnel), so `concurrency` applies instead."""
 
     @model_validator(mode="after")
     def _compatible_needs_a_url(self) -> ProviderConfig:
@@ -66,6 +71,13 @@ class ProviderConfig(BaseModel):
     def is_local(self) -> bool:
         """Runs on this machine (embedded, scripted, or a server on loopback)."""
         return self.kind in ("local", "script") or self.is_loopback
+
+    @property
+    def in_local_pool(self) -> bool:
+        """Takes turns in the shared local pool (see `shares_machine`)."""
+        if self.kind == "script":
+            return False
+        return self.is_local if self.shares_machine is None else self.shares_machine
 
     @property
     def self_hosted(self) -> bool:

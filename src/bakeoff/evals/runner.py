@@ -81,10 +81,7 @@ class _Pools:
 
     def pool_of(self, model_id: str) -> str:
         provider = model_id.split(":", 1)[0]
-        # Scripted models use no machine to speak of; everything else local shares one pool.
-        if self.config.provider(provider).kind == "script" or not self.config.is_local(model_id):
-            return provider
-        return LOCAL_POOL
+        return LOCAL_POOL if self.config.provider(provider).in_local_pool else provider
 
     def slot(self, model_id: str) -> asyncio.Semaphore:
         pool = self.pool_of(model_id)
@@ -220,7 +217,9 @@ async def run_bakeoff(
     async def gate(job: _Job) -> AsyncIterator[None]:
         # The budget is checked once a slot is free, so trials queued behind a busy provider
         # see the spend of the ones that finished meanwhile.
-        async with pools.slot(job.model):
+        # The provider's slot first, then a global one: trials queued behind a busy provider
+        # must not fill the global window while other providers sit idle.
+        async with pools.slot(job.model), parallel:
             if spec.max_cost_usd is not None and spent[0] >= spec.max_cost_usd:
                 raise _BudgetReached
             observer.started(job.task.name, job.model, job.repeat)
@@ -250,24 +249,23 @@ async def run_bakeoff(
         )
 
     async def one(job: _Job) -> None:
-        async with parallel:
-            try:
-                record = await (remote(job) if ray_trials is not None else here(job))
-            except _BudgetReached:
-                progress["skipped"] += 1
-                observer.skipped(job.task.name, job.model, job.repeat, "budget")
-                return
-            except Exception as exc:  # one broken trial must not sink the others; resume retries it
-                failures.append(
-                    f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}"
-                )
-                observer.skipped(job.task.name, job.model, job.repeat, "error")
-                return
-            store.add_trial(record)
-            progress["done"] += 1
-            observer.finished(record)
-            if on_progress is not None:
-                on_progress(progress["done"], total, f"{job.model} · {job.task.name} #{job.repeat}")
+        try:
+            record = await (remote(job) if ray_trials is not None else here(job))
+        except _BudgetReached:
+            progress["skipped"] += 1
+            observer.skipped(job.task.name, job.model, job.repeat, "budget")
+            return
+        except Exception as exc:  # one broken trial must not sink the others; resume retries it
+            failures.append(
+                f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}"
+            )
+            observer.skipped(job.task.name, job.model, job.repeat, "error")
+            return
+        store.add_trial(record)
+        progress["done"] += 1
+        observer.finished(record)
+        if on_progress is not None:
+            on_progress(progress["done"], total, f"{job.model} · {job.task.name} #{job.repeat}")
 
     try:
         await asyncio.gather(*(one(j) for j in jobs))

@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import binomtest
 
 # Up to this many non-zero differences the sign-flip test enumerates every sign pattern
 # (2**16 = 65,536 rows) and is exact; above it, it draws seeded random patterns.
@@ -67,6 +66,8 @@ def sign_test(wins: int, losses: int) -> float:
     there is nothing to test."""
     if wins + losses == 0:
         return 1.0
+    from scipy.stats import binomtest  # 1.4 s to import: only when a report needs it
+
     return float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
