@@ -176,4 +176,16 @@ def test_local_servers_share_the_machine_pool_unless_told_otherwise(tmp_path: Pa
     assert config.provider("local").in_local_pool and config.provider("ollama").in_local_pool
     assert config.provider("box").in_local_pool
     assert not config.provider("tunnel").in_local_pool  # its own hardware: concurrency 8 applies
-    assert not config.provider("openai").in_local_pool and not config.provider("script").in_local_pool
+    assert (
+        not config.provider("openai").in_local_pool and not config.provider("script").in_local_pool
+    )
+
+
+def test_grade_weights_are_configurable_and_typos_are_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "b.toml"
+    cfg.write_text("[weights]\nquality = 0.8\nspeed = 0.1\ncost = 0.1\nquality_bar = 0.6\n")
+    w = load_config(cfg).weights
+    assert (w.quality, w.speed, w.cost, w.quality_bar, w.check) == (0.8, 0.1, 0.1, 0.6, 0.6)
+    cfg.write_text("[weights]\nqualty = 0.8\n")
+    with pytest.raises(ConfigError, match=r"weights\.qualty"):
+        load_config(cfg)

@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
     from bakeoff.evals.store import Store
     from bakeoff.evals.task import load_tasks
     from bakeoff.report.progress import LiveBoard
-    from bakeoff.report.terminal import console, print_summary
+    from bakeoff.report.terminal import console, print_summary, print_trials
 
     config = load_config(args.config)
     store = Store(args.store)
@@ -94,6 +94,8 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
             }
         )
     else:
+        if args.show_runs:
+            print_trials(outcome.records)
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
     return 0
@@ -255,6 +257,7 @@ def add_commands(sub: Any) -> None:
         )
         p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
         p.add_argument("--html", help="also write the HTML report to this file")
+        p.add_argument("--show-runs", action="store_true", help="also print one line per run")
         p.add_argument(
             "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
         )
@@ -262,7 +265,7 @@ def add_commands(sub: Any) -> None:
         if name == "demo":
             # A 0.5B model on 2 CPU cores writes ~30 tokens/s: tighter limits keep the demo to
             # minutes even when it rambles.
-            p.set_defaults(max_output_tokens=400, timeout=60.0)
+            p.set_defaults(max_output_tokens=400, timeout=60.0, show_runs=True)
 
     p = sub.add_parser("report", help="grade a stored run again and write its reports")
     p.add_argument("run_id")

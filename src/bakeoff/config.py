@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bakeoff.errors import ConfigError, UnknownModelError
+from bakeoff.evals.records import GradeWeights
 
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "local", "script"]
 
@@ -158,6 +159,8 @@ class BakeoffConfig(BaseModel):
     """`provider:model` → price per million tokens; wins over the maintained price table."""
     local: LocalConfig = Field(default_factory=LocalConfig)
     """The embedded model behind the `local` provider."""
+    weights: GradeWeights = Field(default_factory=GradeWeights)
+    """`[weights]`: how checks, judges, speed and cost make the grades (stated in every report)."""
     _source: Path | None = PrivateAttr(default=None)
 
     @property

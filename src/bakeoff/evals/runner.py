@@ -181,7 +181,7 @@ async def run_bakeoff(
             repeats=repeats,
             judges=judge_ids,
             pairwise=pairwise,
-            weights=weights or GradeWeights(),
+            weights=weights or config.weights,
             max_cost_usd=max_cost_usd,
             agent=agent or AgentConfig(),
             created_at=time.time(),

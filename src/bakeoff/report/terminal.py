@@ -22,6 +22,7 @@ from bakeoff.evals.records import (
     Interval,
     JudgeReliability,
     ModelSummary,
+    TrialRecord,
 )
 from bakeoff.types import AgentResult
 
@@ -318,3 +319,32 @@ def _with_ci(value: str, ci: str) -> Text:
     if ci:
         text.append(f"\n{ci}", style="dim")
     return text
+
+
+def print_trials(records: Sequence[TrialRecord], console: Console = console) -> None:
+    """One line per run: task, model, check result, turns, tokens, time and the answer's start."""
+    table = Table(title="Runs", box=box.SIMPLE_HEAD, show_edge=False, title_style="bold")
+    for col in ("task", "model", "check", "turns", "tokens in/out", "time", "answer"):
+        table.add_column(
+            col,
+            overflow="ellipsis",
+            no_wrap=col == "answer",
+            min_width=22 if col == "task" else None,
+        )
+    for r in sorted(records, key=lambda r: (r.task, r.model, r.repeat)):
+        check = (
+            "–" if r.passed is None else "[green]pass[/green]" if r.passed else "[red]fail[/red]"
+        )
+        if r.status != "completed":
+            check += f" ({esc(r.agent.stop_reason)})"
+        answer = " ".join(r.agent.answer.split())[:60] or "(no answer)"
+        table.add_row(
+            esc(r.task),
+            esc(r.model.rsplit("/", 1)[-1]),
+            check,
+            str(r.agent.turns),
+            f"{fmt_tokens(r.agent.usage.input_tokens)} / {fmt_tokens(r.agent.usage.output_tokens)}",
+            fmt_seconds(r.agent.duration_s),
+            esc(answer),
+        )
+    console.print(table)
