@@ -1,5 +1,5 @@
-"""Running trials as Ray tasks, for sweeps that outgrow one machine (`--executor ray`). The
-driver keeps everything else: scheduling order, per-provider limits (one driver dispatches every
+"""Running trials on a Ray cluster, for sweeps that outgrow one machine (`--executor ray`):
+one async worker actor per node runs the trials it is sent. The driver keeps everything else: scheduling order, per-provider limits (one driver dispatches every
 trial, so a provider's limit holds across the whole cluster, not per node), the budget, and the
 store. Each trial ships its task folder as data, so workers need bakeoff installed but no shared
 disk; the worker resolves the model by id, runs the same `run_trial` as the local executor, and
@@ -7,7 +7,6 @@ sends the record back as JSON."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import tempfile
@@ -41,7 +40,7 @@ def pack_task(task: TaskSpec) -> dict[str, bytes]:
     }
 
 
-def trial_in_worker(
+async def trial_in_worker(
     packed: dict[str, bytes],
     model_id: str,
     repeat: int,
@@ -50,7 +49,7 @@ def trial_in_worker(
     judge_ids: list[str],
     config: dict[str, Any],
 ) -> str:
-    """The body of one Ray task: unpack the task, run the trial, return the record as JSON."""
+    """One trial on a worker: unpack the task, run it, return the record as JSON."""
     from bakeoff.evals.trial import run_trial
     from bakeoff.models.registry import resolve_model
 
@@ -61,25 +60,30 @@ def trial_in_worker(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         task = load_task(tmp)
+        model = resolve_model(model_id, cfg)
+        judges = [resolve_model(j, cfg) for j in judge_ids]
+        try:
+            record = await run_trial(
+                task,
+                model,
+                repeat,
+                run_id=run_id,
+                agent_config=AgentConfig.model_validate(agent_config),
+                judges=[(j, contextlib.nullcontext()) for j in judges],
+            )
+        finally:
+            for m in (model, *judges):
+                with contextlib.suppress(Exception):
+                    await m.aclose()
+        return record.model_dump_json()
 
-        async def go() -> TrialRecord:
-            model = resolve_model(model_id, cfg)
-            judges = [resolve_model(j, cfg) for j in judge_ids]
-            try:
-                return await run_trial(
-                    task,
-                    model,
-                    repeat,
-                    run_id=run_id,
-                    agent_config=AgentConfig.model_validate(agent_config),
-                    judges=[(j, contextlib.nullcontext()) for j in judges],
-                )
-            finally:
-                for m in (model, *judges):
-                    with contextlib.suppress(Exception):
-                        await m.aclose()
 
-        return asyncio.run(go()).model_dump_json()
+class TrialWorker:
+    """A Ray async actor: one process per node runs many trials at once on its event loop, as
+    trials mostly wait on model APIs (a task per trial would cost a process and a CPU each)."""
+
+    async def run(self, *args: Any) -> str:
+        return await trial_in_worker(*args)
 
 
 class RayTrials:
@@ -97,7 +101,14 @@ class RayTrials:
                 logging_level="WARNING",
                 configure_logging=False,
             )
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(trial_in_worker)
+        # One worker per node, spread over the cluster; the driver's limits decide how many
+        # trials run at once, so the actors accept as many as they are sent.
+        nodes = max(1, sum(1 for n in ray.nodes() if n.get("Alive")))
+        actor = ray.remote(num_cpus=0, max_concurrency=10_000)(TrialWorker)
+        self._workers = [
+            actor.options(scheduling_strategy="SPREAD").remote() for _ in range(nodes)
+        ]
+        self._next = 0
         self._packed: dict[str, Any] = {}
 
     async def run(
@@ -106,7 +117,9 @@ class RayTrials:
         key = str(task.path)
         if key not in self._packed:  # one copy of each task in the object store
             self._packed[key] = self._ray.put(pack_task(task))
-        ref = self._remote.remote(
+        worker = self._workers[self._next % len(self._workers)]
+        self._next += 1
+        ref = worker.run.remote(
             self._packed[key],
             model_id,
             repeat,
@@ -118,5 +131,8 @@ class RayTrials:
         return TrialRecord.model_validate_json(await ref)
 
     def close(self) -> None:
+        for worker in self._workers:
+            with contextlib.suppress(Exception):
+                self._ray.kill(worker)
         if self._owns:
             self._ray.shutdown()

@@ -47,14 +47,17 @@ async def run_trial(
     on_agent_done: Callable[[AgentResult], None] | None = None,
 ) -> TrialRecord:
     """Run one trial; `slot` is held only while the contestant works (not while grading)."""
-    root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
-    ws = root / "ws"
+    root: Path | None = None
+    waited = time.perf_counter()
     try:
-        prepare_workspace(task, ws)
-        before = snapshot(ws)
-        waited = time.perf_counter()
         async with slot or contextlib.nullcontext():
+            # The workspace is made once the slot is ours: a queue of 10,000 trials holds no
+            # directories and no snapshots while it waits.
             slot_wait = time.perf_counter() - waited
+            root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
+            ws = root / "ws"
+            prepare_workspace(task, ws)
+            before = snapshot(ws)
             started = time.time()
             result = await run_agent(task.prompt, model, ws, agent_config_for(task, agent_config))
             if on_agent_done is not None:  # before the slot frees: the budget sees this spend
@@ -104,5 +107,5 @@ async def run_trial(
             finished_at=time.time(),
         )
     finally:
-        if not keep_workspace:  # off the event loop: on a busy disk a delete takes milliseconds
+        if root is not None and not keep_workspace:  # off the event loop: deletes can be slow
             await asyncio.to_thread(shutil.rmtree, root, True)
