@@ -47,5 +47,9 @@ format: install ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+bench: install ## the four benchmarks of BENCHMARKS.md (a few minutes each; installs inspect-ai)
+	$(PY) -m pip install -q -e '.[bench]'
+	for b in overhead scheduling sweep local_inference; do $(PY) benchmarks/bench_$$b.py || exit 1; done
+
 clean: ## remove the venv and caches (the assembled model in ~/.cache/bakeoff stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
