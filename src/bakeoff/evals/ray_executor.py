@@ -105,9 +105,7 @@ class RayTrials:
         # trials run at once, so the actors accept as many as they are sent.
         nodes = max(1, sum(1 for n in ray.nodes() if n.get("Alive")))
         actor = ray.remote(num_cpus=0, max_concurrency=10_000)(TrialWorker)
-        self._workers = [
-            actor.options(scheduling_strategy="SPREAD").remote() for _ in range(nodes)
-        ]
+        self._workers = [actor.options(scheduling_strategy="SPREAD").remote() for _ in range(nodes)]
         self._next = 0
         self._packed: dict[str, Any] = {}
 
