@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bakeoff.errors import ToolError
@@ -18,7 +19,10 @@ from bakeoff.types import ToolCall, ToolSpec
 from bakeoff.workspace import MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES, Workspace
 
 MAX_COMMAND_OUTPUT = 16 * 1024
-SECRET_MARKERS = ("API_KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+SECRET_NAME = re.compile(
+    r"API_?KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|ACCESS_?KEY|AUTH|_KEY$|^KEY$", re.IGNORECASE
+)
+"""Environment variable names that may hold a credential; commands and checks never see them."""
 
 
 def _spec(name: str, description: str, **params: str) -> ToolSpec:
@@ -173,9 +177,10 @@ def get_file_info(ws: Workspace, path: str) -> str:
     return "\n".join(info)
 
 
-def scrubbed_env() -> dict[str, str]:
-    """The environment minus anything that looks like a credential."""
-    return {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in SECRET_MARKERS)}
+def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment (default: this process's) minus anything that looks like a credential."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not SECRET_NAME.search(k)}
 
 
 async def run_command(ws: Workspace, command: str, timeout_s: float) -> str:

@@ -36,15 +36,13 @@ from bakeoff.evals.task import (
     install_hidden,
     prepare_workspace,
 )
+from bakeoff.tools import scrubbed_env
 
 OUTPUT_CAP_BYTES = 8 * 1024
 """How much of the check's combined stdout+stderr is kept: the last 8 KiB, where verdicts are."""
 MEMORY_LIMIT_BYTES = 2 * 1024**3
 FILE_SIZE_LIMIT_BYTES = 64 * 1024**2
 
-_SECRET_NAME = re.compile(
-    r"API_?KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|ACCESS_?KEY|AUTH|_KEY$|^KEY$", re.IGNORECASE
-)
 # Variables that would make the check behave differently from one machine to the next.
 _UNSTABLE_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP")
 _PYTEST_SUMMARY = re.compile(
@@ -275,11 +273,7 @@ def _check_env(workspace: Path, scratch: Path) -> dict[str, str]:
 
 
 def _scrubbed(environ: Mapping[str, str]) -> dict[str, str]:
-    return {
-        name: value
-        for name, value in environ.items()
-        if not _SECRET_NAME.search(name) and name not in _UNSTABLE_ENV
-    }
+    return {k: v for k, v in scrubbed_env(environ).items() if k not in _UNSTABLE_ENV}
 
 
 def _pytest_config(workspace: Path, scratch: Path) -> Path:
