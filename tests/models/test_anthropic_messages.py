@@ -75,7 +75,11 @@ async def test_streamed_answer_counts_cached_prompt_tokens_once(
     assert sent.body["stream"] is True
     assert sent.body["max_tokens"] == 4096
     assert sent.body["system"] == "Be brief."
-    assert sent.body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+    # The newest block carries the prompt-cache breakpoint: later turns read the prefix cheaply.
+    cached = {"type": "ephemeral"}
+    assert sent.body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": cached}]}
+    ]
     assert sent.body["tools"] == [
         {"name": "read_file", "description": READ.description, "input_schema": READ.parameters}
     ]
@@ -203,7 +207,7 @@ async def test_tool_results_go_back_in_one_user_turn(
                     "content": "no such file",
                     "is_error": True,
                 },
-                {"type": "text", "text": "Go on."},
+                {"type": "text", "text": "Go on.", "cache_control": {"type": "ephemeral"}},
             ],
         },
     ]
@@ -389,3 +393,17 @@ async def test_bad_request_is_not_retried_and_keeps_the_servers_words(
         caught.value.body is not None
         and "roles must alternate" in json.loads(caught.value.body)["error"]["message"]
     )
+
+
+async def test_only_the_newest_block_carries_the_cache_breakpoint(
+    model: AnthropicModel, server: WireServer
+) -> None:
+    server.add(anthropic_stream(*anthropic_text_block(0, "ok")))
+    server.add(anthropic_stream(*anthropic_text_block(0, "ok")))
+    history = [Message(role="user", content="first")]
+    await model.complete(history, [READ])
+    history += [Message(role="assistant", content="ok"), Message(role="user", content="second")]
+    await model.complete(history, [READ])
+    turns = server.requests[1].body["messages"]
+    marked = [b for t in turns for b in t["content"] if "cache_control" in b]
+    assert marked == [{"type": "text", "text": "second", "cache_control": {"type": "ephemeral"}}]

@@ -47,8 +47,10 @@ class AnthropicModel(ModelAdapter):
         timeout_s: float = 120.0,
         stream: bool = True,
         thinking_budget: int | None = None,
+        prompt_cache: bool = True,
     ) -> None:
         super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
+        self.prompt_cache = prompt_cache
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.stream = stream
@@ -93,6 +95,13 @@ class AnthropicModel(ModelAdapter):
     ) -> dict[str, Any]:
         system, turns = self._to_anthropic(messages)
         max_tokens = max_output_tokens or _DEFAULT_MAX_TOKENS
+        if self.prompt_cache and turns:
+            # A cache breakpoint on the newest block: each turn of an agent loop then reads the
+            # whole conversation so far from Anthropic's prompt cache (0.1x the input price)
+            # instead of paying full price for it again, as OpenAI's automatic caching does.
+            # The blocks are copies: the marker must not follow the block into later requests.
+            last = turns[-1]["content"][-1] = dict(turns[-1]["content"][-1])
+            last["cache_control"] = {"type": "ephemeral"}
         params: dict[str, Any] = {"model": self.name, "messages": turns}
         if system:
             params["system"] = system
