@@ -229,7 +229,7 @@ def _usability(
 ) -> tuple[bool, str | None]:
     provider, name = parse_model_id(model_id)
     if cfg.kind == "local":
-        from bakeoff.models.embedded import EMBEDDED_MODELS
+        from bakeoff.models.gguf import EMBEDDED_MODELS
 
         spec = EMBEDDED_MODELS.get(name)
         if spec is None:
