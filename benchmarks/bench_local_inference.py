@@ -259,7 +259,7 @@ def main() -> None:
         "--threads-batch", type=int, help="prompt threads, both sides (default: every CPU)"
     )
     ap.add_argument("--ctx", type=int, default=8192, help="context size (the `local` default)")
-    ap.add_argument("--wait-quiet", type=float, default=120.0, metavar="S")
+    results.add_wait_quiet(ap)
     ap.add_argument("--quick", action="store_true", help="1 rep, 48 tokens, shorter prompt")
     ap.add_argument(
         "--server-args",

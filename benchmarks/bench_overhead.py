@@ -349,13 +349,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed batches per harness; best kept")
     ap.add_argument("--quick", action="store_true", help="200 runs, 1 round")
     ap.add_argument("--skip-inspect", action="store_true", help="bakeoff only")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=120.0,
-        metavar="S",
-        help="wait up to S seconds for idle CPUs before starting",
-    )
+    results.add_wait_quiet(ap)
     ap.add_argument(
         "--workdir",
         help="where run workspaces are created (default /dev/shm when present, else $TMPDIR)",

@@ -278,13 +278,7 @@ def main() -> None:
     )
     ap.add_argument("--loopback-scale", type=float, default=0.25)
     ap.add_argument("--quick", action="store_true", help="20 tasks at half latency; 5 loopback")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=120.0,
-        metavar="S",
-        help="wait up to S seconds for idle CPUs before starting",
-    )
+    results.add_wait_quiet(ap)
     ap.add_argument("--executor", help="passed to run_bakeoff(executor=...) when given (e.g. ray)")
     args = ap.parse_args()
     if args.quick:

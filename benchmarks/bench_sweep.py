@@ -281,13 +281,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 models × 100 tasks × 1 repeat")
     ap.add_argument("--skip-resume", action="store_true", help="part 1 only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (store, logs)")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=120.0,
-        metavar="S",
-        help="wait up to S seconds for idle CPUs before starting",
-    )
+    results.add_wait_quiet(ap)
     ap.add_argument(
         "--workspaces",
         metavar="DIR",

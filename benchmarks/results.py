@@ -5,6 +5,7 @@ benchmark can prove it never phoned home."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import os
 import platform
@@ -127,6 +128,17 @@ def guard_network() -> None:
 def python() -> str:
     """The interpreter running this benchmark (the project's venv when run as documented)."""
     return sys.executable
+
+
+def add_wait_quiet(ap: argparse.ArgumentParser) -> None:
+    """The `--wait-quiet S` option every benchmark takes."""
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="wait up to S seconds for idle CPUs before starting",
+    )
 
 
 def cpu_busy(seconds: float = 1.0) -> float:

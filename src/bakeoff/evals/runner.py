@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -24,7 +26,7 @@ from bakeoff.evals.task import TaskSpec, load_tasks
 from bakeoff.evals.trial import run_trial
 from bakeoff.models.base import Model
 from bakeoff.models.ratelimit import RateLimitedModel, RateLimiter
-from bakeoff.models.registry import resolve_model
+from bakeoff.models.registry import resolve_model, resolve_model_id
 from bakeoff.types import AgentResult
 
 LOCAL_POOL = "local-machine"
@@ -68,7 +70,7 @@ def canonical_model_id(given: str, config: BakeoffConfig) -> str:
     """The stable id a model is stored under: aliases resolved, script paths made absolute."""
     if given.startswith("script:"):
         return "script:" + str(Path(given.split(":", 1)[1]).resolve())
-    return resolve_model(given, config).id
+    return resolve_model_id(given, config)
 
 
 class _Pools:
@@ -110,8 +112,6 @@ def expected_cost_of(task: TaskSpec, model_id: str, config: BakeoffConfig) -> fl
 def adhoc_task(prompt: str, rubric: str | None = None, *, root: Path | None = None) -> TaskSpec:
     """A one-off task from a bare prompt (no fixture, no checks), graded by judges only.
     It is written as a real task folder under the store's directory so `--resume` finds it."""
-    import hashlib
-
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:10]
     folder = (root or Path(".bakeoff/adhoc")) / f"prompt-{digest}"
     (folder / "files").mkdir(parents=True, exist_ok=True)
@@ -126,8 +126,6 @@ def adhoc_task(prompt: str, rubric: str | None = None, *, root: Path | None = No
 
 
 def _toml_str(text: str) -> str:
-    import json
-
     return json.dumps(text)  # a JSON string is a valid TOML basic string
 
 

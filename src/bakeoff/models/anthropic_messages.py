@@ -69,11 +69,6 @@ class AnthropicModel(ModelAdapter):
             )
         return self._sdk
 
-    async def aclose(self) -> None:
-        if self._sdk is not None:
-            sdk, self._sdk = self._sdk, None
-            await sdk.close()
-
     async def _request(
         self,
         messages: Sequence[Message],

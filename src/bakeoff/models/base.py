@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bakeoff.errors import ProviderError
 from bakeoff.types import Completion, Message, ToolSpec, Usage
@@ -67,6 +67,8 @@ class ModelAdapter:
     """Base of the adapters: identity, retries, pricing. Subclasses implement `_request`."""
 
     local = False
+    _sdk: Any = None
+    """The adapter's SDK client, made on first use; `aclose()` closes it."""
 
     def __init__(
         self,
@@ -86,7 +88,9 @@ class ModelAdapter:
         return 0.0
 
     async def aclose(self) -> None:
-        return None
+        if self._sdk is not None:  # closing the SDK client frees its connection pool
+            sdk, self._sdk = self._sdk, None
+            await sdk.close()
 
     async def _request(
         self,
