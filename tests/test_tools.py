@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
 from pathlib import Path
 
 import pytest
 
+from bakeoff.agent import run_agent
 from bakeoff.errors import ToolError
+from bakeoff.models.scripted import ScriptedModel
 from bakeoff.tools import ToolBox
 from bakeoff.types import ToolCall
 from bakeoff.workspace import MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES, Workspace
@@ -107,12 +111,157 @@ async def test_run_command_timeout_kills_the_process_group(box: ToolBox) -> None
 
 async def test_run_command_output_is_capped(box: ToolBox) -> None:
     out = await call(box, "run_command", command="python3 -c \"print('z' * 100000)\"")
-    assert "output truncated" in out and len(out) < 20_000
+    assert "bytes cut" in out and len(out) < 20_000
 
 
 def test_special_files_are_not_read(box: ToolBox) -> None:
     os.mkfifo(box.workspace.root / "pipe")
-    import asyncio
-
     with pytest.raises(ToolError, match="not a regular file"):
         asyncio.run(call(box, "read_file", path="pipe"))
+
+
+# Hostile contestants: each trick from issue 8's "The jail has holes", tried through the tools.
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A file beside the workspace (same file system, so a hard link to it can exist)."""
+    secret = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    secret.write_text("SECRET outside content\n")
+    return secret
+
+
+async def test_hard_link_to_an_outside_file_is_not_read_written_or_edited(
+    box: ToolBox, outside: Path
+) -> None:
+    os.link(outside, box.workspace.root / "innocent.txt")  # planted by a command
+    for name, args in [
+        ("read_file", {}),
+        ("write_file", {"content": "overwritten"}),
+        ("edit_file", {"old_str": "SECRET", "new_str": "pwned"}),
+    ]:
+        with pytest.raises(ToolError, match="hard link") as info:
+            await call(box, name, path="innocent.txt", **args)
+        assert "SECRET" not in str(info.value)
+    info_text = await call(box, "get_file_info", path="innocent.txt")
+    assert "hard_links: 2" in info_text and "lines:" not in info_text
+    assert outside.read_text() == "SECRET outside content\n"
+
+
+@pytest.mark.parametrize(
+    "path", ["link.txt", "door/f.txt", "door/new.txt", "door/sub/new.txt", "inner/f.txt"]
+)
+async def test_a_symlink_at_any_component_is_not_followed(
+    box: ToolBox, outside: Path, path: str
+) -> None:
+    root = box.workspace.root
+    os.symlink(outside, root / "link.txt")
+    os.symlink(outside.parent, root / "door")
+    (root / "real").mkdir()
+    os.symlink("real", root / "inner")  # points inside: refused all the same
+    (root / "real" / "f.txt").write_text("inside\n")
+    for name, args in [
+        ("read_file", {}),
+        ("write_file", {"content": "x"}),
+        ("edit_file", {"old_str": "SECRET", "new_str": "pwned"}),
+        ("get_file_info", {}),
+    ]:
+        with pytest.raises(ToolError, match="symlinks are not followed") as info:
+            await call(box, name, path=path, **args)
+        assert "SECRET" not in str(info.value)
+    with pytest.raises(ToolError, match="symlink"):
+        await call(box, "list_directory", path="door")
+    assert outside.read_text() == "SECRET outside content\n"
+    assert not (outside.parent / "new.txt").exists() and not (outside.parent / "sub").exists()
+    listing = await call(box, "list_directory")
+    assert "door [symlink: not followed]" in listing and "real/" in listing
+
+
+@pytest.mark.parametrize("tool", ["read_file", "write_file", "edit_file", "get_file_info"])
+async def test_a_fifo_never_blocks_a_tool(box: ToolBox, tool: str) -> None:
+    fifo = box.workspace.root / "ANSWER.txt"
+    os.mkfifo(fifo)
+    args = {"write_file": {"content": "x"}, "edit_file": {"old_str": "a", "new_str": "b"}}
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ToolError, match="FIFO"):
+            await asyncio.wait_for(call(box, tool, path="ANSWER.txt", **args.get(tool, {})), 5)
+    finally:  # had the tool blocked, opening the other end frees its thread
+        os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+    assert time.perf_counter() - t0 < 2
+    assert "ANSWER.txt [FIFO (named pipe)]" in await call(box, "list_directory")
+
+
+async def test_names_that_are_not_utf8_are_listed_escaped(box: ToolBox) -> None:
+    root = os.fsencode(box.workspace.root)
+    os.close(os.open(root + b"/bad\xff.txt", os.O_CREAT | os.O_WRONLY, 0o644))
+    os.mkdir(root + b"/dir\xfe")
+    listing = await call(box, "list_directory")
+    assert "bad\\xff.txt [name is not valid UTF-8: shown escaped, cannot be opened]" in listing
+    assert "dir\\xfe/ [name is not valid UTF-8: shown escaped, cannot be opened]" in listing
+    listing.encode("utf-8")  # storable and printable as it is
+    assert "type: directory" in await call(box, "get_file_info", path=".")
+    with pytest.raises(ToolError, match="not valid UTF-8"):
+        await call(box, "read_file", path=os.fsdecode(b"bad\xff.txt"))
+
+
+async def test_git_is_read_only_unless_allowed(tmp_path: Path) -> None:
+    (tmp_path / ".git" / "hooks").mkdir(parents=True)
+    (tmp_path / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    box = ToolBox(Workspace(tmp_path))
+    with pytest.raises(ToolError, match="read-only"):
+        await call(
+            box,
+            "edit_file",
+            path=".git/config",
+            old_str="[core]",
+            new_str="[core]\n\tfsmonitor = evil",
+        )
+    for path in (".git/hooks/pre-commit", ".GIT/config", "./.git/new", "sub/.git/config"):
+        with pytest.raises(ToolError, match="read-only"):
+            await call(box, "write_file", path=path, content="#!/bin/sh\nevil\n")
+    assert "[core]" in await call(box, "read_file", path=".git/config")
+    assert (tmp_path / ".git" / "config").read_text() == "[core]\n\tbare = false\n"
+    assert not (tmp_path / ".git" / "hooks" / "pre-commit").exists()
+    allowed = ToolBox(Workspace(tmp_path, allow_git_writes=True))
+    await call(allowed, "edit_file", path=".git/config", old_str="false", new_str="true")
+    assert "bare = true" in (tmp_path / ".git" / "config").read_text()
+
+
+async def test_a_file_in_the_way_of_a_folder_is_named(box: ToolBox) -> None:
+    with pytest.raises(ToolError, match=r"'notes\.txt' is not a directory"):
+        await call(box, "write_file", path="notes.txt/x.py", content="x")
+    with pytest.raises(ToolError, match="is a directory"):
+        await call(box, "write_file", path=".", content="x")
+
+
+async def test_a_scripted_contestant_trying_every_trick_leaves_the_outside_alone(
+    tmp_path: Path, outside: Path
+) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.link(outside, ws / "hard.txt")
+    os.symlink(outside.parent, ws / "door")
+    os.mkfifo(ws / "pipe")
+    os.close(os.open(os.fsencode(ws) + b"/bad\xff", os.O_CREAT | os.O_WRONLY, 0o644))
+    tricks = [
+        ("read_file", {"path": "hard.txt"}),
+        ("edit_file", {"path": "hard.txt", "old_str": "SECRET", "new_str": "pwned"}),
+        ("write_file", {"path": "door/planted.txt", "content": "x"}),
+        ("read_file", {"path": f"door/{outside.name}"}),
+        ("write_file", {"path": "pipe", "content": "x"}),
+        ("list_directory", {}),
+        ("write_file", {"path": ".git/config", "content": "[core]\n\tfsmonitor = evil\n"}),
+    ]
+    turns = [{"tool_calls": [{"name": n, "arguments": a}]} for n, a in tricks]
+    script = tmp_path / "hostile.json"
+    script.write_text(json.dumps([*turns, {"text": "done"}]))
+    r = await asyncio.wait_for(run_agent("escape", ScriptedModel(script), ws), 30)
+    assert r.ok and r.answer == "done"
+    results = [m for m in r.transcript if m.role == "tool"]
+    assert [m.is_error for m in results] == [True, True, True, True, True, False, True]
+    assert "bad\\xff" in results[5].content
+    assert all("SECRET" not in m.content for m in results)
+    json.dumps([m.content for m in results], ensure_ascii=False).encode("utf-8")
+    assert outside.read_text() == "SECRET outside content\n"
+    assert not (outside.parent / "planted.txt").exists() and not (ws / ".git").exists()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakeoff.errors import WorkspaceEscape
-from bakeoff.workspace import Workspace
+from bakeoff.workspace import Workspace, display_name, install_file
 
 
 @pytest.fixture
@@ -62,9 +62,69 @@ def test_dangling_symlink_pointing_outside_is_refused(ws: Workspace, tmp_path: P
         ws.resolve("dangling")
 
 
-def test_symlink_inside_the_workspace_is_fine(ws: Workspace) -> None:
+def test_symlinks_inside_the_workspace_are_not_followed_either(ws: Workspace) -> None:
+    # A link that points inside now can point outside a moment later: none is followed.
     os.symlink(ws.root / "src" / "app.py", ws.root / "alias.py")
-    assert ws.resolve("alias.py") == ws.root / "src" / "app.py"
+    os.symlink("src", ws.root / "srcdir")
+    with pytest.raises(WorkspaceEscape, match="symlinks are not followed"):
+        ws.resolve("alias.py")
+    with pytest.raises(WorkspaceEscape, match="'srcdir' is a symlink"):
+        ws.resolve("srcdir/app.py")
+
+
+def test_a_path_that_is_not_utf8_text_is_refused(ws: Workspace) -> None:
+    with pytest.raises(WorkspaceEscape, match="not valid UTF-8"):
+        ws.resolve("bad\udcff.txt")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("plain.py", "plain.py"),
+        ("caf\u00e9 \u65e5\u672c.txt", "caf\u00e9 \u65e5\u672c.txt"),
+        (os.fsdecode(b"bad\xff.txt"), "bad\\xff.txt"),
+        ("two\nlines", "two\\nlines"),
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+        ("\ud800", "\\ud800"),
+    ],
+)
+def test_display_name_is_printable_utf8(name: str, shown: str) -> None:
+    assert display_name(name) == shown
+    display_name(name).encode("utf-8")  # never raises: safe for JSON, SQLite, HTML
+    assert display_name(name).isprintable()
+
+
+def test_install_file_replaces_planted_links_fifos_and_folders(tmp_path: Path) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "check.py").write_text("outside\n")
+    os.symlink(outside, root / "tests")  # a symlinked folder where the check goes
+    os.mkfifo(root / "ANSWER.txt")  # a FIFO where the answer goes: must not block
+    (root / "data").mkdir()
+    (root / "data" / "expected.json").mkdir()  # a folder where a file goes
+    os.symlink(outside / "check.py", root / "check.py")  # a link where a file goes
+
+    install_file(root, "tests/check.py", b"real\n", 0o755)
+    install_file(root, "ANSWER.txt", b"42\n")
+    install_file(root, "data/expected.json", b"{}")
+    install_file(root, "check.py", b"mine\n")
+
+    assert sorted(p.name for p in outside.iterdir()) == ["check.py"]
+    assert (outside / "check.py").read_text() == "outside\n"
+    assert (
+        not (root / "tests").is_symlink() and (root / "tests" / "check.py").read_text() == "real\n"
+    )
+    assert os.stat(root / "tests" / "check.py").st_mode & 0o777 == 0o755
+    assert (root / "ANSWER.txt").read_text() == "42\n"
+    assert (root / "data" / "expected.json").read_text() == "{}"
+    assert not (root / "check.py").is_symlink() and (root / "check.py").read_text() == "mine\n"
+
+
+def test_install_file_refuses_paths_that_leave_the_root(tmp_path: Path) -> None:
+    for rel in ("../x", "/etc/x", ""):
+        with pytest.raises(ValueError, match="not a path inside"):
+            install_file(tmp_path, rel, b"")
 
 
 _segment = st.sampled_from(["..", ".", "src", "a", "/", "", "...", "~", "\\", "..\\..", "%2e%2e"])
@@ -88,4 +148,9 @@ def test_no_generated_path_leaves_the_workspace(
         real = ws.resolve(path)
     except WorkspaceEscape:
         return
+    assert os.path.normpath(real) == str(real)  # no '..' left to climb out with
     assert real == ws.root or ws.root in real.parents
+    here = ws.root
+    for part in real.relative_to(ws.root).parts:  # and no symlink on the way
+        here = here / part
+        assert not here.is_symlink()

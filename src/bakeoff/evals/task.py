@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bakeoff.errors import ConfigError
+from bakeoff.workspace import install_file
 
 ANSWER_FILE = "ANSWER.txt"
 """Name of the file, at the workspace root, that holds the agent's final answer for the check."""
@@ -76,6 +77,8 @@ class TaskSpec(BaseModel):
     """The LLM judge's rubric; without it only the check grades."""
     allow_commands: bool = False
     """Whether the agent gets the `run_command` tool for this task."""
+    allow_network: bool = False
+    """Whether `run_command` and the check may reach the network (off: the sandbox has none)."""
     max_turns: int | None = Field(default=None, ge=1)
     """A per-task cap on agent turns; None leaves the runner's default."""
     expected_answer: str | None = None
@@ -185,8 +188,9 @@ def load_tasks(paths: Sequence[Path | str] = ()) -> list[TaskSpec]:
 
 
 def prepare_workspace(task: TaskSpec, dest: Path) -> Path:
-    """Copy the task's fixture into `dest`, which must be missing or empty; returns `dest`."""
-    if dest.exists() and any(dest.iterdir()):
+    """Copy the task's fixture into `dest`, which must be missing or an empty folder (not a
+    symlink); returns `dest`."""
+    if dest.is_symlink() or (dest.exists() and any(dest.iterdir())):
         raise ValueError(f"{dest}: workspace folder is not empty")
     dest.mkdir(parents=True, exist_ok=True)
     if task.files_dir.is_dir():
@@ -200,21 +204,19 @@ def apply_solution(task: TaskSpec, workspace: Path) -> list[str]:
 
 
 def install_hidden(task: TaskSpec, workspace: Path) -> list[str]:
-    """Copy `hidden/` into the workspace, overwriting same-named files; call it only after the
-    agent has stopped. Returns the workspace-relative paths written."""
+    """Copy `hidden/` into the workspace, replacing whatever the agent left under the same
+    names (files, folders, symlinks, FIFOs, a symlinked folder on the way) without following
+    or blocking on any of it; call it only after the agent has stopped. Returns the
+    workspace-relative paths written."""
     return _overlay(task.hidden_dir, workspace)
 
 
 def write_answer(workspace: Path, answer: str) -> Path:
-    """Write the agent's final answer to `ANSWER.txt` for the check; returns the file."""
-    target = workspace / ANSWER_FILE
-    # A directory or link planted under that name must not redirect or block the answer.
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.is_dir():
-        shutil.rmtree(target)
-    target.write_text(answer, encoding="utf-8")
-    return target
+    """Write the agent's final answer to `ANSWER.txt` for the check, replacing whatever the
+    agent planted under that name (a link, folder or FIFO cannot redirect or block it);
+    returns the file."""
+    install_file(workspace, ANSWER_FILE, answer.encode("utf-8", errors="replace"))
+    return workspace / ANSWER_FILE
 
 
 def _overlay(source: Path, workspace: Path) -> list[str]:
@@ -226,13 +228,8 @@ def _overlay(source: Path, workspace: Path) -> list[str]:
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
     for rel in written:
-        # The agent may have left a link or folder where a check file goes; replace it.
-        target = workspace / rel
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
-    shutil.copytree(source, workspace, ignore=_IGNORED, dirs_exist_ok=True)
+        original = source / rel
+        install_file(workspace, rel, original.read_bytes(), original.stat().st_mode)
     return written
 
 
