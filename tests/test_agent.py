@@ -106,6 +106,7 @@ async def test_public_record_has_the_contract_fields(tmp_path: Path) -> None:
         "cost_usd",
         "duration_s",
         "error",
+        "sandboxed",
     }
     assert set(pub["usage"]) == {
         "input_tokens",

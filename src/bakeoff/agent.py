@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from bakeoff.errors import LimitExceeded, ProviderError, ToolError
 from bakeoff.models.base import Model
+from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import ToolBox
-from bakeoff.types import AgentResult, Message, StopReason
+from bakeoff.types import INFRASTRUCTURE_4XX, AgentResult, Message, StopReason
 from bakeoff.workspace import Workspace
 
 SYSTEM_PROMPT = (
@@ -43,7 +44,15 @@ class AgentConfig(BaseModel):
     max_cost_usd: float | None = None
     """Stop once the run has spent this much (checked after each request)."""
     allow_commands: bool = False
-    """Offer run_command (cwd = workspace, timeout, output capped, keys scrubbed)."""
+    """Offer run_command (in the OS sandbox: cwd = workspace, timeout, output capped, no keys).
+    Without a working sandbox it is not offered unless `unsafe_no_sandbox`."""
+    unsafe_no_sandbox: bool = False
+    """Where bubblewrap cannot run, offer run_command anyway, unsandboxed (marked so)."""
+    allow_network: bool = False
+    """Give run_command (and the checks) the host's network."""
+    allow_git_writes: bool = False
+    """Let write_file and edit_file change `.git/` (off: a planted hook or config would run
+    code on the user's next git command)."""
     read_only: bool = False
     """Offer only read_file, list_directory and get_file_info."""
     command_timeout_s: float = 60.0
@@ -74,14 +83,19 @@ async def run_agent(
 ) -> AgentResult:
     """Run the nano agent on `prompt` in `workspace` until it answers or a limit stops it."""
     config = config or AgentConfig()
+    commands = config.allow_commands and not config.read_only
+    sandboxed = use_sandbox() if commands else True
     tools = ToolBox(
-        Workspace(workspace),
-        allow_commands=config.allow_commands,
+        Workspace(workspace, allow_git_writes=config.allow_git_writes),
+        allow_commands=commands and (sandboxed or config.unsafe_no_sandbox),
         read_only=config.read_only,
         command_timeout_s=config.command_timeout_s,
+        sandboxed=sandboxed,
+        network=config.allow_network,
     )
     tally = _Tally(model)
     out = tally.result
+    out.sandboxed = sandboxed or not config.unsafe_no_sandbox
     out.transcript = [
         Message(role="system", content=config.system_prompt),
         Message(role="user", content=prompt),
@@ -98,7 +112,9 @@ async def run_agent(
     except TimeoutError:
         tally.stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
     except ProviderError as exc:
-        tally.stop("provider_error", str(exc))
+        rejected = exc.status is not None and 400 <= exc.status < 500
+        rejected = rejected and exc.status not in INFRASTRUCTURE_4XX
+        tally.stop("rejected" if rejected else "provider_error", str(exc))
     except Exception as exc:  # a bug in an adapter must not take a whole bake-off down
         tally.stop("error", f"{type(exc).__name__}: {exc}")
     finally:

@@ -1,28 +1,40 @@
 """The nano agent's tools: five file tools confined to a workspace, and an opt-in
-`run_command`. Names and parameters are a contract (DESIGN.md). A tool that cannot do what it
-was asked raises ToolError; the agent turns that into text for the model, never a crash."""
+`run_command` that runs in the OS sandbox (`bakeoff.sandbox`). Names and parameters are a
+contract (DESIGN.md). A tool that cannot do what it was asked raises ToolError; the agent turns
+that into text for the model, never a crash."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import re
-import signal
-import stat
+import tempfile
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
 
+from bakeoff import sandbox
 from bakeoff.errors import ToolError
+from bakeoff.redact import redact
 from bakeoff.types import ToolCall, ToolSpec
-from bakeoff.workspace import MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES, Workspace
+from bakeoff.workspace import (
+    MAX_LIST_ENTRIES,
+    MAX_READ_BYTES,
+    MAX_WRITE_BYTES,
+    Workspace,
+    display_name,
+    is_addressable,
+    kind_of,
+    read_at_most,
+    replace_content,
+    symlink_refused,
+)
 
 MAX_COMMAND_OUTPUT = 16 * 1024
-SECRET_NAME = re.compile(
-    r"API_?KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|ACCESS_?KEY|AUTH|_KEY$|^KEY$", re.IGNORECASE
-)
-"""Environment variable names that may hold a credential; commands and checks never see them."""
+FILE_TOOL_TIMEOUT_S = 30.0
+"""How long one file tool call may take before the agent gets an error instead."""
+MAX_WORKSPACE_BYTES = 256 * 1024**2
+"""Disk a workspace may use; one over it fails its checks (see `workspace_bytes`)."""
 
 
 def _spec(name: str, description: str, **params: str) -> ToolSpec:
@@ -74,41 +86,32 @@ COMMAND_TOOL = _spec(
 )
 
 
-def _regular_file(ws: Workspace, path: str) -> Any:
-    real = ws.resolve(path)
-    if not real.exists():
-        raise ToolError(f"{path}: no such file; use list_directory to see what exists")
-    if real.is_dir():
-        raise ToolError(f"{path} is a directory; use list_directory")
-    if not stat.S_ISREG(real.stat().st_mode):
-        raise ToolError(f"{path} is not a regular file")
-    return real
+def _no_such_file(path: str) -> ToolError:
+    return ToolError(f"{path}: no such file; use list_directory to see what exists")
 
 
 def read_file(ws: Workspace, path: str) -> str:
-    real = _regular_file(ws, path)
-    with open(real, "rb") as f:
-        data = f.read(MAX_READ_BYTES + 1)
+    try:
+        with ws.open_file(path, "read") as (fd, st, _):
+            data = read_at_most(fd, MAX_READ_BYTES + 1)
+    except FileNotFoundError:
+        raise _no_such_file(path) from None
     if b"\x00" in data[:8192]:
-        raise ToolError(f"{path} is a binary file ({real.stat().st_size} bytes); not shown")
+        raise ToolError(f"{path} is a binary file ({st.st_size} bytes); not shown")
     text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
     if len(data) > MAX_READ_BYTES:
-        size = real.stat().st_size
-        text += f"\n[truncated: showing the first {MAX_READ_BYTES} of {size} bytes]"
+        text += f"\n[truncated: showing the first {MAX_READ_BYTES} of {st.st_size} bytes]"
     return text
 
 
 def write_file(ws: Workspace, path: str, content: str) -> str:
-    encoded = content.encode("utf-8")
+    # errors="replace": a lone surrogate that JSON let through becomes '?', not a crash.
+    encoded = content.encode("utf-8", errors="replace")
     if len(encoded) > MAX_WRITE_BYTES:
         raise ToolError(f"content is {len(encoded)} bytes; the limit is {MAX_WRITE_BYTES}")
-    real = ws.resolve(path)
-    if real.is_dir():
-        raise ToolError(f"{path} is a directory")
-    real.parent.mkdir(parents=True, exist_ok=True)
-    existed = real.exists()
-    real.write_bytes(encoded)
-    return f"{'Overwrote' if existed else 'Created'} {path} ({len(encoded)} bytes)"
+    with ws.open_file(path, "write") as (fd, _, created):
+        replace_content(fd, encoded)
+    return f"{'Created' if created else 'Overwrote'} {path} ({len(encoded)} bytes)"
 
 
 def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
@@ -116,8 +119,27 @@ def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
         raise ToolError(
             "old_str is empty; give the exact text to replace (use write_file to create)"
         )
-    real = _regular_file(ws, path)
-    text = real.read_text(encoding="utf-8", errors="replace")
+    try:
+        with ws.open_file(path, "edit") as (fd, st, _):
+            if st.st_size > MAX_WRITE_BYTES:
+                raise ToolError(
+                    f"{path} is {st.st_size} bytes; edit_file edits files up to "
+                    f"{MAX_WRITE_BYTES} bytes"
+                )
+            try:
+                text = read_at_most(fd, MAX_WRITE_BYTES + 1).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ToolError(
+                    f"{path} is not UTF-8 text; edit_file would corrupt it (use write_file)"
+                ) from None
+            new_text = _edited(path, text, old_str, new_str)
+            replace_content(fd, new_text.encode("utf-8", errors="replace"))
+    except FileNotFoundError:
+        raise _no_such_file(path) from None
+    return f"Edited {path}: replaced 1 occurrence ({len(old_str)} -> {len(new_str)} chars)"
+
+
+def _edited(path: str, text: str, old_str: str, new_str: str) -> str:
     count = text.count(old_str)
     if count == 0:
         hint = ""
@@ -141,73 +163,117 @@ def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
             "include more surrounding lines so it matches exactly once"
         )
     new_text = text.replace(old_str, new_str, 1)
-    if len(new_text.encode("utf-8")) > MAX_WRITE_BYTES:
+    if len(new_text.encode("utf-8", errors="replace")) > MAX_WRITE_BYTES:
         raise ToolError(f"the edited file would exceed {MAX_WRITE_BYTES} bytes")
-    real.write_text(new_text, encoding="utf-8")
-    return f"Edited {path}: replaced 1 occurrence ({len(old_str)} -> {len(new_str)} chars)"
+    return new_text
 
 
 def list_directory(ws: Workspace, path: str = ".") -> str:
-    real = ws.resolve(path or ".")
-    if not real.is_dir():
-        raise ToolError(f"{path} is not a directory")
-    names = sorted(os.listdir(real))
-    shown = [n + "/" if (real / n).is_dir() else n for n in names[:MAX_LIST_ENTRIES]]
-    if not names:
+    path = path or "."
+    try:
+        with ws.directory(path) as fd, os.scandir(fd) as entries:
+            found = sorted(entries, key=lambda e: e.name)
+            shown = [_listed(e) for e in found[:MAX_LIST_ENTRIES]]
+    except FileNotFoundError:
+        raise ToolError(f"{path}: no such directory; use list_directory('.')") from None
+    if not found:
         return f"{path} is empty"
-    if len(names) > MAX_LIST_ENTRIES:
-        shown.append(f"[... {len(names) - MAX_LIST_ENTRIES} more entries not shown]")
+    if len(found) > MAX_LIST_ENTRIES:
+        shown.append(f"[... {len(found) - MAX_LIST_ENTRIES} more entries not shown]")
     return "\n".join(shown)
 
 
+def _listed(entry: os.DirEntry[str]) -> str:
+    """One listing line: directories end with '/', anything but a plain file says what it is,
+    and a name that is not printable UTF-8 is shown escaped and says so."""
+    line = display_name(entry.name)
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            line += "/"
+        elif entry.is_symlink():
+            line += " [symlink: not followed]"
+        elif not entry.is_file(follow_symlinks=False):
+            line += f" [{kind_of(entry.stat(follow_symlinks=False).st_mode)}]"
+    except OSError:
+        line += " [vanished]"
+    if not is_addressable(entry.name):
+        line += " [name is not valid UTF-8: shown escaped, cannot be opened]"
+    elif display_name(entry.name) != entry.name:
+        line += " [name shown escaped]"
+    return line
+
+
 def get_file_info(ws: Workspace, path: str) -> str:
-    real = ws.resolve(path)
-    if not real.exists():
-        raise ToolError(f"{path}: no such file or directory")
-    st = real.stat()
-    kind = "directory" if real.is_dir() else "file" if stat.S_ISREG(st.st_mode) else "special"
+    try:
+        with ws.parent(path) as (dir_fd, name):
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ToolError(f"{path}: no such file or directory") from None
+    kind = kind_of(st.st_mode)
+    if kind == "symlink":
+        raise symlink_refused(path, path)
+    if kind not in ("file", "directory"):
+        raise ToolError(f"{path} is a {kind}, not a regular file or directory")
     info = [f"path: {path}", f"type: {kind}", f"size_bytes: {st.st_size}"]
-    if kind == "file" and st.st_size <= MAX_WRITE_BYTES:
-        data = real.read_bytes()
-        if b"\x00" not in data[:8192]:
-            newlines = data.count(b"\n")
-            unterminated = 1 if data and not data.endswith(b"\n") else 0
-            info.append(f"lines: {newlines + unterminated}")
+    if st.st_nlink > 1 and kind == "file":
+        info.append(f"hard_links: {st.st_nlink} (not read, written or edited)")
+    elif kind == "file" and st.st_size <= MAX_WRITE_BYTES:
+        with contextlib.suppress(ToolError, OSError), ws.open_file(path, "read") as (fd, _, _):
+            data = read_at_most(fd, MAX_WRITE_BYTES)
+            if b"\x00" not in data[:8192]:
+                newlines = data.count(b"\n")
+                unterminated = 1 if data and not data.endswith(b"\n") else 0
+                info.append(f"lines: {newlines + unterminated}")
     info.append("modified: " + time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(st.st_mtime)))
     return "\n".join(info)
 
 
-def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment (default: this process's) minus anything that looks like a credential."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items() if not SECRET_NAME.search(k)}
-
-
-async def run_command(ws: Workspace, command: str, timeout_s: float) -> str:
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        cwd=ws.root,
-        env=scrubbed_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        raise ToolError(f"command timed out after {timeout_s:g} s and was killed") from None
-    text = out.decode("utf-8", errors="replace")
-    if len(text) > MAX_COMMAND_OUTPUT:
-        text = (
-            text[: MAX_COMMAND_OUTPUT // 2]
-            + "\n[... output truncated ...]\n"
-            + text[-MAX_COMMAND_OUTPUT // 2 :]
+async def run_command(
+    ws: Workspace,
+    command: str,
+    timeout_s: float,
+    *,
+    sandboxed: bool = True,
+    network: bool = False,
+) -> str:
+    """Run a contestant's shell command in the OS sandbox (`bakeoff.sandbox`) at the
+    workspace root; `sandboxed=False` only when the user passed --unsafe-no-sandbox."""
+    with tempfile.TemporaryDirectory(prefix="bakeoff-cmd-") as scratch:
+        step = await sandbox.run_sandboxed(
+            command,
+            workspace=ws.root,
+            output_path=Path(scratch) / "output.log",
+            timeout_s=timeout_s,
+            env=sandbox.step_env(ws.root),
+            policy=sandbox.SandboxPolicy(network=network),
+            sandboxed=sandboxed,
         )
-    return f"exit code: {proc.returncode}\n{text}"
+        text = sandbox.read_tail(step.output_path, MAX_COMMAND_OUTPUT)
+    if step.timed_out:
+        raise ToolError(f"command timed out after {timeout_s:g} s and was killed\n{text}")
+    used = await asyncio.to_thread(workspace_bytes, ws.root)
+    if used > MAX_WORKSPACE_BYTES:
+        text += (
+            f"\n[bakeoff: the workspace now holds {used} bytes, over the {MAX_WORKSPACE_BYTES} "
+            "byte limit; a workspace over the limit fails its checks]"
+        )
+    return f"exit code: {step.exit_code}\n{text}"
+
+
+def workspace_bytes(root: Path) -> int:
+    """Bytes allocated on disk under `root`, links not followed (sparse files count as
+    what they really use, not their apparent size)."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    total += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+    return total
 
 
 SyncTool = Callable[..., str]
@@ -230,16 +296,27 @@ class ToolBox:
         allow_commands: bool = False,
         read_only: bool = False,
         command_timeout_s: float = 60.0,
+        sandboxed: bool = True,
+        network: bool = False,
     ) -> None:
         self.workspace = workspace
         self.command_timeout_s = command_timeout_s
+        self.sandboxed = sandboxed
+        self.network = network
         self.specs = list(READ_TOOLS) + ([] if read_only else list(WRITE_TOOLS))
         if allow_commands and not read_only:
             self.specs.append(COMMAND_TOOL)
         self._offered = {s.name: s for s in self.specs}
 
     async def run(self, call: ToolCall) -> str:
-        """Run one call; raises ToolError with a message for the model."""
+        """Run one call; raises ToolError with a message for the model. A key that a
+        contestant read somehow never goes back to the provider or into the transcript."""
+        try:
+            return redact(await self._run(call))
+        except ToolError as exc:
+            raise ToolError(redact(str(exc))) from None
+
+    async def _run(self, call: ToolCall) -> str:
         spec = self._offered.get(call.name)
         if spec is None:
             raise ToolError(f"unknown tool {call.name!r}; available: {', '.join(self._offered)}")
@@ -258,8 +335,19 @@ class ToolBox:
             )
         args = {k: v if isinstance(v, str) else str(v) for k, v in call.arguments.items()}
         if call.name == "run_command":
-            return await run_command(self.workspace, args["command"], self.command_timeout_s)
-        try:
-            return SYNC_TOOLS[call.name](self.workspace, **args)
+            return await run_command(
+                self.workspace,
+                args["command"],
+                self.command_timeout_s,
+                sandboxed=self.sandboxed,
+                network=self.network,
+            )
+        tool = SYNC_TOOLS[call.name]
+        try:  # in a thread: a slow disk or a huge folder never stalls the other trials
+            return await asyncio.wait_for(
+                asyncio.to_thread(tool, self.workspace, **args), FILE_TOOL_TIMEOUT_S
+            )
+        except TimeoutError:
+            raise ToolError(f"{call.name} took over {FILE_TOOL_TIMEOUT_S:g} s; gave up") from None
         except OSError as exc:
             raise ToolError(f"{call.name} failed: {exc.strerror or exc}") from None

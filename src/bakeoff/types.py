@@ -94,8 +94,20 @@ class Completion(BaseModel):
 
 
 StopReason = Literal[
-    "completed", "max_turns", "timeout", "cost_limit", "provider_error", "cancelled", "error"
+    "completed",
+    "max_turns",
+    "timeout",
+    "cost_limit",
+    "rejected",
+    "provider_error",
+    "cancelled",
+    "error",
 ]
+"""Why a run stopped. `rejected`: the provider refused a request as invalid (a 4xx other than
+auth, not-found and rate limits: a context overflow the model's own output caused) — the model's
+doing, graded as a failure; `provider_error`: the infrastructure failed."""
+INFRASTRUCTURE_4XX = frozenset({401, 402, 403, 404, 407, 408, 429})
+"""Client errors that say nothing about the model: auth, payment, a wrong id, limits."""
 
 
 class AgentResult(BaseModel):
@@ -120,6 +132,8 @@ class AgentResult(BaseModel):
     warmup_s: float = 0.0  # a local model's load time, kept apart from answering
     requests: list[RequestTiming] = Field(default_factory=list)
     transcript: list[Message] = Field(default_factory=list)
+    sandboxed: bool = True
+    """False when run_command ran without the OS sandbox (--unsafe-no-sandbox)."""
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -133,4 +147,5 @@ class AgentResult(BaseModel):
             "cost_usd": self.cost_usd,
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
+            "sandboxed": self.sandboxed,
         }

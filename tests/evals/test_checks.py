@@ -1,4 +1,5 @@
-"""The check runner and task validation, run for real in temporary workspaces."""
+"""The check runner and task validation, run for real in temporary workspaces (in the
+bubblewrap sandbox wherever it works, which `make test` arranges)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from bakeoff.evals.checks import (
     OUTPUT_CAP_BYTES,
     arun_check,
-    parse_pytest_counts,
+    read_junit,
     run_check,
     validate_task,
 )
@@ -37,25 +38,26 @@ def check(tmp_path: Path, command: str, timeout_s: float = 30) -> tuple[Path, Ta
     return workspace, make_task(tmp_path, command, timeout_s)
 
 
-def alive(pid: int) -> bool:
-    """Whether `pid` is a live process; a zombie waiting to be reaped counts as dead."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel instead
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+def running(token: str) -> list[int]:
+    """Host pids whose command line holds `token` (a process in a sandbox's own PID namespace
+    still shows on the host's /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if token.encode() in cmdline and state not in ("Z", "X"):
+                pids.append(int(entry.name))
+    return pids
 
 
-def wait_dead(pid: int, within_s: float = 3.0) -> bool:
+def wait_gone(token: str, within_s: float = 3.0) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if not alive(pid):
+        if not running(token):
             return True
         time.sleep(0.05)
     return False
@@ -83,31 +85,32 @@ def test_runs_at_the_workspace_root(tmp_path: Path) -> None:
 
 
 def test_timeout_kills_the_whole_process_group_quickly(tmp_path: Path) -> None:
-    workspace, task = check(tmp_path, "sleep 30 & echo $! > bg.pid; sleep 30", timeout_s=0.5)
+    workspace, task = check(tmp_path, "sleep 30.101 & sleep 30.102", timeout_s=0.5)
     started = time.monotonic()
     result = run_check(task, workspace)
     assert time.monotonic() - started < 5
     assert result.timed_out and not result.passed and result.exit_code is None
-    assert wait_dead(int((workspace / "bg.pid").read_text()))
+    assert wait_gone("sleep 30.10")
 
 
 def test_background_processes_die_even_when_the_check_passes(tmp_path: Path) -> None:
-    workspace, task = check(tmp_path, "sleep 30 & echo $! > bg.pid; exit 0")
+    workspace, task = check(tmp_path, "(setsid sleep 30.201 &); nohup sleep 30.202 & exit 0")
     assert run_check(task, workspace).passed
-    assert wait_dead(int((workspace / "bg.pid").read_text()))
+    assert wait_gone("sleep 30.20")
 
 
 async def test_cancelling_arun_check_kills_the_command(tmp_path: Path) -> None:
-    workspace, task = check(tmp_path, "echo $$ > sh.pid; sleep 30")
-    running = asyncio.create_task(arun_check(task, workspace))
-    for _ in range(100):
-        if (workspace / "sh.pid").is_file() and (workspace / "sh.pid").read_text().strip():
+    workspace, task = check(tmp_path, "echo started > started.txt; sleep 30.301")
+    pending = asyncio.create_task(arun_check(task, workspace))
+    for _ in range(200):
+        if (workspace / "started.txt").is_file():
             break
         await asyncio.sleep(0.05)
-    running.cancel()
+    assert running("sleep 30.301")
+    pending.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await running
-    assert wait_dead(int((workspace / "sh.pid").read_text()))
+        await pending
+    assert await asyncio.to_thread(wait_gone, "sleep 30.301")
 
 
 def test_output_keeps_only_the_tail(tmp_path: Path) -> None:
@@ -130,12 +133,13 @@ def test_secrets_are_scrubbed_from_the_environment(
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("BAKEOFF_HARMLESS", "visible")
-    workspace, task = check(tmp_path, "env")
+    monkeypatch.setenv("SOME_HARMLESS_SETTING", "not-passed-either")
+    workspace, task = check(tmp_path, "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'")
     output = run_check(task, workspace).output
     for name, value in secrets.items():
         assert name not in output and value not in output
-    assert "BAKEOFF_HARMLESS=visible" in output
+    # An allow-list, not a deny-list: nothing of the parent's environment but the locale.
+    assert "not-passed-either" not in output
     assert "PYTHONDONTWRITEBYTECODE=1" in output
 
 
@@ -162,13 +166,30 @@ def test_d(): assert False
 """
 
 
-def test_pytest_counts_and_no_droppings(tmp_path: Path) -> None:
+def test_pytest_counts_come_from_the_result_file_and_leave_no_droppings(tmp_path: Path) -> None:
     workspace, task = check(tmp_path, "python -m pytest -q hidden_test_x.py")
     (workspace / "hidden_test_x.py").write_text(PYTEST_FILE)
     result = run_check(task, workspace)
     assert not result.passed and result.exit_code == 1
     assert (result.tests_passed, result.tests_total) == (3, 4)
     assert sorted(p.name for p in workspace.iterdir()) == ["hidden_test_x.py"]
+
+
+def test_a_forged_summary_line_counts_for_nothing(tmp_path: Path) -> None:
+    workspace, task = check(
+        tmp_path, "python -m pytest -q hidden_test_x.py; echo '99 passed in 0.1s'"
+    )
+    (workspace / "hidden_test_x.py").write_text(PYTEST_FILE)
+    result = run_check(task, workspace)
+    assert (result.tests_passed, result.tests_total) == (3, 4)
+
+
+def test_a_pytest_check_that_exits_0_without_a_result_file_fails(tmp_path: Path) -> None:
+    workspace, task = check(tmp_path, "python -m pytest -q hidden_test_x.py || true")
+    (workspace / "hidden_test_x.py").write_text("import os\ndef test_a(): os._exit(0)\n")
+    result = run_check(task, workspace)
+    assert result.exit_code == 0 and not result.passed
+    assert "no result file" in result.output
 
 
 def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None:
@@ -185,17 +206,34 @@ def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None
     assert (result.tests_passed, result.tests_total) == (1, 1)
 
 
-def test_pytest_uses_the_workspaces_own_config(tmp_path: Path) -> None:
+def test_pytest_uses_the_tasks_config_and_never_the_workspaces(tmp_path: Path) -> None:
     workspace, task = check(tmp_path, "python -m pytest -q")
-    (workspace / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")
+    (workspace / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")  # installed
     (workspace / "check_one.py").write_text("def test_one(): pass\n")
+    # The workspace's own config and conftest are ignored: the fixture does not exist.
+    (workspace / "setup.cfg").write_text("[tool:pytest]\naddopts = --collect-only\n")
     (workspace / "conftest.py").write_text(
         "import pytest\n@pytest.fixture\ndef seven(): return 7\n"
     )
     (workspace / "check_two.py").write_text("def test_two(seven): assert seven == 7\n")
     result = run_check(task, workspace)
-    assert result.passed, result.output
-    assert (result.tests_passed, result.tests_total) == (2, 2)
+    assert not result.passed
+    assert (result.tests_passed, result.tests_total) == (1, 2)
+
+
+def test_read_junit_refuses_entities_and_garbage(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite tests="5" failures="1" errors="1" skipped="1"/></testsuites>'
+    )
+    assert read_junit(junit) == (2, 4)
+    junit.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite tests="1"/>')
+    assert read_junit(junit) is None
+    junit.write_text("not xml")
+    assert read_junit(junit) is None
+    assert read_junit(tmp_path / "missing.xml") is None
 
 
 def test_memory_is_limited(tmp_path: Path) -> None:
@@ -205,25 +243,6 @@ def test_memory_is_limited(tmp_path: Path) -> None:
     result = run_check(task, workspace)
     assert not result.passed
     assert "MemoryError" in result.output
-
-
-@pytest.mark.parametrize(
-    ("output", "counts"),
-    [
-        ("..F.\n3 passed, 1 failed in 0.12s\n", (3, 4)),
-        ("==== 1 failed, 2 passed, 1 error in 1.00s ====", (2, 4)),
-        ("5 passed, 2 warnings in 3.20s", (5, 5)),
-        ("1 passed, 1 skipped in 0.10s", (1, 1)),
-        ("ERROR x.py\n2 errors in 0.30s", (0, 2)),
-        ("no tests ran in 0.01s", (0, 0)),
-        ("= 10 passed in 61.20s (0:01:01) =", (10, 10)),
-        ("first run\n1 failed in 0.1s\nsecond run\n4 passed in 0.2s", (4, 4)),
-        ("PASS", (None, None)),
-        ("", (None, None)),
-    ],
-)
-def test_parse_pytest_counts(output: str, counts: tuple[int | None, int | None]) -> None:
-    assert parse_pytest_counts(output) == counts
 
 
 def test_a_task_without_check_cannot_run(tmp_path: Path) -> None:

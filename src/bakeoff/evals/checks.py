@@ -1,34 +1,35 @@
 """The deterministic grader: run a task's `[check]` command in a finished workspace, and prove
-tasks valid. The command runs through `/bin/sh` at the workspace root in its own process group,
-under resource limits (CPU seconds, 2 GiB of address space, 64 MiB per written file), with API
-keys and other secrets scrubbed from its environment and `python`/`python3` resolving to the
-interpreter running bakeoff, so `python -m pytest` finds the pytest installed beside it. Pytest
-is isolated from whatever project the workspace happens to sit in: plugins are not auto-loaded
-(a check that needs one names it with `-p`), no cache is written, and the configuration is the
-workspace's own pytest config if it has one at its root, else an empty one. When the command
-times out or the caller is cancelled, the whole process group is killed. `validate_task` proves
-a task fair: its check fails on the untouched fixture and passes once `solution/` is laid over.
+tasks valid. Only the task's author controls a check. It runs in the OS sandbox
+(`bakeoff.sandbox`): the system read-only, the workspace the only writable place, no network, no
+keys. The task's hidden files are bound read-only over their copies in the workspace, so code
+that the check imports cannot rewrite them. `python` is the interpreter running bakeoff, started
+safe: the current folder and the script's folder are not put first on `sys.path`, and the
+workspace is appended after the standard library and site-packages, so a contestant's
+`pytest.py` or `pathlib.py` shadows nothing. Byte code is cached outside the workspace, so a
+planted `__pycache__` is never loaded. Pytest runs with the task's configuration only (a
+`pytest.ini` in `hidden/`, else an empty one): no workspace conftest.py, ini, pyproject.toml,
+setup.cfg or tox.ini, no plugin autoload, no cache. Its verdict and counts come from a JUnit XML
+file written outside the workspace, never from stdout; a pytest check that exits 0 without that
+file, or whose file records failures, fails. When the command times out or the caller is
+cancelled, everything it started is killed. `validate_task` proves a task fair: its check fails
+on the untouched fixture and passes once `solution/` is laid over.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
 import os
 import re
-import resource
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from xml.etree import ElementTree
 
 from pydantic import BaseModel
 
+from bakeoff import sandbox
 from bakeoff.evals.task import (
     ANSWER_FILE,
     TaskSpec,
@@ -36,36 +37,35 @@ from bakeoff.evals.task import (
     install_hidden,
     prepare_workspace,
 )
-from bakeoff.tools import scrubbed_env
+from bakeoff.redact import redact
 
 OUTPUT_CAP_BYTES = 8 * 1024
 """How much of the check's combined stdout+stderr is kept: the last 8 KiB, where verdicts are."""
-MEMORY_LIMIT_BYTES = 2 * 1024**3
-FILE_SIZE_LIMIT_BYTES = 64 * 1024**2
-
-# Variables that would make the check behave differently from one machine to the next.
-_UNSTABLE_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP")
-_PYTEST_SUMMARY = re.compile(
-    r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s\b", re.MULTILINE
+RESULT_FILE = "junit.xml"
+# A check that runs pytest: `pytest ...`, `py.test ...` or `python -m pytest ...`.
+_PYTEST_COMMAND = re.compile(
+    r"(?:^|[;&|(]|\bexec)\s*(?:\S*/)?(?:py\.test|pytest|python[\d.]*\s+(?:-\S+\s+)*-m\s*pytest)"
+    r"(?:\s|$)"
 )
-_PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?)\b")
-# Root files that carry pytest configuration, and the text that marks it in shared files.
-_PYTEST_CONFIGS = {
-    "pytest.toml": "",
-    ".pytest.toml": "",
-    "pytest.ini": "",
-    ".pytest.ini": "",
-    "pyproject.toml": "[tool.pytest",
-    "tox.ini": "[pytest]",
-    "setup.cfg": "[tool:pytest]",
-}
+_TASK_PYTEST_CONFIG = "pytest.ini"
+"""A task's own pytest configuration lives in `hidden/pytest.ini`; nothing else is read."""
+# Appends the workspace (the current folder) to sys.path, after stdlib and site-packages.
+_SITECUSTOMIZE = "import os, sys\nsys.path.append(os.getcwd())\n"
+# A plugin of ours that marks that pytest started, so a pytest run the command line does not
+# show still needs its result file.
+_MARKER_PLUGIN = "_bakeoff_pytest_started"
+_MARKER_SOURCE = (
+    "import os\n\ndef pytest_configure(config):\n"
+    "    open(os.environ['BAKEOFF_PYTEST_STARTED'], 'w').close()\n"
+)
 
 
 class CheckResult(BaseModel):
     """What one run of a check command did."""
 
     passed: bool
-    """Exit status 0 within the time limit."""
+    """Exit status 0 within the time limit and, for pytest, a result file with every test
+    passed."""
     exit_code: int | None
     """The command's exit status (negative: killed by that signal); None when it timed out."""
     output: str
@@ -75,9 +75,11 @@ class CheckResult(BaseModel):
     timed_out: bool = False
     """The command ran past `timeout_s` and its process group was killed."""
     tests_passed: int | None = None
-    """Tests passed, from pytest's summary line; None when the output had none."""
+    """Tests passed, from pytest's JUnit result file; None without one."""
     tests_total: int | None = None
-    """Tests passed + failed + errors, from pytest's summary line; None without one."""
+    """Tests passed + failed + errors, from pytest's JUnit result file; None without one."""
+    sandboxed: bool = True
+    """The check ran in the OS sandbox; False only with the explicit unsafe fallback."""
 
 
 class ValidationResult(BaseModel):
@@ -95,75 +97,89 @@ class ValidationResult(BaseModel):
     """The check run with `solution/` laid over the fixture."""
 
 
-async def arun_check(task: TaskSpec, workspace: Path) -> CheckResult:
-    """Run the task's check command in `workspace` (hidden files already installed)."""
+async def arun_check(
+    task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None, network: bool = False
+) -> CheckResult:
+    """Run the task's check command in `workspace` (hidden files already installed).
+
+    `sandboxed` None: in the sandbox whenever bubblewrap works here. False is the unsafe
+    fallback for machines without it: the same environment, configuration and limits, without
+    the OS isolation, and the result says so."""
     if task.check is None:
         raise ValueError(f"task {task.name!r} has no [check] to run")
     if not workspace.is_dir():
         raise ValueError(f"{workspace}: workspace folder does not exist")
-    workspace = workspace.resolve()
-    timeout_s = task.check.timeout_s
-    with tempfile.TemporaryDirectory(prefix="bakeoff-check-") as scratch:
-        scratch_dir = Path(scratch)
-        env = _check_env(workspace, scratch_dir)
-        output_path = scratch_dir / "output.log"
-        started = time.monotonic()
-        timed_out = False
-        with output_path.open("wb") as output:
-            # Output goes to a file, not a pipe: a stray grandchild holding a pipe open could
-            # otherwise keep us waiting long after the command itself is gone.
-            proc = await asyncio.create_subprocess_shell(
-                task.check.command,
-                cwd=workspace,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_resource_limits(timeout_s),
+    workspace = Path(os.path.realpath(workspace))
+    with tempfile.TemporaryDirectory(prefix="bakeoff-check-") as scratch_name:
+        scratch = Path(os.path.realpath(scratch_name))
+        setup = _CheckSetup(task, workspace, scratch)
+        step = await sandbox.run_sandboxed(
+            task.check.command,
+            workspace=workspace,
+            output_path=scratch / "output.log",
+            timeout_s=task.check.timeout_s,
+            env=setup.env,
+            policy=sandbox.SandboxPolicy(network=network),
+            mounts=setup.mounts,
+            sandboxed=sandbox.use_sandbox(sandboxed),
+        )
+        text = sandbox.read_tail(step.output_path, OUTPUT_CAP_BYTES)
+        counts = read_junit(setup.result_file)
+        ran_pytest = setup.started_file.exists()
+    passed = step.exit_code == 0
+    if passed and (ran_pytest or _PYTEST_COMMAND.search(task.check.command)):
+        if counts is None:
+            passed = False
+            text += (
+                "\n[bakeoff: the check exited 0 but pytest wrote no result file; a test run "
+                "that ends early (os._exit, a crash) does not pass]"
             )
-            try:
-                await asyncio.wait_for(proc.wait(), timeout_s)
-            except TimeoutError:
-                timed_out = True
-                _kill_group(proc.pid)
-                await proc.wait()
-            except BaseException:
-                # Cancelled: the check must not outlive the run that asked for it.
-                _kill_group(proc.pid)
-                raise
-            finally:
-                # Background processes the command started die with it, even when it passed.
-                _kill_group(proc.pid)
-        duration_s = time.monotonic() - started
-        text = _tail(output_path)
-    passed_count, total = parse_pytest_counts(text)
-    exit_code = None if timed_out else proc.returncode
+        elif counts[1] == 0 or counts[0] < counts[1]:
+            passed = False
+            text += f"\n[bakeoff: pytest's result file records {counts[0]}/{counts[1]} passed]"
     return CheckResult(
-        passed=exit_code == 0,
-        exit_code=exit_code,
-        output=text,
-        duration_s=round(duration_s, 3),
-        timed_out=timed_out,
-        tests_passed=passed_count,
-        tests_total=total,
+        passed=passed,
+        exit_code=step.exit_code,
+        output=redact(text),
+        duration_s=step.duration_s,
+        timed_out=step.timed_out,
+        tests_passed=None if counts is None else counts[0],
+        tests_total=None if counts is None else counts[1],
+        sandboxed=step.sandboxed,
     )
 
 
-def run_check(task: TaskSpec, workspace: Path) -> CheckResult:
+def run_check(task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None) -> CheckResult:
     """Blocking form of `arun_check`, for callers without an event loop."""
-    return asyncio.run(arun_check(task, workspace))
+    return asyncio.run(arun_check(task, workspace, sandboxed=sandboxed))
 
 
-def parse_pytest_counts(output: str) -> tuple[int | None, int | None]:
-    """(passed, passed + failed + errors) from pytest's last summary line, or (None, None)."""
-    summaries = _PYTEST_SUMMARY.findall(output)
-    if not summaries:
-        return None, None
-    counts = {"passed": 0, "failed": 0, "errors": 0}
-    for number, word in _PYTEST_COUNT.findall(summaries[-1]):
-        counts["errors" if word.startswith("error") else word] += int(number)
-    return counts["passed"], sum(counts.values())
+def read_junit(path: Path) -> tuple[int, int] | None:
+    """(passed, passed + failed + errors) from pytest's JUnit XML, or None when there is none
+    or it cannot be read. Skipped tests count in neither."""
+    try:
+        if not path.is_file() or path.stat().st_size > 16 * 1024**2:
+            return None
+        data = path.read_bytes()
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            return None  # pytest never writes these; refusing them stops entity expansion
+        root = ElementTree.fromstring(data)
+    except (OSError, ElementTree.ParseError):
+        return None
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    if not suites:
+        return None
+    tests = failures = errors = skipped = 0
+    try:
+        for suite in suites:
+            tests += int(suite.get("tests", "0"))
+            failures += int(suite.get("failures", "0"))
+            errors += int(suite.get("errors", "0"))
+            skipped += int(suite.get("skipped", "0"))
+    except ValueError:
+        return None
+    total = tests - skipped
+    return max(total - failures - errors, 0), max(total, 0)
 
 
 async def avalidate_task(task: TaskSpec) -> ValidationResult:
@@ -239,94 +255,74 @@ def _summary(result: CheckResult) -> str:
     return f"exit {result.exit_code}, {result.duration_s:.1f}s"
 
 
-def _check_env(workspace: Path, scratch: Path) -> dict[str, str]:
-    env = _scrubbed(os.environ)
-    shims = scratch / "bin"
-    shims.mkdir()
-    # A wrapper script, not a symlink: a venv's interpreter finds its site-packages through
-    # the path it was started by, and a symlink elsewhere would lose them.
-    for name in ("python", "python3"):
-        shim = shims / name
-        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
-        shim.chmod(0o755)
-    # Then the interpreter's own bin folder, so `pytest` and friends are the ones beside it.
-    interpreter_bin = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join(
-        p for p in (str(shims), interpreter_bin, env.get("PATH", "")) if p
-    )
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    config = _pytest_config(workspace, scratch)
-    # PYTEST_ADDOPTS goes before the command's own options, so the command can still override.
-    env["PYTEST_ADDOPTS"] = shlex.join(
-        [
+class _CheckSetup:
+    """The environment, mounts and files of one check run, all outside the workspace."""
+
+    def __init__(self, task: TaskSpec, workspace: Path, scratch: Path) -> None:
+        bin_dir, site_dir, results = scratch / "bin", scratch / "site", scratch / "result"
+        for folder in (bin_dir, site_dir, results):
+            folder.mkdir()
+        # A wrapper script, not a symlink: a venv's interpreter finds its site-packages through
+        # the path it was started by, and a symlink elsewhere would lose them.
+        for name in ("python", "python3"):
+            shim = bin_dir / name
+            shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            shim.chmod(0o755)
+        (site_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+        (site_dir / f"{_MARKER_PLUGIN}.py").write_text(_MARKER_SOURCE)
+        self.result_file = results / RESULT_FILE
+        self.started_file = results / "pytest-started"
+        hidden = _hidden_files(task)
+        config = task.hidden_dir / _TASK_PYTEST_CONFIG
+        if config.is_file():
+            config_path = workspace / _TASK_PYTEST_CONFIG
+        else:
+            config_path = scratch / "pytest.ini"
+            config_path.write_text("[pytest]\n")
+        addopts = [
             "-p",
             "no:cacheprovider",
+            "-p",
+            _MARKER_PLUGIN,
             "-c",
-            str(config),
+            str(config_path),
             f"--rootdir={workspace}",
-            f"--confcutdir={workspace}",
+            "--noconftest",
+            "--import-mode=append",
+            f"--junitxml={self.result_file}",
+            "-o",
+            "junit_family=xunit2",
         ]
-    )
-    return env
-
-
-def _scrubbed(environ: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in scrubbed_env(environ).items() if k not in _UNSTABLE_ENV}
-
-
-def _pytest_config(workspace: Path, scratch: Path) -> Path:
-    """The workspace's own pytest config when it has one, else an empty one: pytest must never
-    climb out of the workspace and pick up the configuration of a project around it."""
-    for name, marker in _PYTEST_CONFIGS.items():
-        candidate = workspace / name
-        if candidate.is_file():
-            try:
-                text = candidate.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if marker in text:
-                return candidate
-    empty = scratch / "pytest.ini"
-    empty.write_text("[pytest]\n")
-    return empty
-
-
-def _resource_limits(timeout_s: float) -> Callable[[], None]:
-    cpu_s = math.ceil(timeout_s) + 5
-
-    def apply() -> None:
-        # Runs in the child between fork and exec: no raising, no allocation-heavy work.
-        limits = (
-            (resource.RLIMIT_CPU, cpu_s, cpu_s + 5),
-            (resource.RLIMIT_AS, MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES),
-            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_BYTES, FILE_SIZE_LIMIT_BYTES),
+        self.env = sandbox.step_env(
+            workspace,
+            path_prefix=[bin_dir, Path(sys.executable).parent],
+            extra={
+                "PYTHONSAFEPATH": "1",
+                "PYTHONPATH": str(site_dir),
+                "PYTHONPYCACHEPREFIX": "/tmp/bakeoff-pycache",
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                "BAKEOFF_PYTEST_STARTED": str(self.started_file),
+                "PYTEST_ADDOPTS": " ".join(_quote(a) for a in addopts),
+            },
         )
-        for kind, soft, hard in limits:
-            try:
-                current_hard = resource.getrlimit(kind)[1]
-                if current_hard != resource.RLIM_INFINITY:
-                    soft, hard = min(soft, current_hard), min(hard, current_hard)
-                resource.setrlimit(kind, (soft, hard))
-            except (ValueError, OSError):
-                pass  # e.g. macOS refuses RLIMIT_AS; the other limits still apply
-
-    return apply
+        self.mounts = sandbox.Mounts(
+            read_only=[bin_dir, site_dir, *([] if config.is_file() else [config_path])],
+            writable=[results],
+            read_only_over=[(task.hidden_dir / rel, workspace / rel) for rel in hidden],
+        )
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-        os.killpg(pgid, signal.SIGKILL)
+def _hidden_files(task: TaskSpec) -> list[str]:
+    """The hidden files that `install_hidden` copied into the workspace."""
+    if not task.hidden_dir.is_dir():
+        return []
+    return sorted(
+        p.relative_to(task.hidden_dir).as_posix()
+        for p in task.hidden_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
 
 
-def _tail(path: Path) -> str:
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        if size > OUTPUT_CAP_BYTES:
-            handle.seek(size - OUTPUT_CAP_BYTES)
-        data = handle.read()
-    text = data.decode("utf-8", errors="replace")
-    if size > OUTPUT_CAP_BYTES:
-        text = f"[... {size - OUTPUT_CAP_BYTES} bytes cut ...]\n{text}"
-    return text
+def _quote(arg: str) -> str:
+    # PYTEST_ADDOPTS is split with shlex; paths with spaces must survive it.
+    return shlex.quote(arg)

@@ -1,0 +1,336 @@
+"""The OS sandbox for contestant code: every `run_command` and every check runs through
+`run_sandboxed`. With bubblewrap (`bwrap`) the command sees a read-only system (`/usr`, `/etc`
+and the Python that runs bakeoff, nothing else of the host: no home directory, no other
+workspace, no `/proc` of other processes), its workspace as the only writable place besides a
+private, size-capped `/tmp`, no network unless the policy allows it, and an environment built from
+an allow-list — never the parent's keys. CPU seconds, address space, file size and process count
+are capped with rlimits, and everything the command started is killed when the step ends (a new
+PID namespace dies with its first process; the whole group is killed on timeout or cancel).
+
+Where bubblewrap cannot run (macOS, containers without user namespaces) `sandbox_status()` says
+why, once; callers then refuse contestant commands unless the user passed
+`--unsafe-no-sandbox`, and every record of such a run is marked unsandboxed. The unsandboxed
+path keeps the allow-listed environment, the rlimits and the group kill, nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""Host folders every sandbox sees read-only (a symlink among them stays a symlink)."""
+MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh")
+"""Host files under the read-only system that the sandbox sees empty."""
+ENV_ALLOWED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+"""The only variables copied from the parent environment; everything else is set here."""
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What one sandboxed step may use."""
+
+    network: bool = False
+    """Keep the host's network (a task or the user opted in); off: no interfaces but loopback."""
+    cpu_s: int | None = None
+    """CPU seconds for the whole step; None: the wall time limit plus 5 s."""
+    memory_bytes: int = 2 * 1024**3
+    """Address space per process."""
+    file_size_bytes: int = 64 * 1024**2
+    """Largest file any process may write."""
+    max_processes: int = 256
+    """Processes per user (not enforced by the kernel for root; the time limit and the PID
+    namespace still bound a fork bomb)."""
+    tmp_bytes: int = 256 * 1024**2
+    """Size of the private `/tmp`."""
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """Whether contestant code can be sandboxed on this machine, and if not, why."""
+
+    available: bool
+    reason: str
+    bwrap: str | None = None
+
+
+@dataclass
+class StepResult:
+    """What one sandboxed step did."""
+
+    exit_code: int | None
+    """The command's exit status (negative: killed by that signal); None when it timed out."""
+    output_path: Path
+    """File holding stdout and stderr together (the caller reads the part it wants)."""
+    duration_s: float
+    timed_out: bool = False
+    sandboxed: bool = True
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """Extra host paths for one step, each seen at the same path inside the sandbox."""
+
+    read_only: Sequence[Path] = ()
+    writable: Sequence[Path] = ()
+    read_only_over: Sequence[tuple[Path, Path]] = field(default_factory=tuple)
+    """(host source, destination) pairs bound read-only over a path, e.g. a hidden check file
+    over its placeholder in the workspace."""
+
+
+@functools.cache
+def sandbox_status() -> SandboxStatus:
+    """Probe bubblewrap once per process: present, and able to start a namespace here."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxStatus(
+            False,
+            "bubblewrap (bwrap) is not installed: on Debian/Ubuntu `apt-get install bubblewrap`",
+        )
+    here = Path(os.path.realpath("/tmp"))
+    probe = [bwrap, *bwrap_args(here, SandboxPolicy(), Mounts()), "/bin/true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=20, env=_base_env())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return SandboxStatus(False, f"bubblewrap could not start: {exc}", bwrap)
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+        return SandboxStatus(
+            False, f"bubblewrap cannot create namespaces here ({why[:200]})", bwrap
+        )
+    return SandboxStatus(True, "bubblewrap", bwrap)
+
+
+def use_sandbox(requested: bool | None = None) -> bool:
+    """Whether a step runs sandboxed: `requested`, or (None) whenever bubblewrap works here.
+    Falling back says why, once per process, on the `bakeoff` logger."""
+    if requested is not None:
+        return requested
+    status = sandbox_status()
+    if not status.available:
+        _warn_once(status.reason)
+    return status.available
+
+
+@functools.cache
+def _warn_once(reason: str) -> None:
+    logging.getLogger("bakeoff").warning(
+        "contestant code runs UNSANDBOXED: %s. Checks still run (marked unsandboxed in every "
+        "report); run_command needs --unsafe-no-sandbox.",
+        reason,
+    )
+
+
+def python_dirs() -> list[Path]:
+    """Host folders the interpreter running bakeoff needs: its prefix, base and venv."""
+    dirs = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+    }
+    return sorted({Path(os.path.realpath(d)) for d in dirs} | dirs)
+
+
+def step_env(
+    workspace: Path, *, path_prefix: Sequence[Path] = (), extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a contestant step: an allow-list, never the parent's secrets."""
+    env = _base_env()
+    env["PATH"] = os.pathsep.join([*(str(p) for p in path_prefix), SYSTEM_PATH])
+    env["HOME"] = "/tmp"
+    env["TMPDIR"] = "/tmp"
+    env["PWD"] = str(workspace)
+    env["TERM"] = "dumb"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+async def run_sandboxed(
+    command: str,
+    *,
+    workspace: Path,
+    output_path: Path,
+    timeout_s: float,
+    env: Mapping[str, str],
+    policy: SandboxPolicy = SandboxPolicy(),
+    mounts: Mounts = Mounts(),
+    sandboxed: bool = True,
+) -> StepResult:
+    """Run `command` through `/bin/sh -c` at `workspace`, output to `output_path`; kill all of
+    it on timeout or cancellation. `sandboxed=False` is the explicit unsafe fallback."""
+    workspace = Path(os.path.realpath(workspace))
+    if sandboxed:
+        status = sandbox_status()
+        if not status.available or status.bwrap is None:
+            raise RuntimeError(f"no sandbox on this machine: {status.reason}")
+        argv = [status.bwrap, *bwrap_args(workspace, policy, mounts), "/bin/sh", "-c", command]
+    else:
+        argv = ["/bin/sh", "-c", command]
+    started = time.monotonic()
+    timed_out = False
+    with output_path.open("wb") as output:
+        # Output goes to a file, not a pipe: a stray process holding a pipe open could
+        # otherwise keep us waiting long after the command itself is gone.
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=workspace,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_rlimits(policy, timeout_s),
+        )
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
+            kill_group(proc.pid)
+            await proc.wait()
+        except BaseException:
+            kill_group(proc.pid)  # cancelled: the step must not outlive its caller
+            with contextlib.suppress(Exception):
+                await asyncio.shield(proc.wait())
+            raise
+        finally:
+            kill_group(proc.pid)  # whatever it left behind dies with it, even on success
+    return StepResult(
+        exit_code=None if timed_out else proc.returncode,
+        output_path=output_path,
+        duration_s=round(time.monotonic() - started, 3),
+        timed_out=timed_out,
+        sandboxed=sandboxed,
+    )
+
+
+def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[str]:
+    """bubblewrap's arguments for one step (the command follows them)."""
+    args = [*_system_binds()]
+    for host in python_dirs():
+        if host.exists() and not _under_system(host):
+            args += ["--ro-bind", str(host), str(host)]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
+    for ro in mounts.read_only:
+        args += ["--ro-bind", str(ro), str(ro)]
+    for rw in mounts.writable:
+        args += ["--bind", str(rw), str(rw)]
+    args += ["--bind", str(workspace), str(workspace)]
+    for source, dest in mounts.read_only_over:
+        args += ["--ro-bind", str(source), str(dest)]
+    args += ["--chdir", str(workspace)]
+    args += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    args += ["--die-with-parent", "--new-session"]
+    if policy.network:
+        args.append("--share-net")
+    args.append("--")
+    return args
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a process group; quiet when it is already gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def read_tail(path: Path, limit: int) -> str:
+    """The last `limit` bytes of a file as text, noting how much was cut."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > limit:
+            handle.seek(size - limit)
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace")
+    return f"[... {size - limit} bytes cut ...]\n{text}" if size > limit else text
+
+
+def describe(command: str) -> str:
+    """A short, shell-quoted form of a command for messages."""
+    return shlex.join(["sh", "-c", command[:200]])
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
+    env.setdefault("LANG", "C.UTF-8")
+    env["PATH"] = SYSTEM_PATH
+    return env
+
+
+def _system_binds() -> list[str]:
+    args: list[str] = []
+    for name in SYSTEM_DIRS:
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    for masked in MASKED_FILES:
+        if os.path.isdir(masked):
+            args += ["--tmpfs", masked]
+        elif os.path.exists(masked):
+            args += ["--ro-bind", "/dev/null", masked]
+    return args
+
+
+def _under_system(path: Path) -> bool:
+    return any(
+        str(path) == d or str(path).startswith(d + "/")
+        for d in SYSTEM_DIRS
+        if not os.path.islink(d)
+    )
+
+
+def _user_processes() -> int:
+    """How many processes this user runs now: RLIMIT_NPROC counts them all, not just ours."""
+    uid = os.getuid()
+    count = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    count += entry.stat().st_uid == uid
+    return count
+
+
+def _rlimits(policy: SandboxPolicy, timeout_s: float) -> Callable[[], None]:
+    cpu_s = policy.cpu_s if policy.cpu_s is not None else math.ceil(timeout_s) + 5
+    limits = [
+        (resource.RLIMIT_CPU, cpu_s, cpu_s + 5),
+        (resource.RLIMIT_AS, policy.memory_bytes, policy.memory_bytes),
+        (resource.RLIMIT_FSIZE, policy.file_size_bytes, policy.file_size_bytes),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if os.getuid() != 0:  # the kernel never applies it to root
+        nproc = _user_processes() + policy.max_processes
+        limits.append((resource.RLIMIT_NPROC, nproc, nproc))
+
+    def apply() -> None:
+        # Runs in the child between fork and exec: no raising, nothing heavy.
+        for kind, soft, hard in limits:
+            try:
+                current_hard = resource.getrlimit(kind)[1]
+                if current_hard != resource.RLIM_INFINITY:
+                    soft, hard = min(soft, current_hard), min(hard, current_hard)
+                resource.setrlimit(kind, (soft, hard))
+            except (ValueError, OSError):
+                pass  # e.g. macOS refuses RLIMIT_AS; the other limits still apply
+
+    return apply

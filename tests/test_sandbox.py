@@ -1,0 +1,188 @@
+"""The OS sandbox, tried the way a hostile contestant would through `run_command`: it must
+not read or write outside its workspace, see a key, reach the network, outlive its step or
+fill the disk — and without bubblewrap, commands are refused unless the user says otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bakeoff.errors import ToolError
+from bakeoff.sandbox import sandbox_status
+from bakeoff.tools import MAX_WORKSPACE_BYTES, run_command
+from bakeoff.workspace import Workspace
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
+)
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def sh(ws: Path, command: str, timeout_s: float = 30, **kw: bool) -> str:
+    return await run_command(Workspace(ws), command, timeout_s, **kw)
+
+
+def host_processes(token: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if token.encode() in cmdline and entry.name != str(os.getpid()):
+                found.append(cmdline.decode(errors="replace"))
+    return found
+
+
+async def test_no_key_and_no_other_process_is_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-key-0123456789")
+    monkeypatch.setenv("UNUSUAL_CREDENTIAL_NAME", "canary-unusual-0123456789")
+    out = await sh(
+        tmp_path,
+        f"env; cat /proc/*/environ 2>/dev/null; cat /proc/{os.getpid()}/environ; "
+        "echo pids: $(ls /proc | grep -c '^[0-9]')",
+    )
+    assert "canary" not in out
+    assert int(out.rsplit("pids:", 1)[1].split()[0]) <= 5  # its own few, not the host's
+
+
+async def test_nothing_outside_the_workspace_can_be_read_or_written(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("canary-outside")
+    out = await sh(
+        ws,
+        f"cat {outside}; cat {REPO / 'pyproject.toml'}; ls ~ /root /home; "
+        f"echo pwned > {outside}; echo pwned > {REPO / 'pwned.txt'}; touch /usr/pwned; "
+        "echo inside > mine.txt; echo private > /tmp/t && cat /tmp/t",
+    )
+    assert "canary-outside" not in out and "[project]" not in out
+    assert outside.read_text() == "canary-outside"
+    assert not (REPO / "pwned.txt").exists() and not Path("/usr/pwned").exists()
+    assert (ws / "mine.txt").read_text() == "inside\n" and "private" in out
+
+
+async def test_a_rival_workspace_is_out_of_reach(tmp_path: Path) -> None:
+    mine, rival = tmp_path / "a", tmp_path / "b"
+    mine.mkdir()
+    rival.mkdir()
+    (rival / "solution.py").write_text("good")
+    await sh(
+        mine,
+        f"echo 'raise SystemExit(1)' > {rival}/conftest.py; echo bad > {rival}/solution.py; "
+        f"(setsid sh -c 'sleep 1; echo late > {rival}/late.txt' &)",
+    )
+    await asyncio.to_thread(time.sleep, 1.5)
+    assert sorted(p.name for p in rival.iterdir()) == ["solution.py"]
+    assert (rival / "solution.py").read_text() == "good"
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.sendall(b"hello-from-host")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+async def test_no_network_unless_allowed(tmp_path: Path, loopback_server: int) -> None:
+    probe = (
+        "python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', "
+        f'{loopback_server}), timeout=2); print(s.recv(100).decode())"'
+    )
+    assert "hello-from-host" not in await sh(tmp_path, probe)
+    assert "hello-from-host" in await sh(tmp_path, probe, network=True)
+
+
+async def test_nothing_is_left_running(tmp_path: Path) -> None:
+    await sh(tmp_path, "sleep 31.401 & (setsid nohup sleep 31.402 &) ; echo started")
+    deadline = time.monotonic() + 3
+    while host_processes("sleep 31.40") and time.monotonic() < deadline:
+        await asyncio.to_thread(time.sleep, 0.05)
+    assert host_processes("sleep 31.40") == []
+
+
+async def test_a_timeout_kills_the_command(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ToolError, match="timed out"):
+        await sh(tmp_path, "echo before; sleep 31.5", timeout_s=0.5)
+    assert time.monotonic() - started < 5
+    assert host_processes("sleep 31.5") == []
+
+
+async def test_file_size_and_workspace_size_are_capped(tmp_path: Path) -> None:
+    out = await sh(tmp_path, "head -c 80M /dev/zero > big; echo rc=$?; ls -l big")
+    assert "rc=0" not in out
+    assert (tmp_path / "big").stat().st_size <= 64 * 1024**2
+    (tmp_path / "big").unlink()
+    per_file = 60 * 1024**2
+    files = MAX_WORKSPACE_BYTES // per_file + 1
+    out = await sh(
+        tmp_path, f"for i in $(seq {files}); do head -c {per_file} /dev/urandom > f$i; done"
+    )
+    assert "over the" in out
+
+
+def bakeoff(*args: str, cwd: Path, path: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "HOME": str(cwd), "BAKEOFF_STORE": str(cwd / "results.sqlite")}
+    return subprocess.run(
+        [sys.executable, "-m", "bakeoff.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_without_bubblewrap_commands_are_refused_unless_unsafe(tmp_path: Path) -> None:
+    script = tmp_path / "s.json"
+    script.write_text(
+        json.dumps(
+            [
+                {"tool_calls": [{"name": "run_command", "arguments": {"command": "echo hi"}}]},
+                {"text": "done"},
+            ]
+        )
+    )
+    no_bwrap = str(Path(sys.executable).parent)  # no /usr/bin: bwrap cannot be found
+    args = ("agent", "x", "--model", f"script:{script}", "--workspace", "w", "--allow-commands")
+    refused = bakeoff(*args, cwd=tmp_path, path=no_bwrap)
+    assert refused.returncode != 0
+    assert "--unsafe-no-sandbox" in refused.stderr and "bubblewrap" in refused.stderr
+    allowed = bakeoff(*args, "--unsafe-no-sandbox", "--json", cwd=tmp_path, path=no_bwrap)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "UNSANDBOXED" in allowed.stderr
+    assert json.loads(allowed.stdout)["sandboxed"] is False
