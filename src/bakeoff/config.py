@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bakeoff.errors import ConfigError, UnknownModelError
-from bakeoff.evals.records import GradeWeights
+from bakeoff.evals.records import GradeBands, GradeWeights
+from bakeoff.redact import register_secret_env
 
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "local", "script"]
 
@@ -161,7 +162,18 @@ class BakeoffConfig(BaseModel):
     """The embedded model behind the `local` provider."""
     weights: GradeWeights = Field(default_factory=GradeWeights)
     """`[weights]`: how checks, judges, speed and cost make the grades (stated in every report)."""
+    grading: GradeBands = Field(default_factory=GradeBands)
+    """`[grading]`: the absolute bands for speed (median time), cost (per solved task) and the
+    letters; they travel with the weights (`weights.bands`) into every run."""
     _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _bands_into_weights(self) -> BakeoffConfig:
+        # A dumped config round-trips (Ray workers get one): bands equal to [grading] are fine.
+        if "bands" in self.weights.model_fields_set and self.weights.bands != self.grading:
+            raise ValueError("weights.bands: set the grade bands in the [grading] table")
+        self.weights = self.weights.model_copy(update={"bands": self.grading})
+        return self
 
     @property
     def source(self) -> Path | None:
@@ -172,6 +184,9 @@ class BakeoffConfig(BaseModel):
         for name, raw in BUILTIN_PROVIDERS.items():
             if name not in self.providers:
                 self.providers[name] = ProviderConfig.model_validate(raw)
+        for provider in self.providers.values():  # however unusual its name, its key is secret
+            if provider.api_key_env:
+                register_secret_env(provider.api_key_env)
 
     def provider(self, name: str) -> ProviderConfig:
         """The provider called `name`; UnknownProviderError when none is configured."""

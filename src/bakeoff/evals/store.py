@@ -1,7 +1,9 @@
-"""The results store: one SQLite file (WAL) holding every bake-off's spec, every finished trial
-and every pairwise verdict, each written the moment it completes. A trial's key
-(run_id, task, model, repeat) is its primary key, so a resumed run can neither lose nor repeat
-one: resume means "skip the keys already here"."""
+"""The results store: one SQLite file (WAL) holding every bake-off's spec, every finished
+trial, every pairwise verdict and every judge's calibration, each written the moment it
+completes. A trial's key (run_id, task, model, repeat) is its primary key, so a resumed run can
+neither lose nor repeat one: resume means "skip the keys already here". Everything passes
+through the redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API
+key."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import time
 from pathlib import Path
 
 from bakeoff.errors import UserError
-from bakeoff.evals.records import BakeoffSpec, PairVerdict, TrialRecord
+from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+from bakeoff.redact import redact_model
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,6 +49,13 @@ CREATE TABLE IF NOT EXISTS pair_verdicts (
     record TEXT NOT NULL,
     PRIMARY KEY (run_id, task, repeat, judge, model_a, model_b)
 );
+CREATE TABLE IF NOT EXISTS judge_calibrations (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    judge TEXT NOT NULL,
+    calibrated INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, judge)
+);
 """
 
 
@@ -71,6 +81,7 @@ class Store:
             self._db.close()
 
     def create_run(self, spec: BakeoffSpec) -> None:
+        spec = redact_model(spec)
         now = time.time()
         with self._lock:
             try:
@@ -122,9 +133,11 @@ class Store:
         return out
 
     def add_trial(self, record: TrialRecord) -> None:
+        record = redact_model(record)
         with self._lock:
             self._db.execute(
-                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                # A retried error replaces the record it retries; nothing else has its key.
+                "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.run_id,
                     record.task,
@@ -140,9 +153,20 @@ class Store:
             )
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
+        """Keys of the trials that need no rerun: every stored one but the errors."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT task, model, repeat FROM trials WHERE run_id = ?", (run_id,)
+                "SELECT task, model, repeat FROM trials WHERE run_id = ? AND status != 'error'",
+                (run_id,),
+            ).fetchall()
+        return {(t, m, int(r)) for t, m, r in rows}
+
+    def error_keys(self, run_id: str) -> set[tuple[str, str, int]]:
+        """Keys of the trials that ended in an infrastructure error (`--retry-errors`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT task, model, repeat FROM trials WHERE run_id = ? AND status = 'error'",
+                (run_id,),
             ).fetchall()
         return {(t, m, int(r)) for t, m, r in rows}
 
@@ -161,6 +185,7 @@ class Store:
         return float(row[0])
 
     def add_verdict(self, run_id: str, verdict: PairVerdict) -> None:
+        verdict = redact_model(verdict)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO pair_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -181,3 +206,23 @@ class Store:
                 "SELECT record FROM pair_verdicts WHERE run_id = ?", (run_id,)
             ).fetchall()
         return [PairVerdict.model_validate_json(r[0]) for r in rows]
+
+    def add_calibration(self, run_id: str, calibration: JudgeCalibration) -> None:
+        calibration = redact_model(calibration)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO judge_calibrations VALUES (?, ?, ?, ?)",
+                (
+                    run_id,
+                    calibration.judge,
+                    int(calibration.calibrated),
+                    calibration.model_dump_json(),
+                ),
+            )
+
+    def calibrations(self, run_id: str) -> list[JudgeCalibration]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM judge_calibrations WHERE run_id = ? ORDER BY judge", (run_id,)
+            ).fetchall()
+        return [JudgeCalibration.model_validate_json(r[0]) for r in rows]

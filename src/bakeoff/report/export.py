@@ -1,7 +1,8 @@
 """Machine-readable exports of a bake-off: JSON (the summary and every record with all its
 fields, so it loads back into the same pydantic models), CSV (one flat row per trial, for a
 spreadsheet or pandas), and the short per-run form that `bakeoff report --json` prints. An
-unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0."""
+unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0. Every
+format passes through the redaction filter (`bakeoff.redact`) on its way out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.redact import current, redact_json
 
 CSV_COLUMNS = [
     "run_id", "task", "category", "difficulty", "model", "repeat", "status", "passed",
@@ -23,7 +25,7 @@ CSV_COLUMNS = [
 
 def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
     """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd, usage."""
-    return [
+    rows = [
         {
             "task": r.task,
             "model": r.model,
@@ -36,16 +38,19 @@ def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
         }
         for r in records
     ]
+    return list(redact_json(rows))
 
 
 def write_json(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
     """`{"summary": ..., "records": [...]}`; each part validates back into its model."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "summary": summary.model_dump(mode="json"),
-        "records": [r.model_dump(mode="json") for r in records],
-    }
+    doc = redact_json(
+        {
+            "summary": summary.model_dump(mode="json"),
+            "records": [r.model_dump(mode="json") for r in records],
+        }
+    )
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
@@ -85,11 +90,12 @@ def csv_row(r: TrialRecord) -> dict[str, Any]:
 def write_csv(records: Sequence[TrialRecord], path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    redactor = current()
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for r in records:
-            writer.writerow(csv_row(r))
+            writer.writerow(redactor.json(csv_row(r)))
     return path
 
 

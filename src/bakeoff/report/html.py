@@ -3,7 +3,8 @@ quality-vs-cost and quality-vs-time charts, a task × model grid, paired tests, 
 and every run's details (answer, timings, usage, transcript, diff, check output, judges). The page
 opens offline: CSS and JS are inlined from the package, charts are inline SVG, and a
 Content-Security-Policy forbids any fetch. Everything taken from the records is model output or
-user data, so every such string goes through `html.escape` before it reaches the page."""
+user data, so every such string goes through `html.escape` before it reaches the page, and the
+records, the summary and the finished page go through the redaction filter (`bakeoff.redact`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from importlib import resources
 from pathlib import Path
 
 from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.redact import current
 from bakeoff.report.charts import Point, choose_axis, scatter_svg
 from bakeoff.report.run_details import render_run
 from bakeoff.report.terminal import (
+    OUTCOME_LEGEND,
+    bands_line,
     fmt_ci,
     fmt_cost,
     fmt_cost_per_solved,
@@ -28,10 +32,11 @@ from bakeoff.report.terminal import (
     fmt_seconds,
     fmt_tokens,
     judging_line,
-    pairwise_lines,
     recommendation_lines,
+    unranked_lines,
     weights_line,
 )
+from bakeoff.report.verdicts import matrices, matrix_html, method_lines, ranking_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -55,6 +60,9 @@ def write_html(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Pa
 
 
 def render_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+    redactor = current()
+    summary = redactor.model(summary)
+    records = [redactor.model(r) for r in records]
     asset = resources.files("bakeoff.report")
     css = asset.joinpath("report.css").read_text(encoding="utf-8")
     js = asset.joinpath("report.js").read_text(encoding="utf-8")
@@ -70,13 +78,14 @@ def render_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
         _section("Judges", _judging(summary)),
         _section("Runs", _runs(records, anchors)),
     ]
-    return (
+    page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>bakeoff {escape(summary.run_id)}</title><style>{css}</style></head>"
         f"<body><main>{''.join(b for b in body if b)}</main><script>{js}</script></body></html>\n"
     )
+    return redactor.text(page)
 
 
 def _section(title: str, inner: str) -> str:
@@ -115,6 +124,7 @@ def _header(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
         ("Repeats", str(spec.repeats)),
         ("Judges", ", ".join(escape(j) for j in spec.judges) or "none (checks only)"),
         ("Weights", escape(weights_line(spec.weights).removeprefix("Weights: "))),
+        ("Bands", escape(bands_line(spec.weights).removeprefix("Bands: "))),
     ]
     if summary.missing:
         rows.append(
@@ -162,6 +172,8 @@ def _comparison(summary: BakeoffSummary) -> str:
                 "Pass",
                 "Judge",
                 "Median time",
+                "Timeouts",
+                "Errors",
                 "Tokens in / out",
                 "Cost",
                 "Cost / solved",
@@ -173,11 +185,15 @@ def _comparison(summary: BakeoffSummary) -> str:
     for rank, m in enumerate(summary.ranking, 1):
         cost_cls = " unknown" if m.cost_usd is None else ""
         rows.append(
-            f'<tr data-model="{escape(m.model)}"><td class="num">{rank}</td><td class="mid">{_model_name(m)}</td>'
+            f'<tr data-model="{escape(m.model)}">'
+            + _cell(str(rank), f"[{m.group}]" if m.group else "")
+            + f'<td class="mid">{_model_name(m)}</td>'
             + _cell(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True))
             + _cell(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else "")
             + _cell(fmt_judge(m.judge_score), fmt_ci(m.judge_score, pct=False))
             + _cell(fmt_seconds(m.median_s), f"model {fmt_seconds(m.median_model_s)}")
+            + _count_cell(m.timeouts, "timeout")
+            + _count_cell(m.errors, "error")
             + _cell(f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}")
             + f'<td class="num{cost_cls}">{escape(fmt_cost(m.cost_usd))}</td>'
             + _cell(fmt_cost_per_solved(m))
@@ -187,9 +203,29 @@ def _comparison(summary: BakeoffSummary) -> str:
     return (
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="muted">Small print under a number is its 95% confidence interval. '
-        "Judging cost and time are not included in a model's cost and time.</p>"
+        + "".join(f'<p class="muted">{escape(line)}</p>' for line in _ranking_lines(summary))
+        + '<p class="muted">Small print under a number is its 95% confidence interval. '
+        "Judging cost and time are not included in a model's cost and time. "
+        f"{escape(OUTCOME_LEGEND[0].upper() + OUTCOME_LEGEND[1:])}.</p>" + _unranked(summary)
     )
+
+
+def _ranking_lines(summary: BakeoffSummary) -> list[str]:
+    if not summary.ranking:
+        return []
+    return [f"Ranking: {ranking_text(summary)}", *method_lines(summary)]
+
+
+def _count_cell(n: int, cls: str) -> str:
+    return f'<td class="num{f" {cls}" if n else ""}">{n}</td>'
+
+
+def _unranked(summary: BakeoffSummary) -> str:
+    """The models left out of the ranking for want of one valid trial, with why."""
+    if not summary.unranked:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in unranked_lines(summary))
+    return f'<ul class="unranked" id="unranked">{items}</ul>'
 
 
 def _recommendation(summary: BakeoffSummary) -> str:
@@ -214,11 +250,13 @@ def _charts(summary: BakeoffSummary) -> str:
             if x is None:
                 left_out.append(m.model)
             else:
-                pts.append(Point(m.model, x, m.quality.value or 0.0, m.local))
+                q = m.quality
+                pts.append(Point(m.model, x, q.value or 0.0, m.local, q.low, q.high))
         axis = choose_axis([p.x for p in pts])
         what = "Total cost of each model's runs" if key == "cost" else "Median wall time per run"
         notes = [
             axis.describe(what),
+            "Whiskers: each model's 95% interval of quality. "
             "The dashed line is the Pareto frontier: no other model is both better and "
             + ("cheaper." if key == "cost" else "faster."),
         ]
@@ -245,7 +283,8 @@ def _grid(
     records: Sequence[TrialRecord],
     anchors: dict[tuple[str, str, int], str],
 ) -> str:
-    models = [m.model for m in summary.ranking] or list(summary.spec.models)
+    models = [m.model for m in summary.ranking] + [u.model for u in summary.unranked]
+    models = models or list(summary.spec.models)
     tasks = list(dict.fromkeys([*summary.spec.task_names, *(r.task for r in records)]))
     by_cell: dict[tuple[str, str], list[TrialRecord]] = {}
     for r in sorted(records, key=lambda r: r.repeat):
@@ -261,7 +300,8 @@ def _grid(
     return (
         f'<div class="table-wrap"><table class="grid" id="grid"><thead><tr><th>task</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="muted">One mark per repeat: ✓ check passed, ✗ failed, • no check. Colour: share of '
+        '<p class="muted">One mark per repeat: ✓ check passed, ✗ failed, • no check, ! an error '
+        "(infrastructure, left out of the grades); underlined: the model ran out of time. Colour: share of "
         "check tests passed (the judges' score where a task has no check). Click a cell for its runs.</p>"
     )
 
@@ -270,10 +310,16 @@ def _grid_cell(runs: list[TrialRecord], anchors: dict[tuple[str, str, int], str]
     marks, shares = [], []
     for r in runs:
         sym, cls = {True: ("✓", "pass"), False: ("✗", "fail"), None: ("•", "nocheck")}[r.passed]
+        if r.status == "error":  # not the model's doing: no verdict mark at all
+            sym, cls = "!", "error"
+        elif r.status == "timeout":
+            cls += " timeout"
         title = f"repeat {r.repeat}: {r.status}"
         marks.append(
             f'<a class="mark {cls}" href="#{anchors[r.key]}" title="{escape(title)}">{sym}</a>'
         )
+        if r.status == "error":
+            continue  # says nothing about the model: no part of the cell's colour
         if r.check is not None:
             c = r.check
             shares.append(
@@ -318,21 +364,9 @@ def _categories(summary: BakeoffSummary) -> str:
 def _pairwise(summary: BakeoffSummary) -> str:
     if not summary.pairwise:
         return '<p class="muted">No paired tests (they need at least two models on the same tasks).</p>'
-    rows = []
-    for t, line in zip(summary.pairwise, pairwise_lines(summary), strict=True):
-        ci = "" if t.ci_low is None or t.ci_high is None else f"{t.ci_low:+.2f} … {t.ci_high:+.2f}"
-        diff = "–" if t.mean_diff is None else f"{t.mean_diff:+.2f}"
-        p = "–" if t.p_value is None else f"{t.p_value:.3g}"
-        rows.append(
-            f'<tr><td class="mid">{escape(t.model_a)}</td><td class="mid">{escape(t.model_b)}</td>'
-            f"<td>{escape(t.metric)}</td>"
-            f'<td class="num">{t.n}</td><td class="num">{t.a_wins}:{t.b_wins}</td>'
-            f"{_cell(diff, ci)}{_cell(p)}<td>{escape(line)}</td></tr>"
-        )
-    return (
-        '<div class="table-wrap"><table id="pairwise"><thead><tr><th>A</th><th>B</th><th>metric</th>'
-        '<th class="num">n</th><th class="num">wins A:B</th><th class="num">mean diff (A−B)</th>'
-        f'<th class="num">p</th><th>verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return "".join(matrix_html(m) for m in matrices(summary)) + (
+        '<p class="muted">Each cell compares the row\'s model with a lower-ranked one; hover it '
+        "for the test in words.</p>"
     )
 
 

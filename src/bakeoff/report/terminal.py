@@ -1,5 +1,7 @@
 """Terminal output with rich: one agent run, the model list, and (for bake-offs) the
-comparison table. Everything goes to stdout through one Console so `--json` modes stay clean."""
+comparison table. Everything goes to stdout through one Console so `--json` modes stay clean.
+Text from a run (answers, errors, names) is model output: it passes through the redaction filter
+(`bakeoff.redact`) and is printed as plain text, never read as rich markup."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bakeoff.evals.grading import letter_bands
 from bakeoff.evals.records import (
     BakeoffSummary,
     GradeWeights,
@@ -23,6 +26,14 @@ from bakeoff.evals.records import (
     JudgeReliability,
     ModelSummary,
     TrialRecord,
+)
+from bakeoff.redact import redact_model
+from bakeoff.report.verdicts import (
+    matrices,
+    matrix_caption,
+    matrix_table,
+    method_lines,
+    ranking_text,
 )
 from bakeoff.types import AgentResult
 
@@ -39,10 +50,12 @@ def fmt_cost(cost: float | None) -> str:
 
 
 def print_agent_result(r: AgentResult) -> None:
-    title = f"{r.model} — {'ok' if r.ok else r.stop_reason}"
-    console.print(Panel(r.answer or "[dim](no answer)[/dim]", title=title, expand=False))
+    r = redact_model(r)
+    title = Text(f"{r.model} — {'ok' if r.ok else r.stop_reason}")
+    answer = Text(r.answer) if r.answer else Text("(no answer)", style="dim")
+    console.print(Panel(answer, title=title, expand=False))
     if r.error:
-        console.print(f"[red]error:[/red] {r.error}")
+        console.print(Text.assemble(("error:", "red"), " ", r.error))
     u = r.usage
     ttfts = [q.ttft_s for q in r.requests if q.ttft_s is not None]
     tps = [q.output_tps for q in r.requests if q.output_tps]
@@ -140,10 +153,23 @@ def fmt_cost_per_solved(m: ModelSummary) -> str:
 
 
 def weights_line(w: GradeWeights) -> str:
+    total = w.quality + w.speed + w.cost
+    scale = "" if abs(total - 1) < 1e-9 else f" / {total:g}"
     return (
         f"Weights: quality = {fmt_pct(w.check)} checks + {fmt_pct(w.judge)} judges; "
-        f"overall = {fmt_pct(w.quality)} quality + {fmt_pct(w.speed)} speed + "
-        f"{fmt_pct(w.cost)} cost; acceptable quality ≥ {fmt_pct(w.quality_bar)}"
+        f"overall = quality × ({w.quality:g} + {w.speed:g} × speed + {w.cost:g} × cost){scale}; "
+        f"acceptable quality ≥ {fmt_pct(w.quality_bar)}"
+    )
+
+
+def bands_line(w: GradeWeights) -> str:
+    """The absolute bands behind the speed and cost scores and the letters."""
+    b = w.bands
+    letters = ", ".join(f"{name} ≥ {floor:.2f}" for name, floor in letter_bands(b.letters)[:-1])
+    return (
+        f"Bands: speed 1 at ≤ {fmt_seconds(b.fast_s)} to 0 at ≥ {fmt_seconds(b.slow_s)} median; "
+        f"cost 1 at ≤ {fmt_cost(b.cheap_usd)} to 0 at ≥ {fmt_cost(b.expensive_usd)} per solved "
+        f"task (unknown price or nothing solved: 0), log scale; letters {letters}, else F"
     )
 
 
@@ -176,13 +202,6 @@ def recommendation_lines(summary: BakeoffSummary) -> list[tuple[str, str]]:
     return lines
 
 
-def pairwise_lines(summary: BakeoffSummary) -> list[str]:
-    """One sentence per paired test: which model wins, or that they cannot be told apart."""
-    from bakeoff.evals.compare import pair_sentence
-
-    return [pair_sentence(t) for t in summary.pairwise]
-
-
 def judging_line(j: JudgeReliability) -> str | None:
     if not j.judges:
         return None
@@ -190,7 +209,8 @@ def judging_line(j: JudgeReliability) -> str | None:
     if j.agreement_alpha is not None:
         parts.append(f"agreement α={j.agreement_alpha:.2f}")
     if j.check_agreement is not None:
-        parts.append(f"agree with checks {fmt_pct(j.check_agreement)}")
+        n = f" (n={j.check_agreement_n})" if j.check_agreement_n else ""
+        parts.append(f"agreement with checks κ={j.check_agreement:.2f}{n}")
     if j.pairwise_consistency is not None:
         parts.append(f"order-consistent {fmt_pct(j.pairwise_consistency)}")
     # Judging is paid for by the user too, but it is not the contestants' cost or time.
@@ -200,23 +220,11 @@ def judging_line(j: JudgeReliability) -> str | None:
     return " · ".join(parts)
 
 
-def ranking_line(summary: BakeoffSummary) -> str:
-    """Models best first; `≈` joins neighbours the paired tests could not tell apart."""
-    out = ""
-    for i, m in enumerate(summary.ranking):
-        if i:
-            prev = summary.ranking[i - 1].model
-            tests = [t for t in summary.pairwise if {t.model_a, t.model_b} == {prev, m.model}]
-            tied = bool(tests) and all(t.verdict == "indistinguishable" for t in tests)
-            out += " ≈ " if tied else " › "
-        out += f"{m.model} ({m.grade})"
-    return out
-
-
 def short_script_names(summary: BakeoffSummary) -> BakeoffSummary:
     """The summary with each `script:/long/path/x.json` shown as `script:x.json` when the file
     names are unique (ids stay absolute in the store so `--resume` works from anywhere)."""
-    long_ids = [m.model for m in summary.ranking if m.model.startswith("script:/")]
+    names = [m.model for m in summary.ranking] + [u.model for u in summary.unranked]
+    long_ids = [m for m in names if m.startswith("script:/")]
     short = {m: "script:" + m.rsplit("/", 1)[-1] for m in long_ids}
     if not short or len(set(short.values())) < len(short):
         return summary
@@ -227,9 +235,12 @@ def short_script_names(summary: BakeoffSummary) -> BakeoffSummary:
 
 
 def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
-    """The bake-off comparison table, ranking, recommendation, paired tests, judging and weights.
+    """The bake-off comparison table (each model's timeouts and errors under its name, and the
+    models not ranked for want of a valid trial), the ranking with its letter groups and how the
+    tests were made, the recommendation, one paired-test matrix per metric, judging, weights
+    and bands.
     Below 118 columns the token and cost-per-solved columns are left out to keep rows whole."""
-    summary = short_script_names(summary)
+    summary = short_script_names(redact_model(summary))
     wide = console.width >= 118
     table = Table(
         title=Text(f"Bake-off {summary.run_id}"),
@@ -256,6 +267,7 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         )
         if marks:
             name.append("\n" + " · ".join(marks), style="cyan")
+        name.append(_outcome_marks(m))
         cost = Text(fmt_cost(m.cost_usd), style="yellow" if m.cost_usd is None else "")
         letter = Text(m.grade, style=LETTER_STYLES.get(m.grade, ""))
         if m.overall is not None:
@@ -278,12 +290,18 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print("[dim]second line of a cell: 95% confidence interval[/dim]")
+    if any(m.timeouts or m.errors for m in summary.ranking):
+        console.print(f"[dim]{OUTCOME_LEGEND}[/dim]")
+    for line in unranked_lines(summary):
+        console.print(Text(line, style="red"))
     if any(m.same_family_judges for m in summary.ranking):
         console.print(
             "[yellow]†[/yellow] [dim]judged by a model of its own family; read its judge score with care[/dim]"
         )
     if summary.ranking:
-        console.print(f"[bold]Ranking:[/bold] {esc(ranking_line(summary))}")
+        console.print(Text.assemble(("Ranking: ", "bold"), ranking_text(summary)))
+        for line in method_lines(summary):
+            console.print(Text(line, style="dim"))
     console.print()
     console.print("[bold]Recommendation[/bold]")
     for label, text in recommendation_lines(summary):
@@ -292,11 +310,9 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
             if label != "Note"
             else f"  [dim]{esc(text)}[/dim]"
         )
-    pairs = pairwise_lines(summary)
-    if pairs:
-        console.print("[bold]Paired tests[/bold]")
-        for line in pairs:
-            console.print(f"  {esc(line)}")
+    for matrix in matrices(summary):
+        console.print(Text(f"Paired tests — {matrix_caption(matrix)}", style="bold"))
+        console.print(matrix_table(matrix))
     judging = judging_line(summary.judging)
     if judging:
         console.print(esc(judging))
@@ -311,6 +327,35 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     for note in summary.notes:
         console.print(f"[dim]{esc(note)}[/dim]")
     console.print(f"[dim]{esc(weights_line(summary.spec.weights))}[/dim]")
+    console.print(Text(bands_line(summary.spec.weights), style="dim"))
+
+
+OUTCOME_LEGEND = (
+    "timeouts: trials where the model ran out of its own time, turns or cost cap (they count "
+    "in its numbers); errors: infrastructure failures (auth, unreachable, 5xx, a crash), left "
+    "out of every number"
+)
+
+
+def unranked_lines(summary: BakeoffSummary) -> list[str]:
+    """One line per model that is not ranked: its errors and their reason. Shared with HTML."""
+    return [
+        f"Not ranked: {u.model} — "
+        + (f"{u.errors} error{'s' if u.errors != 1 else ''}: " if u.errors else "")
+        + u.reason
+        for u in summary.unranked
+    ]
+
+
+def _outcome_marks(m: ModelSummary) -> Text:
+    """'2 timeouts · 1 error' under a model's name (nothing when it had neither): the counts
+    sit in its row without a column that would be empty in most runs."""
+    parts = [
+        Text(f"{n} {word}{'s' if n != 1 else ''}", style=style)
+        for n, word, style in ((m.timeouts, "timeout", "yellow"), (m.errors, "error", "red"))
+        if n
+    ]
+    return Text("\n").join([Text(""), Text(" · ").join(parts)]) if parts else Text("")
 
 
 def _with_ci(value: str, ci: str) -> Text:
@@ -331,13 +376,16 @@ def print_trials(records: Sequence[TrialRecord], console: Console = console) -> 
             no_wrap=col == "answer",
             min_width=22 if col == "task" else None,
         )
-    for r in sorted(records, key=lambda r: (r.task, r.model, r.repeat)):
+    for r in sorted((redact_model(r) for r in records), key=lambda r: (r.task, r.model, r.repeat)):
         check = (
             "–" if r.passed is None else "[green]pass[/green]" if r.passed else "[red]fail[/red]"
         )
-        if r.status != "completed":
-            check += f" ({esc(r.agent.stop_reason)})"
         answer = " ".join(r.agent.answer.split())[:60] or "(no answer)"
+        if r.status == "error":  # the infrastructure's failure, not the model's: say which
+            check = "[red]error[/red]"
+            answer = " ".join((r.agent.error or r.agent.stop_reason).split())[:60]
+        elif r.status == "timeout":
+            check += f" [yellow](timeout: {esc(r.agent.stop_reason)})[/yellow]"
         table.add_row(
             esc(r.task),
             esc(r.model.rsplit("/", 1)[-1]),
