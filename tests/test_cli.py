@@ -70,6 +70,7 @@ def test_agent_json_contract_with_a_scripted_model(tmp_path: Path, isolated_conf
         "cost_usd": 0.0,
         "duration_s": obj["duration_s"],
         "error": None,
+        "sandboxed": True,
     }
     assert (tmp_path / "w" / "fizzbuzz.py").read_text() == "print(1)\n"
 
@@ -153,3 +154,52 @@ def test_models_lists_aliases_prices_and_usability(tmp_path: Path, isolated_conf
 def test_tasks_validate_the_builtin_suite(tmp_path: Path) -> None:
     out = bakeoff("tasks", "list", cwd=tmp_path)
     assert out.returncode == 0 and len(out.stdout.strip().splitlines()) >= 15
+
+
+def test_agent_without_workspace_works_in_a_new_kept_temp_folder(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    script = tmp_path / "w.json"
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "tool_calls": [
+                        {"name": "write_file", "arguments": {"path": "a.txt", "content": "A"}}
+                    ]
+                },
+                {"text": "done"},
+            ]
+        )
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    before = sorted(tmp_path.iterdir())
+    runs = [
+        bakeoff(
+            "agent", "x", "--model", f"script:{script}", cwd=tmp_path, env={"TMPDIR": str(temp)}
+        )
+        for _ in range(2)
+    ]
+    spaces = []
+    for out in runs:
+        assert out.returncode == 0, out.stderr
+        [line] = [x for x in out.stderr.splitlines() if x.startswith("workspace: ")]
+        assert "--workspace ." in line
+        spaces.append(Path(line.removeprefix("workspace: ").split(" (")[0]))
+    assert spaces[0] != spaces[1]
+    for space in spaces:
+        assert space.parent == temp
+        assert (space / "a.txt").read_text() == "A"  # kept for the user
+    assert sorted(tmp_path.iterdir()) == before  # nothing written where it was run
+
+    here = bakeoff("agent", "x", "--model", f"script:{script}", "--workspace", ".", cwd=tmp_path)
+    assert here.returncode == 0, here.stderr
+    assert (tmp_path / "a.txt").read_text() == "A"
+    assert "workspace: " not in here.stderr
+
+
+def test_agent_help_says_the_default_workspace_is_a_new_folder(tmp_path: Path) -> None:
+    out = bakeoff("agent", "--help", cwd=tmp_path)
+    text = " ".join(out.stdout.split())  # argparse wraps lines at the terminal width
+    assert "new temporary folder" in text and "pass --workspace . for the current folder" in text

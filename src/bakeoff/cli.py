@@ -8,18 +8,30 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
 from bakeoff.errors import BakeoffError, UserError
+from bakeoff.redact import redact, redact_model
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _agent_workspace(given: str | None) -> Path:
+    """The folder `bakeoff agent` works in: the one given, else a new temporary folder (kept,
+    since the user wants the files), whose path goes to stderr."""
+    if given is not None:
+        return Path(given)
+    made = Path(tempfile.mkdtemp(prefix="bakeoff-agent-"))
+    print(f"workspace: {made} (new; --workspace . works in the current folder)", file=sys.stderr)
+    return made
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -35,17 +47,19 @@ def cmd_agent(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         max_cost_usd=args.max_cost,
         max_output_tokens=args.max_output_tokens,
-        allow_commands=args.allow_commands,
         read_only=args.read_only,
+        **sandbox_options(args),
     )
+
+    workspace = _agent_workspace(args.workspace)
 
     async def go() -> Any:
         try:
-            return await run_agent(args.prompt, model, Path(args.workspace), agent_config)
+            return await run_agent(args.prompt, model, workspace, agent_config)
         finally:
             await model.aclose()
 
-    result = asyncio.run(go())
+    result = redact_model(asyncio.run(go()))
     if args.transcript:
         Path(args.transcript).write_text(result.model_dump_json(indent=2), encoding="utf-8")
     if args.json:
@@ -70,13 +84,21 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
-    from bakeoff.mcp_server import parse_http_address, serve
+    from bakeoff.mcp_http import HttpOptions, bearer_token, parse_http_address
+    from bakeoff.mcp_server import serve
+    from bakeoff.redact import register_secret_env
 
-    http = (
-        None if args.http is None else parse_http_address(args.http, allow_remote=args.allow_remote)
-    )
+    http = None
+    if args.http is not None:
+        host, port = parse_http_address(args.http, allow_remote=args.allow_remote)
+        token = bearer_token(args.token_env, allow_remote=args.allow_remote)
+        if args.token_env:
+            register_secret_env(args.token_env)
+        http = HttpOptions(host, port, token, tuple(args.allow_host))
+    elif args.allow_remote or args.token_env or args.allow_host:
+        raise UserError("--allow-remote, --token-env and --allow-host apply to --http only")
     # Nothing may be printed to stdout here: in stdio mode it is the protocol channel.
-    serve(args.root, load_config(args.config), http=http)
+    serve(args.root, load_config(args.config), http=http, token_generated=not args.token_env)
     return 0
 
 
@@ -119,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="model id (provider:model) or alias; see `bakeoff models`",
     )
     p.add_argument(
-        "--workspace", "-w", default=".", help="directory the agent works in (default: .)"
+        "--workspace",
+        "-w",
+        default=None,
+        help="directory the agent works in (default: a new temporary folder, kept and printed "
+        "to stderr; pass --workspace . for the current folder)",
     )
     p.add_argument("--max-turns", type=int, default=20, help="model requests allowed (default 20)")
     p.add_argument(
@@ -129,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-output-tokens", type=int, default=4096, help="output-token cap per request"
     )
-    p.add_argument("--allow-commands", action="store_true", help="offer the run_command tool")
+    p.add_argument(
+        "--allow-commands", action="store_true", help="offer the run_command tool (sandboxed)"
+    )
+    add_sandbox_flags(p)
     p.add_argument("--read-only", action="store_true", help="offer only the read tools")
     p.add_argument(
         "--transcript",
@@ -161,7 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow --http on a non-loopback address (the agents write files: only on a trusted network)",
+        help="allow --http on a non-loopback address; every request must then carry "
+        "'Authorization: Bearer TOKEN' (a token printed once at start, or --token-env)",
+    )
+    p.add_argument(
+        "--token-env",
+        metavar="VAR",
+        default=None,
+        help="read the bearer token clients must send from $VAR (at least 16 characters); "
+        "also turns authentication on for a loopback --http",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept HTTP requests addressed to NAME (Host/Origin headers), e.g. this "
+        "machine's DNS name for --allow-remote; repeatable",
     )
     p.add_argument(
         "--root",
@@ -192,16 +237,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_sandbox_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that decide how contestant code runs (shared by agent and run)."""
+    p.add_argument(
+        "--allow-network",
+        action="store_true",
+        help="give run_command and the checks the network (off: the sandbox has none)",
+    )
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="where bubblewrap cannot run, run contestant commands anyway, UNSANDBOXED: they "
+        "can read your files and keys; every report marks such runs",
+    )
+
+
+def sandbox_options(args: argparse.Namespace) -> dict[str, Any]:
+    """AgentConfig fields from the sandbox flags; --allow-commands without a sandbox (and
+    without --unsafe-no-sandbox) is refused here, before anything runs."""
+    from bakeoff.errors import ConfigError
+    from bakeoff.sandbox import sandbox_status
+
+    status = sandbox_status()
+    if args.allow_commands and not status.available and not args.unsafe_no_sandbox:
+        raise ConfigError(
+            f"--allow-commands needs the sandbox, and it cannot run here: {status.reason}. "
+            "Install bubblewrap, or pass --unsafe-no-sandbox to run contestant commands "
+            "unsandboxed (they can then read your files and keys)."
+        )
+    return {
+        "allow_commands": args.allow_commands,
+        "allow_network": args.allow_network,
+        "unsafe_no_sandbox": args.unsafe_no_sandbox,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except BakeoffError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

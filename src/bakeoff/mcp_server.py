@@ -1,22 +1,26 @@
 """The MCP server: a thin shell that exposes the library over the Model Context Protocol, so
 Claude Code or any MCP client can hand a sub-task to one nano agent (`prompt_nano_agent`, the
-seed's interface, returning the `agent --json` object), see which models are usable
-(`list_models`), or run a whole bake-off (`run_bakeoff`, with progress notifications). It has
-no agent logic of its own. Workspaces are confined to the directories the server was started
-with; user mistakes (unknown model, missing key, bad workspace) come back as tool errors with a
-message, never as a crashed server. In stdio mode nothing but protocol messages reaches stdout:
-the SDK points file descriptor 1 at stderr while serving, and our logging goes to stderr."""
+seed's interface, returning the `agent --json` object plus its workspace), see which models are
+usable (`list_models`), or run a whole bake-off (`run_bakeoff`, with progress notifications). It
+has no agent logic of its own. Explicit workspaces and task folders are confined to the
+directories the server was started with (`--root`); a nano agent without a workspace gets a new
+temporary folder. `run_bakeoff` runs built-in tasks by name and task folders in the roots, never
+one that overlaps a workspace an agent wrote to during the server's life (a task's check is code
+the agent could have written). User mistakes (unknown model, missing key, bad workspace) come
+back as tool errors with a message, never as a crashed server. In stdio mode nothing but
+protocol messages reaches stdout: the SDK points file descriptor 1 at stderr while serving, and
+our logging goes to stderr. HTTP serving and its guards live in `bakeoff.mcp_http`."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import io
-import ipaddress
 import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -30,11 +34,12 @@ from pydantic import Field
 from bakeoff import __version__
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import BakeoffError, UserError
+from bakeoff.mcp_http import HttpOptions, serve_http
+from bakeoff.redact import redact, redact_json, redact_model
 
 SERVER_NAME = "bakeoff"
 """The name clients register the server under; Claude Code calls its tools mcp__bakeoff__<tool>."""
 TOOL_NAMES = ("prompt_nano_agent", "list_models", "run_bakeoff")
-DEFAULT_HTTP_PATH = "/mcp"
 
 log = logging.getLogger("bakeoff.mcp")
 T = TypeVar("T")
@@ -79,6 +84,35 @@ class Roots:
 
     def contains(self, real: Path) -> bool:
         return any(real == d or d in real.parents for d in self.dirs)
+
+
+class AgentWorkspaces:
+    """The workspaces this server has handed to nano agents (real paths). Agents write there, so
+    a task folder that lies in one, or holds one, may carry a `task.toml` (whose check command
+    is code) that an agent wrote: `run_bakeoff` refuses it for the life of the server."""
+
+    def __init__(self) -> None:
+        self._dirs: set[Path] = set()
+
+    def fresh(self) -> Path:
+        """A new empty folder under the system temp dir, kept after the run for its files."""
+        made = Path(os.path.realpath(tempfile.mkdtemp(prefix="bakeoff-agent-")))
+        self._dirs.add(made)
+        return made
+
+    def add(self, real: Path) -> None:
+        self._dirs.add(real)
+
+    def refuse_overlap(self, task: Path) -> None:
+        """ToolError when `task` (a real path) is inside, or contains, an agent's workspace."""
+        for ws in self._dirs:
+            if task == ws or ws in task.parents or task in ws.parents:
+                raise ToolError(
+                    f"task folder {str(task)!r} overlaps {str(ws)!r}, a workspace a nano agent "
+                    "wrote to in this server session, so its task.toml or checks may be the "
+                    "agent's work; run_bakeoff only runs tasks the user wrote: review the "
+                    "task and run it with `bakeoff run` yourself"
+                )
 
 
 def model_id_for(model: str, provider: str | None) -> str:
@@ -128,7 +162,7 @@ def _tool(server: MCPServer, title: str, **hints: bool) -> Callable[[F], F]:
 
 
 def _user_error(exc: BakeoffError) -> ToolError:
-    return ToolError(f"{type(exc).__name__}: {exc}")
+    return ToolError(redact(f"{type(exc).__name__}: {exc}"))
 
 
 def build_server(
@@ -138,6 +172,7 @@ def build_server(
     """The bakeoff MCP server. `roots` bound every workspace and task folder (default: the
     current directory); `config` defaults to `load_config()`."""
     allowed = Roots(roots)
+    workspaces = AgentWorkspaces()
     cfg = config if config is not None else load_config()
     server = MCPServer(
         SERVER_NAME,
@@ -166,7 +201,8 @@ def build_server(
             str | None,
             Field(
                 description="Directory the agent works in; must be inside the server's roots "
-                "(default: the first root). Created if missing."
+                "(relative paths start at the first root). Created if missing. Default: a new "
+                "empty folder under the system temp dir, returned as `workspace`."
             ),
         ] = None,
         max_turns: Annotated[int, Field(ge=1, le=200, description="Model requests allowed.")] = 20,
@@ -177,17 +213,22 @@ def build_server(
         """Run one bakeoff nano agent on a prompt with the given model, in a workspace whose
         files it can read and write. Returns the `bakeoff agent --json` object: ok, answer,
         model, provider, turns, tool_calls, usage, cost_usd (null when unknown), duration_s,
-        error. A run stopped by a limit or a provider failure has ok=false and says why."""
+        error, plus `workspace`, the folder the agent worked in. A run stopped by a limit or a
+        provider failure has ok=false and says why."""
         from bakeoff.agent import AgentConfig, run_agent
         from bakeoff.models.registry import resolve_model
 
-        where = allowed.resolve(workspace)
-        if where.exists() and not where.is_dir():
+        where = None if workspace is None else allowed.resolve(workspace)
+        if where is not None and where.exists() and not where.is_dir():
             raise ToolError(f"workspace {workspace!r} is a file, not a directory")
         try:
             agent_model = resolve_model(model_id_for(model, provider), cfg)
         except BakeoffError as exc:
             raise _user_error(exc) from exc
+        if where is None:
+            where = workspaces.fresh()
+        else:  # before the agent starts: run_bakeoff refuses it even while the agent works
+            workspaces.add(where)
         agent_config = AgentConfig(max_turns=max_turns, read_only=read_only)
 
         async def go(on_progress: ProgressFn) -> Any:
@@ -203,7 +244,8 @@ def build_server(
                 await agent_model.aclose()
 
         result = await with_progress(ctx, go)
-        public: dict[str, Any] = result.to_public()
+        public: dict[str, Any] = redact_json(result.to_public())
+        public["workspace"] = str(where)
         return public
 
     @_tool(server, "List models", read_only_hint=True)
@@ -222,8 +264,9 @@ def build_server(
         prompt_or_task: Annotated[
             str,
             Field(
-                description="A task folder (or folder of tasks) inside the server's roots, a "
-                "built-in task name, or else a prompt to run as a one-off task."
+                description="A task folder (or folder of tasks) inside the server's roots and "
+                "outside every nano-agent workspace, a built-in task name, or else a prompt to "
+                "run as a one-off task."
             ),
         ],
         models: Annotated[list[str], Field(min_length=1, description="Model ids or aliases.")],
@@ -239,7 +282,7 @@ def build_server(
         from bakeoff.evals.runner import run_bakeoff as run
         from bakeoff.evals.store import Store
 
-        task_args = _task_arguments(prompt_or_task, allowed)
+        task_args = _task_arguments(prompt_or_task, allowed, workspaces)
         store = Store()
         try:
 
@@ -259,17 +302,17 @@ def build_server(
             raise _user_error(exc) from exc
         except Exception as exc:  # the SDK would hide the cause; say it and keep serving
             log.exception("run_bakeoff failed")
-            raise ToolError(f"run_bakeoff failed: {type(exc).__name__}: {exc}") from exc
+            raise ToolError(redact(f"run_bakeoff failed: {type(exc).__name__}: {exc}")) from exc
         finally:
             store.close()
-        return _bakeoff_result(outcome, judged=bool(judge))
+        return redact_model(_bakeoff_result(outcome, judged=bool(judge)))
 
     return server
 
 
-def _task_arguments(prompt_or_task: str, roots: Roots) -> dict[str, Any]:
-    """`tasks=[path]` for a task folder in the roots or a built-in task name, else an ad-hoc
-    `task_specs=[...]` from the prompt."""
+def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) -> dict[str, Any]:
+    """`tasks=[path]` for a task folder in the roots (and clear of every agent workspace) or a
+    built-in task name, else an ad-hoc `task_specs=[...]` from the prompt."""
     from bakeoff.evals.runner import adhoc_task
     from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
 
@@ -281,10 +324,15 @@ def _task_arguments(prompt_or_task: str, roots: Roots) -> dict[str, Any]:
         candidate = Path(text).expanduser()
         candidate = candidate if candidate.is_absolute() else base / candidate
         if candidate.is_dir() or (candidate.name == TASK_FILE and candidate.is_file()):
-            return {"tasks": [roots.resolve(text, "task folder")]}
-        builtin = builtin_suite_dir() / text
-        if (builtin / TASK_FILE).is_file():
-            return {"tasks": [builtin]}
+            task = roots.resolve(text, "task folder")
+            agents.refuse_overlap(task.parent if task.name == TASK_FILE else task)
+            return {"tasks": [task]}
+        # A name, never a path: "../x" must not reach out of the suite.
+        if text in {child.name for child in builtin_suite_dir().iterdir()}:
+            builtin = builtin_suite_dir() / text
+            if (builtin / TASK_FILE).is_file():
+                agents.refuse_overlap(Path(os.path.realpath(builtin)))
+                return {"tasks": [builtin]}
     try:
         return {"task_specs": [adhoc_task(prompt_or_task)]}
     except BakeoffError as exc:
@@ -311,7 +359,7 @@ def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:
     data = {
         "run_id": outcome.run_id,
         "report_html": None if report is None else str(report),
-        "ranking": outcome.summary.ranking_public(),
+        **outcome.summary.public(),
     }
     return CallToolResult(
         content=[
@@ -320,32 +368,6 @@ def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:
         ],
         structured_content=data,
     )
-
-
-def parse_http_address(text: str, *, allow_remote: bool = False) -> tuple[str, int]:
-    """HOST:PORT (or [V6]:PORT) → (host, port); a non-loopback host needs allow_remote."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not host:
-        raise UserError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765")
-    host = host.strip("[]")
-    port = int(port_text)
-    if not 0 < port < 65536:
-        raise UserError(f"--http {text!r}: port must be 1-65535")
-    if not allow_remote and not is_loopback(host):
-        raise UserError(
-            f"--http {text!r}: {host} is not a loopback address; the server runs agents that "
-            "write files, so it listens on 127.0.0.1 unless you add --allow-remote"
-        )
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _log_to_stderr() -> None:
@@ -361,15 +383,14 @@ def serve(
     roots: Sequence[Path | str] = (),
     config: BakeoffConfig | None = None,
     *,
-    http: tuple[str, int] | None = None,
+    http: HttpOptions | None = None,
+    token_generated: bool = False,
 ) -> None:
-    """Run the server until its client goes away (stdio) or until interrupted (HTTP)."""
+    """Run the server until its client goes away (stdio) or until interrupted (HTTP, guarded as
+    `bakeoff.mcp_http` describes; `token_generated` prints the token once)."""
     _log_to_stderr()  # before the SDK's basicConfig, so every record goes to stderr
     server = build_server(roots, config)
     if http is None:
         server.run("stdio")
         return
-    host, port = http
-    shown = f"[{host}]" if ":" in host else host
-    print(f"bakeoff MCP server on http://{shown}:{port}{DEFAULT_HTTP_PATH}", file=sys.stderr)
-    server.run("streamable-http", host=host, port=port, streamable_http_path=DEFAULT_HTTP_PATH)
+    serve_http(server, http, token_generated=token_generated)
