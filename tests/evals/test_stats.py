@@ -1,19 +1,20 @@
 """The statistics behind the report, checked against values worked out by hand or published:
-Wilson intervals, seeded bootstrap, exact McNemar, the sign-flip test that keeps tiny samples
-honest, Krippendorff's alpha (interval) and Cohen's kappa."""
+Wilson intervals (plain and continuity-corrected), the interval on a mean of 0..1 scores, the
+exact sign-flip test that keeps small samples honest, Holm's correction, the detectable gap,
+Krippendorff's alpha (interval) and Cohen's kappa. Simulations live in test_stats_simulation."""
 
 from __future__ import annotations
 
 import pytest
 
 from bakeoff.evals.stats import (
-    bootstrap_ci,
     cohen_kappa,
+    detectable_gap,
+    holm,
     krippendorff_alpha_interval,
-    mcnemar,
-    paired_bootstrap,
+    mean_interval,
     sign_flip_p,
-    sign_test,
+    tasks_needed,
     wilson_interval,
 )
 
@@ -24,6 +25,16 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     low, high = wilson_interval(8, 10)
     assert low == pytest.approx(0.490, abs=5e-4)
     assert high == pytest.approx(0.943, abs=5e-4)
+
+
+def test_continuity_corrected_wilson_matches_newcombes_formula() -> None:
+    # 8/10, z² = 3.8415: low = (16 + z² - 1 - z·sqrt(z² - 2.1 + 3.2·3)) / (2·13.8415)
+    #   = (18.8415 - 1.96·3.3677) / 27.683 = 0.4422
+    # high = (16 + z² + 1 + z·sqrt(z² + 1.9 + 3.2·1)) / 27.683 = (20.8415 + 1.96·2.9903) / 27.683
+    #   = 0.9646 — wider than the plain 0.490–0.943 on both sides
+    low, high = wilson_interval(8, 10, continuity=True)
+    assert low == pytest.approx(0.4422, abs=5e-4)
+    assert high == pytest.approx(0.9646, abs=5e-4)
 
 
 def test_wilson_interval_is_not_degenerate_at_the_edges() -> None:
@@ -40,75 +51,63 @@ def test_wilson_interval_refuses_impossible_counts() -> None:
         wilson_interval(4, 3)
 
 
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean() -> None:
-    values = [0.2, 0.9, 0.4, 0.7, 1.0, 0.1, 0.5]
-    mean, low, high = bootstrap_ci(values)
-    assert mean == pytest.approx(sum(values) / len(values))
-    assert low < mean < high
-    assert low >= 0.1 and high <= 1.0
-    assert bootstrap_ci(values) == (mean, low, high)  # the same report twice, the same numbers
-    assert bootstrap_ci(values, seed=1) != (mean, low, high)
+def test_mean_interval_never_collapses_to_zero_width() -> None:
+    # Five tasks all solved: a bootstrap would say 100–100%. Continuity-corrected Wilson, n = 5:
+    # low = (10 + z² - 1 - z·sqrt(z² - 2.2 + 4)) / (2·8.8415) = (12.8415 - 1.96·2.3752) / 17.683
+    assert mean_interval([1.0] * 5) == pytest.approx((1.0, 0.4629, 1.0), abs=5e-4)
+    assert mean_interval([0.0] * 5) == pytest.approx((0.0, 0.0, 0.5371), abs=5e-4)
+    mean, low, high = mean_interval([0.5] * 5)  # identical partial scores: still a real width
+    assert mean == 0.5 and high - low > 0.7
+    mean, low, high = mean_interval([1.0])
+    assert (mean, high) == (1.0, 1.0) and low < 0.1  # one task says almost nothing
 
 
-def test_bootstrap_ci_of_one_value_has_zero_width_and_of_none_refuses() -> None:
-    assert bootstrap_ci([0.7]) == (0.7, 0.7, 0.7)
+def test_mean_interval_refuses_what_it_cannot_bound() -> None:
     with pytest.raises(ValueError):
-        bootstrap_ci([])
-
-
-def test_mcnemar_uses_only_the_discordant_pairs() -> None:
-    # 6 pairs only A passed, 1 only B, 3 both: binomial(6 of 7, 0.5) two-sided
-    # = 2 · (C(7,6) + C(7,7)) / 2^7 = 2 · 8 / 128 = 0.125
-    a = [True] * 6 + [False] + [True] * 3
-    b = [False] * 6 + [True] + [True] * 3
-    assert mcnemar(a, b) == pytest.approx((6, 1, 0.125))
-    assert mcnemar(b, a) == pytest.approx((1, 6, 0.125))
-
-
-def test_mcnemar_without_discordant_pairs_finds_no_difference() -> None:
-    assert mcnemar([True, False], [True, False]) == (0, 0, 1.0)
+        mean_interval([])
     with pytest.raises(ValueError):
-        mcnemar([True], [True, False])
+        mean_interval([0.5, 1.2])
 
 
-def test_sign_test_counts_wins_against_losses() -> None:
-    assert sign_test(0, 0) == 1.0
-    assert sign_test(5, 0) == pytest.approx(2 / 32)
-
-
-def test_paired_bootstrap_will_not_call_two_pairs_a_difference() -> None:
-    # Both differences are positive, so every bootstrap resample is too; a bootstrap p would be
-    # 0. Flipping signs: 2 of the 4 patterns are as extreme as the data, p = 0.5.
-    diff, low, high, p = paired_bootstrap([0.9, 0.8], [0.1, 0.2])
-    assert diff == pytest.approx(0.7)
-    assert low > 0 and high <= 0.8 + 1e-9
-    assert p == pytest.approx(0.5)
-
-
-def test_paired_bootstrap_finds_a_consistent_difference_on_eight_pairs() -> None:
-    diff, low, high, p = paired_bootstrap([1.0] * 8, [0.0] * 8)
-    assert (diff, low, high) == (1.0, 1.0, 1.0)
-    assert p == pytest.approx(2 / 256)  # only all-plus and all-minus are as extreme
-
-
-def test_paired_bootstrap_sees_no_difference_in_noise() -> None:
-    a = [0.5, 0.7, 0.2, 0.9, 0.4, 0.6]
-    b = [0.6, 0.6, 0.3, 0.8, 0.5, 0.5]
-    diff, low, high, p = paired_bootstrap(a, b)
-    assert diff == pytest.approx(0.0, abs=1e-12)
-    assert low < 0 < high
-    assert p == pytest.approx(1.0)
-
-
-def test_sign_flip_p_is_exact_for_small_samples_and_seeded_beyond() -> None:
+def test_sign_flip_p_is_exact_and_cannot_be_fooled_by_few_tasks() -> None:
     assert sign_flip_p([0.0, 0.0]) == 1.0
-    assert sign_flip_p([1, 1, 1, 1, 1]) == pytest.approx(2 / 32)
+    assert sign_flip_p([1.0]) == 1.0  # one task, however lopsided, proves nothing
+    assert sign_flip_p([1, 1, 1, 1, 1]) == pytest.approx(2 / 32)  # five tasks never reach 0.05
     assert sign_flip_p([1, -1, 1, -1]) == 1.0
-    # 20 equal differences: beyond exact enumeration; the Monte Carlo estimate counts the
-    # observed pattern, so the smallest possible value is 1/(draws + 1).
+    # Magnitudes count, not just wins: three small wins and one large loss (|sum| = 0.6). The
+    # 0.9 dominates, so every one of the 16 patterns has |sum| >= 0.6: p = 1, while a sign
+    # test on 3 wins to 1 loss would give 0.625.
+    assert sign_flip_p([0.1, 0.1, 0.1, -0.9]) == 1.0
+    assert sign_flip_p([0.3] * 16) == pytest.approx(2 / 2**16)  # still exact at 16
+
+
+def test_sign_flip_p_is_seeded_beyond_exact_enumeration() -> None:
+    # 20 equal differences: Monte Carlo, counting the observed pattern, so the smallest possible
+    # value is 1/(draws + 1); the same call twice gives the same p.
     p = sign_flip_p([0.3] * 20, n_draws=999)
     assert p == pytest.approx(1 / 1000)
     assert sign_flip_p([0.3] * 20, n_draws=999) == p
+    noisy = [0.3, -0.2, 0.1, -0.4, 0.2] * 4
+    assert 0.3 < sign_flip_p(noisy, n_draws=4000) <= 1.0
+
+
+def test_holm_adjusts_step_down_and_keeps_the_input_order() -> None:
+    # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → raised to 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert holm([]) == []
+
+
+def test_tasks_needed_and_the_detectable_gap() -> None:
+    # One pair: 2/2^n <= 0.05 from n = 6. 28 pairs (8 models): 2/2^n <= 0.05/28 from n = 11.
+    assert tasks_needed(1) == 6 and tasks_needed(28) == 11
+    assert detectable_gap(5, 1, 0.3) is None
+    assert detectable_gap(10, 28, 0.3) is None
+    # t(0.975, 9) = 2.2622: 2.2622 · 0.3 / sqrt(10) = 0.2146
+    assert detectable_gap(10, 1, 0.3) == pytest.approx(0.2146, abs=1e-4)
+    # More pairs to correct for need a bigger gap on the same tasks.
+    wide, narrow = detectable_gap(20, 28, 0.3), detectable_gap(20, 1, 0.3)
+    assert wide is not None and narrow is not None and wide > narrow
 
 
 def test_krippendorff_alpha_on_a_hand_computed_example() -> None:
@@ -154,8 +153,16 @@ def test_cohen_kappa_on_a_hand_computed_table() -> None:
     assert cohen_kappa(a, b) == pytest.approx(0.4)
 
 
+def test_cohen_kappa_gives_no_credit_for_always_saying_pass() -> None:
+    # Checks pass 9 of 10; a rater that always says "pass" agrees 90% of the time, by chance.
+    checks = [True] * 9 + [False]
+    assert cohen_kappa([True] * 10, checks) == pytest.approx(0.0)
+
+
 def test_cohen_kappa_extremes_and_undefined_cases() -> None:
     assert cohen_kappa([True, False, True], [True, False, True]) == pytest.approx(1.0)
     assert cohen_kappa([True, False], [False, True]) == pytest.approx(-1.0)
     assert cohen_kappa([True, True], [True, True]) is None  # chance agreement is already 1
     assert cohen_kappa([], []) is None
+    with pytest.raises(ValueError):
+        cohen_kappa([True], [True, False])

@@ -1,23 +1,46 @@
-"""Comparisons between models and between judges: paired tests over the (task, repeat) keys two
-models share (exact McNemar on pass/fail, paired bootstrap with a sign-flip p on quality, a sign
-test on head-to-head judge wins), the plain sentence each test becomes in a report, and how far
-the judges can be trusted (agreement with each other and with the checks, order consistency,
+"""Comparisons between models and between judges. The task is the unit: a model's repeats of a
+task are averaged first (`task_means`), and every pair of models is compared with an exact
+sign-flip test on the per-task differences over the tasks both ran (head-to-head judging: on
+each task's share of consistent wins). The p-values of one metric are Holm-corrected across all
+pairs, so in a field of equally good models the chance of even one false "X beats Y" stays at
+most ALPHA. From the same tests: tiers (consecutive models, in quality order, no two of which
+differ) and the compact letter display (models sharing a letter cannot be told apart; models
+sharing none differ). Also the plain sentence a test becomes and how far the judges can be
+trusted (agreement with each other and, as Cohen's kappa, with the checks; order consistency;
 judges grading their own model family). Verdicts are "A better", "B better" or
-"indistinguishable"; A is always the model listed first, the better ranked one in a summary."""
+"indistinguishable"; A is the model listed first, the better ranked one in a summary."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Callable, Sequence
+import statistics
+import string
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 from bakeoff.evals import stats
-from bakeoff.evals.records import JudgeReliability, PairVerdict, PairwiseTest, TrialRecord
+from bakeoff.evals.records import (
+    JudgeReliability,
+    PairVerdict,
+    PairwiseTest,
+    Resolution,
+    TrialRecord,
+    Verdict,
+)
 
-SIGNIFICANCE = 0.05
-"""A difference counts only when p < SIGNIFICANCE (and, for scores, the 95% CI excludes 0)."""
+SIGNIFICANCE = stats.ALPHA
+"""A difference counts only when its Holm-adjusted p < SIGNIFICANCE."""
 JUDGE_PASS_SCORE = 6.0
 """A judge's overall score at or above this counts as "the judge would pass it"."""
+SPREAD_FLOOR = 0.1
+"""Least spread of per-task differences assumed for the detectable gap, so a field of identical
+results does not promise that any gap at all would show."""
+
+TaskMeans = Mapping[str, Mapping[str, float]]
+"""model -> task -> the mean of a value over that model's valid trials of the task."""
 
 # Family stems: a judge grading its own lineage tends to favour it (self-preference), whichever
 # provider serves it, so families are told apart by model name, not by provider.
@@ -55,98 +78,162 @@ def same_family(judge_id: str, model_id: str) -> bool:
     return model_family(judge_id) == model_family(model_id)
 
 
-def _verdict(p: float, direction: float, ci: tuple[float, float] | None = None) -> str:
-    if p >= SIGNIFICANCE or direction == 0 or (ci is not None and ci[0] <= 0 <= ci[1]):
+def task_means(
+    records: Sequence[TrialRecord], value: Callable[[TrialRecord], float | None]
+) -> dict[str, dict[str, float]]:
+    """Per model and task, the mean of `value` over the model's trials of that task that have
+    one; trials that ended in an infrastructure error are no evidence and are left out."""
+    groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r.status != "error" and (v := value(r)) is not None:
+            groups[r.model][r.task].append(v)
+    return {m: {t: math.fsum(vs) / len(vs) for t, vs in ts.items()} for m, ts in groups.items()}
+
+
+def _verdict(p_holm: float, direction: float) -> Verdict:
+    if p_holm >= SIGNIFICANCE or direction == 0:
         return "indistinguishable"
     return "A better" if direction > 0 else "B better"
 
 
-def paired_tests(
-    models: Sequence[str],
-    records: Sequence[TrialRecord],
-    quality: Callable[[TrialRecord], float | None],
-) -> list[PairwiseTest]:
-    """For every two of `models` (A listed first), paired tests over the (task, repeat) keys
-    both ran: McNemar on pass/fail where both were checked, paired bootstrap on `quality`."""
-    by_model: dict[str, dict[tuple[str, int], TrialRecord]] = {m: {} for m in models}
-    for r in records:
-        if r.model in by_model:
-            by_model[r.model][(r.task, r.repeat)] = r
-    tests: list[PairwiseTest] = []
-    for model_a, model_b in itertools.combinations(models, 2):
-        ra, rb = by_model[model_a], by_model[model_b]
-        passes: list[tuple[bool, bool]] = []
-        scores: list[tuple[float, float]] = []
-        for key in sorted(ra.keys() & rb.keys()):
-            a, b = ra[key], rb[key]
-            if a.passed is not None and b.passed is not None:
-                passes.append((a.passed, b.passed))
-            qa, qb = quality(a), quality(b)
-            if qa is not None and qb is not None:
-                scores.append((qa, qb))
-        if passes:
-            a_only, b_only, p = stats.mcnemar([x for x, _ in passes], [y for _, y in passes])
-            tests.append(
-                PairwiseTest(
-                    model_a=model_a,
-                    model_b=model_b,
-                    metric="pass",
-                    n=len(passes),
-                    a_wins=a_only,
-                    b_wins=b_only,
-                    mean_diff=(a_only - b_only) / len(passes),  # difference in pass rate
-                    p_value=p,
-                    verdict=_verdict(p, a_only - b_only),
-                )
-            )
-        if scores:
-            diff, low, high, p = stats.paired_bootstrap(
-                [x for x, _ in scores], [y for _, y in scores]
-            )
-            tests.append(
-                PairwiseTest(
-                    model_a=model_a,
-                    model_b=model_b,
-                    metric="quality",
-                    n=len(scores),
-                    a_wins=sum(1 for x, y in scores if x > y),
-                    b_wins=sum(1 for x, y in scores if y > x),
-                    mean_diff=diff,
-                    ci_low=low,
-                    ci_high=high,
-                    p_value=p,
-                    verdict=_verdict(p, diff, (low, high)),
-                )
-            )
+def _with_holm(tests: list[PairwiseTest]) -> list[PairwiseTest]:
+    adjusted = stats.holm([t.p_value if t.p_value is not None else 1.0 for t in tests])
+    for t, p in zip(tests, adjusted, strict=True):
+        t.p_holm = p
+        t.verdict = _verdict(p, t.mean_diff or 0.0)
     return tests
+
+
+def paired_tests(
+    models: Sequence[str], means: TaskMeans, metric: Literal["quality", "pass"] = "quality"
+) -> list[PairwiseTest]:
+    """For every two of `models` that share a task (A listed first): the sign-flip test on the
+    per-task differences of `means`, then Holm across all of them. a_wins / b_wins count tasks."""
+    pairs = []
+    for model_a, model_b in itertools.combinations(models, 2):
+        ma, mb = means.get(model_a, {}), means.get(model_b, {})
+        shared = sorted(ma.keys() & mb.keys())
+        if shared:
+            pairs.append((model_a, model_b, [ma[t] - mb[t] for t in shared]))
+    p_values = stats.sign_flip_ps([d for _, _, d in pairs], stats.draws_for(len(pairs)))
+    tests = [
+        PairwiseTest(
+            model_a=a,
+            model_b=b,
+            metric=metric,
+            n=len(diffs),
+            a_wins=sum(1 for d in diffs if d > 0),
+            b_wins=sum(1 for d in diffs if d < 0),
+            mean_diff=math.fsum(diffs) / len(diffs),
+            p_value=p,
+            verdict="indistinguishable",
+        )
+        for (a, b, diffs), p in zip(pairs, p_values, strict=True)
+    ]
+    return _with_holm(tests)
 
 
 def judge_tests(models: Sequence[str], verdicts: Sequence[PairVerdict]) -> list[PairwiseTest]:
     """Head-to-head judging for every two of `models` that were compared: only a win named the
-    same in both presentation orders counts (a flip is position bias, not preference); n counts
-    every comparison, ties and flips included; the p-value is a sign test on the wins."""
-    tests: list[PairwiseTest] = []
+    same in both presentation orders counts (a flip is position bias, not preference). Per task,
+    (A's wins - B's wins) / comparisons; the sign-flip test runs over tasks, then Holm. n counts
+    tasks; a_wins / b_wins count the consistent wins themselves."""
+    pairs = []
     for model_a, model_b in itertools.combinations(models, 2):
-        pair = {model_a, model_b}
-        group = [v for v in verdicts if {v.model_a, v.model_b} == pair]
+        group = [v for v in verdicts if {v.model_a, v.model_b} == {model_a, model_b}]
         if not group:
             continue
+        per_task: dict[str, list[int]] = defaultdict(list)
+        for v in group:
+            per_task[v.task].append(
+                (v.consistent and v.winner == model_a) - (v.consistent and v.winner == model_b)
+            )
+        nets = [sum(xs) / len(xs) for xs in per_task.values()]
+        pairs.append((model_a, model_b, group, nets))
+    p_values = stats.sign_flip_ps([nets for *_, nets in pairs], stats.draws_for(len(pairs)))
+    tests = []
+    for (model_a, model_b, group, nets), p in zip(pairs, p_values, strict=True):
         a_wins = sum(1 for v in group if v.consistent and v.winner == model_a)
         b_wins = sum(1 for v in group if v.consistent and v.winner == model_b)
-        p = stats.sign_test(a_wins, b_wins)
         tests.append(
             PairwiseTest(
                 model_a=model_a,
                 model_b=model_b,
                 metric="judge",
-                n=len(group),
+                n=len(nets),
                 a_wins=a_wins,
                 b_wins=b_wins,
+                mean_diff=statistics.fmean(nets),
                 p_value=p,
-                verdict=_verdict(p, a_wins - b_wins),
+                verdict="indistinguishable",
             )
         )
-    return tests
+    return _with_holm(tests)
+
+
+def differ(tests: Sequence[PairwiseTest]) -> set[frozenset[str]]:
+    """The pairs the tests tell apart."""
+    return {frozenset((t.model_a, t.model_b)) for t in tests if t.verdict != "indistinguishable"}
+
+
+def tiers(ordered: Sequence[str], tests: Sequence[PairwiseTest]) -> list[list[str]]:
+    """Split `ordered` (best quality first) into consecutive tiers: a model joins the current
+    tier when the tests tell it apart from no member, else it starts the next one."""
+    apart = differ(tests)
+    out: list[list[str]] = []
+    for m in ordered:
+        if out and not any(frozenset((m, x)) in apart for x in out[-1]):
+            out[-1].append(m)
+        else:
+            out.append([m])
+    return out
+
+
+def compact_letters(ordered: Sequence[str], tests: Sequence[PairwiseTest]) -> dict[str, str]:
+    """The compact letter display of the tests (Piepho's insert-and-absorb): every model gets
+    one or more letters; two models share a letter exactly when the tests do not tell them
+    apart. Letters run a, b, c... from the best-ranked model of `ordered` down."""
+    groups: list[frozenset[str]] = [frozenset(ordered)] if ordered else []
+    for pair in sorted(differ(tests), key=sorted):
+        a, b = sorted(pair)
+        split: list[frozenset[str]] = []
+        for g in groups:
+            split += [g - {a}, g - {b}] if pair <= g else [g]
+        unique = list(dict.fromkeys(split))
+        groups = [g for g in unique if g and not any(g < h for h in unique)]
+    rank = {m: i for i, m in enumerate(ordered)}
+    groups.sort(key=lambda g: sorted(rank[m] for m in g))
+    symbols = string.ascii_lowercase + string.ascii_uppercase
+    letters = dict.fromkeys(ordered, "")
+    for i, g in enumerate(groups):
+        for m in g:
+            letters[m] += symbols[i] if i < len(symbols) else "*"
+    return letters
+
+
+def resolution(tests: Sequence[PairwiseTest], means: TaskMeans) -> Resolution:
+    """What the quality tests could resolve: pairs, tasks, the pooled spread of the per-task
+    differences and the smallest gap that could show (stats.detectable_gap)."""
+    if not tests:
+        return Resolution(alpha=SIGNIFICANCE)
+    variances = []
+    for t in tests:
+        ma, mb = means[t.model_a], means[t.model_b]
+        diffs = [ma[k] - mb[k] for k in ma.keys() & mb.keys()]
+        if len(diffs) >= 2:
+            variances.append(statistics.variance(diffs))
+    spread = math.sqrt(statistics.fmean(variances)) if variances else None
+    n = max(t.n for t in tests)
+    return Resolution(
+        tasks=n,
+        pairs=len(tests),
+        alpha=SIGNIFICANCE,
+        spread=spread,
+        detectable_gap=stats.detectable_gap(
+            n, len(tests), max(spread or 0.0, SPREAD_FLOOR), SIGNIFICANCE
+        ),
+        tasks_needed=stats.tasks_needed(len(tests), SIGNIFICANCE),
+    )
 
 
 def judge_reliability(
@@ -156,10 +243,10 @@ def judge_reliability(
     models: Sequence[str],
 ) -> JudgeReliability:
     """How far the judges can be trusted. agreement_alpha: Krippendorff's alpha (interval) of
-    the overall scores, trials x judges, with two judges or more; check_agreement: share of
-    trials with a check and a judge score where (score >= 6) == passed; pairwise_consistency:
-    share of head-to-head verdicts stable across both orders. `judges` lists the planned ones;
-    any other judge found in the records is added."""
+    the overall scores, trials x judges, with two judges or more; check_agreement: Cohen's
+    kappa of (judges' mean score >= 6) against the check's verdict, with its n, over valid
+    trials with both; pairwise_consistency: share of head-to-head verdicts stable across both
+    orders. `judges` lists the planned ones; any other judge found in the records is added."""
     names = [
         *judges,
         *(s.judge for r in records for s in r.judges),
@@ -171,9 +258,11 @@ def judge_reliability(
         rows = [{s.judge: s.overall for s in r.judges} for r in records if r.judges]
         alpha = stats.krippendorff_alpha_interval([[row.get(j) for j in found] for row in rows])
     both = [
-        (score >= JUDGE_PASS_SCORE) == passed
+        (score >= JUDGE_PASS_SCORE, passed)
         for r in records
-        if (score := r.judge_overall) is not None and (passed := r.passed) is not None
+        if r.status != "error"
+        and (score := r.judge_overall) is not None
+        and (passed := r.passed) is not None
     ]
     costs = [s.cost_usd for r in records for s in r.judges] + [v.cost_usd for v in verdicts]
     known = [c for c in costs if c is not None]
@@ -181,7 +270,8 @@ def judge_reliability(
     return JudgeReliability(
         judges=found,
         agreement_alpha=alpha,
-        check_agreement=sum(both) / len(both) if both else None,
+        check_agreement=stats.cohen_kappa([j for j, _ in both], [c for _, c in both]),
+        check_agreement_n=len(both),
         pairwise_consistency=(
             sum(1 for v in verdicts if v.consistent) / len(verdicts) if verdicts else None
         ),
@@ -193,20 +283,16 @@ def judge_reliability(
 
 
 def pair_sentence(t: PairwiseTest) -> str:
-    """One sentence on a paired test, e.g. "a and b cannot be told apart on pass rate (McNemar
-    p=0.48, n=16)." or "a beats b on quality (mean difference +0.31, 95% CI ...)."."""
-    p = _num(t.p_value, ".2g")
-    if t.metric == "pass":
-        what, detail = "on pass rate", f"McNemar p={p}, n={t.n}"
-    elif t.metric == "judge":
+    """One sentence on a paired test, e.g. "a and b cannot be told apart on quality (mean
+    difference +0.12 over 5 tasks, p=0.31, Holm-adjusted p=1)." or "a beats b on quality ..."."""
+    p, p_holm = _num(t.p_value, ".2g"), _num(t.p_holm, ".2g")
+    if t.metric == "judge":
         what = "in head-to-head judging"
-        detail = f"consistent wins {t.a_wins}:{t.b_wins} of {t.n}, sign test p={p}"
+        detail = f"consistent wins {t.a_wins}:{t.b_wins} over {t.n} tasks"
     else:
-        what = "on quality"
-        detail = (
-            f"mean difference {_num(t.mean_diff, '+.2f')}, 95% CI {_num(t.ci_low, '+.2f')} "
-            f"to {_num(t.ci_high, '+.2f')}, p={p}, n={t.n}"
-        )
+        what = "on quality" if t.metric == "quality" else "on pass rate"
+        detail = f"mean difference {_num(t.mean_diff, '+.2f')} over {t.n} tasks"
+    detail += f", p={p}, Holm-adjusted p={p_holm}"
     if t.verdict == "indistinguishable":
         return f"{t.model_a} and {t.model_b} cannot be told apart {what} ({detail})."
     winner, loser = (t.model_a, t.model_b) if t.verdict == "A better" else (t.model_b, t.model_a)

@@ -1,74 +1,105 @@
 """From trial records to the bake-off's verdict: a quality score per trial (checks and judges,
-by the stated weights), a ModelSummary per contestant with confidence intervals, speed and cost
-relative to the field, an overall score and its letter, paired tests that say which models
-cannot be told apart, how far the judges can be trusted, and a recommendation in plain
-sentences. Pure computation over records; the runner and the reports call `summarize`. The
-paired tests and judge checks live in `compare`; `same_family` is re-exported from there.
+by the stated weights), a ModelSummary per contestant with honest intervals, speed and cost
+scores and a letter against absolute bands, a ranking that puts quality first, paired tests
+that say which models cannot be told apart, how far the judges can be trusted, and a
+recommendation in plain sentences. Pure computation over records; the runner and the reports
+call `summarize`. The tests, tiers and letter groups live in `compare`.
 
-Formulas (also printed with every report through GradeWeights):
+Formulas (also printed with every report through GradeWeights and GradeBands):
 - trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
   trial has, where check = tests passed / tests total when known, else 1 or 0, and judge = the
   judges' mean overall score / 10. A trial with neither part is left out of quality means.
-- speed and cost are scored on a log scale, because models differ by orders of magnitude:
-  score = max(0, 1 - log10(x / best) / decades). speed: x = median wall time, best = the
-  fastest median in the field (1 ms floor), 2 decades (100x slower scores 0, 10x slower 0.5).
-  cost: x = cost per trial, best = the cheapest non-zero cost per trial, 3 decades (1000x
-  pricier scores 0, 10x pricier 0.67); a model that costs $0 scores 1.0, tying with the
-  cheapest paid one instead of sinking every paid model to 0. Unknown cost: no cost_score.
-- overall = (w.quality * quality + w.speed * speed + w.cost * cost) / (sum of the weights of the
-  parts present); a model without any graded trial gets no overall (speed alone is no grade)."""
+- The task is the unit: a model's quality, pass rate and judge score are means over tasks of
+  each task's mean over its repeats, with a continuity-corrected Wilson interval over tasks.
+  Trials that ended in an infrastructure error (status "error") count nowhere; a model with no
+  other trial is not ranked but listed in `unranked`.
+- band score = 1 - log10(x / best) / log10(worst / best), clipped to 0..1. speed: x = median
+  wall time, best..worst = bands.fast_s..slow_s. cost: x = cost per solved task (cost / solved,
+  solved = passed checks plus the judged quality of trials without a check), best..worst =
+  bands.cheap_usd..expensive_usd; $0 scores 1; an unknown price or nothing solved scores 0,
+  never as free.
+- overall = quality * (w.quality + w.speed * speed + w.cost * cost) / (w.quality + w.speed +
+  w.cost): speed and cost can pull a score below quality, never above it. Letter: the best of
+  bands.letters the overall reaches, else F. Nothing here depends on the other contestants.
+- ranking: by quality; the tests cut that order into tiers (`compare.tiers`); within a tier, by
+  overall, so speed and cost order only models whose quality cannot be told apart. A model a
+  test says is better always ranks above. Models with no graded trial come last."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from bakeoff.evals import stats
 from bakeoff.evals.compare import (
+    compact_letters,
     judge_reliability,
     judge_tests,
-    pair_sentence,
     paired_tests,
+    resolution,
     same_family,
+    task_means,
+    tiers,
 )
-
-__all__ = ["LETTER_BANDS", "letter", "same_family", "summarize", "trial_quality"]
+from bakeoff.evals.recommend import recommend
 from bakeoff.evals.records import (
     BakeoffSpec,
     BakeoffSummary,
+    Grade,
+    GradeBands,
     GradeWeights,
     Interval,
+    Letter,
+    LetterFloors,
     ModelSummary,
     PairVerdict,
     PairwiseTest,
-    Recommendation,
     TrialRecord,
+    UnrankedModel,
 )
 from bakeoff.types import Usage
 
-LETTER_BANDS: tuple[tuple[str, float], ...] = (
-    ("S", 0.90),
-    ("A", 0.80),
-    ("B", 0.70),
-    ("C", 0.60),
-    ("D", 0.50),
-    ("F", 0.0),
-)
-"""Letter and the lowest score that earns it, best first."""
-_MIN_SECONDS = 1e-3  # scripted runs can take ~0 s; below a millisecond, times are noise
+__all__ = ["LETTER_BANDS", "letter", "letter_bands", "same_family", "summarize", "trial_quality"]
 
 
-def letter(score: float | None) -> str:
-    """S/A/B/C/D/F for a 0..1 score by LETTER_BANDS; "-" when there is no score to grade."""
+def letter_bands(floors: LetterFloors) -> tuple[tuple[Letter, float], ...]:
+    """Each letter and the lowest overall score that earns it, best first, F last at 0."""
+    return (
+        ("S", floors.S),
+        ("A", floors.A),
+        ("B", floors.B),
+        ("C", floors.C),
+        ("D", floors.D),
+        ("F", 0.0),
+    )
+
+
+LETTER_BANDS = letter_bands(LetterFloors())
+"""The default letters and floors (`[grading.letters]` changes them per run)."""
+SPEED_DECADES = math.log10(GradeBands().slow_s / GradeBands().fast_s)
+"""Decades of median time between a speed score of 1 and of 0, by default."""
+COST_DECADES = math.log10(GradeBands().expensive_usd / GradeBands().cheap_usd)
+"""Decades of cost per solved task between a cost score of 1 and of 0, by default."""
+
+
+def letter(score: float | None, floors: LetterFloors | None = None) -> Grade:
+    """S/A/B/C/D/F for a 0..1 score by `floors` (the defaults unless given); "-" for none."""
     if score is None:
         return "-"
-    for name, floor in LETTER_BANDS:
+    for name, floor in letter_bands(floors or LetterFloors()):
         if score >= floor - 1e-9:  # 0.7 computed as 0.6999999 is still a B
             return name
     return "F"
+
+
+def band_score(value: float, best: float, worst: float) -> float:
+    """1 at or below `best`, 0 at or above `worst`, log scale between (module docstring)."""
+    if value <= best:
+        return 1.0
+    return max(0.0, 1.0 - math.log10(value / best) / math.log10(worst / best))
 
 
 def trial_quality(record: TrialRecord, weights: GradeWeights) -> float | None:
@@ -81,7 +112,10 @@ def trial_quality(record: TrialRecord, weights: GradeWeights) -> float | None:
         else:
             check = 1.0 if c.passed else 0.0
     judge = None if record.judge_overall is None else record.judge_overall / 10
-    return _weighted([(weights.check, check), (weights.judge, judge)])
+    parts = [(weights.check, check), (weights.judge, judge)]
+    present = [(weight, v) for weight, v in parts if v is not None and weight > 0]
+    total = sum(weight for weight, _ in present)
+    return sum(weight * v for weight, v in present) / total if total > 0 else None
 
 
 def summarize(
@@ -96,16 +130,27 @@ def summarize(
     by_model: dict[str, list[TrialRecord]] = {m: [] for m in spec.models}
     for r in records:
         by_model.setdefault(r.model, []).append(r)
-    summaries = [_model_summary(m, rs, w, m in local_models) for m, rs in by_model.items()]
-    _relative_scores(summaries, w)
-    ranking = sorted(summaries, key=_rank_key)
+    scored = {id(r): trial_quality(r, w) for r in records}
+
+    def quality_of(r: TrialRecord) -> float | None:
+        return scored[id(r)]
+
+    quality = task_means(records, quality_of)
+    means = _Means(
+        quality=quality,
+        passes=task_means(records, lambda r: None if r.passed is None else float(r.passed)),
+        judge=task_means(records, lambda r: r.judge_overall),
+    )
+    summaries = [
+        _model_summary(m, rs, w, m in local_models, means, quality_of) for m, rs in by_model.items()
+    ]
+    ranking, tests = _rank([s for s in summaries if s.runs], quality)
     names = [m.model for m in ranking]
-    categories, category_cost = _categories(records, w)
-    pairwise = paired_tests(names, records, lambda r: trial_quality(r, w))
-    pairwise += judge_tests(names, pair_verdicts)
+    pairwise = tests + judge_tests(names, pair_verdicts)
     judging = judge_reliability(spec.judges, records, pair_verdicts, names)
     for m in ranking:
         m.same_family_judges = [j for j in judging.judges if same_family(j, m.model)]
+    categories, category_cost = _categories(records, quality)
 
     planned = {(t, m, k) for t in spec.task_names for m in spec.models for k in range(spec.repeats)}
     missing = len(planned - {r.key for r in records})
@@ -116,7 +161,9 @@ def summarize(
             "budget); every number covers only the trials that ran."
         )
     for m in ranking:
-        ungraded = sum(1 for r in by_model[m.model] if trial_quality(r, w) is None)
+        ungraded = sum(
+            1 for r in by_model[m.model] if r.status != "error" and quality_of(r) is None
+        )
         if ungraded:
             notes.append(
                 f"{m.model}: {ungraded} of {m.runs} trials had neither a check nor a judge "
@@ -124,8 +171,8 @@ def summarize(
             )
         if m.cost_usd is None:
             notes.append(
-                f"{m.model}: some prices are unknown, so its cost is shown as unknown and its "
-                "overall score leaves cost out."
+                f"{m.model}: some prices are unknown, so its cost shows as unknown and its "
+                "grade scores cost as the most expensive band, never as free."
             )
     for judge, models in judging.same_family.items():
         notes.append(
@@ -136,27 +183,51 @@ def summarize(
         run_id=spec.run_id,
         spec=spec,
         ranking=ranking,
+        unranked=[_unranked(m, rs) for m, rs in by_model.items() if not _valid(rs)],
         pairwise=pairwise,
-        recommendation=_recommend(ranking, pairwise, categories, category_cost, w),
+        recommendation=recommend(ranking, categories, category_cost, w),
         judging=judging,
         categories=categories,
         missing=missing,
+        resolution=resolution(tests, quality),
         notes=notes,
     )
 
 
-def _weighted(parts: Sequence[tuple[float, float | None]]) -> float | None:
-    """Weighted mean over the parts that have a value and a positive weight, or None."""
-    present = [(weight, v) for weight, v in parts if v is not None and weight > 0]
-    total = sum(weight for weight, _ in present)
-    return sum(weight * v for weight, v in present) / total if total > 0 else None
+@dataclass(frozen=True)
+class _Means:
+    """Per model and task, the means of quality, pass (0/1) and the judges' score."""
+
+    quality: Mapping[str, Mapping[str, float]]
+    passes: Mapping[str, Mapping[str, float]]
+    judge: Mapping[str, Mapping[str, float]]
 
 
-def _interval(values: Sequence[float]) -> Interval:
-    if not values:
+def _valid(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    return [r for r in records if r.status != "error"]
+
+
+def _unranked(model: str, records: Sequence[TrialRecord]) -> UnrankedModel:
+    reasons = Counter(
+        (r.agent.error or r.agent.stop_reason).strip().splitlines()[0][:200]
+        for r in records
+        if (r.agent.error or r.agent.stop_reason).strip()
+    )
+    reason = reasons.most_common(1)[0][0] if reasons else "no trial ran"
+    return UnrankedModel(model=model, reason=reason, errors=len(records))
+
+
+def _interval(task_values: Mapping[str, float], lo: float = 0.0, hi: float = 1.0) -> Interval:
+    """Mean over tasks with its interval (stats.mean_interval), on a lo..hi scale."""
+    if not task_values:
         return Interval()
-    mean, low, high = stats.bootstrap_ci(values)
-    return Interval(value=mean, low=low, high=high)
+    values = list(task_values.values())
+    unit = [min(1.0, max(0.0, (v - lo) / (hi - lo))) for v in values]
+    _, low, high = stats.mean_interval(unit)
+    mean = math.fsum(values) / len(values)  # not via the 0..1 scale: 7.0 stays 7.0
+    return Interval(
+        value=mean, low=min(mean, lo + low * (hi - lo)), high=max(mean, lo + high * (hi - lo))
+    )
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -164,176 +235,152 @@ def _median(values: Sequence[float]) -> float | None:
 
 
 def _model_summary(
-    model: str, records: Sequence[TrialRecord], w: GradeWeights, local: bool
+    model: str,
+    records: Sequence[TrialRecord],
+    w: GradeWeights,
+    local: bool,
+    means: _Means,
+    quality_of: Callable[[TrialRecord], float | None],
 ) -> ModelSummary:
-    checked = [r for r in records if r.check is not None]
-    passed = sum(1 for r in checked if r.check is not None and r.check.passed)
-    judged = [j for r in records if (j := r.judge_overall) is not None]
-    quality = [q for r in records if (q := trial_quality(r, w)) is not None]
-    costs = [r.agent.cost_usd for r in records]
-    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    valid = _valid(records)
+    checked = [r for r in valid if r.check is not None]
+    passed = sum(1 for r in checked if r.passed)
+    costs = [r.agent.cost_usd for r in valid]
+    cost = None if any(c is None for c in costs) else math.fsum(c for c in costs if c is not None)
+    # solved: a passed check counts 1; a trial without a check counts its judged quality.
+    solved = passed + math.fsum(
+        q for r in valid if r.check is None and (q := quality_of(r)) is not None
+    )
     usage = Usage()
-    for r in records:
+    for r in valid:
         usage = usage + r.agent.usage
-    pass_rate = Interval()
-    if checked:
-        low, high = stats.wilson_interval(passed, len(checked))
-        pass_rate = Interval(value=passed / len(checked), low=low, high=high)
-    quality_iv = _interval(quality)
+    quality = _interval(means.quality.get(model, {}))
+    median_s = _median([r.agent.duration_s for r in valid])
+    b = w.bands
+    speed = None if median_s is None else band_score(median_s, b.fast_s, b.slow_s)
+    cost_per_solved = cost / solved if cost is not None and solved > 0 else None
+    cost_score = (
+        0.0
+        if cost_per_solved is None
+        else band_score(cost_per_solved, b.cheap_usd, b.expensive_usd)
+    )
+    overall = None
+    if quality.value is not None:
+        factor = w.quality + w.speed * (speed or 0.0) + w.cost * cost_score
+        overall = quality.value * factor / (w.quality + w.speed + w.cost)
     return ModelSummary(
         model=model,
         provider=records[0].agent.provider if records else model.partition(":")[0],
         local=local,
-        runs=len(records),
-        completed=sum(1 for r in records if r.status == "completed"),
+        runs=len(valid),
+        tasks=len(means.quality.get(model, {})),
+        completed=sum(1 for r in valid if r.status in ("passed", "failed")),
+        timeouts=sum(1 for r in valid if r.status == "timeout"),
+        errors=len(records) - len(valid),
         checked=len(checked),
         passed=passed,
-        pass_rate=pass_rate,
-        judge_score=_interval(judged),
-        quality=quality_iv,
-        median_s=_median([r.agent.duration_s for r in records]),
-        median_model_s=_median([r.agent.model_time_s for r in records]),
-        median_tool_s=_median([r.agent.tool_time_s for r in records]),
-        median_wait_s=_median([r.agent.wait_time_s + r.slot_wait_s for r in records]),
-        warmup_s=max((r.agent.warmup_s for r in records), default=0.0),
+        pass_rate=_interval(means.passes.get(model, {})),
+        judge_score=_interval(means.judge.get(model, {}), 1.0, 10.0),
+        quality=quality,
+        median_s=median_s,
+        median_model_s=_median([r.agent.model_time_s for r in valid]),
+        median_tool_s=_median([r.agent.tool_time_s for r in valid]),
+        median_wait_s=_median([r.agent.wait_time_s + r.slot_wait_s for r in valid]),
+        warmup_s=max((r.agent.warmup_s for r in valid), default=0.0),
         usage=usage,
         cost_usd=cost,
-        cost_per_solved_usd=cost / passed if cost is not None and passed else None,
-        quality_grade=letter(quality_iv.value),
+        cost_per_solved_usd=cost_per_solved,
+        speed_score=speed,
+        cost_score=cost_score,
+        overall=overall,
+        grade=letter(overall, b.letters),
+        quality_grade=letter(quality.value, b.letters),
     )
 
 
-def _per_trial_cost(m: ModelSummary) -> float | None:
-    return None if m.cost_usd is None or not m.runs else m.cost_usd / m.runs
+def _rank(
+    summaries: Sequence[ModelSummary], quality: Mapping[str, Mapping[str, float]]
+) -> tuple[list[ModelSummary], list[PairwiseTest]]:
+    """The ranking (module docstring) and the quality tests, each oriented so that A is the
+    better-ranked model; fills each model's tier and letter group."""
+    graded = sorted(
+        (m for m in summaries if m.quality.value is not None),
+        key=lambda m: (-(m.quality.value or 0.0), m.model),
+    )
+    ungraded = sorted((m for m in summaries if m.quality.value is None), key=lambda m: m.model)
+    by_name = {m.model: m for m in graded}
+    tests = paired_tests([m.model for m in graded], quality)
+    order: list[ModelSummary] = []
+    for i, tier in enumerate(tiers([m.model for m in graded], tests), 1):
+        members = sorted(
+            (by_name[x] for x in tier),
+            key=lambda m: (-(m.overall or 0.0), -(m.quality.value or 0.0), m.model),
+        )
+        for m in members:
+            m.tier = i
+        order += members
+    order = _winners_first(order, tests)
+    letters = compact_letters([m.model for m in order], tests)
+    for m in order:
+        m.group = letters[m.model]
+    position = {m.model: i for i, m in enumerate(order)}
+    oriented = [_flip(t) if position[t.model_a] > position[t.model_b] else t for t in tests]
+    return order + ungraded, oriented
 
 
-SPEED_DECADES = 2.0
-COST_DECADES = 3.0
+def _winners_first(order: list[ModelSummary], tests: Sequence[PairwiseTest]) -> list[ModelSummary]:
+    """Move the winner of any test ranked below its loser to just above it. Only possible when
+    the two ran different tasks (a model's quality spans all its tasks, the test the shared
+    ones); a guard bounds the passes should the tests ever form a cycle."""
+    order = list(order)
+    for _ in range(len(order) ** 2):
+        names = [m.model for m in order]
+        wrong = [
+            (winner, loser)
+            for t in tests
+            if t.verdict != "indistinguishable"
+            for winner, loser in [
+                (t.model_a, t.model_b) if t.verdict == "A better" else (t.model_b, t.model_a)
+            ]
+            if names.index(winner) > names.index(loser)
+        ]
+        if not wrong:
+            break
+        winner, loser = wrong[0]
+        moved = order.pop(names.index(winner))
+        order.insert(names.index(loser), moved)
+    return order
 
 
-def _log_score(value: float, best: float, decades: float) -> float:
-    return max(0.0, 1.0 - math.log10(value / best) / decades)
-
-
-def _relative_scores(summaries: Sequence[ModelSummary], w: GradeWeights) -> None:
-    """Fill speed_score, cost_score, overall and grade (formulas in the module docstring)."""
-    medians = [max(m.median_s, _MIN_SECONDS) for m in summaries if m.median_s is not None]
-    paid = [c for m in summaries if (c := _per_trial_cost(m)) is not None and c > 0]
-    for m in summaries:
-        if m.median_s is not None:
-            m.speed_score = _log_score(max(m.median_s, _MIN_SECONDS), min(medians), SPEED_DECADES)
-        cost = _per_trial_cost(m)
-        if cost is not None:
-            m.cost_score = 1.0 if cost <= 0 else _log_score(cost, min(paid), COST_DECADES)
-        if m.quality.value is not None:
-            m.overall = _weighted(
-                [(w.quality, m.quality.value), (w.speed, m.speed_score), (w.cost, m.cost_score)]
-            )
-        m.grade = letter(m.overall)
-
-
-def _rank_key(m: ModelSummary) -> tuple[bool, float, bool, float, str]:
-    """Best overall first, then best quality; unscored models last, by name for stability."""
-    return (
-        m.overall is None,
-        -(m.overall or 0.0),
-        m.quality.value is None,
-        -(m.quality.value or 0.0),
-        m.model,
+def _flip(t: PairwiseTest) -> PairwiseTest:
+    verdict = {"A better": "B better", "B better": "A better"}.get(t.verdict, t.verdict)
+    return t.model_copy(
+        update={
+            "model_a": t.model_b,
+            "model_b": t.model_a,
+            "a_wins": t.b_wins,
+            "b_wins": t.a_wins,
+            "mean_diff": None if t.mean_diff is None else -t.mean_diff,
+            "verdict": verdict,
+        }
     )
 
 
 def _categories(
-    records: Sequence[TrialRecord], w: GradeWeights
+    records: Sequence[TrialRecord], quality: Mapping[str, Mapping[str, float]]
 ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, float | None]]]:
-    """Per category and model: mean quality, and cost per trial (None when a price is unknown)."""
-    groups: dict[str, dict[str, list[TrialRecord]]] = defaultdict(lambda: defaultdict(list))
-    for r in records:
-        groups[r.category][r.model].append(r)
+    """Per category and model: mean over tasks of quality (`quality`: model -> task -> mean),
+    and cost per valid trial (None when a price is unknown)."""
+    cats = {r.task: r.category for r in records}
     means: dict[str, dict[str, float | None]] = {}
     costs: dict[str, dict[str, float | None]] = {}
-    for category, models in sorted(groups.items()):
+    for category in sorted(set(cats.values())):
         means[category], costs[category] = {}, {}
-        for model, rs in models.items():
-            qs = [q for r in rs if (q := trial_quality(r, w)) is not None]
+        valid = [r for r in _valid(records) if r.category == category]
+        for model in dict.fromkeys(r.model for r in valid):
+            qs = [q for t, q in quality.get(model, {}).items() if cats[t] == category]
             means[category][model] = statistics.fmean(qs) if qs else None
-            cs = [r.agent.cost_usd for r in rs]
+            cs = [r.agent.cost_usd for r in valid if r.model == model]
             known = [c for c in cs if c is not None]
             costs[category][model] = sum(known) / len(cs) if len(known) == len(cs) else None
     return means, costs
-
-
-def _recommend(
-    ranking: Sequence[ModelSummary],
-    pairwise: Sequence[PairwiseTest],
-    categories: dict[str, dict[str, float | None]],
-    category_cost: dict[str, dict[str, float | None]],
-    w: GradeWeights,
-) -> Recommendation:
-    """Which model to use for what; a model is acceptable when its mean quality reaches the bar."""
-    bar = w.quality_bar
-    graded = [m for m in ranking if m.quality.value is not None]
-    ok = [m for m in graded if _clears(_q(m), bar)]
-    rec = Recommendation()
-    notes = rec.notes
-    if graded:
-        best = max(graded, key=_q)  # first of equals in ranking order: the better overall
-        rec.best_quality = best.model
-        if not ok:
-            notes.append(
-                f"No model reached the quality bar of {bar:.2f}; the best was {best.model} "
-                f"at {_q(best):.2f}."
-            )
-    priced = [(m, c) for m in ok if (c := _per_trial_cost(m)) is not None]
-    free = [m for m, c in priced if c <= 0]
-    if free:
-        value = max(free, key=_q)
-        rec.best_value = value.model
-        notes.append(
-            f"{value.model} clears the quality bar ({_q(value):.2f} >= {bar:.2f}) at $0 per "
-            "run, so it is the best value whatever the others cost."
-        )
-    elif priced:
-        rec.best_value = max(priced, key=lambda mc: _q(mc[0]) / mc[1])[0].model
-    timed = [m for m in ok if m.median_s is not None]
-    if timed:
-        rec.fastest_acceptable = min(timed, key=lambda m: m.median_s or 0.0).model
-    local = [m for m in ranking if m.local]
-    if local and not any(m.quality.value is not None for m in local):
-        rec.best_local = local[0].model  # ran, but nothing graded: good enough stays unknown
-    elif local:
-        best_local = max(local, key=_q)
-        rec.best_local = best_local.model
-        rec.local_good_enough = _clears(_q(best_local), bar)
-        verdict = "is good enough" if rec.local_good_enough else "falls short"
-        notes.append(
-            f"The best local model, {best_local.model}, {verdict}: quality "
-            f"{_q(best_local):.2f} against a bar of {bar:.2f}."
-        )
-    for category, models in categories.items():
-        fit = [m for m, q in models.items() if q is not None and _clears(q, bar)]
-        costs = category_cost[category]
-        # $0 first, then cheapest known, unknown cost last; equal cost: better quality first.
-        fit.sort(key=lambda m: (*_cost_rank(costs[m]), -(models[m] or 0.0), m))
-        rec.per_category[category] = fit[0] if fit else None
-    for upper, lower in itertools.pairwise(ranking):
-        notes.extend(
-            pair_sentence(t)
-            for t in pairwise
-            if (t.model_a, t.model_b) == (upper.model, lower.model)
-        )
-    return rec
-
-
-def _clears(quality: float, bar: float) -> bool:
-    return quality >= bar - 1e-9  # a mean of 0.7 summed in floats must still clear a 0.7 bar
-
-
-def _q(m: ModelSummary) -> float:
-    return m.quality.value if m.quality.value is not None else float("-inf")
-
-
-def _cost_rank(cost: float | None) -> tuple[int, float]:
-    if cost is None:
-        return (2, 0.0)
-    return (0, 0.0) if cost <= 0 else (1, cost)

@@ -1,9 +1,9 @@
 """Inline SVG scatter charts for the HTML report: each model a labelled point of quality against
-cost or time, with the Pareto frontier (no other model is both better and cheaper/faster) drawn
-as a line. Pure string building, no plotting library, so the report stays one offline file. The
-x axis picks its own scale: linear for a narrow range, logarithmic across decades, and a
-symmetric-log scale (linear near zero) when a model costs exactly $0, which a log axis cannot
-place; the chart's note says which was used."""
+cost or time, a whisker for its quality's 95% interval, and the Pareto frontier (no other model
+is both better and cheaper/faster) drawn as a line. Pure string building, no plotting library,
+so the report stays one offline file. The x axis picks its own scale: linear for a narrow
+range, logarithmic across decades, and a symmetric-log scale (linear near zero) when a model
+costs exactly $0, which a log axis cannot place; the chart's note says which was used."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class Point:
     x: float
     y: float  # quality, 0..1
     local: bool = False
+    y_low: float | None = None  # quality's 95% interval, drawn as a whisker
+    y_high: float | None = None
 
 
 def pareto_frontier(points: Sequence[Point]) -> list[Point]:
@@ -170,8 +172,16 @@ def scatter_svg(
             "point" + (" frontier" if id(p) in on_frontier else "") + (" local" if p.local else "")
         )
         tip = f"{p.label}: quality {p.y:.0%}, {fmt_x(p.x)}"
+        whisker = ""
+        if p.y_low is not None and p.y_high is not None:
+            tip += f" (95% interval {p.y_low:.0%}–{p.y_high:.0%})"
+            whisker = (
+                f'<line class="ci" x1="{x:.1f}" x2="{x:.1f}" y1="{py(p.y_low):.1f}" '
+                f'y2="{py(p.y_high):.1f}" style="stroke: var(--muted); stroke-width: 1.5"/>'
+            )
         out.append(
             f'<g class="{classes}" data-model="{escape(p.label)}"><title>{escape(tip)}</title>'
+            f"{whisker}"
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{6 if id(p) in on_frontier else 5}"/>'
             f'<text x="{x + 9 if right else x - 9:.1f}" y="{ly:.1f}" '
             f'text-anchor="{"start" if right else "end"}">{escape(text)}</text></g>'
