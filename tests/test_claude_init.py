@@ -77,7 +77,9 @@ async def test_generated_files_follow_claude_code_formats(
 def test_grading_text_comes_from_the_graders() -> None:
     body = render_command(["gpt-5-mini"])
     w = GradeWeights()
-    assert f"{w.quality:g} × quality + {w.speed:g} × speed + {w.cost:g} × cost" in body
+    assert f"quality × ({w.quality:g} + {w.speed:g} × speed + {w.cost:g} × cost)" in body
+    assert f"1 at ≤ {w.bands.fast_s:g} s, 0 at ≥ {w.bands.slow_s:g} s" in body
+    assert "never as free" in body
     bands = ", ".join(f"{n} ≥ {f:.2f}" for n, f in LETTER_BANDS if f > 0)
     assert f"{bands}, else F" in body
     assert "S ≥ 0.90, A ≥ 0.80, B ≥ 0.70, C ≥ 0.60, D ≥ 0.50, else F" in body

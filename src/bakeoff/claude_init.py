@@ -9,6 +9,7 @@ never overwritten without `force`; nothing is written when anything would be."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import sys
@@ -22,7 +23,7 @@ import yaml
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
-from bakeoff.evals.grading import COST_DECADES, LETTER_BANDS, SPEED_DECADES
+from bakeoff.evals.grading import LETTER_BANDS
 from bakeoff.evals.judge import CRITERIA, DEFAULT_RUBRIC
 from bakeoff.evals.records import GradeWeights
 from bakeoff.mcp_server import SERVER_NAME
@@ -102,12 +103,6 @@ def _bands_text() -> str:
     return ", ".join(bands) + f", else {LETTER_BANDS[-1][0]}"
 
 
-def _overall_text(w: GradeWeights) -> str:
-    total = w.quality + w.speed + w.cost
-    sum_ = f"{w.quality:g} × quality + {w.speed:g} × speed + {w.cost:g} × cost"
-    return sum_ if abs(total - 1) < 1e-9 else f"({sum_}) / {total:g}"
-
-
 def render_command(models: Sequence[str]) -> str:
     """The /bakeoff slash command that fans $ARGUMENTS out to every relay sub-agent."""
     w = GradeWeights()
@@ -131,12 +126,15 @@ def render_command(models: Sequence[str]) -> str:
         w_quality=f"{w.quality:g}",
         w_speed=f"{w.speed:g}",
         w_cost=f"{w.cost:g}",
-        overall=_overall_text(w),
+        w_total=f"{w.quality + w.speed + w.cost:g}",
         bands=_bands_text(),
         bar=f"{w.quality_bar:g}",
-        speed_decades=SPEED_DECADES,
-        speed_10x=f"{1 - 1 / SPEED_DECADES:.2g}",
-        cost_decades=f"{COST_DECADES:g}",
+        fast_s=w.bands.fast_s,
+        slow_s=w.bands.slow_s,
+        cheap_usd=w.bands.cheap_usd,
+        expensive_usd=w.bands.expensive_usd,
+        speed_decades=math.log10(w.bands.slow_s / w.bands.fast_s),
+        cost_decades=math.log10(w.bands.expensive_usd / w.bands.cheap_usd),
     )
     return head + body
 

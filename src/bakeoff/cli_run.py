@@ -25,12 +25,13 @@ def _emit_json(obj: Any) -> None:
 
 def _agent_config(args: argparse.Namespace) -> Any:
     from bakeoff.agent import AgentConfig
+    from bakeoff.cli import sandbox_options
 
     return AgentConfig(
         max_turns=args.max_turns,
         timeout_s=args.timeout,
         max_output_tokens=args.max_output_tokens,
-        allow_commands=args.allow_commands,
+        **sandbox_options(args),
     )
 
 
@@ -45,11 +46,11 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
     config = load_config(args.config)
     store = Store(args.store)
     task_specs = None
-    if not args.resume:
+    if not args.resume and not args.retry_errors:
         task_specs = load_tasks(tasks)
         if quick:
             task_specs = [t for t in task_specs if "quick" in t.tags]
-    run_id = args.resume or args.run_id or new_run_id()
+    run_id = args.resume or args.retry_errors or args.run_id or new_run_id()
     board = LiveBoard()
     try:
         with board:
@@ -60,8 +61,11 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
                     repeats=args.repeats,
                     judges=_split(args.judge),
                     pairwise=args.pairwise,
+                    judge_sees_checks=args.judge_sees_checks,
                     run_id=run_id,
                     resume=args.resume,
+                    retry_errors=args.retry_errors,
+                    preflight=not args.no_preflight,
                     max_cost_usd=args.max_cost,
                     store=store,
                     config=config,
@@ -90,7 +94,7 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
             {
                 "run_id": outcome.run_id,
                 "report_html": str(html),
-                "ranking": outcome.summary.ranking_public(),
+                **outcome.summary.public(),
             }
         )
     else:
@@ -103,9 +107,10 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
 
 def cmd_run(args: argparse.Namespace) -> int:
     models = _split(args.models)
-    if not models and not args.resume:
+    if not models and not args.resume and not args.retry_errors:
         raise UserError(
-            "--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID"
+            "--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID, "
+            "or --retry-errors RUN_ID"
         )
     return _run(args, models, args.tasks, args.quick)
 
@@ -149,7 +154,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             {
                 "run_id": outcome.run_id,
                 "report_html": str(html),
-                "ranking": outcome.summary.ranking_public(),
+                **outcome.summary.public(),
                 "records": records_public(outcome.records),
             }
         )
@@ -197,6 +202,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs and tasks on the main parser's subparsers."""
+    from bakeoff.cli import add_sandbox_flags
+
     for name, handler, help_text in (
         ("run", cmd_run, "the bake-off: tasks × models × repeats, graded and reported"),
         (
@@ -215,19 +222,38 @@ def add_commands(sub: Any) -> None:
             p.add_argument("--models", help="comma-separated model ids or aliases")
             p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
             p.add_argument(
-                "--resume", metavar="RUN_ID", help="finish an interrupted run; redoes nothing"
+                "--resume",
+                metavar="RUN_ID",
+                help="finish an interrupted run: its missing and errored trials; redoes no other",
+            )
+            p.add_argument(
+                "--retry-errors",
+                metavar="RUN_ID",
+                help="rerun only the trials of RUN_ID that ended in an error (auth, unreachable, "
+                "5xx...), replacing their records, and print the table again",
             )
         else:
             p.add_argument(
                 "--models", default="local", help="comma-separated models (default: local)"
             )
-            p.set_defaults(resume=None, tasks=[])
+            p.set_defaults(resume=None, retry_errors=None, tasks=[])
+        p.add_argument(
+            "--no-preflight",
+            action="store_true",
+            help="skip reaching every model once before the run (unreachable ones then error)",
+        )
         p.add_argument("--repeats", type=int, default=1, help="runs per task and model (default 1)")
         p.add_argument("--judge", help="comma-separated judge model ids (LLM-as-judge, blind)")
         p.add_argument(
             "--pairwise",
             action="store_true",
             help="also judge every pair of models head to head, in both orders (needs --judge)",
+        )
+        p.add_argument(
+            "--judge-sees-checks",
+            action="store_true",
+            help="show judges the check's verdict and output (off: judges grade blind, so their "
+            "agreement with the checks is a real measurement)",
         )
         p.add_argument("--run-id", help="name this run (default: a timestamp)")
         p.add_argument(
@@ -245,6 +271,7 @@ def add_commands(sub: Any) -> None:
         p.add_argument(
             "--allow-commands", action="store_true", help="offer run_command in every task"
         )
+        add_sandbox_flags(p)
         p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
         p.add_argument(
             "--store", type=Path, help="results database (default .bakeoff/results.sqlite)"

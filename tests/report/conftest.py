@@ -139,7 +139,7 @@ def make_records() -> list[TrialRecord]:
                         difficulty=difficulty,
                         model=model,
                         repeat=repeat,
-                        status="agent_failed" if failed_agent else "completed",
+                        status="timeout" if failed_agent else "passed" if ok else "failed",
                         agent=agent,
                         diff="--- a/calc.py\n+++ b/calc.py\n@@ -1 +1,2 @@\n-pass\n+def add(a, b):\n+    return a + b  # <sum> & done\n",
                         check=CheckResult(

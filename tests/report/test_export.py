@@ -56,7 +56,7 @@ def test_csv_has_one_row_per_trial_with_the_documented_columns(
     assert float(first["judge_overall"]) == rec.judge_overall
     assert float(first["wait_s"]) == round(rec.agent.wait_time_s + rec.slot_wait_s, 3)
     assert int(first["input_tokens"]) == rec.agent.usage.input_tokens
-    failed = next(r for r in rows if r["status"] == "agent_failed")
+    failed = next(r for r in rows if r["status"] == "timeout")
     assert failed["error"] == "stopped after 20 turns"
 
 

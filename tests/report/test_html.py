@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord
+from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
 from bakeoff.report.charts import Point, choose_axis, pareto_frontier
 from bakeoff.report.html import render_html, run_anchor, write_html
 
@@ -87,3 +87,23 @@ def test_axis_choice_follows_the_range() -> None:
     assert symlog.kind == "symlog" and symlog.frac(0.0) == 0.0 and symlog.frac(0.5) <= 1.0
     assert 0.0 in symlog.ticks()
     assert choose_axis([]).kind == "linear"
+
+
+def test_timeouts_errors_and_unranked_models_are_shown(
+    summary: BakeoffSummary, records: list[TrialRecord]
+) -> None:
+    local = summary.ranking[3]
+    local.timeouts, local.errors = 1, 2
+    down = "ollama:gpt-oss:20b"
+    summary.unranked.append(
+        UnrankedModel(model=down, reason="no server is answering at <http://x>", errors=1)
+    )
+    errored = records[0].model_copy(
+        update={"model": down, "status": "error", "check": None, "judges": []}
+    )
+    page = render_html(summary, [*records, errored])
+    assert '<td class="num timeout">1</td><td class="num error">2</td>' in page
+    assert f"Not ranked: {down} — 1 error: no server is answering at &lt;http://x&gt;" in page
+    grid = page[page.index('id="grid"') :]
+    assert f'<th class="mid">{down}</th>' in grid  # its column is there, marked as an error
+    assert grid.count('class="mark error"') == 1

@@ -6,7 +6,7 @@ import re
 
 from rich.console import Console
 
-from bakeoff.evals.records import BakeoffSummary
+from bakeoff.evals.records import BakeoffSummary, UnrankedModel
 from bakeoff.report.terminal import print_summary
 
 
@@ -51,13 +51,13 @@ def test_recommendation_pairwise_judges_and_weights(summary: BakeoffSummary) -> 
     assert "Best local: local:qwen2.5-coder-0.5b — not good enough yet" in text
     assert "Cheapest for implement: openai:gpt-5-mini" in text
     assert "Cheapest for refactor: no model reaches quality 70%" in text
-    assert "openai:gpt-5 and openai:gpt-5-mini cannot be told apart" in text
-    assert "openai:gpt-5 (A) ≈ openai:gpt-5-mini (A) ›" in text
+    assert "Ranking: 1 openai:gpt-5 A · 2 openai:gpt-5-mini A ·" in text
+    assert "Paired tests — Quality, row − column in points (* = significant after Holm)" in text
+    assert re.search(r"#1\s+openai:gpt-5\s+\+12\s*$", text, re.MULTILINE)
+    assert re.search(r"#2\s+openai:gpt-5-mini\s+\+67\*", text, re.MULTILINE)
     assert "judging cost $0.0480" in text
-    assert (
-        "Weights: quality = 60% checks + 40% judges; overall = 60% quality + 20% speed + "
-        "20% cost; acceptable quality ≥ 70%"
-    ) in text
+    assert "overall = quality × (0.6 + 0.2 × speed + 0.2 × cost)" in text
+    assert "Bands: speed 1 at ≤ 10.0 s to 0 at ≥ 1000 s median" in text
 
 
 def test_narrow_terminal_still_renders(summary: BakeoffSummary) -> None:
@@ -70,3 +70,20 @@ def test_narrow_terminal_still_renders(summary: BakeoffSummary) -> None:
 def test_markup_like_text_is_printed_literally(summary: BakeoffSummary) -> None:
     summary.notes.append("[bold]not a style[/bold] and [red]")
     assert "[bold]not a style[/bold] and [red]" in _render(summary)
+
+
+def test_timeouts_errors_and_unranked_models_are_shown(summary: BakeoffSummary) -> None:
+    local = summary.ranking[3]
+    local.timeouts, local.errors = 1, 2
+    summary.unranked.append(
+        UnrankedModel(model="ollama:gpt-oss:20b", reason="no server is answering", errors=6)
+    )
+    text = _render(summary)
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if local.model in line and "%" in line)
+    assert "1 timeout · 2 errors" in lines[row + 2]  # under its name and its "local" mark
+    assert "timeout" not in text.split(local.model)[0]  # no other model shows any
+    assert "Not ranked: ollama:gpt-oss:20b — 6 errors: no server is answering" in text
+    assert not re.search(r"^\s*\d+\s+ollama:", text, re.MULTILINE)  # listed, never ranked
+    assert "timeouts: trials where the model ran out of its own time" in text
+    assert all(len(line) <= 80 for line in _render(summary, width=80).splitlines())

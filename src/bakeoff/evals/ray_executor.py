@@ -48,6 +48,7 @@ async def trial_in_worker(
     agent_config: dict[str, Any],
     judge_ids: list[str],
     config: dict[str, Any],
+    judge_sees_checks: bool = False,
 ) -> str:
     """One trial on a worker: unpack the task, run it, return the record as JSON."""
     from bakeoff.evals.trial import run_trial
@@ -70,6 +71,7 @@ async def trial_in_worker(
                 run_id=run_id,
                 agent_config=AgentConfig.model_validate(agent_config),
                 judges=[(j, contextlib.nullcontext()) for j in judges],
+                judge_sees_checks=judge_sees_checks,
             )
         finally:
             for m in (model, *judges):
@@ -125,6 +127,7 @@ class RayTrials:
             spec.agent.model_dump(),
             list(spec.judges),
             config.model_dump(),
+            spec.judge_sees_checks,
         )
         return TrialRecord.model_validate_json(await ref)
 

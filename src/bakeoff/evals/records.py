@@ -4,32 +4,106 @@ store, the graders and the reports; nothing here does I/O."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bakeoff.agent import AgentConfig
 from bakeoff.evals.checks import CheckResult
-from bakeoff.types import AgentResult, Usage
+from bakeoff.evals.tamper import TamperFinding
+from bakeoff.types import AgentResult, StopReason, Usage
+
+Letter = Literal["S", "A", "B", "C", "D", "F"]
+Grade = Literal["S", "A", "B", "C", "D", "F", "-"]
+"""A letter, or "-" where there is nothing to grade."""
+
+
+class LetterFloors(BaseModel):
+    """The lowest overall score (0..1) that earns each letter; below D is F."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    S: float = Field(default=0.90, ge=0, le=1)
+    """Quality that is hard to fault, fast and cheap enough not to matter."""
+    A: float = Field(default=0.80, ge=0, le=1)
+    """Solid quality, or top quality held back a little by time or money."""
+    B: float = Field(default=0.70, ge=0, le=1)
+    """Usable; also the default bar of an acceptable model."""
+    C: float = Field(default=0.60, ge=0, le=1)
+    """Right more often than not."""
+    D: float = Field(default=0.50, ge=0, le=1)
+    """Right about half the time, or good but very slow or very expensive."""
+
+    @model_validator(mode="after")
+    def _best_first(self) -> LetterFloors:
+        floors = [self.S, self.A, self.B, self.C, self.D]
+        if any(hi <= lo for hi, lo in itertools.pairwise(floors)):
+            raise ValueError(f"letter floors must fall from S to D, got {floors}")
+        return self
+
+
+class GradeBands(BaseModel):
+    """Absolute bands that turn a model's own results into its speed and cost scores and its
+    letter, so the same trials earn the same letter alone or in any field (`[grading]`).
+    Between a band's two ends the score falls on a log scale, because models differ by orders
+    of magnitude: score = 1 - log10(x / best) / log10(worst / best), clipped to 0..1."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    fast_s: float = Field(default=10.0, gt=0)
+    """Median wall time per trial, in seconds, at or below which speed scores 1."""
+    slow_s: float = Field(default=1000.0, gt=0)
+    """Median wall time per trial at or above which speed scores 0 (100 s scores 0.5)."""
+    cheap_usd: float = Field(default=0.01, gt=0)
+    """Cost per solved task, in USD, at or below which cost scores 1 ($0 included)."""
+    expensive_usd: float = Field(default=10.0, gt=0)
+    """Cost per solved task at or above which cost scores 0 ($0.10 scores 0.67, $1 0.33). An
+    unknown price, or nothing solved, scores 0: never as free."""
+    letters: LetterFloors = Field(default_factory=LetterFloors)
+    """`[grading.letters]`: the overall score each letter needs."""
+
+    @model_validator(mode="after")
+    def _ends_in_order(self) -> GradeBands:
+        if self.slow_s <= self.fast_s:
+            raise ValueError(f"slow_s ({self.slow_s}) must be above fast_s ({self.fast_s})")
+        if self.expensive_usd <= self.cheap_usd:
+            raise ValueError(
+                f"expensive_usd ({self.expensive_usd}) must be above cheap_usd ({self.cheap_usd})"
+            )
+        return self
 
 
 class GradeWeights(BaseModel):
-    """The stated weights behind every grade; printed in every report."""
+    """The stated weights and bands behind every grade; printed in every report and stored
+    with every run. overall = quality x (quality + speed x speed score + cost x cost score) /
+    (quality + speed + cost), with the weights below: speed and cost can pull a model's score
+    below its quality but never lift it above, so a model that solves nothing scores 0."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    check: float = 0.6
+    check: float = Field(default=0.6, ge=0)
     """Share of quality from deterministic checks (tests passed / total, or pass/fail)."""
-    judge: float = 0.4
+    judge: float = Field(default=0.4, ge=0)
     """Share of quality from the judges' overall score (1-10 scaled to 0-1)."""
-    quality: float = 0.6
-    """Share of the overall score from quality."""
-    speed: float = 0.2
-    """Share of the overall score from speed relative to the field (fastest median = 1)."""
-    cost: float = 0.2
-    """Share of the overall score from cost relative to the field (cheapest = 1)."""
-    quality_bar: float = 0.7
+    quality: float = Field(default=0.6, ge=0)
+    """Weight of quality in the overall score."""
+    speed: float = Field(default=0.2, ge=0)
+    """Weight of the speed score (median time against `bands`) in the overall score."""
+    cost: float = Field(default=0.2, ge=0)
+    """Weight of the cost score (cost per solved task against `bands`) in the overall score."""
+    quality_bar: float = Field(default=0.7, ge=0, le=1)
     """Quality a model must reach to count as acceptable in the recommendation."""
+    bands: GradeBands = Field(default_factory=GradeBands)
+    """The absolute bands (set them in the config's `[grading]` table)."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> GradeWeights:
+        if self.check + self.judge <= 0:
+            raise ValueError("check + judge must be above 0: quality needs a source")
+        if self.quality + self.speed + self.cost <= 0:
+            raise ValueError("quality + speed + cost must be above 0")
+        return self
 
 
 class BakeoffSpec(BaseModel):
@@ -45,7 +119,15 @@ class BakeoffSpec(BaseModel):
     weights: GradeWeights = Field(default_factory=GradeWeights)
     max_cost_usd: float | None = None
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    judge_sees_checks: bool = False
+    """Whether judges are shown the check's verdict and output. Off by default, so the judges'
+    agreement with the checks is a measurement; on, that agreement is circular."""
     created_at: float = 0.0
+
+
+JudgeFailure = Literal["request_failed", "no_verdict", "copied_verdict"]
+"""Why a judge gave no verdict: its request failed; it answered without a usable verdict (twice);
+or its only verdict repeated one written inside the work under review (an injection)."""
 
 
 class JudgeScore(BaseModel):
@@ -56,6 +138,8 @@ class JudgeScore(BaseModel):
     overall: float | None = None
     rationale: str = ""
     error: str | None = None
+    failure: JudgeFailure | None = None  # set whenever `overall` is None
+    counted: bool = True  # False: the judge failed calibration, so quality leaves this score out
     cost_usd: float | None = 0.0
     duration_s: float = 0.0
     usage: Usage = Field(default_factory=Usage)
@@ -76,7 +160,30 @@ class PairVerdict(BaseModel):
     duration_s: float = 0.0
 
 
-TrialStatus = Literal["completed", "agent_failed", "error"]
+TrialStatus = Literal["passed", "failed", "timeout", "error"]
+"""How a trial ended. `passed`: the agent answered and its check passed (or it has no check:
+judges alone grade it). `failed`: the agent answered and its check failed. `timeout`: the model
+ran out of its own allowance — wall time, turns or its per-run cost cap. A request the provider
+rejected as invalid (a context overflow the model caused) is the model's failure. `error`: the
+infrastructure failed, not the model — auth, an unreachable server, 5xx or rate limits past the
+retries, a crash in an adapter or in bakeoff itself. Errors are no evidence about a model: they
+are counted, shown and left out of every statistic."""
+
+TIMEOUT_STOPS: frozenset[StopReason] = frozenset({"timeout", "max_turns", "cost_limit"})
+"""Agent stop reasons that mean the model used up its own allowance."""
+ERROR_STOPS: frozenset[StopReason] = frozenset({"provider_error", "error", "cancelled"})
+"""Agent stop reasons that mean the infrastructure, not the model, ended the run."""
+
+
+def trial_status(agent: AgentResult, check: CheckResult | None) -> TrialStatus:
+    """The outcome of one trial from how its agent stopped and what its check said."""
+    if agent.stop_reason in ERROR_STOPS:
+        return "error"
+    if agent.stop_reason in TIMEOUT_STOPS:
+        return "timeout"
+    if agent.stop_reason == "rejected" and (check is None or not check.passed):
+        return "failed"  # the provider refused what the model sent (e.g. overflowed its context)
+    return "failed" if check is not None and not check.passed else "passed"
 
 
 class TrialRecord(BaseModel):
@@ -93,9 +200,24 @@ class TrialRecord(BaseModel):
     diff: str = ""
     check: CheckResult | None = None
     judges: list[JudgeScore] = Field(default_factory=list)
+    tamper: list[TamperFinding] = Field(default_factory=list)
+    """What the tamper scan found in the files the contestant wrote (see evals/tamper.py)."""
+    sandboxed: bool = True
+    """False when contestant code (run_command or the check) ran without the OS sandbox."""
     slot_wait_s: float = 0.0  # waiting for a free provider slot / rate limit before starting
     started_at: float = 0.0
     finished_at: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_status(cls, data: Any) -> Any:
+        # Stores written before the four outcomes said completed / agent_failed.
+        if isinstance(data, dict) and data.get("status") in ("completed", "agent_failed"):
+            agent = AgentResult.model_validate(data["agent"])
+            check = data.get("check")
+            check = None if check is None else CheckResult.model_validate(check)
+            data = {**data, "status": trial_status(agent, check)}
+        return data
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -107,8 +229,9 @@ class TrialRecord(BaseModel):
 
     @property
     def judge_overall(self) -> float | None:
-        """Mean overall score of the judges that answered (1-10), or None."""
-        scores = [j.overall for j in self.judges if j.overall is not None]
+        """Mean overall score (1-10) of the judges that answered and count (passed their
+        calibration), or None."""
+        scores = [j.overall for j in self.judges if j.overall is not None and j.counted]
         return sum(scores) / len(scores) if scores else None
 
 
@@ -126,13 +249,18 @@ class ModelSummary(BaseModel):
     model: str
     provider: str
     local: bool = False
-    runs: int = 0
+    runs: int = 0  # valid trials: every one but the errors
+    tasks: int = 0  # tasks with a graded valid trial: the n behind the quality interval
     completed: int = 0  # agent runs that ended with an answer (not a limit or an error)
+    timeouts: int = 0  # trials where the model ran out of its own time, turns or cost cap
+    errors: int = 0  # infrastructure errors: not in `runs`, nor in any number below
     checked: int = 0  # runs graded by a deterministic check
     passed: int = 0
-    pass_rate: Interval = Field(default_factory=Interval)  # 0..1, Wilson
-    judge_score: Interval = Field(default_factory=Interval)  # 1..10, bootstrap
-    quality: Interval = Field(default_factory=Interval)  # 0..1, bootstrap
+    # Means over tasks of each task's mean over repeats; intervals: continuity-corrected Wilson
+    # with the number of tasks as n (stats.mean_interval), so they never collapse to 0 width.
+    pass_rate: Interval = Field(default_factory=Interval)  # 0..1
+    judge_score: Interval = Field(default_factory=Interval)  # 1..10
+    quality: Interval = Field(default_factory=Interval)  # 0..1
     median_s: float | None = None
     median_model_s: float | None = None
     median_tool_s: float | None = None
@@ -141,16 +269,22 @@ class ModelSummary(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = 0.0  # None: some price unknown
     cost_per_solved_usd: float | None = None
-    speed_score: float | None = None  # 0..1 relative to the field
-    cost_score: float | None = None  # 0..1 relative to the field
-    overall: float | None = None  # 0..1, weighted
-    grade: str = "F"  # letter of `overall`
-    quality_grade: str = "F"  # letter of quality alone
+    speed_score: float | None = None  # 0..1, median time against the bands
+    cost_score: float | None = None  # 0..1, cost per solved task against the bands
+    overall: float | None = None  # 0..1: quality scaled by speed and cost (GradeWeights)
+    grade: Grade = "-"  # letter of `overall`
+    quality_grade: Grade = "-"  # letter of quality alone
+    tier: int | None = None  # 1 = best; models in a tier cannot be told apart on quality
+    group: str = ""  # compact letter display: models sharing a letter cannot be told apart
     same_family_judges: list[str] = Field(default_factory=list)
 
 
+Verdict = Literal["A better", "B better", "indistinguishable"]
+
+
 class PairwiseTest(BaseModel):
-    """Whether model A really beats model B on the same tasks (paired test)."""
+    """Whether model A really beats model B on the tasks both ran: an exact sign-flip test on
+    the per-task differences (repeats averaged first), n = tasks, wins counted in tasks."""
 
     model_a: str
     model_b: str
@@ -161,8 +295,9 @@ class PairwiseTest(BaseModel):
     mean_diff: float | None = None  # A - B
     ci_low: float | None = None
     ci_high: float | None = None
-    p_value: float | None = None
-    verdict: str  # "A better", "B better", or "indistinguishable"
+    p_value: float | None = None  # the test's own
+    p_holm: float | None = None  # Holm-adjusted across every pair of its metric
+    verdict: Verdict  # from p_holm < stats.ALPHA
 
 
 class Recommendation(BaseModel):
@@ -178,11 +313,81 @@ class Recommendation(BaseModel):
 class JudgeReliability(BaseModel):
     judges: list[str] = Field(default_factory=list)
     agreement_alpha: float | None = None  # Krippendorff's alpha (interval) across judges
-    check_agreement: float | None = None  # share of checked trials where judge (>=6) == check pass
+    check_agreement: float | None = None  # Cohen's kappa: judges' mean >= 6 vs check passed
+    check_agreement_n: int = 0  # trials with both (infrastructure errors left out)
     pairwise_consistency: float | None = None  # share of pair verdicts stable across orders
     same_family: dict[str, list[str]] = Field(default_factory=dict)  # judge -> contestants
     cost_usd: float | None = 0.0
     duration_s: float = 0.0
+
+
+class CalibrationTask(BaseModel):
+    """One judge on one calibration task: the reference solution and the untouched fixture,
+    each scored blind as a trial, and compared head to head in both orders."""
+
+    task: str
+    reference_score: float | None = None  # overall 1-10; None: no verdict
+    fixture_score: float | None = None
+    pair_winner: Literal["reference", "fixture"] | None = None  # named in both orders
+    separated: bool = False  # reference >= fixture + margin and the pair chose the reference
+    errors: list[str] = Field(default_factory=list)
+
+
+class JudgeCalibration(BaseModel):
+    """Whether a judge told reference solutions from untouched fixtures before the run."""
+
+    judge: str
+    calibrated: bool
+    reason: str  # one sentence a report can show
+    margin: float  # points the reference must score above the fixture
+    required: int  # separated tasks needed to pass
+    tasks: list[CalibrationTask] = Field(default_factory=list)
+    cost_usd: float | None = 0.0  # the judge's own, apart from the run's
+    duration_s: float = 0.0
+
+
+class JudgeSummary(BaseModel):
+    """One judge over a run: calibration, agreement with the checks, what it failed to grade."""
+
+    model: str
+    calibrated: bool | None  # None: not calibrated (no calibration record)
+    calibration: str = ""  # the calibration's reason, in words
+    sees_checks: bool = False  # shown the check's verdict: agreement is then circular
+    agreement_kappa: float | None = None  # Cohen's kappa: (score >= 6) vs check passed
+    agreement_n: int = 0  # trials with both a check result and this judge's verdict
+    judged: int = 0  # trials with a verdict from this judge
+    missing_verdicts: int = 0  # trials it was asked about and gave no verdict on
+    missing_by_reason: dict[str, int] = Field(default_factory=dict)  # JudgeFailure -> count
+    missing_pair_verdicts: int = 0  # head-to-head comparisons with an order unanswered
+    mean_score: float | None = None
+    cost_usd: float | None = 0.0  # trials and pairs judged in the run
+    duration_s: float = 0.0
+    calibration_cost_usd: float | None = 0.0
+    calibration_duration_s: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        """The `run --json` contract entry for this judge."""
+        return self.model_dump(mode="json")
+
+
+class UnrankedModel(BaseModel):
+    """A contestant with no valid trial (every one an error, or none ran): not ranked."""
+
+    model: str
+    reason: str  # the most common error, or why nothing ran
+    errors: int = 0
+
+
+class Resolution(BaseModel):
+    """What the run's quality tests could tell apart: the method, stated in every report, and
+    the smallest gap its number of tasks lets show."""
+
+    tasks: int = 0  # tasks the tested pairs share (the most any pair shares)
+    pairs: int = 0  # pairs tested: Holm's m
+    alpha: float = 0.05  # family-wise error rate across the pairs
+    spread: float | None = None  # SD of per-task quality differences, pooled over pairs
+    detectable_gap: float | None = None  # None: no gap can show with this many tasks
+    tasks_needed: int = 0  # fewest tasks with which any gap could show over these pairs
 
 
 class BakeoffSummary(BaseModel):
@@ -190,7 +395,8 @@ class BakeoffSummary(BaseModel):
 
     run_id: str
     spec: BakeoffSpec
-    ranking: list[ModelSummary]  # best overall first
+    ranking: list[ModelSummary]  # quality first (grading.summarize); models with a valid trial
+    unranked: list[UnrankedModel] = Field(default_factory=list)
     pairwise: list[PairwiseTest] = Field(default_factory=list)
     recommendation: Recommendation = Field(default_factory=Recommendation)
     judging: JudgeReliability = Field(default_factory=JudgeReliability)
@@ -198,10 +404,27 @@ class BakeoffSummary(BaseModel):
         default_factory=dict
     )  # cat -> model -> quality
     missing: int = 0  # planned trials not in the store (interrupted / budget)
+    resolution: Resolution = Field(default_factory=Resolution)
+    judges: list[JudgeSummary] = Field(default_factory=list)  # per judge; filled by the runner
+    unsandboxed: int = 0  # trials whose contestant code ran without the OS sandbox
     notes: list[str] = Field(default_factory=list)
 
+    def public(self) -> dict[str, Any]:
+        """The verdict part of the `run --json` contract: ranking, unranked, and judges and
+        unsandboxed when they apply."""
+        out: dict[str, Any] = {
+            "ranking": self.ranking_public(),
+            "unranked": self.unranked_public(),
+        }
+        if self.judges:
+            out["judges"] = [j.public() for j in self.judges]
+        if self.unsandboxed:
+            out["unsandboxed"] = self.unsandboxed
+        return out
+
     def ranking_public(self) -> list[dict[str, Any]]:
-        """The `run --json` contract: model, quality, pass_rate, judge_score, median_s, cost_usd, grade."""
+        """The `run --json` contract: model, quality, pass_rate, judge_score, median_s, cost_usd,
+        grade, errors, timeouts."""
         return [
             {
                 "model": m.model,
@@ -211,6 +434,12 @@ class BakeoffSummary(BaseModel):
                 "median_s": m.median_s,
                 "cost_usd": m.cost_usd,
                 "grade": m.grade,
+                "errors": m.errors,
+                "timeouts": m.timeouts,
             }
             for m in self.ranking
         ]
+
+    def unranked_public(self) -> list[dict[str, Any]]:
+        """The `run --json` contract's `unranked`: model, reason, errors."""
+        return [u.model_dump() for u in self.unranked]

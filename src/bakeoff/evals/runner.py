@@ -1,8 +1,10 @@
 """The bake-off scheduler: models × tasks × repeats run concurrently, each trial in a fresh
 workspace, under per-provider concurrency and request-rate limits (local models share one small
-pool because they share the machine), longest expected work first, with a budget cap. Every
-finished trial is written to the store at once, so Ctrl-C or a crash loses only the trials in
-flight, and `resume` runs exactly the ones missing."""
+pool because they share the machine), longest expected work first, with a budget cap. Before the
+first trial, a preflight makes and reaches every contestant and judge once and stops with one
+message naming every model that cannot be used. Every finished trial is written to the store at
+once — one that crashed too, as an `error` — so Ctrl-C or a crash loses only the trials in
+flight; `resume` runs exactly the ones missing or errored, `retry_errors` only the errored."""
 
 from __future__ import annotations
 
@@ -19,14 +21,23 @@ from pathlib import Path
 from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import UserError
+from bakeoff.evals.calibration import (
+    apply_calibration,
+    calibrate_run,
+    judge_notes,
+    judge_summaries,
+    uncounted_judges,
+)
 from bakeoff.evals.grading import summarize
+from bakeoff.evals.outcomes import crashed_trial, outcome_notes
 from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, GradeWeights, TrialRecord
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, load_tasks
 from bakeoff.evals.trial import run_trial
 from bakeoff.models.base import Model
+from bakeoff.models.preflight import PREFLIGHT_TIMEOUT_S, ready_models
 from bakeoff.models.ratelimit import RateLimitedModel, RateLimiter
-from bakeoff.models.registry import resolve_model, resolve_model_id
+from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import AgentResult
 
 LOCAL_POOL = "local-machine"
@@ -138,12 +149,16 @@ async def run_bakeoff(
     judges: Sequence[str] = (),
     run_id: str | None = None,
     resume: str | None = None,
+    retry_errors: str | None = None,
+    preflight: bool = True,
+    preflight_timeout_s: float = PREFLIGHT_TIMEOUT_S,
     max_cost_usd: float | None = None,
     store: Store | None = None,
     config: BakeoffConfig | None = None,
     agent: AgentConfig | None = None,
     weights: GradeWeights | None = None,
     pairwise: bool = False,
+    judge_sees_checks: bool = False,
     observer: Observer | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     report_dir: Path | None = None,
@@ -151,16 +166,22 @@ async def run_bakeoff(
     executor: str = "local",
     ray_address: str | None = None,
 ) -> BakeoffOutcome:
-    """Run (or resume) a bake-off and return its graded outcome."""
+    """Run (or resume) a bake-off and return its graded outcome. Judges are calibrated first
+    (evals/calibration.py); one that fails still grades, but its scores leave quality.
+    `resume` continues a stored run (the trials missing or errored); `retry_errors` reruns only
+    its errored trials, replacing their records. `preflight` reaches every model first and
+    raises `PreflightFailed` naming each one that cannot be used (`bakeoff.models.preflight`)."""
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}: use local or ray")
+    if resume and retry_errors:
+        raise UserError("--resume and --retry-errors cannot be combined: choose one")
     config = config or load_config()
     store = store or Store()
     observer = observer or Observer()
-    if resume:
-        spec = store.get_spec(resume)
+    continuing = resume or retry_errors
+    if continuing:
+        spec = store.get_spec(continuing)
         task_list = load_tasks(spec.task_paths)
-        store.set_status(spec.run_id, "running")
     else:
         if not models:
             raise UserError("no models given: pass --models ID,ID,... (see `bakeoff models`)")
@@ -182,29 +203,39 @@ async def run_bakeoff(
             weights=weights or config.weights,
             max_cost_usd=max_cost_usd,
             agent=agent or AgentConfig(),
+            judge_sees_checks=judge_sees_checks,
             created_at=time.time(),
         )
-    # Resolve every model before anything runs: a missing key fails now, not an hour in.
-    contestants = {m: resolve_model(m, config) for m in spec.models}
-    judge_models = {j: resolve_model(j, config) for j in spec.judges}
-    if not resume:
-        store.create_run(spec)
-
-    pools = _Pools(config)
-    done = store.done_keys(spec.run_id)
+    done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
+    rerun = store.error_keys(spec.run_id) if retry_errors else None
     jobs = sorted(
         _Job(-expected_cost_of(t, m, config), t, m, r)
         for t in task_list
         for m in spec.models
         for r in range(spec.repeats)
-        if (t.name, m, r) not in done
+        if (t.name, m, r) not in done and (rerun is None or (t.name, m, r) in rerun)
     )
+    # Make and reach every model before anything runs: a missing key, a stopped server or a
+    # refused key stops the run now, in one message, not as an hour of errored trials.
+    contestants, judge_models = await ready_models(
+        [m for m in spec.models if any(j.model == m for j in jobs)],
+        spec.judges,
+        config,
+        ping=preflight,
+        timeout_s=preflight_timeout_s,
+    )
+    if continuing:
+        store.set_status(spec.run_id, "running")
+    else:
+        store.create_run(spec)
+
+    pools = _Pools(config)
     total = len(task_list) * len(spec.models) * spec.repeats
-    observer.planned(total, len(done), spec.models)
-    progress = {"done": len(done), "skipped": 0}
-    failures: list[str] = []
+    observer.planned(total, total - len(jobs), spec.models)
+    progress = {"done": total - len(jobs), "skipped": 0}
     spent = [store.spent_usd(spec.run_id)]
     parallel = asyncio.Semaphore(max_parallel)
+    uncounted: frozenset[str] = frozenset()  # judges that failed calibration
     ray_trials = None
     if executor == "ray":
         from bakeoff.evals.ray_executor import RayTrials
@@ -244,21 +275,30 @@ async def run_bakeoff(
             judges=[(pools.limited(jm), pools.slot(jid)) for jid, jm in judge_models.items()],
             slot=gate(job),
             on_agent_done=spend,
+            judge_sees_checks=spec.judge_sees_checks,
         )
 
     async def one(job: _Job) -> None:
+        started = time.time()
         try:
             record = await (remote(job) if ray_trials is not None else here(job))
         except _BudgetReached:
             progress["skipped"] += 1
             observer.skipped(job.task.name, job.model, job.repeat, "budget")
             return
-        except Exception as exc:  # one broken trial must not sink the others; resume retries it
-            failures.append(
-                f"{job.model} on {job.task.name} #{job.repeat}: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # one broken trial must not sink the others: it is an error
+            record = crashed_trial(
+                run_id=spec.run_id,
+                task=job.task.name,
+                category=job.task.category,
+                difficulty=job.task.difficulty,
+                model=job.model,
+                repeat=job.repeat,
+                exc=exc,
+                started_at=started,
+                finished_at=time.time(),
             )
-            observer.skipped(job.task.name, job.model, job.repeat, "error")
-            return
+        record = apply_calibration(record, uncounted)
         store.add_trial(record)
         progress["done"] += 1
         observer.finished(record)
@@ -266,6 +306,16 @@ async def run_bakeoff(
             on_progress(progress["done"], total, f"{job.model} · {job.task.name} #{job.repeat}")
 
     try:
+        if judge_models:  # before any trial, so a judge's standing is known as scores arrive
+            calibrations = await calibrate_run(
+                store,
+                spec.run_id,
+                task_list,
+                {j: pools.limited(m) for j, m in judge_models.items()},
+                pools.slot,
+                pairwise=spec.pairwise,
+            )
+            uncounted = uncounted_judges(list(calibrations.values()))
         await asyncio.gather(*(one(j) for j in jobs))
         if spec.pairwise and judge_models:
             await _judge_pairs(spec, task_list, store, judge_models, pools)
@@ -278,16 +328,10 @@ async def run_bakeoff(
         for m in [*contestants.values(), *judge_models.values()]:
             with contextlib.suppress(Exception):
                 await m.aclose()
-    status = "budget_stopped" if progress["skipped"] else "incomplete" if failures else "finished"
+    left = total - len(store.done_keys(spec.run_id))  # missing or errored
+    status = "budget_stopped" if progress["skipped"] else "incomplete" if left else "finished"
     store.set_status(spec.run_id, status)
-    return build_outcome(
-        store,
-        spec.run_id,
-        config,
-        report_dir,
-        budget_skipped=progress["skipped"],
-        notes=[f"Not recorded (bakeoff error; `--resume` retries it): {f}" for f in failures],
-    )
+    return build_outcome(store, spec.run_id, config, report_dir, budget_skipped=progress["skipped"])
 
 
 async def _judge_pairs(
@@ -303,7 +347,8 @@ async def _judge_pairs(
 
     from bakeoff.evals.judge import judge_pair
 
-    trials = {r.key: r for r in store.trials(spec.run_id)}
+    # An errored trial is no work to compare: its pairs wait until a retry gives it an answer.
+    trials = {r.key: r for r in store.trials(spec.run_id) if r.status != "error"}
     have = {(v.task, v.repeat, v.judge, v.model_a, v.model_b) for v in store.verdicts(spec.run_id)}
 
     async def one(task: TaskSpec, repeat: int, jid: str, a: str, b: str) -> None:
@@ -348,9 +393,21 @@ def build_outcome(
 
     config = config or load_config()
     spec = store.get_spec(run_id)
-    records = store.trials(run_id)
+    calibrations = store.calibrations(run_id)
+    uncounted = uncounted_judges(calibrations)
+    records = [apply_calibration(r, uncounted) for r in store.trials(run_id)]
+    verdicts = store.verdicts(run_id)
     local = {m for m in spec.models if _is_local(config, m)}
-    summary = summarize(spec, records, store.verdicts(run_id), local_models=local)
+    summary = summarize(spec, records, verdicts, local_models=local)
+    summary.judges = judge_summaries(spec, records, verdicts, calibrations)
+    summary.unsandboxed = sum(not r.sandboxed for r in records)
+    if summary.unsandboxed:
+        summary.notes.append(
+            f"UNSANDBOXED: contestant code in {summary.unsandboxed} trials ran without the OS "
+            "sandbox (no bubblewrap here; --unsafe-no-sandbox). It could read files and keys."
+        )
+    summary.notes.extend(judge_notes(summary.judges))
+    summary.notes.extend(outcome_notes(summary))
     if budget_skipped:
         summary.notes.append(
             f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."

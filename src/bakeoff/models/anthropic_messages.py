@@ -85,6 +85,19 @@ class AnthropicModel(ModelAdapter):
         except httpx2.TransportError as exc:
             raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
 
+    async def ping(self) -> None:
+        """Ask for one entry of the model list: the server answers and takes the key, at no
+        token cost. A compatible server without that endpoint has answered all the same."""
+        try:
+            await self._client().models.list(limit=1)
+        except anthropic.APIStatusError as exc:
+            if exc.status_code in (401, 403) or exc.status_code >= 500:
+                raise self._provider_error(exc) from exc
+        except anthropic.APIError as exc:
+            raise self._provider_error(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
     ) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 that retries transient provider errors with back-off and prices each completion.
 
 An adapter subclasses `ModelAdapter` and implements `_request()`: one attempt, raising
-`ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts. Everything above the
+`ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts; it may override
+`ping()`, the preflight probe, with something cheaper than a request. Everything above the
 adapter (the agent, the runner) sees only `Model`."""
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class Model(Protocol):
     ) -> Completion: ...
 
     async def aclose(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Reach the model once, as cheaply as the provider allows (its model list, or a
+        one-token request), without retries; raise `ProviderError` when it cannot be reached or
+        refuses the key. Loads nothing: a local model is only checked to be startable."""
+        ...
 
 
 class RetryPolicy:
@@ -86,6 +93,10 @@ class ModelAdapter:
 
     async def start(self) -> float:
         return 0.0
+
+    async def ping(self) -> None:
+        """The fallback for adapters without a cheaper probe: one one-token request, once."""
+        await self._request([Message(role="user", content="ping")], [], 1)
 
     async def aclose(self) -> None:
         if self._sdk is not None:  # closing the SDK client frees its connection pool

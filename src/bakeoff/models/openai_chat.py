@@ -101,6 +101,19 @@ class OpenAIChatModel(ModelAdapter):
         except httpx2.TransportError as exc:
             raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
 
+    async def ping(self) -> None:
+        """Ask for the server's model list: it answers and takes the key, at no token cost. A
+        server without that endpoint (404, 405...) has answered, which is all a probe asks."""
+        try:
+            await self._client().models.list()
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403) or exc.status_code >= 500:
+                raise self._provider_error(exc) from exc
+        except openai.APIError as exc:
+            raise self._provider_error(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
     ) -> dict[str, Any]:

@@ -48,6 +48,9 @@ class RateLimitedModel:
     async def aclose(self) -> None:
         await self.inner.aclose()
 
+    async def ping(self) -> None:
+        await self.inner.ping()  # one probe is no load worth spacing out
+
     async def complete(
         self,
         messages: Sequence[Message],

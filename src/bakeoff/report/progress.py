@@ -32,15 +32,19 @@ class LiveBoard(Observer):
             console=self.console,
         )
         self.task_id = self.bar.add_task("trials", total=1)
+        self.shown = False
         self.live = Live(
             self._render(), console=self.console, refresh_per_second=4, transient=False
         )
 
     def __enter__(self) -> LiveBoard:
-        self.live.__enter__()
+        # The board shows once the run is planned, so a run that its preflight stops prints
+        # nothing but the reason.
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self.shown:
+            return
         self.live.update(self._render())
         self.live.__exit__(None, None, None)
         if not self.console.is_terminal:
@@ -66,6 +70,9 @@ class LiveBoard(Observer):
         self.live.update(self._render())
 
     def planned(self, total: int, done: int, models: Sequence[str]) -> None:
+        if not self.shown:
+            self.live.__enter__()
+            self.shown = True
         for m in models:
             self._row(m)
         self.bar.update(self.task_id, total=total, completed=done)
@@ -79,7 +86,7 @@ class LiveBoard(Observer):
         row = self._row(record.model)
         row["running"] -= 1
         row["done"] += 1
-        if record.status != "completed" or record.passed is False:
+        if record.status != "passed":  # failed, out of time, or an error
             row["failed"] += 1
         if record.agent.cost_usd is None:
             row["unknown"] = True
