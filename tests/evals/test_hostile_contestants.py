@@ -209,6 +209,13 @@ async def test_tamper_findings_reach_the_record(tmp_path: Path) -> None:
         tmp_path, pytest_task(tmp_path), PYTEST_TRICKS["the solution monkeypatches pytest"]
     )
     assert any(f.severity == "void" and "pytest" in f.why for f in record.tamper)
+    # Flagged in the report, and shown to the judge with the work under review.
+    from bakeoff.report.export import records_public
+    from bakeoff.report.run_details import render_run
+
+    html = render_run(record, "run-1")
+    assert "Tamper scan" in html and "reaches into pytest" in html
+    assert records_public([record])[0]["tamper"]
 
 
 @pytest.mark.parametrize(

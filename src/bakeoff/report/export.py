@@ -24,7 +24,8 @@ CSV_COLUMNS = [
 
 
 def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
-    """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd, usage."""
+    """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd,
+    usage; plus whether contestant code ran sandboxed and what the tamper scan found."""
     rows = [
         {
             "task": r.task,
@@ -35,6 +36,8 @@ def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
             "duration_s": round(r.agent.duration_s, 3),
             "cost_usd": r.agent.cost_usd,
             "usage": r.agent.usage.public(),
+            "sandboxed": r.sandboxed,
+            "tamper": [f.model_dump() for f in r.tamper],
         }
         for r in records
     ]

@@ -46,11 +46,14 @@ def render_run(r: TrialRecord, anchor: str) -> str:
     ]
     if a.error:
         facts.append(("Error", a.error))
+    if not r.sandboxed:
+        facts.append(("Sandbox", "UNSANDBOXED: contestant code ran without the OS sandbox"))
     dl = "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>" for k, v in facts)
     parts = [
         f'<dl class="meta">{dl}</dl><h3>Answer</h3><pre class="answer">{escape(a.answer) or "(no answer)"}</pre>',
         f'<h3>Transcript</h3><div class="transcript">{"".join(_message(m) for m in a.transcript)}</div>',
         f"<h3>Workspace diff</h3>{_diff(r.diff)}",
+        _tamper(r),
         _check(r),
         _judges(r),
     ]
@@ -97,6 +100,23 @@ def _diff(diff: str) -> str:
         )
         lines.append(f'<span class="{cls}">{escape(line)}</span>' if cls else escape(line))
     return f'<pre class="diff">{chr(10).join(lines)}</pre>'
+
+
+def _tamper(r: TrialRecord) -> str:
+    if not r.tamper:
+        return ""
+    rows = "".join(
+        f'<li><span class="{"fail" if f.severity == "void" else "muted"}">{f.severity}</span> '
+        f"{escape(f.path)}{'' if f.line is None else f':{f.line}'}: {escape(f.why)}"
+        + (f" — <code>{escape(f.excerpt)}</code>" if f.excerpt else "")
+        + "</li>"
+        for f in r.tamper
+    )
+    return (
+        "<h3>Tamper scan</h3><p>What the contestant wrote that aims at the grader "
+        "(<b>void</b> voids a pass; <b>flag</b> is shown to the judge).</p>"
+        f'<ul class="tamper">{rows}</ul>'
+    )
 
 
 def _check(r: TrialRecord) -> str:
