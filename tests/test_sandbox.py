@@ -186,3 +186,25 @@ def test_without_bubblewrap_commands_are_refused_unless_unsafe(tmp_path: Path) -
     assert allowed.returncode == 0, allowed.stderr
     assert "UNSANDBOXED" in allowed.stderr
     assert json.loads(allowed.stdout)["sandboxed"] is False
+
+
+async def test_read_only_mounts_under_tmp_are_visible_and_read_only(tmp_path: Path) -> None:
+    # A venv or a check's helpers may live under /tmp, which the sandbox replaces with its own.
+    from bakeoff.sandbox import Mounts, run_sandboxed, step_env
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "lib.txt").write_text("from the host")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    result = await run_sandboxed(
+        f"cat {shared}/lib.txt; echo x > {shared}/lib.txt",
+        workspace=ws,
+        output_path=tmp_path / "out.log",
+        timeout_s=30,
+        env=step_env(ws),
+        mounts=Mounts(read_only=[shared]),
+    )
+    out = (tmp_path / "out.log").read_text()
+    assert "from the host" in out and result.exit_code != 0
+    assert (shared / "lib.txt").read_text() == "from the host"

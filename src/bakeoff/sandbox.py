@@ -225,11 +225,12 @@ async def run_sandboxed(
 def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[str]:
     """bubblewrap's arguments for one step (the command follows them)."""
     args = [*_system_binds()]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    # The private /tmp first: binds that follow may lie under it (a venv in /tmp, a workspace).
+    args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
     for host in python_dirs():
         if host.exists() and not _under_system(host):
             args += ["--ro-bind", str(host), str(host)]
-    args += ["--dev", "/dev", "--proc", "/proc"]
-    args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
     for ro in mounts.read_only:
         args += ["--ro-bind", str(ro), str(ro)]
     for rw in mounts.writable:
