@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MODELS ?= local
 CHROMIUM := /usr/bin/chromium
 INSPECTOR := node_modules/.bin/mcp-inspector
+CLAUDE := node_modules/.bin/claude
+# npm install --no-save drops what it is not named, so every node tool is named each time.
+NODE_TOOLS := @modelcontextprotocol/inspector@2.12.0 @anthropic-ai/claude-code@2.1.332
 
-.PHONY: help install demo test test-fast lint format bench clean browser inspector sandbox
+.PHONY: help install demo test test-fast lint format bench clean browser inspector claude-code sandbox
 
 help: ## list the jobs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +36,12 @@ browser: ## Debian's chromium, for the HTML report's browser tests
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 inspector: ## the MCP Inspector CLI, an independent MCP client for the server tests
-	@test -x $(INSPECTOR) || npm install --no-save --no-audit --no-fund --silent @modelcontextprotocol/inspector@2.12.0
+	@test -x $(INSPECTOR) || npm install --no-save --no-audit --no-fund --silent $(NODE_TOOLS)
 
-test: install sandbox browser inspector ## the whole test suite (embedded-model cases included)
+claude-code: ## the Claude Code CLI (a native binary from npm), to check it connects to the server
+	@test -x $(CLAUDE) || npm install --no-save --no-audit --no-fund --silent $(NODE_TOOLS)
+
+test: install sandbox browser inspector claude-code ## the whole test suite (embedded-model cases included)
 	$(VENV)/bin/pytest
 
 test-fast: install sandbox ## the suite without the embedded-model cases

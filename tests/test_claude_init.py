@@ -1,11 +1,17 @@
 """`bakeoff init claude` as a Claude Code user meets it: the files it writes follow Claude Code's
 formats (YAML front matter, `mcp__<server>__<tool>` names of tools the server really exposes,
-a valid .mcp.json), nothing is overwritten without --force, and other MCP servers are kept."""
+a valid .mcp.json), nothing is overwritten without --force, other MCP servers are kept, the
+server command works from any clone (never an absolute path), and the printed next steps say how
+to approve the server and which key each sub-agent needs. tests/test_claude_code_cli.py checks
+the result with the real Claude Code CLI."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +19,7 @@ import pytest
 import yaml
 from mcp import Client
 
-from bakeoff.claude_init import init_claude, model_slug, render_command
+from bakeoff.claude_init import READY_TOOL, init_claude, model_slug, render_command
 from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UnknownModelError, UserError
@@ -25,9 +31,12 @@ MODELS = ["gpt-5-mini", "sonnet-4", "haiku", "local", "ollama:gpt-oss:20b"]
 
 
 def front_matter(path: Path) -> tuple[dict[str, Any], str]:
-    text = path.read_text(encoding="utf-8")
+    return front_matter_of(path.read_text(encoding="utf-8"))
+
+
+def front_matter_of(text: str) -> tuple[dict[str, Any], str]:
     match = re.match(r"---\n(.*?)\n---\n(.*)", text, re.DOTALL)
-    assert match, f"{path} does not start with a --- front matter block"
+    assert match, f"{text[:80]!r}... does not start with a --- front matter block"
     meta = yaml.safe_load(match.group(1))
     assert isinstance(meta, dict)
     return meta, match.group(2)
@@ -140,17 +149,84 @@ def test_unknown_model_is_refused_with_suggestions(tmp_path: Path, isolated_conf
 
 
 def test_cli_init_claude(
-    tmp_path: Path, isolated_config: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    isolated_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     project = tmp_path / "proj"
     project.mkdir()
-    args = ["init", "claude", "--models", "gpt-5-mini,local", "--dir", str(project)]
+    args = ["init", "claude", "--models", "gpt-5-mini,local,haiku", "--dir", str(project)]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "nano-agent-gpt-5-mini.md" in out and "nano-agent-local.md" in out
+    # The next steps: approve the server, each sub-agent's key, how to run /bakeoff.
+    flat = " ".join(out.split())  # as read, whatever the line breaks
+    assert f"Start `claude` in {project} and approve the project MCP server" in flat
+    assert (
+        ".claude/settings.local.json" in flat and '{"enabledMcpjsonServers": ["bakeoff"]}' in flat
+    )
+    keys = {line.split()[0]: line for line in out.splitlines() if "  nano-agent-" in line}
+    assert "OPENAI_API_KEY (set here)" in keys["nano-agent-gpt-5-mini"]
+    assert "ANTHROPIC_API_KEY (not set here)" in keys["nano-agent-haiku"]
+    assert "nothing" in keys["nano-agent-local"] and "KEY" not in keys["nano-agent-local"]
+    assert "/bakeoff <prompt> runs the prompt on every model above" in flat
     (project / ".claude" / "commands" / "bakeoff.md").write_text("mine\n")
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "bakeoff.md" in err and "--force" in err
     assert main([*args, "--force"]) == 0
     assert (project / ".claude" / "commands" / "bakeoff.md").read_text() != "mine\n"
+
+
+def test_command_waits_for_the_server_before_fanning_out() -> None:
+    meta, body = front_matter_of(render_command(["gpt-5-mini", "local"]))
+    assert READY_TOOL in listed_tools(meta["allowed-tools"])
+    wait = body.index(f"call\n`{READY_TOOL}`")
+    assert wait < body.index("## 1. Fan out") < body.index("`nano-agent-local`")
+    assert "call it once more" in body and "launch nothing" in body
+
+
+def test_mcp_json_never_holds_an_absolute_path(
+    tmp_path: Path, isolated_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This venv on PATH (activated): `bakeoff`. A venv inside the project (here a link to this
+    one, started by its path): that path, relative. Neither: `bakeoff` and a note saying why
+    Claude Code will not find it and what to do."""
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "bakeoff").is_file():
+        pytest.skip("no `bakeoff` script beside this Python: install bakeoff in the test venv")
+    system_path = "/usr/local/bin:/usr/bin:/bin"
+
+    def init(project: Path, bakeoff: Path, path: str) -> tuple[Any, str]:
+        project.mkdir(exist_ok=True)
+        done = subprocess.run(
+            [str(bakeoff), "init", "claude", "--models", "local"],
+            cwd=project,
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        text = (project / ".mcp.json").read_text()
+        assert str(tmp_path) not in text and str(bin_dir) not in text
+        return json.loads(text)["mcpServers"]["bakeoff"], done.stdout
+
+    activated = tmp_path / "activated"
+    entry, out = init(activated, bin_dir / "bakeoff", f"{bin_dir}:{system_path}")
+    assert entry == {"command": "bakeoff", "args": ["mcp"]} and "note:" not in out
+
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / ".venv").symlink_to(Path(sys.prefix))
+    entry, out = init(inside, inside / ".venv" / "bin" / "bakeoff", system_path)
+    assert entry == {"command": ".venv/bin/bakeoff", "args": ["mcp"]}
+    assert "start it in the project root" in " ".join(out.split()) and "note:" not in out
+
+    entry, out = init(tmp_path / "neither", bin_dir / "bakeoff", system_path)
+    assert entry == {"command": "bakeoff", "args": ["mcp"]}
+    flat = " ".join(out.split())
+    assert "note: `bakeoff` is not on PATH" in flat and "(activate the venv first" in flat

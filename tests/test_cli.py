@@ -57,7 +57,7 @@ def test_agent_json_contract_with_a_scripted_model(tmp_path: Path, isolated_conf
     assert obj == {
         "ok": True,
         "answer": "Created fizzbuzz.py",
-        "model": f"script:{script}",
+        "model": "script:fizz",  # the display name: never the absolute path
         "provider": "script",
         "turns": 2,
         "tool_calls": 1,

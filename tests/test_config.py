@@ -39,7 +39,7 @@ def test_no_file_gives_the_builtin_providers(no_config: Path) -> None:
     assert config.concurrency_for("ollama:gpt-oss:20b") == 1
     assert config.concurrency_for("vllm:x") == 4
     assert config.concurrency_for("script:/tmp/s.json") == 64
-    assert config.local.model == "qwen2.5-coder-0.5b"
+    assert config.local.model == "qwen2.5-coder-1.5b"
     assert config.local.n_ctx == 8192
 
 

@@ -25,9 +25,10 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
+from models.wire_servers import WireServer, anthropic_stream, anthropic_text_block
 
 from bakeoff.cli import main
-from bakeoff.config import BakeoffConfig
+from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import UserError
 from bakeoff.mcp_http import parse_http_address
 from bakeoff.mcp_server import TOOL_NAMES, build_server
@@ -156,11 +157,8 @@ async def check_bakeoff(client: Client) -> None:
     assert data is not None
     assert f"run id: {data['run_id']}" in text_of(result)
     assert Path(data["report_html"]).is_file()
-    assert {r["model"].rsplit("/", 1)[-1] for r in data["ranking"]} == {
-        "writer.json",
-        "talker.json",
-    }
-    assert "talker.json" in text_of(result)  # the comparison table
+    assert {r["model"] for r in data["ranking"]} == {"script:writer", "script:talker"}
+    assert "script:talker" in text_of(result)  # the comparison table
     assert [(p, t) for p, t, _ in progress.seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
@@ -210,10 +208,40 @@ async def test_provider_and_model_make_one_id_and_read_only_blocks_writes(projec
         )
     data = result.structured_content
     assert not result.is_error and data is not None
-    assert data["model"] == "script:writer.json" and data["ok"] is True
+    assert data["model"] == "script:writer" and data["ok"] is True
     assert Path(data["workspace"]).is_dir()
     # write_file was not offered; the model was told
     assert not (Path(data["workspace"]) / "out.txt").exists()
+
+
+async def test_an_alias_resolves_with_or_without_its_provider(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed's sub-agents pass (model, provider); "opus-4.1" with "anthropic" is the alias,
+    not a model named "opus-4.1". A provider that is not the alias's own keeps the name as its
+    model: here a script file called "haiku"."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    (project / "haiku").write_text(json.dumps([{"text": "scripted haiku"}]))
+    with WireServer() as wire:
+        (project / "bakeoff.toml").write_text(f'[providers.anthropic]\nbase_url = "{wire.url}"\n')
+        wire.add(*(anthropic_stream(*anthropic_text_block(0, "done")) for _ in range(2)))
+        async with Client(build_server([project], load_config())) as client:
+            results = [
+                await client.call_tool("prompt_nano_agent", {"agentic_prompt": "x", **args})
+                for args in (
+                    {"model": "opus-4.1", "provider": "anthropic"},
+                    {"model": "opus-4.1"},
+                    {"model": "haiku", "provider": "script"},
+                )
+            ]
+    assert [r.is_error for r in results] == [False] * 3, [text_of(r) for r in results]
+    data = [r.structured_content or {} for r in results]
+    assert [(d["provider"], d["answer"]) for d in data] == [
+        ("anthropic", "done"),
+        ("anthropic", "done"),
+        ("script", "scripted haiku"),
+    ]
+    assert [request.body["model"] for request in wire.requests] == ["claude-opus-4-1"] * 2
 
 
 async def test_max_turns_limit_is_a_result_not_an_error(project: Path) -> None:

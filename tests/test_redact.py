@@ -302,7 +302,7 @@ def test_a_bakeoff_stores_and_exports_no_key(
         assert REDACTED.encode() in (out_dir / name).read_bytes(), name
     assert REDACTED.encode() in sqlite_bytes
     doc = json.loads((out_dir / "e.json").read_text())
-    (leaker, rejected) = sorted(doc["records"], key=lambda r: r["model"] != f"script:{script}")
+    (leaker, rejected) = sorted(doc["records"], key=lambda r: r["model"] != "script:leaker")
     assert leaker["check"]["passed"] and REDACTED in leaker["check"]["output"]
     assert leaker["agent"]["answer"] == f"found {REDACTED}"
     assert REDACTED in leaker["diff"] and REDACTED in leaker["judges"][0]["error"]

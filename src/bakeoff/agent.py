@@ -1,11 +1,16 @@
 """The nano agent: a loop of model turns and tool calls in one workspace, under limits (turns,
 output tokens per request, wall time, cost). It never knows which provider it talks to, never
 hangs, and always returns an AgentResult — a hit limit or a provider failure is a recorded stop
-reason, not an exception. Only cancellation (Ctrl-C) propagates."""
+reason, not an exception. Only cancellation (Ctrl-C) propagates. The wall clock does not run
+while a request waits for its turn under a rate limit (`wait_time_s`); a reply that degenerates
+or hits the output cap without a tool call stops the run as `runaway`; on timeout the reply
+still streaming is kept at the end of the transcript."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +19,10 @@ from pydantic import BaseModel, ConfigDict
 
 from bakeoff.errors import LimitExceeded, ProviderError, ToolError
 from bakeoff.models.base import Model
+from bakeoff.models.guards import guarded_run
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import ToolBox
-from bakeoff.types import INFRASTRUCTURE_4XX, AgentResult, Message, StopReason
+from bakeoff.types import INFRASTRUCTURE_4XX, AgentResult, Completion, Message, StopReason
 from bakeoff.workspace import Workspace
 
 SYSTEM_PROMPT = (
@@ -60,6 +66,50 @@ class AgentConfig(BaseModel):
     system_prompt: str = SYSTEM_PROMPT
 
 
+class _NoAttempt(Exception):
+    """The model ended without trying the task (see `no_attempt`)."""
+
+
+_WRAPPED_CALL = re.compile(
+    r"^(?:```[\w-]*|<tool_call>)\s*(.*?)\s*(?:```|</tool_call>)?$", re.DOTALL
+)
+
+
+def no_attempt(answer: str, tool_calls: int) -> str | None:
+    """Why a final answer is no attempt at the task, or None when it is one: an answer that
+    is itself a tool call written as text (`{"name": ..., "arguments": ...}`, bare, fenced or
+    tagged; a tool that exists or not: either way nothing ran), or no answer and no tool call."""
+    text = answer.strip()
+    if not text:
+        return None if tool_calls else "no answer and no tool call: the model did nothing"
+    match = _WRAPPED_CALL.match(text)
+    try:
+        value = json.loads(match.group(1) if match else text)
+    except ValueError:
+        return None
+    calls = value if isinstance(value, list) else [value]
+    if calls and all(
+        isinstance(c, dict)
+        and isinstance(c.get("name"), str)
+        and ("arguments" in c or "parameters" in c)
+        for c in calls
+    ):
+        names = ", ".join(sorted({c["name"] for c in calls}))
+        return f"the final answer is a tool call written as text ({names}), not an answer"
+    return None
+
+
+def runaway(completion: Completion) -> str | None:
+    """Why a reply is a runaway generation, or None: its stream degenerated into repetition,
+    or it hit the output cap with no tool call (a cut answer is no answer)."""
+    if completion.stop_reason == "degenerate":
+        return completion.stop_detail or "degenerate output"
+    if completion.stop_reason == "length" and not completion.message.tool_calls:
+        tokens = completion.timing.output_tokens
+        return f"the reply hit the output cap ({tokens} tokens) without a tool call"
+    return None
+
+
 class _Tally:
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -101,15 +151,21 @@ async def run_agent(
         Message(role="user", content=prompt),
     ]
     t0 = time.perf_counter()
+    partial: list[str] = []
     try:
         out.warmup_s = await model.start()
         t0 = time.perf_counter()
-        async with asyncio.timeout(config.timeout_s):
-            out.answer = await _loop(out, model, tools, config, on_turn)
+        async with asyncio.timeout(config.timeout_s) as wall_clock:
+            with guarded_run(wall_clock) as partial:
+                out.answer = await _loop(out, model, tools, config, on_turn)
         tally.stop("completed")
     except LimitExceeded as exc:
         tally.stop(exc.reason, str(exc))  # type: ignore[arg-type]
+    except _NoAttempt as exc:
+        tally.stop("no_attempt", str(exc))
     except TimeoutError:
+        if "".join(partial).strip():  # the reply in flight, cut short: kept for the record
+            out.transcript.append(Message(role="assistant", content="".join(partial)))
         tally.stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
     except ProviderError as exc:
         rejected = exc.status is not None and 400 <= exc.status < 500
@@ -152,7 +208,11 @@ async def _loop(
             on_turn(out)
         if config.max_cost_usd is not None and (out.cost_usd or 0.0) >= config.max_cost_usd:
             raise LimitExceeded("cost_limit", f"cost cap of ${config.max_cost_usd:g} reached")
+        if (why := runaway(completion)) is not None:
+            raise LimitExceeded("runaway", why)
         if not reply.tool_calls:
+            if (why := no_attempt(reply.content, out.tool_calls)) is not None:
+                raise _NoAttempt(why)
             return reply.content
         for index, call in enumerate(reply.tool_calls):
             out.tool_calls += 1

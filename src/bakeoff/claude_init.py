@@ -1,18 +1,24 @@
-"""`bakeoff init claude`: wire bakeoff into a Claude Code project. It registers the MCP server
-in `.mcp.json` (merged, so other servers stay), writes one relay sub-agent per model under
+"""`bakeoff init claude`: wire bakeoff into a Claude Code project for a whole team. It registers
+the MCP server in `.mcp.json` (merged, so other servers stay) with a command that works from any
+clone — `bakeoff` from PATH, or a path inside the project such as `.venv/bin/bakeoff`, never an
+absolute path of this machine — writes one relay sub-agent per model under
 `.claude/agents/nano-agent-<slug>.md` that passes a prompt unchanged to `prompt_nano_agent` and
-returns its JSON unchanged, and a `/bakeoff` slash command that fans a prompt out to all of them
-in parallel and grades the answers with the bake-off's own weights, formulas and letter bands —
-imported here from the graders, so the text cannot drift from the report. Existing files are
-never overwritten without `force`; nothing is written when anything would be."""
+returns its JSON unchanged, and a `/bakeoff` slash command that first waits for the server, then
+fans a prompt out to all of them in parallel and grades the answers with the bake-off's own
+weights, formulas and letter bands — imported here from the graders, so the text cannot drift
+from the report. `next_steps` says what is left to do by hand: approve the server, which key each
+sub-agent needs, how to run `/bakeoff`. Existing files are never overwritten without `force`;
+nothing is written when anything would be."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,16 +37,66 @@ from bakeoff.mcp_server import SERVER_NAME
 DEFAULT_MODELS = ("gpt-5-mini", "sonnet-4", "haiku", "local")
 AGENT_TOOL = f"mcp__{SERVER_NAME}__prompt_nano_agent"
 """Claude Code names MCP tools mcp__<server>__<tool>."""
+READY_TOOL = f"mcp__{SERVER_NAME}__list_models"
+"""The cheap tool /bakeoff calls first, to know the server is connected before it fans out."""
 
 
-def mcp_entry() -> dict[str, Any]:
-    """How Claude Code starts the server: `bakeoff mcp` when `bakeoff` is on PATH, else the
-    absolute path of the one running now (a venv that is not activated)."""
-    here = Path(sys.argv[0]).resolve() if sys.argv and Path(sys.argv[0]).name == "bakeoff" else None
-    on_path = shutil.which("bakeoff")
-    if here is None or (on_path is not None and Path(on_path).resolve() == here):
-        return {"command": "bakeoff", "args": ["mcp"]}
-    return {"command": str(here), "args": ["mcp"]}
+@dataclass(frozen=True)
+class ServerCommand:
+    """How `.mcp.json` starts the server, and why that may not work for the user (or None)."""
+
+    command: str
+    """`bakeoff`, found on PATH, or a POSIX path relative to the project root."""
+    note: str | None = None
+
+
+def running_bakeoff() -> Path | None:
+    """The `bakeoff` script of the install that runs now (absolute, symlinks kept), if any."""
+    if sys.argv and Path(sys.argv[0]).name == "bakeoff":
+        return Path(os.path.abspath(sys.argv[0]))
+    beside = Path(os.path.abspath(sys.executable)).parent / "bakeoff"  # `python -m bakeoff`
+    return beside if beside.is_file() else None
+
+
+def _inside(path: Path, root: Path) -> str | None:
+    """`path` relative to `root` as a POSIX path, seen as given or with symlinks resolved."""
+    for here, base in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
+        (Path(os.path.realpath(path.parent)) / path.name, Path(os.path.realpath(root))),
+    ):
+        if here.is_relative_to(base):
+            return here.relative_to(base).as_posix()
+    return None
+
+
+def server_command(
+    project: Path, running: Path | None = None, path_env: str | None = None
+) -> ServerCommand:
+    """The command every clone of `project` can start the server with: the running bakeoff's
+    path inside the project (a venv in the project, the same for each teammate who makes it
+    there), else `bakeoff` when PATH (`path_env`, default $PATH) has it, else `bakeoff` with a
+    note on how to make it findable. Never an absolute path: it would break once committed."""
+    running = running if running is not None else running_bakeoff()
+    relative = None if running is None else _inside(running, project)
+    if relative is not None:
+        return ServerCommand(relative)
+    if shutil.which("bakeoff", path=path_env) is not None:
+        return ServerCommand("bakeoff")
+    where = "" if running is None else f" and this bakeoff ({running}) is outside the project"
+    return ServerCommand(
+        "bakeoff",
+        note=(
+            f"`bakeoff` is not on PATH{where}, so Claude Code will not find the server "
+            "command `bakeoff` in .mcp.json. Put it on the PATH `claude` starts with "
+            "(activate the venv first, or `pipx install` bakeoff), or make the venv inside "
+            "the project and run `bakeoff init claude --force` from it."
+        ),
+    )
+
+
+def mcp_entry(command: ServerCommand) -> dict[str, Any]:
+    """The `.mcp.json` server entry for `command`."""
+    return {"command": command.command, "args": ["mcp"]}
 
 
 RELAY_MODEL = "haiku"
@@ -51,11 +107,15 @@ FANOUT_DIR = ".bakeoff/fanout"
 
 @dataclass
 class InitResult:
-    """What `init_claude` did: files written (new or replaced) and the .mcp.json merge."""
+    """What `init_claude` did: files written (new or replaced), the .mcp.json merge, and what
+    `next_steps` needs: the project, the server command and the models (as typed, full id)."""
 
     written: list[Path] = field(default_factory=list)
     mcp_json: Path | None = None
     kept_servers: list[str] = field(default_factory=list)
+    project: Path = field(default_factory=Path)
+    command: ServerCommand = field(default_factory=lambda: ServerCommand("bakeoff"))
+    models: list[tuple[str, str]] = field(default_factory=list)
 
 
 def model_slug(model: str) -> str:
@@ -113,7 +173,7 @@ def render_command(models: Sequence[str]) -> str:
                 "grade them on quality, speed and cost"
             ),
             "argument-hint": "<agentic coding prompt>",
-            "allowed-tools": f"Task, {AGENT_TOOL}",
+            "allowed-tools": f"Task, {READY_TOOL}, {AGENT_TOOL}",
         }
     )
     agents = "\n".join(
@@ -121,6 +181,8 @@ def render_command(models: Sequence[str]) -> str:
     )
     body = _template("command.md").format(
         agents=agents,
+        ready_tool=READY_TOOL,
+        server=SERVER_NAME,
         rubric=DEFAULT_RUBRIC,
         criteria="\n".join(f"   - {name}: {text}" for name, text in CRITERIA.items()),
         w_quality=f"{w.quality:g}",
@@ -139,9 +201,10 @@ def render_command(models: Sequence[str]) -> str:
     return head + body
 
 
-def merge_mcp_json(existing: str | None) -> tuple[str, list[str], bool]:
-    """`.mcp.json` text with the bakeoff server registered; the other servers' names (kept as
-    they are); and whether a different `bakeoff` entry was there (replace it only with force)."""
+def merge_mcp_json(existing: str | None, entry: dict[str, Any]) -> tuple[str, list[str], bool]:
+    """`.mcp.json` text with `entry` registered as the bakeoff server; the other servers' names
+    (kept as they are); and whether a different `bakeoff` entry was there (replaced only with
+    force)."""
     data: dict[str, Any] = {}
     if existing is not None and existing.strip():
         try:
@@ -152,7 +215,6 @@ def merge_mcp_json(existing: str | None) -> tuple[str, list[str], bool]:
             raise UserError('.mcp.json must be an object with an "mcpServers" object; fix it first')
         data = loaded
     servers: dict[str, Any] = data.setdefault("mcpServers", {})
-    entry = mcp_entry()
     differs = servers.get(SERVER_NAME, entry) != entry
     servers[SERVER_NAME] = entry
     kept = [name for name in servers if name != SERVER_NAME]
@@ -205,13 +267,16 @@ def init_claude(
     files[root / ".claude" / "commands" / "bakeoff.md"] = render_command([m for m, _ in checked])
     mcp_path = root / ".mcp.json"
     existing = mcp_path.read_text(encoding="utf-8") if mcp_path.is_file() else None
-    mcp_text, kept, differs = merge_mcp_json(existing)
+    command = server_command(root)
+    mcp_text, kept, differs = merge_mcp_json(existing, mcp_entry(command))
     clashes = [str(p) for p, text in files.items() if p.exists() and p.read_text("utf-8") != text]
     if differs:
         clashes.append(f'{mcp_path} (its "{SERVER_NAME}" server entry differs)')
     if clashes and not force:
         raise _exists_error(clashes)
-    result = InitResult(mcp_json=mcp_path, kept_servers=kept)
+    result = InitResult(
+        mcp_json=mcp_path, kept_servers=kept, project=root, command=command, models=checked
+    )
     for path, text in {**files, mcp_path: mcp_text}.items():
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             continue  # re-running init is a no-op, not an overwrite
@@ -219,3 +284,75 @@ def init_claude(
         path.write_text(text, encoding="utf-8")
         result.written.append(path)
     return result
+
+
+def key_needed(model_id: str, config: BakeoffConfig | None = None) -> str:
+    """What a model needs from the environment the server starts in: its provider's key
+    variable (and whether this shell has it), a local server, or nothing."""
+    cfg = config or BakeoffConfig()
+    provider = cfg.providers.get(model_id.partition(":")[0])
+    if provider is None or provider.kind in ("local", "script"):
+        return "nothing (runs on this machine)"
+    if provider.api_key_env:
+        env = provider.api_key_env
+        here = "set here" if os.environ.get(env, "").strip() else "not set here"
+        return f"{env} ({here})"
+    if provider.base_url:
+        return f"no key; a server answering at {provider.base_url}"
+    return "nothing"
+
+
+def _para(text: str, first: str = "", rest: str = "   ") -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=100,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def next_steps(result: InitResult, config: BakeoffConfig | None = None) -> str:
+    """What is left to do by hand after `init_claude`, as the CLI prints it: approve the
+    server, export each sub-agent's key, run /bakeoff."""
+    project = Path(os.path.abspath(result.project))
+    note = result.command.note
+    lines = [*_para(f"note: {note}", rest="  "), ""] if note else []
+    lines.append("next steps:")
+    lines += _para(
+        f"Start `claude` in {project} and approve the project MCP server "
+        f'"{SERVER_NAME}" when asked (once per clone; `claude mcp list` then shows it '
+        "connected). Or approve it in .claude/settings.local.json, your own file (keep it out "
+        "of git), which Claude Code reads once you have trusted the folder: "
+        f'{{"enabledMcpjsonServers": ["{SERVER_NAME}"]}} or {{"enableAllProjectMcpServers": '
+        "true}.",
+        "1. ",
+    )
+    if result.command.command != "bakeoff":
+        lines += _para(
+            f".mcp.json starts `{result.command.command} mcp` from the folder `claude` starts "
+            "in: start it in the project root, where each teammate makes the same venv.",
+            "   ",
+        )
+    lines += _para(
+        "The sub-agents' models run in the bakeoff server, which gets the environment "
+        "`claude` starts with: export their keys before starting `claude`.",
+        "2. ",
+    )
+    rows = [(agent_name(m), mid, key_needed(mid, config)) for m, mid in result.models]
+    name_w = max((len(r[0]) for r in rows), default=0)
+    id_w = max((len(r[1]) for r in rows), default=0)
+    lines += [f"   {name:<{name_w}}  {mid:<{id_w}}  {need}" for name, mid, need in rows]
+    example = agent_name(result.models[0][0]) if result.models else "nano-agent-MODEL"
+    lines += _para(
+        "In `claude`: /bakeoff <prompt> runs the prompt on every model above in parallel and "
+        f'grades the answers; or ask for one sub-agent by name: "use {example} to write '
+        'tests for utils.py".',
+        "3. ",
+    )
+    lines += _para(
+        "Commit .mcp.json, .claude/agents and .claude/commands so teammates get the same kit.",
+        rest="",
+    )
+    return "\n".join(lines)

@@ -1,12 +1,15 @@
 """The `bakeoff` command: argument parsing and terminal output over the library API. No logic of
-its own: every subcommand calls one library function and prints what comes back. User mistakes
-exit with status 2 and one line that says what to do; a failed agent run exits with 1."""
+its own: every subcommand calls one library function and prints what comes back. Every
+subcommand's `--help` ends with examples; `bakeoff completion bash|zsh` prints a completion
+script. User mistakes exit with status 2 and one line that says what to do; a failed agent run
+exits with 1; a reader that goes away (`bakeoff runs | head`) ends the command quietly."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -37,7 +40,9 @@ def _agent_workspace(given: str | None) -> Path:
 def cmd_agent(args: argparse.Namespace) -> int:
     from bakeoff.agent import AgentConfig, run_agent
     from bakeoff.config import load_config
+    from bakeoff.evals.model_names import display_name
     from bakeoff.models.registry import resolve_model
+    from bakeoff.report.progress import AgentProgress
     from bakeoff.report.terminal import print_agent_result
 
     config = load_config(args.config)
@@ -55,11 +60,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     async def go() -> Any:
         try:
-            return await run_agent(args.prompt, model, workspace, agent_config)
+            progress = None if args.quiet else AgentProgress(sys.stderr)
+            return await run_agent(args.prompt, model, workspace, agent_config, on_turn=progress)
         finally:
             await model.aclose()
 
     result = redact_model(asyncio.run(go()))
+    result = result.model_copy(update={"model": display_name(args.model)})
     if args.transcript:
         Path(args.transcript).write_text(result.model_dump_json(indent=2), encoding="utf-8")
     if args.json:
@@ -103,25 +110,53 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from bakeoff.claude_init import init_claude
+    from bakeoff.claude_init import init_claude, next_steps
     from bakeoff.config import load_config
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    result = init_claude(models, args.dir, force=args.force, config=load_config(args.config))
+    config = load_config(args.config)
+    result = init_claude(models, args.dir, force=args.force, config=config)
     for path in result.written:
         print(f"wrote {path}")
     if not result.written:
         print("everything was already in place; nothing written")
     if result.kept_servers:
         print(f"kept the other servers in {result.mcp_json}: {', '.join(result.kept_servers)}")
-    print("in Claude Code: /bakeoff <prompt>, or ask for a nano-agent-<model> sub-agent")
+    print(next_steps(result, config))
     return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from bakeoff.cli_completion import completion_script
+    from bakeoff.evals.task import builtin_task_names
+
+    sys.stdout.write(completion_script(build_parser(), args.shell, task_names=builtin_task_names()))
+    return 0
+
+
+def example_parser(sub: Any, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose `--help` ends with `examples` as written."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bakeoff",
         description="Run one agentic coding task on many LLMs at once; grade quality, speed and cost.",
+        epilog="""examples:
+  bakeoff run "Create hello.py that prints hello" --models gpt-5-mini,haiku,local
+  bakeoff run --models gpt-5-mini,local          the built-in task suite
+  bakeoff agent "Add a README" --model local     one nano agent
+  bakeoff runs; bakeoff report latest; bakeoff compare RUN_A latest
+  eval "$(bakeoff completion bash)"              tab completion""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bakeoff {__version__}")
     parser.add_argument(
@@ -132,7 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("agent", help="run one nano agent on a prompt in a workspace")
+    p = example_parser(
+        sub,
+        "agent",
+        "run one nano agent on a prompt in a workspace",
+        "examples:\n"
+        '  bakeoff agent "Create hello.py that prints hello" --model local\n'
+        '  bakeoff agent "Fix the failing test" --model haiku --workspace . --allow-commands\n'
+        '  bakeoff agent "Summarise app.py" --model gpt-5-mini -w src --read-only --json',
+    )
     p.add_argument("prompt", help="the task for the agent")
     p.add_argument(
         "--model",
@@ -168,10 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json", action="store_true", help="print one JSON object (the agent --json contract)"
     )
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="print no turn-by-turn progress on stderr"
+    )
     p.set_defaults(handler=cmd_agent)
 
-    p = sub.add_parser(
-        "models", help="list known models, aliases, prices and whether each is usable now"
+    p = example_parser(
+        sub,
+        "models",
+        "list known models, aliases, prices and whether each is usable now",
+        "examples:\n  bakeoff models\n  bakeoff models --json | jq '.[] | select(.usable)'",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models)
@@ -180,7 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    p = sub.add_parser("mcp", help="serve the nano agent and bake-offs over MCP (stdio by default)")
+    p = example_parser(
+        sub,
+        "mcp",
+        "serve the nano agent and bake-offs over MCP (stdio by default)",
+        "examples:\n  bakeoff mcp\n  bakeoff mcp --http 127.0.0.1:8765\n"
+        "  bakeoff mcp --http 0.0.0.0:8765 --allow-remote --token-env BAKEOFF_TOKEN",
+    )
     p.add_argument(
         "--http",
         metavar="HOST:PORT",
@@ -217,7 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_mcp)
 
-    p = sub.add_parser("init", help="wire bakeoff into a project for a coding assistant")
+    p = example_parser(
+        sub,
+        "init",
+        "wire bakeoff into a project for a coding assistant",
+        "examples:\n  bakeoff init claude\n  bakeoff init claude --models haiku,local --dir ~/proj",
+    )
     p.add_argument(
         "target",
         choices=["claude"],
@@ -233,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite existing sub-agent and command files"
     )
     p.set_defaults(handler=cmd_init)
+
+    p = example_parser(
+        sub,
+        "completion",
+        "print a shell completion script",
+        "examples:\n"
+        '  eval "$(bakeoff completion bash)"            in ~/.bashrc\n'
+        '  eval "$(bakeoff completion zsh)"             in ~/.zshrc',
+    )
+    p.add_argument("shell", choices=["bash", "zsh"])
+    p.set_defaults(handler=cmd_completion)
 
     return parser
 
@@ -276,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, where a reader that left is caught, not at exit
+        return code
     except UserError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
@@ -286,6 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`bakeoff runs | head`): stop quietly. stdout is pointed at devnull
+        # so the interpreter's own flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

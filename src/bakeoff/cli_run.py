@@ -1,5 +1,6 @@
-"""The bake-off subcommands of the `bakeoff` CLI — run, demo, report, runs, tasks — as thin
-shells over `bakeoff.evals`: parse, call, print. Ctrl-C stops a run cleanly and prints the exact
+"""The bake-off subcommands of the `bakeoff` CLI — run, demo and tasks (report, runs and compare
+are in `cli_history`) — as thin shells over `bakeoff.evals`: parse, call, print. `latest` stands
+for the newest stored run wherever a run id goes. Ctrl-C stops a run cleanly and prints the exact
 command that resumes it."""
 
 from __future__ import annotations
@@ -35,42 +36,55 @@ def _agent_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: bool) -> int:
+def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick: bool) -> int:
+    from bakeoff.cli_history import resolve_run_id
     from bakeoff.config import load_config
     from bakeoff.evals.runner import new_run_id, run_bakeoff
+    from bakeoff.evals.selection import select_tasks
     from bakeoff.evals.store import Store
-    from bakeoff.evals.task import load_tasks
-    from bakeoff.report.progress import LiveBoard
+    from bakeoff.report.progress import progress_observer
+    from bakeoff.report.side_by_side import print_answers
     from bakeoff.report.terminal import console, print_summary, print_trials
 
     config = load_config(args.config)
     store = Store(args.store)
+    resume = args.resume and resolve_run_id(store, args.resume)
+    retry = args.retry_errors and resolve_run_id(store, args.retry_errors)
+    judges = _split(args.judge)
     task_specs = None
-    if not args.resume and not args.retry_errors:
-        task_specs = load_tasks(tasks)
+    if not resume and not retry:
+        if args.pairwise and not judges:
+            raise UserError("--pairwise needs --judge ID (the judge that compares each pair)")
+        task_specs = select_tasks(
+            targets,
+            patterns=_split(args.task_patterns),
+            category=args.category,
+            files=args.files,
+            adhoc_root=store.path.parent / "adhoc",
+        )
         if quick:
             task_specs = [t for t in task_specs if "quick" in t.tags]
-    run_id = args.resume or args.retry_errors or args.run_id or new_run_id()
-    board = LiveBoard()
+    run_id = resume or retry or args.run_id or new_run_id()
+    observer = progress_observer()
     try:
-        with board:
+        with observer:
             outcome = asyncio.run(
                 run_bakeoff(
                     models,
                     task_specs=task_specs,
                     repeats=args.repeats,
-                    judges=_split(args.judge),
+                    judges=judges,
                     pairwise=args.pairwise,
                     judge_sees_checks=args.judge_sees_checks,
                     run_id=run_id,
-                    resume=args.resume,
-                    retry_errors=args.retry_errors,
+                    resume=resume,
+                    retry_errors=retry,
                     preflight=not args.no_preflight,
                     max_cost_usd=args.max_cost,
                     store=store,
                     config=config,
                     agent=_agent_config(args),
-                    observer=board,
+                    observer=observer,
                     max_parallel=args.max_parallel,
                     executor=args.executor,
                     ray_address=args.ray_address,
@@ -85,10 +99,11 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
             file=sys.stderr,
         )
         return 130
-    html = outcome.report_html
-    if args.html and html is not None:
-        html = Path(args.html)
-        html.write_text(outcome.report_html.read_text(encoding="utf-8"), encoding="utf-8")  # type: ignore[union-attr]
+    from bakeoff.report.html import default_report_dir, write_html, write_run_report
+
+    html = write_run_report(outcome, default_report_dir(store.path))
+    if args.html:
+        html = write_html(outcome.summary, outcome.records, Path(args.html))
     if args.json:
         _emit_json(
             {
@@ -100,6 +115,7 @@ def _run(args: argparse.Namespace, models: list[str], tasks: list[str], quick: b
     else:
         if args.show_runs:
             print_trials(outcome.records)
+        print_answers(outcome.records)
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
     return 0
@@ -112,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID, "
             "or --retry-errors RUN_ID"
         )
-    return _run(args, models, args.tasks, args.quick)
+    return _run(args, models, args.targets, args.quick)
 
 
 def demo_models(requested: list[str]) -> list[str]:
@@ -131,51 +147,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     models = demo_models(_split(args.models) or ["local"])
     print(f"bakeoff demo: quick built-in tasks on {', '.join(models)}", file=sys.stderr)
     return _run(args, models, [], quick=True)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from bakeoff.evals.runner import build_outcome
-    from bakeoff.evals.store import Store
-    from bakeoff.report.export import records_public, write_csv, write_json
-    from bakeoff.report.terminal import console, print_summary
-
-    store = Store(args.store)
-    outcome = build_outcome(store, args.run_id)
-    html = outcome.report_html
-    if args.html and html is not None:
-        Path(args.html).write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
-        html = Path(args.html)
-    if args.csv:
-        write_csv(outcome.records, Path(args.csv))
-    if args.export_json:
-        write_json(outcome.summary, outcome.records, Path(args.export_json))
-    if args.json:
-        _emit_json(
-            {
-                "run_id": outcome.run_id,
-                "report_html": str(html),
-                **outcome.summary.public(),
-                "records": records_public(outcome.records),
-            }
-        )
-    else:
-        print_summary(outcome.summary)
-        console.print(f"\nReport: {html}")
-    return 0
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    from bakeoff.evals.store import Store
-
-    runs = Store(args.store).list_runs()
-    if args.json:
-        _emit_json(runs)
-        return 0
-    for r in runs:
-        print(f"{r['run_id']}  {r['status']:<15} {r['done']}/{r['planned']} trials")
-    if not runs:
-        print("no runs yet: try `bakeoff run --models local`")
-    return 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -200,43 +171,83 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def add_commands(sub: Any) -> None:
-    """Register run, demo, report, runs and tasks on the main parser's subparsers."""
-    from bakeoff.cli import add_sandbox_flags
+RUN_EXAMPLES = """examples:
+  bakeoff run "Create hello.py that prints hello" --models gpt-5-mini,haiku,local
+  bakeoff run "Add type hints to utils.py" --files ./src --models sonnet-4,local --judge gpt-5
+  bakeoff run --models gpt-5-mini,local                  the built-in task suite
+  bakeoff run fix-duration add-numbers --models haiku    built-in tasks by name
+  bakeoff run ./my-tasks --tasks 'fix-*' --models haiku  task folders, chosen by name
+  bakeoff run --category bugfix --models haiku,local --repeats 3
+  bakeoff run --resume latest                            finish an interrupted run
+  bakeoff run --retry-errors latest                      rerun only the errored trials"""
 
-    for name, handler, help_text in (
-        ("run", cmd_run, "the bake-off: tasks × models × repeats, graded and reported"),
+
+def add_commands(sub: Any) -> None:
+    """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
+    from bakeoff.cli import add_sandbox_flags, example_parser
+    from bakeoff.cli_history import add_history_commands
+
+    for name, handler, help_text, examples in (
+        (
+            "run",
+            cmd_run,
+            "the bake-off: tasks × models × repeats, graded and reported",
+            RUN_EXAMPLES,
+        ),
         (
             "demo",
             cmd_demo,
             "a quick bake-off on the embedded model (+ cloud models whose keys are set)",
+            "examples:\n  bakeoff demo\n  bakeoff demo --models local,script:careful.json",
         ),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = example_parser(sub, name, help_text, examples)
         if name == "run":
             p.add_argument(
-                "tasks",
+                "targets",
                 nargs="*",
-                help="task folders or folders of tasks (default: the built-in suite)",
+                metavar="TASK_OR_PROMPT",
+                help="a task folder, a folder of tasks, a built-in task's name, or a prompt in "
+                "quotes (an ad-hoc task; default: the built-in suite)",
             )
             p.add_argument("--models", help="comma-separated model ids or aliases")
+            p.add_argument(
+                "--files",
+                type=Path,
+                metavar="DIR",
+                help="for a prompt: the folder every model starts from (a fresh copy each)",
+            )
+            p.add_argument(
+                "--tasks",
+                dest="task_patterns",
+                metavar="PATTERN",
+                help="only tasks whose name matches (shell glob; comma-separated for several)",
+            )
+            p.add_argument("--category", help="only tasks of this category (`bakeoff tasks list`)")
             p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
             p.add_argument(
                 "--resume",
                 metavar="RUN_ID",
-                help="finish an interrupted run: its missing and errored trials; redoes no other",
+                help="finish an interrupted run (or `latest`): its missing and errored trials",
             )
             p.add_argument(
                 "--retry-errors",
                 metavar="RUN_ID",
-                help="rerun only the trials of RUN_ID that ended in an error (auth, unreachable, "
-                "5xx...), replacing their records, and print the table again",
+                help="rerun only the trials of RUN_ID (or `latest`) that ended in an error (auth, "
+                "unreachable, 5xx...), replacing their records, and print the table again",
             )
         else:
             p.add_argument(
                 "--models", default="local", help="comma-separated models (default: local)"
             )
-            p.set_defaults(resume=None, retry_errors=None, tasks=[])
+            p.set_defaults(
+                resume=None,
+                retry_errors=None,
+                targets=[],
+                task_patterns=None,
+                category=None,
+                files=None,
+            )
         p.add_argument(
             "--no-preflight",
             action="store_true",
@@ -294,21 +305,14 @@ def add_commands(sub: Any) -> None:
             # minutes even when it rambles.
             p.set_defaults(max_output_tokens=400, timeout=60.0, show_runs=True)
 
-    p = sub.add_parser("report", help="grade a stored run again and write its reports")
-    p.add_argument("run_id")
-    p.add_argument("--store", type=Path)
-    p.add_argument("--html", help="write the HTML report to this file")
-    p.add_argument("--csv", help="export every trial as CSV")
-    p.add_argument("--export-json", help="export summary and every record as JSON")
-    p.add_argument("--json", action="store_true", help="print ranking and records as JSON")
-    p.set_defaults(handler=cmd_report)
+    add_history_commands(sub)
 
-    p = sub.add_parser("runs", help="list stored runs")
-    p.add_argument("--store", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_runs)
-
-    p = sub.add_parser("tasks", help="list or validate task folders (default: the built-in suite)")
+    p = example_parser(
+        sub,
+        "tasks",
+        "list or validate task folders (default: the built-in suite)",
+        "examples:\n  bakeoff tasks list\n  bakeoff tasks validate ./my-tasks",
+    )
     p.add_argument("action", choices=["list", "validate"])
     p.add_argument("paths", nargs="*")
     p.add_argument("--json", action="store_true")

@@ -115,12 +115,18 @@ class AgentWorkspaces:
                 )
 
 
-def model_id_for(model: str, provider: str | None) -> str:
-    """The seed's (model, provider) pair as one id: ("gpt-5-mini", "openai") → "openai:gpt-5-mini"."""
-    model = model.strip()
-    if not provider or model.startswith(f"{provider}:"):
+def model_id_for(model: str, provider: str | None, config: BakeoffConfig | None = None) -> str:
+    """The seed's (model, provider) pair as one alias or id for `resolve_model`. An alias stays
+    an alias (so results carry the name the user typed) when no provider is given or the
+    provider is the alias's own: ("opus-4.1", "anthropic") → "opus-4.1"; otherwise the provider
+    wins and the name is its model: ("gpt-5-mini", "azure") → "azure:gpt-5-mini"."""
+    from bakeoff.models.registry import all_aliases
+
+    model, provider = model.strip(), (provider or "").strip()
+    alias_of = all_aliases(config).get(model, "").partition(":")[0]
+    if not provider or model.startswith(f"{provider}:") or alias_of == provider:
         return model
-    return f"{provider.strip()}:{model}"
+    return f"{provider}:{model}"
 
 
 async def with_progress(ctx: Context, run: Callable[[ProgressFn], Awaitable[T]]) -> T:
@@ -195,7 +201,10 @@ def build_server(
         ],
         provider: Annotated[
             str | None,
-            Field(description="Provider name; when given the model id is provider:model."),
+            Field(
+                description="Provider name, optional: an alias resolves with or without its "
+                "own provider; any other name becomes the id provider:model."
+            ),
         ] = None,
         workspace: Annotated[
             str | None,
@@ -216,13 +225,14 @@ def build_server(
         error, plus `workspace`, the folder the agent worked in. A run stopped by a limit or a
         provider failure has ok=false and says why."""
         from bakeoff.agent import AgentConfig, run_agent
+        from bakeoff.evals.model_names import display_name
         from bakeoff.models.registry import resolve_model
 
         where = None if workspace is None else allowed.resolve(workspace)
         if where is not None and where.exists() and not where.is_dir():
             raise ToolError(f"workspace {workspace!r} is a file, not a directory")
         try:
-            agent_model = resolve_model(model_id_for(model, provider), cfg)
+            agent_model = resolve_model(model_id_for(model, provider, cfg), cfg)
         except BakeoffError as exc:
             raise _user_error(exc) from exc
         if where is None:
@@ -245,6 +255,7 @@ def build_server(
 
         result = await with_progress(ctx, go)
         public: dict[str, Any] = redact_json(result.to_public())
+        public["model"] = display_name(model_id_for(model, provider, cfg))  # as the CLI shows it
         public["workspace"] = str(where)
         return public
 
@@ -281,6 +292,7 @@ def build_server(
         ranking (best first). Sends progress notifications as trials finish."""
         from bakeoff.evals.runner import run_bakeoff as run
         from bakeoff.evals.store import Store
+        from bakeoff.report.html import default_report_dir, write_run_report
 
         task_args = _task_arguments(prompt_or_task, allowed, workspaces)
         store = Store()
@@ -298,6 +310,7 @@ def build_server(
                 )
 
             outcome = await with_progress(ctx, go)
+            write_run_report(outcome, default_report_dir(store.path))
         except BakeoffError as exc:
             raise _user_error(exc) from exc
         except Exception as exc:  # the SDK would hide the cause; say it and keep serving

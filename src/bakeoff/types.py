@@ -91,6 +91,9 @@ class Completion(BaseModel):
     cost_usd: float | None = None  # None: the price is unknown
     timing: RequestTiming
     stop_reason: str | None = None
+    """The server's finish reason ("stop", "length", "tool_calls"...), or "degenerate" when
+    the adapter stopped a stream that kept repeating itself (`stop_detail` says what)."""
+    stop_detail: str | None = None
 
 
 StopReason = Literal[
@@ -102,8 +105,13 @@ StopReason = Literal[
     "provider_error",
     "cancelled",
     "error",
+    "no_attempt",
+    "runaway",
 ]
-"""Why a run stopped. `rejected`: the provider refused a request as invalid (a 4xx other than
+"""Why a run stopped. `no_attempt`: the model never tried the task — its final answer is itself
+a tool call written as text (a tool it has or not), or it ended with no answer and no tool call;
+graded as a failure. `runaway`: a reply degenerated into repetition or hit the output cap
+without a tool call — the model used up its allowance, graded like a timeout. `rejected`: the provider refused a request as invalid (a 4xx other than
 auth, not-found and rate limits: a context overflow the model's own output caused) — the model's
 doing, graded as a failure; `provider_error`: the infrastructure failed."""
 INFRASTRUCTURE_4XX = frozenset({401, 402, 403, 404, 407, 408, 429})

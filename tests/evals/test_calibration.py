@@ -229,7 +229,6 @@ async def run(
         [task.path],
         judges=[f"script:{script(tmp_path, 'judge', judge)}"],
         store=Store(tmp_path / "r.sqlite"),
-        report_dir=tmp_path,
         **kwargs,
     )
 
@@ -243,7 +242,7 @@ def field(tmp_path: Path) -> list[str]:
 
 
 def by_model(outcome: Any) -> dict[str, Any]:
-    return {m.model.rsplit("/", 1)[-1]: m for m in outcome.summary.ranking}
+    return {m.model.removeprefix("script:"): m for m in outcome.summary.ranking}
 
 
 async def test_an_uncalibrated_judges_scores_are_shown_but_left_out_of_quality(
@@ -257,18 +256,18 @@ async def test_an_uncalibrated_judges_scores_are_shown_but_left_out_of_quality(
         assert [(s.overall, s.counted) for s in record.judges] == [(10.0, False)]
     models = by_model(out)
     # Quality is the check's alone: the failing model does not get 0.4 for a judge's 10.
-    assert models["bad.json"].quality.value == 0.0
-    assert models["good.json"].quality.value == 1.0
-    assert models["bad.json"].judge_score.value is None
+    assert models["bad"].quality.value == 0.0
+    assert models["good"].quality.value == 1.0
+    assert models["bad"].judge_score.value is None
     public = judge.public()
     assert {"model", "calibrated", "agreement_kappa", "missing_verdicts"} <= set(public)
     assert public["calibrated"] is False and public["missing_verdicts"] == 0
     assert public["calibration_cost_usd"] == 0.0
     assert any("is not calibrated" in n and "left out of quality" in n for n in out.summary.notes)
     # The report reads the same from the store.
-    again = build_outcome(Store(tmp_path / "r.sqlite"), out.run_id, report_dir=tmp_path)
+    again = build_outcome(Store(tmp_path / "r.sqlite"), out.run_id)
     assert again.summary.judges == out.summary.judges
-    assert by_model(again)["bad.json"].quality.value == 0.0
+    assert by_model(again)["bad"].quality.value == 0.0
 
 
 async def test_a_calibrated_judges_scores_count(
@@ -279,7 +278,7 @@ async def test_a_calibrated_judges_scores_count(
     assert judge.calibrated is True
     assert all(s.counted for r in out.records for s in r.judges)
     # Both contestants changed calc.py, so the sensible judge gives both 9.
-    assert by_model(out)["bad.json"].quality.value == pytest.approx(0.4 * 0.9)
+    assert by_model(out)["bad"].quality.value == pytest.approx(0.4 * 0.9)
 
 
 async def test_a_judge_echoing_the_check_agrees_only_when_shown_it(
@@ -307,7 +306,7 @@ async def test_missing_verdicts_are_counted_per_judge_and_quality_says_so(
     assert judge.missing_verdicts == 2 and judge.judged == 0
     assert judge.missing_by_reason == {"no_verdict": 2}
     assert judge.calibrated is False and judge.agreement_kappa is None
-    assert by_model(out)["good.json"].quality.value == 1.0
+    assert by_model(out)["good"].quality.value == 1.0
     assert any(
         n.endswith(
             "gave no verdict on 2 of 2 trials (2 no verdict); judge scores cover the "

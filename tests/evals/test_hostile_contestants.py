@@ -279,7 +279,6 @@ async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> No
         store=store,
         run_id="forger",
         preflight=False,
-        report_dir=tmp_path,
     )
     records = [r for r in store.trials("forger") if r.model.endswith("forger.json")]
     assert len(records) == 20
@@ -287,4 +286,4 @@ async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> No
     # Partial credit only for the hidden tests the untouched fixture already passes: exactly
     # what doing nothing earns.
     quality = {m.model.rsplit("/", 1)[-1]: m.quality.value for m in outcome.summary.ranking}
-    assert quality["forger.json"] == quality["idle.json"]
+    assert quality["script:forger"] == quality["script:idle"]

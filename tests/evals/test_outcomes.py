@@ -29,6 +29,7 @@ from bakeoff.evals.grading import summarize
 from bakeoff.evals.records import TrialRecord, TrialStatus, trial_status
 from bakeoff.evals.runner import run_bakeoff
 from bakeoff.evals.store import Store
+from bakeoff.report.html import write_run_report
 from bakeoff.types import AgentResult, StopReason
 
 DOWN = "down:some-model"
@@ -46,7 +47,8 @@ def bakeoff(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def script_id(path: str) -> str:
-    return "script:" + str(Path(path.removeprefix("script:")).resolve())
+    """The name a scripted model is shown under in every report: `script:` + its file stem."""
+    return "script:" + Path(path.removeprefix("script:")).stem
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,6 @@ async def test_a_down_endpoint_is_unranked_and_changes_no_other_grade(
         preflight=False,  # the run itself must keep errors apart, preflight or not
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
-        report_dir=tmp_path,
     )
     summary = out.summary
     ranked = [script_id(good), script_id(half)]
@@ -127,7 +128,7 @@ async def test_a_down_endpoint_is_unranked_and_changes_no_other_grade(
         assert field_of_3.model_dump() == field_of_2.model_dump()
     assert summary.recommendation == alone.recommendation
 
-    html = out.report_html.read_text(encoding="utf-8") if out.report_html else ""
+    html = write_run_report(out, tmp_path).read_text(encoding="utf-8")
     assert 'id="unranked"' in html and f"Not ranked: {DOWN} — 4 errors" in html
 
 
@@ -207,12 +208,14 @@ def test_running_out_of_time_or_turns_is_a_timeout_counted_everywhere(
     assert run.returncode == 0, run.stderr
     assert "timeouts" in run.stdout and "ran out of its own time" in run.stdout
     report = json.loads(bakeoff("report", "t1", "--json", "--store", str(db), cwd=tmp_path).stdout)
-    status = {r["model"].rsplit("/", 1)[-1]: r["status"] for r in report["records"]}
-    assert status == {"good.json": "passed", "looper.json": "timeout", "sleeper.json": "timeout"}
-    counts = {
-        m["model"].rsplit("/", 1)[-1]: (m["timeouts"], m["errors"]) for m in report["ranking"]
+    status = {r["model"]: r["status"] for r in report["records"]}
+    assert status == {
+        "script:good": "passed",
+        "script:looper": "timeout",
+        "script:sleeper": "timeout",
     }
-    assert counts == {"good.json": (0, 0), "looper.json": (1, 0), "sleeper.json": (1, 0)}
+    counts = {m["model"]: (m["timeouts"], m["errors"]) for m in report["ranking"]}
+    assert counts == {"script:good": (0, 0), "script:looper": (1, 0), "script:sleeper": (1, 0)}
     assert report["unranked"] == []  # a timeout is the model's own result: it is ranked
     html = Path(report["report_html"]).read_text(encoding="utf-8")
     assert html.count('<td class="num timeout">1</td>') == 2

@@ -81,20 +81,16 @@ async def test_ray_matches_local_and_resumes(
 ) -> None:
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(3)]
     models = [script(tmp_path, "right", "ok"), script(tmp_path, "wrong", "nope")]
-    local = await run_bakeoff(
-        models, tasks, store=Store(tmp_path / "local.sqlite"), report_dir=tmp_path
-    )
+    local = await run_bakeoff(models, tasks, store=Store(tmp_path / "local.sqlite"))
     store = Store(tmp_path / "ray.sqlite")
-    remote = await run_bakeoff(
-        models, tasks, store=store, executor="ray", run_id="r1", report_dir=tmp_path
-    )
+    remote = await run_bakeoff(models, tasks, store=store, executor="ray", run_id="r1")
     assert comparable(remote.records) == comparable(local.records)
     assert [m.model for m in remote.summary.ranking] == [m.model for m in local.summary.ranking]
 
     # A crash mid-way, as the store sees it: two finished trials are missing.
     with sqlite3.connect(tmp_path / "ray.sqlite") as con:
         con.execute("DELETE FROM trials WHERE rowid IN (SELECT rowid FROM trials LIMIT 2)")
-    resumed = await run_bakeoff(resume="r1", store=store, executor="ray", report_dir=tmp_path)
+    resumed = await run_bakeoff(resume="r1", store=store, executor="ray")
     assert len(resumed.records) == 6
     with sqlite3.connect(tmp_path / "ray.sqlite") as con:
         counts = con.execute("SELECT COUNT(*) FROM trials GROUP BY task, model, repeat").fetchall()
@@ -113,7 +109,6 @@ async def test_provider_limit_holds_across_the_cluster(
         store=Store(tmp_path / "r.sqlite"),
         executor="ray",
         config=load_config(isolated_config),
-        report_dir=tmp_path,
     )
     spans = sorted((r.started_at, r.finished_at) for r in out.records)
     assert len(spans) == 4

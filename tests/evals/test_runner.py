@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import Observer, run_bakeoff
 from bakeoff.evals.store import Store
+from bakeoff.report.html import write_run_report
 
 CALC_TEST = """
 from calc import add, mul
@@ -84,15 +85,16 @@ async def test_three_scripted_models_rank_by_quality(
 ) -> None:
     tasks = [make_task(tmp_path / "tasks", f"calc-{i}") for i in range(3)]
     store = Store(tmp_path / "r.sqlite")
-    outcome = await run_bakeoff(three_models, tasks, repeats=2, store=store, report_dir=tmp_path)
-    ranking = [m.model.rsplit("/", 1)[-1] for m in outcome.summary.ranking]
-    assert ranking == ["good.json", "half.json", "bad.json"]
+    outcome = await run_bakeoff(three_models, tasks, repeats=2, store=store)
+    ranking = [m.model for m in outcome.summary.ranking]
+    assert ranking == ["script:good", "script:half", "script:bad"]  # shown names, not paths
     good, half, bad = outcome.summary.ranking
     assert good.pass_rate.value == 1.0 and half.pass_rate.value == 0.0
     assert half.quality.value is not None and bad.quality.value is not None
     assert good.quality.value > half.quality.value > bad.quality.value  # 4/4 > 3/4 > 1/4 tests
     assert len(outcome.records) == 18 and len(store.done_keys(outcome.run_id)) == 18
-    assert outcome.report_html is not None and outcome.report_html.exists()
+    assert outcome.report_html is None  # the runner returns results; shells write reports
+    assert write_run_report(outcome, tmp_path).exists()
     rec = next(r for r in outcome.records if r.model == good.model)
     assert "+def mul(a, b):" in rec.diff and rec.check is not None and rec.check.tests_total == 4
 
@@ -124,7 +126,6 @@ async def test_budget_cap_stops_new_trials(tmp_path: Path, isolated_config: Path
         max_cost_usd=0.03,
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
-        report_dir=tmp_path,
     )
     assert [r.agent.cost_usd for r in out.records] == [pytest.approx(0.02)] * 2
     assert out.budget_skipped == 3
@@ -225,13 +226,87 @@ async def test_judges_grade_blind_and_pairwise_catches_position_bias(
         judges=[judge],
         pairwise=True,
         store=Store(tmp_path / "r.sqlite"),
-        report_dir=tmp_path,
     )
     for record in out.records:
         assert [j.overall for j in record.judges] == [7.0]
     judging = out.summary.judging
-    assert len(judging.judges) == 1 and judging.judges[0].endswith("judge.json")
+    assert len(judging.judges) == 1 and judging.judges == ["script:judge"]
     # Two contestants, one task: one pair judged in both orders; "always 1" never holds both ways.
     assert judging.pairwise_consistency == 0.0
     assert out.summary.judges[0].calibrated is False  # always 7: can't tell a fix from no change
     assert all(m.judge_score.value is None for m in out.summary.ranking)
+
+
+class Recorder(Observer):
+    """An Observer that keeps what it was told, as a progress display would."""
+
+    def __init__(self) -> None:
+        self.planned_models: list[str] = []
+        self.turns: list[tuple[str, str, int, int]] = []
+        self.done_models: list[str] = []
+
+    def planned(self, total: int, done: int, models: Any) -> None:
+        self.planned_models = list(models)
+
+    def started(self, task: str, model: str, repeat: int) -> None: ...
+
+    def turn(self, task: str, model: str, repeat: int, result: Any) -> None:
+        tokens = result.usage.input_tokens + result.usage.output_tokens
+        self.turns.append((task, model, result.turns, tokens))
+
+    def finished(self, record: Any) -> None:
+        self.done_models.append(record.model)
+
+    def skipped(self, task: str, model: str, repeat: int, reason: str) -> None: ...
+
+
+async def test_progress_sees_every_turn_under_the_name_the_user_typed(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    model = write(tmp_path, "careful", solver(GOOD, usage={"input_tokens": 50}))
+    task = make_task(tmp_path / "tasks", "calc")
+    seen = Recorder()
+    store = Store(tmp_path / "r.sqlite")
+    out = await run_bakeoff([model], [task], store=store, observer=seen, run_id="named")
+    assert seen.planned_models == ["script:careful"] and seen.done_models == ["script:careful"]
+    assert [t[:3] for t in seen.turns] == [("calc", "script:careful", n) for n in (1, 2, 3)]
+    assert seen.turns[-1][3] == 50  # tokens so far, as the board shows them
+    assert [r.model for r in out.records] == ["script:careful"]
+    assert str(tmp_path) not in write_run_report(out, tmp_path).read_text(encoding="utf-8")
+    # The store keeps the absolute path, so resuming from another folder still finds the script.
+    os.chdir(tmp_path / "tasks")
+    again = await run_bakeoff(resume="named", store=store)
+    assert [m.model for m in again.summary.ranking] == ["script:careful"]
+
+
+async def test_the_live_board_shows_each_running_trial_with_turn_time_and_tokens(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from bakeoff.report.progress import LiveBoard
+
+    slow = [
+        {"tool_calls": [{"name": "list_directory", "arguments": {}}], "delay_s": 0.4,
+         "usage": {"input_tokens": 1200, "output_tokens": 34}},
+        {"text": "done", "delay_s": 0.8},
+    ]  # fmt: skip
+    model = write(tmp_path, "slowpoke", slow)
+    screen = io.StringIO()
+    board = LiveBoard(Console(file=screen, force_terminal=True, width=100))
+    with board:
+        await run_bakeoff(
+            [model],
+            [make_task(tmp_path / "tasks", "calc")],
+            store=Store(tmp_path / "r.sqlite"),
+            observer=board,
+        )
+    frames = screen.getvalue()
+    assert "running" in frames and "turn" in frames and "elapsed" in frames
+    # A frame drawn during the second model request: task, model, turn 1, 1.2k tokens.
+    assert any(
+        "calc" in line and "script:slowpoke" in line and " 1 " in line and "1.2k" in line
+        for line in frames.splitlines()
+    ), frames[-3000:]

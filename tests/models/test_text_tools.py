@@ -3,6 +3,8 @@ offered tool with schema-valid arguments; everything else stays text."""
 
 from __future__ import annotations
 
+import json
+
 from bakeoff.models.text_tools import extract_text_tool_calls
 from bakeoff.types import ToolSpec
 
@@ -85,6 +87,21 @@ def test_list_in_a_fence_and_double_encoded_arguments() -> None:
     rest, calls = extract_text_tool_calls(text, TOOLS)
     assert rest == ""
     assert [c.arguments["path"] for c in calls] == ["x.py", "y.py"]
+
+
+def test_double_encoded_file_content_with_raw_newlines_is_recovered() -> None:
+    # Qwen2.5-Coder-1.5B's write_file calls: arguments as a JSON string whose file content
+    # holds raw newlines (not strict JSON); 4 of 10 were lost before.
+    code = "def add(a, b):\n    return a + b\n"
+    arguments = '{"path": "add.py", "content": "' + code + '"}'  # raw newlines inside
+    bare = '{"name": "write_file", "arguments": ' + json.dumps(arguments) + "}"
+    tagged = "<tool_call>\n" + bare.replace("\\n", "\n") + "\n</tool_call>"  # raw at both levels
+    for text in (bare, tagged):
+        rest, calls = extract_text_tool_calls(text, TOOLS)
+        assert rest == ""
+        assert [(c.name, c.arguments) for c in calls] == [
+            ("write_file", {"path": "add.py", "content": code})
+        ]
 
 
 def test_exact_call_shape_to_an_unknown_tool_is_a_call_the_agent_can_refuse() -> None:

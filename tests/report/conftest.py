@@ -1,9 +1,12 @@
 """A small but complete bake-off for the report tests, built directly from the record shapes:
-four models (one local at $0, one with an unknown price), three tasks in two categories, two
+four models (one local at $0, one with an unknown price), three tasks in three categories, two
 repeats, one judge, transcripts with tool calls and errors, and a hostile answer that tries to
-run a script in the HTML report."""
+run a script in the HTML report. `wide_summary`/`wide_records` are the same bake-off with nine
+models (two local, long ids, close scores) and every pair tested: the crowded case."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from bakeoff.evals.checks import CheckResult
 from bakeoff.evals.records import (
     BakeoffSpec,
     BakeoffSummary,
+    Grade,
     GradeWeights,
     Interval,
     JudgeReliability,
@@ -20,7 +24,8 @@ from bakeoff.evals.records import (
     Recommendation,
     TrialRecord,
 )
-from bakeoff.types import AgentResult, Message, ToolCall, Usage
+from bakeoff.report.html import write_html
+from bakeoff.types import AgentResult, Message, RequestTiming, ToolCall, Usage
 
 RUN_ID = "demo-20250601"
 TASKS = [
@@ -41,6 +46,14 @@ PROFILE = {
     "openai:gpt-5-mini": (0.81, 0.83, 21.0, 0.006),
     "anthropic:claude-haiku-4-5": (0.74, 0.67, 9.5, None),
     "local:qwen2.5-coder-0.5b": (0.22, 0.17, 14.0, 0.0),
+}
+WIDE_PROFILE = {
+    **PROFILE,
+    "openai:gpt-5-nano": (0.78, 0.83, 12.0, 0.002),
+    "anthropic:claude-sonnet-4-5-20250929": (0.9, 1.0, 30.0, 0.03),
+    "openrouter:qwen/qwen3-coder-480b-a35b-instruct": (0.8, 0.83, 25.0, 0.004),
+    "ollama:gpt-oss:20b": (0.76, 0.67, 40.0, 0.0),
+    "local:qwen2.5-coder-1.5b": (0.41, 0.5, 6.0, 0.0),
 }
 
 
@@ -92,11 +105,21 @@ def _transcript(task: str, model: str, answer: str, fail_tool: bool) -> list[Mes
     return msgs
 
 
-def make_records() -> list[TrialRecord]:
+def _requests(secs: float) -> list[RequestTiming]:
+    # Three model requests per run: the prompt in 9 s, then 200 output tokens at 35 tok/s.
+    return [
+        RequestTiming(latency_s=secs / 3 + 9.0, ttft_s=9.0, output_tokens=200, output_tps=35.0)
+        for _ in range(3)
+    ]
+
+
+def make_records(
+    profile: dict[str, tuple[float, float, float, float | None]] = PROFILE,
+) -> list[TrialRecord]:
     records: list[TrialRecord] = []
     for ti, (task, category, difficulty) in enumerate(TASKS):
-        for model in MODELS:
-            _, share, secs, cost = PROFILE[model]
+        for model in profile:
+            _, share, secs, cost = profile[model]
             for repeat in (1, 2):
                 total = 6
                 passed_tests = (
@@ -130,6 +153,7 @@ def make_records() -> list[TrialRecord]:
                     wait_time_s=0.4 if model.startswith("anthropic") else 0.0,
                     warmup_s=3.2 if local else 0.0,
                     transcript=_transcript(task, model, answer, fail_tool=local),
+                    requests=_requests(secs),
                 )
                 records.append(
                     TrialRecord(
@@ -168,34 +192,39 @@ def make_records() -> list[TrialRecord]:
     return records
 
 
-def make_summary() -> BakeoffSummary:
+def make_summary(
+    profile: dict[str, tuple[float, float, float, float | None]] = PROFILE,
+) -> BakeoffSummary:
     weights = GradeWeights()
+    models = list(profile)
     spec = BakeoffSpec(
         run_id=RUN_ID,
         task_paths=[f"suite/{t}" for t, _, _ in TASKS],
         task_names=[t for t, _, _ in TASKS],
-        models=MODELS,
+        models=models,
         repeats=2,
         judges=["anthropic:claude-sonnet-4-5"],
         weights=weights,
         created_at=1748779200.0,
     )
-    grades = {
+    grades: dict[str, tuple[Grade, float]] = {
         "openai:gpt-5": ("A", 0.84),
         "openai:gpt-5-mini": ("A", 0.83),
         "anthropic:claude-haiku-4-5": ("B", 0.71),
         "local:qwen2.5-coder-0.5b": ("F", 0.31),
     }
     ranking = []
-    for model in MODELS:
-        quality, share, secs, cost = PROFILE[model]
+    for model in sorted(models, key=lambda m: -profile[m][0]):
+        quality, share, secs, cost = profile[model]
+        letter: Grade = "A" if quality > 0.8 else "B" if quality > 0.6 else "D"
+        grade = grades.get(model, (letter, quality))
         passed = round(share * 6)
         total = None if cost is None else cost * 6
         ranking.append(
             ModelSummary(
                 model=model,
                 provider=model.split(":", 1)[0],
-                local=model.startswith("local:"),
+                local=model.startswith(("local:", "ollama:")),
                 runs=6,
                 completed=6 if not model.startswith("local:") else 5,
                 checked=6,
@@ -219,9 +248,9 @@ def make_summary() -> BakeoffSummary:
                 cost_per_solved_usd=None if total is None or not passed else total / passed,
                 speed_score=round(10.0 / secs, 2),
                 cost_score=None if cost is None else 1.0 - cost / 0.05,
-                overall=grades[model][1],
-                grade=grades[model][0],
-                quality_grade=grades[model][0],
+                overall=grade[1],
+                grade=grade[0],
+                quality_grade=grade[0],
                 same_family_judges=["anthropic:claude-sonnet-4-5"]
                 if model.startswith("anthropic:")
                 else [],
@@ -284,9 +313,9 @@ def make_summary() -> BakeoffSummary:
             duration_s=74.4,
         ),
         categories={
-            "implement": {m: PROFILE[m][0] for m in MODELS},
-            "debug": {m: PROFILE[m][0] - 0.05 for m in MODELS},
-            "refactor": {m: max(0.0, PROFILE[m][0] - 0.3) for m in MODELS},
+            "implement": {m: profile[m][0] for m in models},
+            "debug": {m: profile[m][0] - 0.05 for m in models},
+            "refactor": {m: max(0.0, profile[m][0] - 0.3) for m in models},
         },
         missing=0,
         notes=["One judge only: no inter-judge agreement can be computed."],
@@ -301,3 +330,45 @@ def records() -> list[TrialRecord]:
 @pytest.fixture
 def summary() -> BakeoffSummary:
     return make_summary()
+
+
+def make_wide_summary() -> BakeoffSummary:
+    summary = make_summary(WIDE_PROFILE)
+    names = [m.model for m in summary.ranking]
+    summary.pairwise = [
+        PairwiseTest(
+            model_a=a,
+            model_b=b,
+            metric="quality",
+            n=3,
+            a_wins=2,
+            b_wins=1,
+            mean_diff=WIDE_PROFILE[a][0] - WIDE_PROFILE[b][0],
+            ci_low=-0.1,
+            ci_high=0.5,
+            p_value=0.01 if WIDE_PROFILE[a][0] - WIDE_PROFILE[b][0] > 0.3 else 0.4,
+            verdict="A better"
+            if WIDE_PROFILE[a][0] - WIDE_PROFILE[b][0] > 0.3
+            else "indistinguishable",
+        )
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    ]
+    return summary
+
+
+@pytest.fixture
+def wide_summary() -> BakeoffSummary:
+    return make_wide_summary()
+
+
+@pytest.fixture
+def wide_records() -> list[TrialRecord]:
+    return make_records(WIDE_PROFILE)
+
+
+@pytest.fixture(scope="module")
+def wide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nine-model report written once per test module."""
+    path = tmp_path_factory.mktemp("wide") / "wide.html"
+    return write_html(make_wide_summary(), make_records(WIDE_PROFILE), path)

@@ -1,14 +1,28 @@
-"""The HTML report's page source: self-contained, escaped, one id per run, and charts whose
-axes and frontier are right for what the field costs. The browser tests show it working."""
+"""The HTML report's page source: self-contained, escaped, one id per run, no link to a run
+the page does not detail, charts whose axes, styles and frontier are right for the field, and
+the local-vs-cloud answer. The browser tests show it working."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
-from bakeoff.report.charts import Point, choose_axis, pareto_frontier
+from bakeoff.report.charts import Point, choose_axis, pareto_frontier, plotly_js
+from bakeoff.report.grid import MAX_RUN_DETAILS
 from bakeoff.report.html import render_html, run_anchor, write_html
+from bakeoff.report.on_device import local_vs_cloud_lines
+
+
+def figures(page: str) -> dict[str, Any]:
+    block = re.search(r'<script type="application/json" id="chart-figures">(.*?)</script>', page)
+    assert block is not None
+    data: dict[str, Any] = json.loads(block.group(1))
+    return data
 
 
 def test_page_is_self_contained(
@@ -16,9 +30,11 @@ def test_page_is_self_contained(
 ) -> None:
     page = write_html(summary, records, tmp_path / "r.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    urls = re.findall(r"(?:src|href)\s*=\s*[\"']([^\"'#][^\"']*)", page)
+    assert f"<script>{plotly_js()}</script>" in page  # the charting library, inlined whole
+    ours = page.replace(plotly_js(), "")
+    urls = re.findall(r"(?:src|href)\s*=\s*[\"']([^\"'#][^\"']*)", ours)
     assert urls == []  # no stylesheet, script, font or image is fetched
-    assert re.findall(r"https?://[^\s\"'<]+", page) == ["http://www.w3.org/2000/svg"] * 2
+    assert re.findall(r"https?://[^\s\"'<]+", ours) == []
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert "<style>" in page and ".grade-A" in page and "openRun" in page
 
@@ -29,7 +45,7 @@ def test_record_text_is_escaped(summary: BakeoffSummary, records: list[TrialReco
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
     assert "&lt;/pre&gt;&lt;i&gt;not markup&lt;/i&gt;" in page  # a judge's rationale
     assert "&lt;sum&gt; &amp; done" in page  # the diff
-    assert page.count("<script>") == 1  # the report's own script only
+    assert page.count("<script>") == 2  # plotly.js and the report's own script only
 
 
 def test_every_run_has_one_unique_details_id(
@@ -107,3 +123,102 @@ def test_timeouts_errors_and_unranked_models_are_shown(
     grid = page[page.index('id="grid"') :]
     assert f'<th class="mid">{down}</th>' in grid  # its column is there, marked as an error
     assert grid.count('class="mark error"') == 1
+
+
+def test_grid_links_only_to_runs_the_page_details(
+    summary: BakeoffSummary, records: list[TrialRecord]
+) -> None:
+    base = records[0]
+    many = [base.model_copy(update={"repeat": k}) for k in range(1, MAX_RUN_DETAILS + 51)]
+    page = render_html(summary, [*many, *records[2:]])  # records[1] is repeat 2
+    ids = set(re.findall(r'<details class="run" id="([^"]+)"', page))
+    assert len(ids) == MAX_RUN_DETAILS
+    targets = re.findall(r'href="#([^"]+)"', page) + re.findall(r'data-run="([^"]+)"', page)
+    assert targets and set(targets) <= ids  # every link and clickable cell leads somewhere
+    rest = len(many) + len(records) - 2 - MAX_RUN_DETAILS
+    assert page.count("(not detailed)") == rest
+    assert f"{rest} more runs are not detailed here" in page
+
+
+def test_nine_models_get_a_legend_entry_and_a_style_each(
+    wide_summary: BakeoffSummary, wide_records: list[TrialRecord]
+) -> None:
+    charts = figures(render_html(wide_summary, wide_records))
+    time = charts["chart-time"]["data"]
+    models = [t for t in time if t["name"] != "Pareto frontier"]
+    assert len(models) == 9 == len(wide_summary.ranking)
+    assert [t["meta"] for t in models] == [m.model for m in wide_summary.ranking]
+    styles = {(t["marker"]["color"], t["marker"]["symbol"]) for t in models}
+    assert len(styles) == 9  # no two models look alike
+    assert all(t["mode"] == "markers" for t in models)  # named by the legend, not by labels
+    assert charts["chart-time"]["layout"]["showlegend"] is True
+    # The same model keeps its look in both charts.
+    cost = {t["meta"]: t["marker"]["color"] for t in charts["chart-cost"]["data"] if "meta" in t}
+    assert all(cost[t["meta"]] == t["marker"]["color"] for t in models if t["meta"] in cost)
+    long_id = "openrouter:qwen/qwen3-coder-480b-a35b-instruct"
+    entry = next(t for t in models if t["meta"] == long_id)
+    assert entry["name"].startswith("…") and len(entry["name"]) <= 32
+    assert long_id in entry["hovertext"][0]  # the hover text has the whole id
+
+
+def test_hover_text_and_frontier_of_a_chart(
+    summary: BakeoffSummary, records: list[TrialRecord]
+) -> None:
+    time = figures(render_html(summary, records))["chart-time"]["data"]
+    gpt5 = next(t for t in time if t.get("meta") == "openai:gpt-5")
+    assert gpt5["hovertext"] == [
+        "<b>openai:gpt-5</b><br>quality 93% (95% interval 83%–99%)<br>"
+        "median time per run (s): 49.5 s<br>on the Pareto frontier"
+    ]
+    assert gpt5["error_y"]["array"] == [pytest.approx(0.06)]
+    frontier = next(t for t in time if t["name"] == "Pareto frontier")
+    assert frontier["y"] == [0.74, 0.81, 0.93]  # haiku, gpt-5-mini, gpt-5; not the local model
+
+
+def test_a_hostile_model_id_cannot_break_out_of_the_chart_data(
+    summary: BakeoffSummary, records: list[TrialRecord]
+) -> None:
+    evil = "x:</script><script>window.__pwned=1</script>"
+    summary.ranking[0].model = evil
+    page = render_html(summary, records)
+    assert "<script>window.__pwned" not in page
+    names = [t.get("meta") for t in figures(page)["chart-time"]["data"]]
+    assert "x:&lt;/script&gt;&lt;script&gt;window.__pwned=1&lt;/script&gt;" in names
+
+
+def test_local_models_are_set_beside_the_best_cloud_model(
+    wide_summary: BakeoffSummary, wide_records: list[TrialRecord]
+) -> None:
+    page = render_html(wide_summary, wide_records)
+    section = page[page.index('id="local-or-cloud"') : page.index('id="tasks-models"')]
+    rows = re.findall(r'<tr><th data-label="category">(\w+)</th>(.*?)</tr>', section)
+    assert [c for c, _ in rows] == ["debug", "implement", "refactor"]
+    implement = dict(rows)["implement"]
+    assert implement.index("ollama:gpt-oss:20b") < implement.index("openai:gpt-5<")
+    assert "quality 76% · median 41.5 s · $0 per run" in implement
+    assert "quality 93% · median 49.5 s · $0.0410 per run" in implement
+    assert "local 17 points behind" in implement
+    speed = section[section.index('id="local-speed"') :]
+    assert speed.count("<tr><td") == 3  # three local models
+    assert "llama.cpp 168.7" in speed and "llama.cpp 37.7" in speed  # the measured 0.5B
+    assert "llama.cpp not measured" in speed  # the others: no reference is invented
+    assert "2026-11-25" in section
+
+
+def test_no_local_section_without_a_local_model(
+    summary: BakeoffSummary, records: list[TrialRecord]
+) -> None:
+    summary.ranking = [m for m in summary.ranking if not m.local]
+    page = render_html(summary, [r for r in records if not r.model.startswith("local:")])
+    assert 'id="local-or-cloud"' not in page
+
+
+def test_the_local_answer_in_one_line_per_category(
+    wide_summary: BakeoffSummary, wide_records: list[TrialRecord]
+) -> None:
+    lines = local_vs_cloud_lines(wide_summary, wide_records)
+    assert lines[1] == (
+        "implement: local ollama:gpt-oss:20b 76% · 41.5 s · $0/run vs cloud openai:gpt-5 93% · "
+        "49.5 s · $0.0410/run (local 17 points behind)"
+    )
+    assert len(lines) == 3

@@ -2,13 +2,23 @@
 the best value (quality per dollar among acceptable models; a free acceptable model wins), the
 fastest acceptable, the best local model and whether it is good enough, and per task category
 the cheapest model that clears the bar. A model is acceptable when its mean quality reaches
-GradeWeights.quality_bar. Pure computation; `grading.summarize` calls it."""
+GradeWeights.quality_bar. Pure computation; `grading.summarize` calls it.
+
+The on-device answer comes from the trial records as well: `local_vs_cloud` sets, per category,
+the best local model beside the best cloud model (quality, median time, cost per run), and
+`local_speeds` each local model's measured prompt and output tokens/s and time to first token
+beside llama.cpp's own figures for this machine where they were measured
+(`LLAMA_CPP_REFERENCE`)."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
 
-from bakeoff.evals.records import GradeWeights, ModelSummary, Recommendation
+from pydantic import BaseModel
+
+from bakeoff.evals.records import GradeWeights, ModelSummary, Recommendation, TrialRecord
 
 
 def recommend(
@@ -88,3 +98,150 @@ def _cost_rank(cost: float | None) -> tuple[int, float]:
     if cost is None:
         return (2, 0.0)
     return (0, 0.0) if cost <= 0 else (1, cost)
+
+
+class Contender(BaseModel):
+    """One model's showing in one category (infrastructure errors left out)."""
+
+    model: str
+    quality: float
+    """The category's mean quality, 0..1 (the summary's `categories`)."""
+    median_s: float | None
+    """Median wall time of its trials in the category."""
+    cost_per_run_usd: float | None
+    """Mean cost of one trial in the category; None when a price is unknown."""
+
+
+class LocalVsCloud(BaseModel):
+    """The best local and the best cloud model of one category: best quality, then cheaper,
+    then faster. Either side is None when no model of that kind was graded there."""
+
+    category: str
+    local: Contender | None = None
+    cloud: Contender | None = None
+
+
+def local_vs_cloud(
+    ranking: Sequence[ModelSummary],
+    categories: dict[str, dict[str, float | None]],
+    records: Sequence[TrialRecord],
+) -> list[LocalVsCloud]:
+    """Per category (sorted by name), the best local model beside the best cloud model; empty
+    when the run had no local model or no cloud model."""
+    local = {m.model for m in ranking if m.local}
+    cloud = {m.model for m in ranking if not m.local}
+    if not local or not cloud:
+        return []
+    out = []
+    for category, quals in sorted(categories.items()):
+        runs = [r for r in records if r.category == category and r.status != "error"]
+        out.append(
+            LocalVsCloud(
+                category=category,
+                local=_best(
+                    [
+                        _contender(m, q, runs)
+                        for m, q in quals.items()
+                        if m in local and q is not None
+                    ]
+                ),
+                cloud=_best(
+                    [
+                        _contender(m, q, runs)
+                        for m, q in quals.items()
+                        if m in cloud and q is not None
+                    ]
+                ),
+            )
+        )
+    return out
+
+
+def _contender(model: str, quality: float, runs: Sequence[TrialRecord]) -> Contender:
+    mine = [r for r in runs if r.model == model]
+    costs = [r.agent.cost_usd for r in mine]
+    return Contender(
+        model=model,
+        quality=quality,
+        median_s=statistics.median(r.agent.duration_s for r in mine) if mine else None,
+        cost_per_run_usd=None
+        if not costs or any(c is None for c in costs)
+        else statistics.fmean(c or 0.0 for c in costs),
+    )
+
+
+def _best(contenders: list[Contender]) -> Contender | None:
+    def key(c: Contender) -> tuple[float, float, float]:
+        cost = math.inf if c.cost_per_run_usd is None else c.cost_per_run_usd
+        return (-c.quality, cost, math.inf if c.median_s is None else c.median_s)
+
+    return min(contenders, key=key) if contenders else None
+
+
+class LlamaCppReference(BaseModel):
+    """llama.cpp's own speed for one GGUF on one machine, measured by its perf counters."""
+
+    prompt_tps: float
+    output_tps: float
+    machine: str
+    measured: str  # date, YYYY-MM-DD
+    source: str
+
+
+LLAMA_CPP_REFERENCE: dict[str, LlamaCppReference] = {
+    "qwen2.5-coder-0.5b": LlamaCppReference(
+        prompt_tps=168.7,
+        output_tps=37.7,
+        machine="2-core x86-64 VM, CPU only, 2 threads, n_ctx 8192 (the project's build machine)",
+        measured="2026-11-25",
+        source="BENCHMARKS.md §4, llama.cpp perf counters, ~1,680-token prompt, 128 output tokens",
+    ),
+}
+"""Measured reference figures, keyed by the embedded model's GGUF key. Another machine's
+speed differs: they are labelled with where and when they were measured. Models missing here
+show no reference."""
+
+
+class LocalSpeed(BaseModel):
+    """How fast a local model ran in this bake-off, over its model requests."""
+
+    model: str
+    requests: int
+    prompt_tps: float | None
+    """Input tokens ÷ time to first token, summed over the requests (prompt evaluation as a
+    user sees it: HTTP, template, tokenising; tokens served from a prompt cache count too)."""
+    output_tps: float | None
+    """Median of the requests' output tokens/s, measured after the first token."""
+    ttft_s: float | None
+    """Median time to first token."""
+    reference: LlamaCppReference | None = None
+
+
+def local_speeds(
+    ranking: Sequence[ModelSummary], records: Sequence[TrialRecord]
+) -> list[LocalSpeed]:
+    """Each local model's measured speed (in ranking order), with llama.cpp's reference."""
+    out = []
+    for m in ranking:
+        if not m.local:
+            continue
+        runs = [r for r in records if r.model == m.model and r.status != "error"]
+        reqs = [t for r in runs for t in r.agent.requests]
+        ttfts = [t.ttft_s for t in reqs if t.ttft_s is not None]
+        tps = [t.output_tps for t in reqs if t.output_tps is not None]
+        timed = [r for r in runs if any(t.ttft_s for t in r.agent.requests)]
+        first = sum(t.ttft_s or 0.0 for r in timed for t in r.agent.requests)
+        prompt = sum(r.agent.usage.input_tokens for r in timed)
+        ids = {m.model.lower(), *(r.agent.model.lower() for r in runs)}
+        ref = next((v for k, v in LLAMA_CPP_REFERENCE.items() if any(k in i for i in ids)), None)
+        out.append(
+            LocalSpeed(
+                model=m.model,
+                requests=len(reqs),
+                prompt_tps=prompt / first if first > 0 and prompt else None,
+                output_tps=statistics.median(tps) if tps else None,
+                ttft_s=statistics.median(ttfts) if ttfts else None,
+                reference=ref,
+            )
+        )
+    return out

@@ -1,6 +1,8 @@
 """The bake-off scheduler: models × tasks × repeats run concurrently, each trial in a fresh
 workspace, under per-provider concurrency and request-rate limits (local models share one small
-pool because they share the machine), longest expected work first, with a budget cap. Before the
+pool because they share the machine; one local model's trials run together, a local trial frees
+the pool only once its server is idle, and each model is closed after its last trial, which
+stops an embedded model's server), longest expected work first, with a budget cap. Before the
 first trial, a preflight makes and reaches every contestant and judge once and stops with one
 message naming every model that cannot be used. Every finished trial is written to the store at
 once — one that crashed too, as an `error` — so Ctrl-C or a crash loses only the trials in
@@ -10,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -29,8 +29,10 @@ from bakeoff.evals.calibration import (
     uncounted_judges,
 )
 from bakeoff.evals.grading import summarize
+from bakeoff.evals.model_names import model_labels, relabel
 from bakeoff.evals.outcomes import crashed_trial, outcome_notes
 from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, GradeWeights, TrialRecord
+from bakeoff.evals.selection import adhoc_task
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, load_tasks
 from bakeoff.evals.trial import run_trial
@@ -48,12 +50,18 @@ class _BudgetReached(Exception):
 
 
 class Observer:
-    """Receives progress; the CLI's live board and the MCP server subclass it."""
+    """Receives progress; the CLI's live board and the MCP server subclass it. Models are
+    named as every report names them (evals/model_names.py); `turn` comes after each model
+    reply of a running trial with the agent's result so far (turns, usage, duration)."""
 
     def planned(self, total: int, done: int, models: Sequence[str]) -> None: ...
     def started(self, task: str, model: str, repeat: int) -> None: ...
+    def turn(self, task: str, model: str, repeat: int, result: AgentResult) -> None: ...
     def finished(self, record: TrialRecord) -> None: ...
     def skipped(self, task: str, model: str, repeat: int, reason: str) -> None: ...
+
+
+__all__ = ["BakeoffOutcome", "Observer", "adhoc_task", "build_outcome", "run_bakeoff"]
 
 
 @dataclass
@@ -120,26 +128,6 @@ def expected_cost_of(task: TaskSpec, model_id: str, config: BakeoffConfig) -> fl
     return task.difficulty * (4.0 if config.is_local(model_id) else 1.0)
 
 
-def adhoc_task(prompt: str, rubric: str | None = None, *, root: Path | None = None) -> TaskSpec:
-    """A one-off task from a bare prompt (no fixture, no checks), graded by judges only.
-    It is written as a real task folder under the store's directory so `--resume` finds it."""
-    digest = hashlib.sha256(prompt.encode()).hexdigest()[:10]
-    folder = (root or Path(".bakeoff/adhoc")) / f"prompt-{digest}"
-    (folder / "files").mkdir(parents=True, exist_ok=True)
-    toml = (
-        f'name = "prompt-{digest}"\n'
-        f"prompt = {_toml_str(prompt)}\n"
-        'category = "ad-hoc"\ndifficulty = 2\n\n[judge]\n'
-        f"rubric = {_toml_str(rubric or 'Correct, complete and concise; follows the prompt exactly.')}\n"
-    )
-    (folder / "task.toml").write_text(toml, encoding="utf-8")
-    return load_tasks([folder])[0]
-
-
-def _toml_str(text: str) -> str:
-    return json.dumps(text)  # a JSON string is a valid TOML basic string
-
-
 async def run_bakeoff(
     models: Sequence[str] = (),
     tasks: Sequence[str | Path] = (),
@@ -161,7 +149,6 @@ async def run_bakeoff(
     judge_sees_checks: bool = False,
     observer: Observer | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
-    report_dir: Path | None = None,
     max_parallel: int = 32,
     executor: str = "local",
     ray_address: str | None = None,
@@ -190,6 +177,7 @@ async def run_bakeoff(
         task_list = list(task_specs) if task_specs is not None else load_tasks(list(tasks))
         if not task_list:
             raise UserError("no tasks to run")
+        typed = [(canonical_model_id(m, config), m) for m in [*models, *judges]]
         model_ids = list(dict.fromkeys(canonical_model_id(m, config) for m in models))
         judge_ids = [canonical_model_id(j, config) for j in judges]
         spec = BakeoffSpec(
@@ -205,6 +193,7 @@ async def run_bakeoff(
             agent=agent or AgentConfig(),
             judge_sees_checks=judge_sees_checks,
             created_at=time.time(),
+            labels=model_labels(typed),
         )
     done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
     rerun = store.error_keys(spec.run_id) if retry_errors else None
@@ -215,6 +204,11 @@ async def run_bakeoff(
         for r in range(spec.repeats)
         if (t.name, m, r) not in done and (rerun is None or (t.name, m, r) in rerun)
     )
+    # The local pool runs one model's trials together (first model first), so each local
+    # model's server is loaded for its first trial and stopped after its last (see `one`).
+    local_rank = {m: i for i, m in enumerate(spec.models) if _is_local_pool(config, m)}
+    jobs.sort(key=lambda j: local_rank.get(j.model, -1))
+    left_of = {m: sum(j.model == m for j in jobs) for m in spec.models}
     # Make and reach every model before anything runs: a missing key, a stopped server or a
     # refused key stops the run now, in one message, not as an hour of errored trials.
     contestants, judge_models = await ready_models(
@@ -231,7 +225,11 @@ async def run_bakeoff(
 
     pools = _Pools(config)
     total = len(task_list) * len(spec.models) * spec.repeats
-    observer.planned(total, total - len(jobs), spec.models)
+
+    def name(model_id: str) -> str:
+        return spec.labels.get(model_id, model_id)
+
+    observer.planned(total, total - len(jobs), [name(m) for m in spec.models])
     progress = {"done": total - len(jobs), "skipped": 0}
     spent = [store.spent_usd(spec.run_id)]
     parallel = asyncio.Semaphore(max_parallel)
@@ -251,8 +249,13 @@ async def run_bakeoff(
         async with pools.slot(job.model), parallel:
             if spec.max_cost_usd is not None and spent[0] >= spec.max_cost_usd:
                 raise _BudgetReached
-            observer.started(job.task.name, job.model, job.repeat)
+            observer.started(job.task.name, name(job.model), job.repeat)
             yield
+            # A local server may still be generating for a request its trial gave up on:
+            # the slot frees once it is idle, so two local models never generate at once.
+            settle = getattr(contestants.get(job.model), "settle", None)
+            if settle is not None and pools.pool_of(job.model) == LOCAL_POOL:
+                await settle()
 
     def spend(result: AgentResult) -> None:
         spent[0] += result.cost_usd or 0.0
@@ -276,6 +279,9 @@ async def run_bakeoff(
             slot=gate(job),
             on_agent_done=spend,
             judge_sees_checks=spec.judge_sees_checks,
+            on_turn=lambda result: observer.turn(
+                job.task.name, name(job.model), job.repeat, result
+            ),
         )
 
     async def one(job: _Job) -> None:
@@ -284,7 +290,8 @@ async def run_bakeoff(
             record = await (remote(job) if ray_trials is not None else here(job))
         except _BudgetReached:
             progress["skipped"] += 1
-            observer.skipped(job.task.name, job.model, job.repeat, "budget")
+            observer.skipped(job.task.name, name(job.model), job.repeat, "budget")
+            await close_if_last(job.model)
             return
         except Exception as exc:  # one broken trial must not sink the others: it is an error
             record = crashed_trial(
@@ -301,9 +308,19 @@ async def run_bakeoff(
         record = apply_calibration(record, uncounted)
         store.add_trial(record)
         progress["done"] += 1
-        observer.finished(record)
+        observer.finished(record.model_copy(update={"model": name(record.model)}))
         if on_progress is not None:
-            on_progress(progress["done"], total, f"{job.model} · {job.task.name} #{job.repeat}")
+            on_progress(
+                progress["done"], total, f"{name(job.model)} · {job.task.name} #{job.repeat}"
+            )
+        await close_if_last(job.model)
+
+    async def close_if_last(model_id: str) -> None:
+        # After a model's last trial its client (and an embedded model's server) is closed.
+        left_of[model_id] -= 1
+        if left_of[model_id] == 0 and model_id not in judge_models:
+            with contextlib.suppress(Exception):
+                await contestants[model_id].aclose()
 
     try:
         if judge_models:  # before any trial, so a judge's standing is known as scores arrive
@@ -331,7 +348,7 @@ async def run_bakeoff(
     left = total - len(store.done_keys(spec.run_id))  # missing or errored
     status = "budget_stopped" if progress["skipped"] else "incomplete" if left else "finished"
     store.set_status(spec.run_id, status)
-    return build_outcome(store, spec.run_id, config, report_dir, budget_skipped=progress["skipped"])
+    return build_outcome(store, spec.run_id, config, budget_skipped=progress["skipped"])
 
 
 async def _judge_pairs(
@@ -383,21 +400,21 @@ def build_outcome(
     store: Store,
     run_id: str,
     config: BakeoffConfig | None = None,
-    report_dir: Path | None = None,
     *,
     budget_skipped: int = 0,
     notes: Sequence[str] = (),
 ) -> BakeoffOutcome:
-    """Grade what the store holds for `run_id` and write its HTML report."""
-    from bakeoff.report.html import write_html
-
+    """Grade what the store holds for `run_id`. Writing reports is the shells' job
+    (`bakeoff.report.html.write_run_report`)."""
     config = config or load_config()
     spec = store.get_spec(run_id)
     calibrations = store.calibrations(run_id)
     uncounted = uncounted_judges(calibrations)
     records = [apply_calibration(r, uncounted) for r in store.trials(run_id)]
     verdicts = store.verdicts(run_id)
-    local = {m for m in spec.models if _is_local(config, m)}
+    local = {spec.labels.get(m, m) for m in spec.models if _is_local(config, m)}
+    # From here on every model is named as the user typed it (evals/model_names.py).
+    spec, records, verdicts, calibrations = relabel(spec, records, verdicts, calibrations)
     summary = summarize(spec, records, verdicts, local_models=local)
     summary.judges = judge_summaries(spec, records, verdicts, calibrations)
     summary.unsandboxed = sum(not r.sandboxed for r in records)
@@ -412,11 +429,21 @@ def build_outcome(
         summary.notes.append(
             f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."
         )
+    if summary.ranking and all(m.quality.value is None for m in summary.ranking):
+        summary.notes.append(
+            "No check or judge graded this run, so quality is not measured and the order is "
+            "by speed and cost only: compare the answers, or pass --judge ID to grade them."
+        )
     summary.notes.extend(notes)
-    report_dir = report_dir or store.path.parent / "reports"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    html = write_html(summary, records, report_dir / f"{run_id}.html")
-    return BakeoffOutcome(run_id, summary, records, html, budget_skipped)
+    return BakeoffOutcome(run_id, summary, records, None, budget_skipped)
+
+
+def _is_local_pool(config: BakeoffConfig, model_id: str) -> bool:
+    """Takes turns in the shared local pool (`ProviderConfig.in_local_pool`)."""
+    try:
+        return config.provider(model_id.split(":", 1)[0]).in_local_pool
+    except KeyError:
+        return False
 
 
 def _is_local(config: BakeoffConfig, model_id: str) -> bool:

@@ -132,6 +132,20 @@ def builtin_suite_dir() -> Path:
     return Path(__file__).parent / "suite"
 
 
+def builtin_task(name: str) -> Path | None:
+    """The folder of the built-in task called `name`, or None. A name, never a path: `../x`
+    does not reach out of the suite."""
+    if "/" in name or "\\" in name or name in ("", ".", ".."):
+        return None
+    folder = builtin_suite_dir() / name
+    return folder if (folder / TASK_FILE).is_file() else None
+
+
+def builtin_task_names() -> list[str]:
+    """The names of the built-in tasks, sorted."""
+    return sorted(c.name for c in builtin_suite_dir().iterdir() if (c / TASK_FILE).is_file())
+
+
 def load_task(path: Path | str) -> TaskSpec:
     """Read one task folder (or its `task.toml`); every problem raises ConfigError naming the
     file and, where there is one, the field."""

@@ -83,8 +83,10 @@ async def run_trial(
     keep_workspace: bool = False,
     on_agent_done: Callable[[AgentResult], None] | None = None,
     judge_sees_checks: bool = False,
+    on_turn: Callable[[AgentResult], None] | None = None,
 ) -> TrialRecord:
-    """Run one trial; `slot` is held only while the contestant works (not while grading)."""
+    """Run one trial; `slot` is held only while the contestant works (not while grading);
+    `on_turn` sees the agent's running result after each model reply (progress displays)."""
     root: Path | None = None
     waited = time.perf_counter()
     started = time.time()
@@ -101,7 +103,9 @@ async def run_trial(
             await _off_loop("copying the fixture", prepare_workspace, task, ws)
             before = await _off_loop("snapshotting the fixture", snapshot, ws)
             started = time.time()
-            result = await run_agent(task.prompt, model, ws, agent_config_for(task, agent_config))
+            result = await run_agent(
+                task.prompt, model, ws, agent_config_for(task, agent_config), on_turn=on_turn
+            )
             result = redact_model(result)  # before judges (another provider) or ANSWER.txt
             if on_agent_done is not None:  # before the slot frees: the budget sees this spend
                 on_agent_done(result)

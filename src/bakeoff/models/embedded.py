@@ -1,11 +1,15 @@
 """The `local` provider: a small coding model that runs on this machine with nothing for the user
-to start (its weights: `bakeoff.models.gguf`). `LocalServer` runs llama.cpp's OpenAI-compatible server on a free
-loopback port as a managed subprocess, one per model per process, stopped at interpreter exit;
-`EmbeddedModel` is an `OpenAIChatModel` pointed at it, free in tokens, and its `start()` reports
-the load time so the agent keeps it apart from answering time; its preflight `ping()` only checks
-that llama.cpp and the weights are installed, loading nothing. That server sends no usage in a
-stream, so the model asks it for each streamed request's exact prompt tokens afterwards (see
-`bakeoff.models.llama_server`) and counts output tokens from the stream."""
+to start (its weights: `bakeoff.models.gguf`). `LocalServer` runs llama.cpp's OpenAI-compatible
+server on a free loopback port as a managed subprocess, one per model per process, with a new
+log file per start (`<cache>/logs/llama-server-<model>-<time>-<pid>.log`) and every layer on the
+GPU when llama.cpp was built with CUDA or Metal (`n_gpu_layers`). `EmbeddedModel` is an
+`OpenAIChatModel` pointed at it, free in tokens: the server starts with its first request and
+stops when the last model using it is closed; `start()` reports the load time so the agent keeps
+it apart from answering time; `settle()` waits until the server has finished a generation the
+client gave up on; its preflight `ping()` only checks that llama.cpp and the weights are
+installed, loading nothing. That server sends no usage in a stream, so the model asks it for each
+streamed request's exact prompt tokens afterwards (see `bakeoff.models.llama_server`) and counts
+output tokens from the stream."""
 
 from __future__ import annotations
 
@@ -28,13 +32,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from bakeoff.config import BakeoffConfig
-from bakeoff.errors import ProviderUnreachable
+from bakeoff.errors import ProviderUnreachable, UserError
 from bakeoff.models.gguf import (
     EMBEDDED_MODELS,
     GGUFSpec,
     embedded_spec,
     ensure_gguf,
-    models_cache_dir,
+    logs_dir,
+    new_server_log,
 )
 
 __all__ = [
@@ -47,14 +52,17 @@ __all__ = [
     "shared_server",
     "stop_local_servers",
 ]
-from bakeoff.models.openai_chat import OpenAIChatModel
+from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 from bakeoff.models.prices import make_cost_fn
 from bakeoff.types import Completion, Message, ToolSpec
 
 # Readiness probes go straight to loopback, never through a proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-# The route bakeoff.models.llama_server adds (that module imports llama_cpp, so not from it).
+# The routes bakeoff.models.llama_server adds (that module imports llama_cpp, so not from it).
 _PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
+_IDLE_PATH = "/extras/idle"
+GPU_LAYERS_ENV = "BAKEOFF_N_GPU_LAYERS"
+"""Overrides `[local] n_gpu_layers`: an integer (-1 = all layers, 0 = CPU only) or `auto`."""
 
 
 def _free_port() -> int:
@@ -71,8 +79,24 @@ def _default_threads() -> int:
     return max(1, min(cpus, 8))
 
 
+def gpu_layers(configured: int | str | None) -> str:
+    """The `--n_gpu_layers` the server gets: `$BAKEOFF_N_GPU_LAYERS`, else `configured`, else
+    `auto` (the server offloads every layer when llama.cpp supports GPU offload, else none)."""
+    value = os.environ.get(GPU_LAYERS_ENV, "").strip() or configured
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        return str(int(value))
+    except ValueError:
+        raise UserError(
+            f"n_gpu_layers must be an integer or auto (-1 = all layers, 0 = CPU), not {value!r}"
+        ) from None
+
+
 class LocalServer:
-    """llama.cpp's OpenAI-compatible server for one GGUF file, as a managed subprocess."""
+    """llama.cpp's OpenAI-compatible server for one GGUF file, as a managed subprocess. Each
+    start writes a new log file (unless `log_path` is given); `log_path` names the current one.
+    `hold()`/`release()` count the models using it: the last release stops it."""
 
     def __init__(
         self,
@@ -84,14 +108,19 @@ class LocalServer:
         log_path: Path | None = None,
         startup_timeout_s: float = 180.0,
         spec: GGUFSpec | None = None,
+        n_gpu_layers: int | str | None = None,
     ) -> None:
         self.gguf = gguf  # None: assembled from `spec` on first start
         self.spec = spec
         self.model_alias = model_alias
         self.n_ctx = n_ctx
         self.threads = threads or _default_threads()
-        self.log_path = log_path or models_cache_dir() / f"llama-server-{model_alias}.log"
+        self._fixed_log = log_path
+        self.log_path = log_path or logs_dir() / f"llama-server-{model_alias}.log"
+        self.n_gpu_layers = gpu_layers(n_gpu_layers)
         self.startup_timeout_s = startup_timeout_s
+        self.starts = 0
+        self._users = 0
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -138,8 +167,10 @@ class LocalServer:
 
     def _spawn(self) -> None:
         self.port = _free_port()
+        self.log_path = self._fixed_log or new_server_log(self.model_alias)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("wb")
+        self._log = self.log_path.open("ab")
+        self.starts += 1
         # llama_cpp.server reads CONFIG_FILE and its settings from the environment: keep a
         # stray variable of the user's from reconfiguring it.
         env = {k: v for k, v in os.environ.items() if k != "CONFIG_FILE"}
@@ -156,6 +187,8 @@ class LocalServer:
             # The server's default keeps every prompt token's full logits row (no use to us):
             # a quarter of prompt speed and GBs of memory (BENCHMARKS.md, benchmark 4).
             "--logits_all", "false",
+            # "auto": every layer on the GPU when llama.cpp was built with CUDA or Metal.
+            "--n_gpu_layers", self.n_gpu_layers,
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
@@ -214,6 +247,27 @@ class LocalServer:
     async def aclose(self) -> None:
         await asyncio.to_thread(self.stop)
 
+    def hold(self) -> None:
+        """One more model uses this server."""
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        """One model less; the last one out stops the server (its memory is freed)."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users == 0:
+                self._stop_locked()
+
+    def wait_idle(self, timeout_s: float) -> None:
+        """Return once the server is generating nothing (a request the client cancelled runs
+        until the server notices, which during prompt evaluation can take a while)."""
+        if not self.running:
+            return
+        url = self.root_url + _IDLE_PATH
+        with contextlib.suppress(OSError), _DIRECT.open(url, timeout=timeout_s) as response:
+            response.read()
+
 
 _servers: dict[str, LocalServer] = {}
 _servers_lock = threading.Lock()
@@ -236,7 +290,12 @@ def shared_server(model_key: str, config: BakeoffConfig | None = None) -> LocalS
         server = _servers.get(model_key)
         if server is None:
             server = LocalServer(
-                None, model_alias=model_key, n_ctx=local.n_ctx, threads=local.threads, spec=spec
+                None,
+                model_alias=model_key,
+                n_ctx=local.n_ctx,
+                threads=local.threads,
+                spec=spec,
+                n_gpu_layers=local.n_gpu_layers,
             )
             _servers[model_key] = server
         return server
@@ -259,8 +318,10 @@ are theirs. llama.cpp's server defaults (0.8 / 0.95 / 40 / 1.1) send it into rep
 class EmbeddedModel(OpenAIChatModel):
     """`local:NAME`: the embedded model behind this process's shared llama.cpp server.
 
-    `aclose()` closes this model's client but leaves the shared server up for the next run (a
-    reload costs seconds); the server stops at interpreter exit or on `stop_local_servers()`."""
+    The server loads on the first request (or `start()`); `aclose()` closes this model's client
+    and, when no other model uses that server, stops it, so a bake-off that closes a model after
+    its last trial never keeps two local models in memory. A closed model can be used again: it
+    starts the server anew. Servers also stop at interpreter exit or on `stop_local_servers()`."""
 
     local = True
 
@@ -277,8 +338,22 @@ class EmbeddedModel(OpenAIChatModel):
             cost_fn=make_cost_fn("local", name, config),
             timeout_s=provider.timeout_s if provider else 120.0,
             extra_body=dict(MODEL_SAMPLING),
+            **chat_options(config.provider("local"), context_tokens=config.local.n_ctx),
         )
         self.server = shared_server(name, config)
+        self.server.hold()
+        self._holding = True
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._holding:
+            self._holding = False
+            await asyncio.to_thread(self.server.release)
+
+    async def settle(self) -> None:
+        """Wait until the server has finished any generation this model's client gave up on
+        (a timed-out trial), so the next local trial does not share the CPU with it."""
+        await asyncio.to_thread(self.server.wait_idle, self.timeout_s)
 
     async def start(self) -> float:
         seconds = await self.server.start()
@@ -305,6 +380,9 @@ class EmbeddedModel(OpenAIChatModel):
         tools: Sequence[ToolSpec],
         max_output_tokens: int | None,
     ) -> Completion:
+        if not self._holding:  # closed, now used again
+            self.server.hold()
+            self._holding = True
         if not self.server.running or self.base_url != self.server.base_url:
             await self.start()  # not up, or up (and perhaps moved) since this model last looked
         return await super()._request(messages, tools, max_output_tokens)

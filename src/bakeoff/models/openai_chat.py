@@ -4,7 +4,15 @@ endpoint): a compatible provider is just a base URL and a key. It streams by def
 time to first token and output speed, assembles tool calls from stream deltas, recovers tool
 calls that small local models write as text, maps usage into `Usage` (reasoning counted once,
 as a part of output) and turns SDK failures into the `ProviderError` family, transient ones
-carrying the server's retry-after so `ModelAdapter.complete` can back off.
+carrying the server's retry-after so `ModelAdapter.complete` can back off (the wire shapes
+themselves: `bakeoff.models.openai_wire`).
+
+For local models it also keeps each request bounded (`bakeoff.models.guards`): an output cap of
+its own, a stream that degenerates into repetition stopped early (stop reason `degenerate`), a
+request trimmed to the model's context window, and, with `constrained_tools`, replies held by
+the server's JSON-schema decoding to a valid tool call or a final answer
+(`bakeoff.models.constrained`). A 200 answer with no text and no tool call, or a stream cut
+without a finish reason, is a `ProviderError`, never an empty final answer.
 
 Token counts are the server's own when it reports usage. A stream that ends without usage
 (llama-cpp-python's server never sends it) is counted here instead: one output token per
@@ -18,10 +26,9 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx2
@@ -29,8 +36,21 @@ import openai
 
 from bakeoff.errors import ProviderError, ProviderUnreachable
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
+from bakeoff.models.constrained import constrained_request, parse_constrained_reply
+from bakeoff.models.guards import RepetitionGuard, estimate_tokens, fit_context, partial_pieces
+from bakeoff.models.openai_wire import (
+    PartialCall,
+    add_delta,
+    openai_tools,
+    to_openai_messages,
+    tool_call,
+    usage_of,
+)
 from bakeoff.models.text_tools import extract_text_tool_calls
 from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
+
+if TYPE_CHECKING:
+    from bakeoff.config import ProviderConfig
 
 # Never let the SDK fall back to OPENAI_API_KEY: it would send the user's OpenAI key to
 # whatever server the base URL names. Keyless local servers accept any bearer token.
@@ -43,8 +63,12 @@ class OpenAIChatModel(ModelAdapter):
 
     `reasoning` marks a model that thinks before its first visible token (GPT-5, o-series,
     gpt-oss, R1): its output speed is then measured over the whole request, since the hidden
-    reasoning tokens are generated before the first token arrives. `extra_body` is merged into
-    every request (e.g. `{"reasoning_effort": "low"}`)."""
+    reasoning tokens are generated before the first token arrives. `extra_body` and then
+    `request_params` are merged into every request body (sampling, `tool_choice`,
+    `{"reasoning_effort": "low"}`...; a nested `extra_body` table is merged in flat).
+    `output_cap` lowers every request's output-token limit to at most that; `context_tokens`
+    trims old tool output from requests that would not fit; `constrained_tools` sends the tools
+    as a JSON-schema `response_format` instead of native tools (llama.cpp-based servers)."""
 
     def __init__(
         self,
@@ -59,13 +83,23 @@ class OpenAIChatModel(ModelAdapter):
         stream: bool = True,
         reasoning: bool = False,
         extra_body: dict[str, Any] | None = None,
+        request_params: Mapping[str, Any] | None = None,
+        output_cap: int | None = None,
+        context_tokens: int | None = None,
+        constrained_tools: bool = False,
     ) -> None:
         super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.stream = stream
         self.reasoning = reasoning
-        self.extra_body = dict(extra_body or {})
+        params = dict(request_params or {})
+        nested = params.pop("extra_body", None)
+        self.extra_body = {**(extra_body or {}), **(nested or {}), **params}
+        self.output_cap = output_cap
+        self.context_tokens = context_tokens
+        self.constrained_tools = constrained_tools
+        self.tool_choice = True  # send tool_choice "auto" with tools (until a server refuses)
         self._api_key = api_key
         self._sdk: openai.AsyncOpenAI | None = None
 
@@ -87,19 +121,30 @@ class OpenAIChatModel(ModelAdapter):
     ) -> Completion:
         params = self._params(messages, tools, max_output_tokens)
         try:
-            if self.stream:
-                try:
-                    return await self._streamed(params, tools)
-                except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                    if "stream" not in str(exc).lower():
-                        raise
-                    # This server rejects streaming or stream_options: stop asking.
-                    self.stream = False
-            return await self._whole(params, tools)
+            try:
+                return await self._send(params, tools)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if "tool_choice" not in params or "tool" not in str(exc).lower():
+                    raise
+                # vLLM without --enable-auto-tool-choice refuses it: stop sending it.
+                self.tool_choice = False
+                del params["tool_choice"]
+                return await self._send(params, tools)
         except openai.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
             raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+
+    async def _send(self, params: dict[str, Any], tools: Sequence[ToolSpec]) -> Completion:
+        if self.stream:
+            try:
+                return await self._streamed(params, tools)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if "stream" not in str(exc).lower():
+                    raise
+                # This server rejects streaming or stream_options: stop asking.
+                self.stream = False
+        return await self._whole(params, tools)
 
     async def ping(self) -> None:
         """Ask for the server's model list: it answers and takes the key, at no token cost. A
@@ -117,19 +162,23 @@ class OpenAIChatModel(ModelAdapter):
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(messages)}
-        if tools:
-            params["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in tools
-            ]
+        if self.output_cap is not None:
+            max_output_tokens = min(max_output_tokens or self.output_cap, self.output_cap)
+        sent = to_openai_messages(messages)
+        if self.context_tokens is not None:
+            # Room for the answer, the tool descriptions and the chat template's own tokens.
+            room = self.context_tokens - (max_output_tokens or 0) - 256
+            room -= estimate_tokens([t.model_dump() for t in tools])
+            sent = fit_context(sent, room)
+        params: dict[str, Any] = {"model": self.name, "messages": sent}
+        if tools and self.constrained_tools:
+            params.update(constrained_request(sent, tools))
+        elif tools:
+            # Some servers (llama-cpp-python's function-calling formats) drop tools they are
+            # not told they may call.
+            if self.tool_choice:
+                params["tool_choice"] = "auto"
+            params["tools"] = openai_tools(tools)
         if max_output_tokens is not None:
             params["max_completion_tokens"] = max_output_tokens
             if urlsplit(self.base_url or "").hostname in _LOOPBACK:
@@ -146,15 +195,22 @@ class OpenAIChatModel(ModelAdapter):
             **params, stream=True, stream_options={"include_usage": True}
         )
         text: list[str] = []
-        calls: list[_PartialCall] = []
-        by_index: dict[int, _PartialCall] = {}
+        calls: list[PartialCall] = []
+        by_index: dict[int, PartialCall] = {}
         ttft: float | None = None
         thinking_from: float | None = None
         token_chunks = 0
         finish: str | None = None
         usage: Any = None
+        guard = RepetitionGuard()
+        degenerate: str | None = None
+        partial = partial_pieces()
+        if partial is not None:
+            partial.clear()
         async with stream:
             async for chunk in stream:
+                if degenerate is not None:
+                    break  # leaving the block closes the stream: the server stops generating
                 now = time.perf_counter() - t0
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in chunk.choices or []:
@@ -177,11 +233,24 @@ class OpenAIChatModel(ModelAdapter):
                     if delta.content:
                         text.append(delta.content)
                     for piece in delta.tool_calls or []:
-                        _add_delta(calls, by_index, piece)
+                        add_delta(calls, by_index, piece)
+                    streamed = delta.content or "".join(
+                        (p.function.arguments or "") if p.function else ""
+                        for p in delta.tool_calls or []
+                    )
+                    if partial is not None:
+                        partial.append(streamed)
+                    degenerate = guard.feed(streamed)
         latency = time.perf_counter() - t0
+        if degenerate is None:
+            self._check_whole("".join(text), calls, finish)
+        else:
+            finish = "degenerate"
         message = self._message("".join(text), [c.finish() for c in calls], tools)
+        if partial is not None:
+            partial.clear()
         if usage is not None:
-            counted = _usage(usage)
+            counted = usage_of(usage)
         else:
             prompt_tokens = await self._count_prompt_tokens(params)
             counted = Usage(input_tokens=prompt_tokens or 0, output_tokens=token_chunks)
@@ -202,7 +271,22 @@ class OpenAIChatModel(ModelAdapter):
                 output_tps=_rate(counted.output_tokens, latency, gen_start),
             ),
             stop_reason=finish,
+            stop_detail=degenerate,
         )
+
+    def _check_whole(self, text: str, calls: Sequence[object], finish: str | None) -> None:
+        """Raise when an answer is no answer: cut without a finish reason (transient: asking
+        again may help), or finished with no text and no tool call. llama-cpp-python answers a
+        prompt over its context window with HTTP 200 and an empty stream."""
+        if finish is None:
+            raise ProviderError(
+                f"{self.id}: the stream ended without a finish reason (cut short)", transient=True
+            )
+        if not text.strip() and not calls and finish != "length":
+            raise ProviderError(
+                f"{self.id}: empty answer (HTTP 200, no text and no tool call, finish_reason "
+                f"{finish!r}); a prompt over the model's context window does this on llama.cpp"
+            )
 
     async def _count_prompt_tokens(self, request: Mapping[str, Any]) -> int | None:
         """The prompt tokens of `request` (the body sent) when its stream reported no usage;
@@ -220,8 +304,9 @@ class OpenAIChatModel(ModelAdapter):
             function = getattr(raw, "function", None)
             if function is None:  # a "custom" tool call: we never offer those
                 continue
-            calls.append(_tool_call(raw.id, function.name, function.arguments))
-        counted = _usage(response.usage)
+            calls.append(tool_call(raw.id, function.name, function.arguments))
+        self._check_whole(content, calls, choice.finish_reason if choice else None)
+        counted = usage_of(response.usage)
         return Completion(
             message=self._message(content, calls, tools),
             usage=counted,
@@ -234,6 +319,10 @@ class OpenAIChatModel(ModelAdapter):
     def _message(self, text: str, calls: list[ToolCall], tools: Sequence[ToolSpec]) -> Message:
         if not calls and tools:
             prefix = f"call_text_{uuid.uuid4().hex[:8]}_"
+            if self.constrained_tools:
+                reply = parse_constrained_reply(text, tools, id_prefix=prefix)
+                if reply is not None:
+                    return reply
             text, calls = extract_text_tool_calls(text, tools, id_prefix=prefix)
         return Message(role="assistant", content=text, tool_calls=calls)
 
@@ -278,92 +367,6 @@ class OpenAIChatModel(ModelAdapter):
             transient=status in (408, 409, 429) or status >= 500,
             retry_after_s=retry_after(exc.response.headers),
         )
-
-
-def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Bakeoff messages in the chat-completions format."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        if m.role == "tool":
-            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content})
-        elif m.role == "assistant" and m.tool_calls:
-            # Malformed arguments go back as "{}": servers that render them through a chat
-            # template parse them, and the tool's error result already tells the model.
-            # Omit empty content: llama-cpp-python's server rejects `content: null`.
-            out.append(
-                {
-                    "role": "assistant",
-                    **({"content": m.content} if m.content else {}),
-                    "tool_calls": [
-                        {
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-                        }
-                        for c in m.tool_calls
-                    ],
-                }
-            )
-        else:
-            out.append({"role": m.role, "content": m.content})
-    return out
-
-
-@dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: str = ""
-
-    def finish(self) -> ToolCall:
-        return _tool_call(self.id, self.name, self.arguments)
-
-
-def _add_delta(calls: list[_PartialCall], by_index: dict[int, _PartialCall], piece: Any) -> None:
-    index: int | None = piece.index
-    current = by_index.get(index) if index is not None else (calls[-1] if calls else None)
-    # Some servers number every call 0 and tell them apart only by id.
-    if current is None or (piece.id and current.id and piece.id != current.id):
-        current = _PartialCall()
-        calls.append(current)
-        if index is not None:
-            by_index[index] = current
-    current.id = piece.id or current.id
-    function = piece.function
-    if function is not None:
-        if function.name and function.name != current.name:
-            current.name += function.name
-        current.arguments += function.arguments or ""
-
-
-def _tool_call(call_id: str | None, name: str, arguments: Any) -> ToolCall:
-    call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
-    if isinstance(arguments, dict):  # a few servers send an object, not its JSON text
-        return ToolCall(id=call_id, name=name, arguments=arguments)
-    raw = arguments or ""
-    if not raw.strip():
-        return ToolCall(id=call_id, name=name)
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        return ToolCall(id=call_id, name=name, malformed=raw)
-    return ToolCall(id=call_id, name=name, arguments=parsed)
-
-
-def _usage(raw: Any) -> Usage:
-    if raw is None:
-        return Usage()
-    prompt_details = getattr(raw, "prompt_tokens_details", None)
-    output_details = getattr(raw, "completion_tokens_details", None)
-    reasoning = getattr(output_details, "reasoning_tokens", None) or 0
-    return Usage(
-        input_tokens=getattr(raw, "prompt_tokens", None) or 0,
-        cached_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
-        output_tokens=max(getattr(raw, "completion_tokens", None) or 0, reasoning),
-        reasoning_tokens=reasoning,
-    )
 
 
 def _rate(tokens: int, latency: float, start: float | None) -> float | None:
@@ -413,3 +416,15 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def chat_options(provider: ProviderConfig, *, context_tokens: int | None = None) -> dict[str, Any]:
+    """The `OpenAIChatModel` keyword arguments a provider's config sets (request parameters,
+    output cap, context window, constrained tool calls); `context_tokens` is the window when
+    the provider names none."""
+    return {
+        "request_params": dict(provider.request_params),
+        "output_cap": provider.max_output_tokens,
+        "context_tokens": provider.context_tokens or context_tokens,
+        "constrained_tools": provider.constrained_tools,
+    }

@@ -1,6 +1,7 @@
 """Request-rate limits per provider: a limiter spaces request starts evenly (60/rpm seconds
 apart), and a wrapper applies it to any Model, adding the time spent waiting to the request's
-`wait_s` so reports keep waiting apart from model time."""
+`wait_s` so reports keep waiting apart from model time, and pushing the running agent's
+wall-clock deadline back by the same time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from bakeoff.models.base import Model
+from bakeoff.models.guards import not_counted
 from bakeoff.types import Completion, Message, ToolSpec
 
 
@@ -27,6 +29,7 @@ class RateLimiter:
             wait = max(0.0, self._next - now)
             self._next = max(now, self._next) + self.interval
         if wait:
+            not_counted(wait)  # queueing is not the model's time: the run's clock waits too
             await asyncio.sleep(wait)
         return wait
 

@@ -63,8 +63,8 @@ BUILTIN_ALIASES: dict[str, str] = {
     "gpt-oss-20b": "ollama:gpt-oss:20b",
     "gpt-oss-120b": "ollama:gpt-oss:120b",
     "qwen3-coder": "ollama:qwen3-coder:30b",
-    # The embedded model
-    "local": "local:qwen2.5-coder-0.5b",
+    # The embedded models (`local` is LocalConfig.model's default)
+    "local": "local:qwen2.5-coder-1.5b",
     "local-0.5b": "local:qwen2.5-coder-0.5b",
     "local-1.5b": "local:qwen2.5-coder-1.5b",
 }
@@ -201,7 +201,7 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
             cost_fn=cost_fn,
             timeout_s=cfg.timeout_s,
         )
-    from bakeoff.models.openai_chat import OpenAIChatModel
+    from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 
     return OpenAIChatModel(
         provider,
@@ -211,6 +211,7 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
         cost_fn=cost_fn,
         timeout_s=cfg.timeout_s,
         reasoning=is_reasoning_model(name),
+        **chat_options(cfg),
     )
 
 

@@ -20,7 +20,7 @@ from bakeoff.types import ToolCall, ToolSpec
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)```", re.DOTALL)
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(strict=False)  # models put raw newlines in strings
 
 
 def extract_text_tool_calls(
@@ -126,7 +126,7 @@ def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, An
     arguments = item.get("arguments", item.get("parameters", {}))
     if isinstance(arguments, str):  # double-encoded, as in the OpenAI wire format
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
+            arguments = json.loads(arguments, strict=False) if arguments.strip() else {}
         except json.JSONDecodeError:
             return None
     if not isinstance(arguments, dict):

@@ -1,22 +1,35 @@
-"""Inline SVG scatter charts for the HTML report: each model a labelled point of quality against
-cost or time, a whisker for its quality's 95% interval, and the Pareto frontier (no other model
-is both better and cheaper/faster) drawn as a line. Pure string building, no plotting library,
-so the report stays one offline file. The x axis picks its own scale: linear for a narrow
-range, logarithmic across decades, and a symmetric-log scale (linear near zero) when a model
-costs exactly $0, which a log axis cannot place; the chart's note says which was used."""
+"""Quality-vs-cost and quality-vs-time charts for the HTML report, drawn by Plotly (plotly.js,
+bundled with the `plotly` Python package and inlined into the page, so it opens offline). This
+module turns the field into Plotly figures as plain data: each model one trace with its own
+colour and marker shape (so 9+ models stay apart, named in a legend rather than by labels that
+could overprint), a whisker for its quality's 95% interval, a hover text with its numbers, and
+the Pareto frontier (no other model is both better and cheaper/faster) as a dashed line. The x
+axis picks its own scale: linear for a narrow range, logarithmic across decades, and a
+symmetric-log scale (linear near zero) when a model costs exactly $0, which a log axis cannot
+place; values are plotted at their position on that scale (0..1) with ticks labelled in real
+units, and the chart's note says which scale was used."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from html import escape
-from typing import Literal
+from importlib import resources
+from typing import Any, Literal
 
-W, H = 600, 380
-LEFT, RIGHT, TOP, BOTTOM = 58, 24, 16, 46
-LABEL_CHARS = 30
-CHAR_PX = 6.2  # rough width of one 11px label character, to keep labels inside the chart
+LEGEND_CHARS = 32
+"""Longer model ids (script paths) are cut to their distinctive tail in the legend; the hover
+text has them whole."""
+PALETTE = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+]  # fmt: skip
+"""Tableau 10: distinct hues that stay apart for common colour-vision deficiencies."""
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "triangle-down", "star", "pentagon"]
+"""Marker shapes, cycled at a different period than the colours: no two of 40 models share both."""
 
 
 @dataclass(frozen=True)
@@ -101,90 +114,119 @@ def choose_axis(values: Sequence[float]) -> Axis:
     return Axis("log", 10.0 ** math.floor(math.log10(lo)), top)
 
 
-def scatter_svg(
-    chart_id: str,
+def legend_name(label: str, local: bool) -> str:
+    """A model's name in the legend: its id (the tail of a long one), `(local)` when local."""
+    text = label if len(label) <= LEGEND_CHARS else "…" + label[-(LEGEND_CHARS - 1) :]
+    return text + (" (local)" if local else "")
+
+
+def style_of(index: int) -> tuple[str, str]:
+    """The colour and marker shape of the index-th model, the same in both charts."""
+    return PALETTE[index % len(PALETTE)], SYMBOLS[index % len(SYMBOLS)]
+
+
+def scatter_figure(
     points: Sequence[Point],
     x_title: str,
     fmt_x: Callable[[float], str],
     axis: Axis,
-) -> str:
-    """One chart as an <svg> element: gridlines, ticks, frontier line, labelled points."""
-    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
-
-    def px(v: float) -> float:
-        return LEFT + axis.frac(v) * pw
-
-    def py(q: float) -> float:
-        return TOP + (1 - q) * ph
-
-    out = [
-        f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {W} {H}" role="img" '
-        f'aria-label="quality against {escape(x_title)}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for q in (0, 0.25, 0.5, 0.75, 1.0):
-        y = py(q)
-        out.append(
-            f'<line class="gridline" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-        )
-        out.append(
-            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{q:.0%}</text>'
-        )
-    last = -math.inf
-    for t in axis.ticks():
-        x = px(t)
-        if x - last < 36:  # crowded decade ticks near the symlog zero would overprint
-            continue
-        last = x
-        out.append(f'<line class="gridline" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + ph}"/>')
-        out.append(
-            f'<text class="tick" x="{x:.1f}" y="{TOP + ph + 16}" text-anchor="middle">'
-            f"{escape(fmt_x(t))}</text>"
-        )
-    out.append(f'<line class="axis" x1="{LEFT}" x2="{W - RIGHT}" y1="{TOP + ph}" y2="{TOP + ph}"/>')
-    out.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + ph}"/>')
-    out.append(
-        f'<text x="{LEFT + pw / 2:.1f}" y="{H - 8}" text-anchor="middle">{escape(x_title)}</text>'
-    )
-    out.append(
-        f'<text x="14" y="{TOP + ph / 2:.1f}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {TOP + ph / 2:.1f})">quality</text>'
-    )
+    order: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One chart as a Plotly figure (`data` and `layout`): a trace per model, in `order` (the
+    ranking, which also fixes each model's colour and shape), then the frontier line. Every
+    string is HTML-escaped: Plotly renders a small subset of HTML in legends and hover text."""
+    index = {m: i for i, m in enumerate(order)}
     frontier = pareto_frontier(points)
-    if frontier:
-        d = " ".join(
-            f"{'M' if i == 0 else 'L'}{px(p.x):.1f},{py(p.y):.1f}" for i, p in enumerate(frontier)
-        )
-        out.append(f'<path class="frontier-line" d="{d}"><title>Pareto frontier</title></path>')
     on_frontier = {id(p) for p in frontier}
-    placed: list[tuple[float, float]] = []
-    for p in sorted(points, key=lambda p: -p.y):
-        x, y = px(p.x), py(p.y)
-        # Labels go right of the point (left where they would run off the chart) and step down
-        # past earlier labels they would overprint, so close models stay readable. Long ids
-        # (script paths) are cut to their distinctive tail; the tooltip has them whole.
-        text = p.label if len(p.label) <= LABEL_CHARS else "…" + p.label[-(LABEL_CHARS - 1) :]
-        right = x + 9 + len(text) * CHAR_PX < W - 4
-        ly = y + 4
-        while any(abs(ly - oy) < 13 and abs(x - ox) < 150 for ox, oy in placed):
-            ly += 13
-        placed.append((x, ly))
-        classes = (
-            "point" + (" frontier" if id(p) in on_frontier else "") + (" local" if p.local else "")
-        )
-        tip = f"{p.label}: quality {p.y:.0%}, {fmt_x(p.x)}"
-        whisker = ""
+    traces: list[dict[str, Any]] = []
+    for n, p in enumerate(sorted(points, key=lambda p: index.get(p.label, len(index)))):
+        colour, symbol = style_of(index.get(p.label, len(index) + n))
+        best = id(p) in on_frontier
+        hover = [f"<b>{escape(p.label)}</b>", f"quality {p.y:.0%}"]
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "markers",
+            "name": escape(legend_name(p.label, p.local)),
+            "meta": escape(p.label),
+            "x": [round(axis.frac(p.x), 6)],
+            "y": [p.y],
+            "marker": {
+                "color": colour,
+                "symbol": symbol,
+                "size": 14 if best else 11,
+                "line": {"width": 2 if best else 0.5, "color": "#1d1f24" if best else colour},
+            },
+            "hoverinfo": "text",
+        }
         if p.y_low is not None and p.y_high is not None:
-            tip += f" (95% interval {p.y_low:.0%}–{p.y_high:.0%})"
-            whisker = (
-                f'<line class="ci" x1="{x:.1f}" x2="{x:.1f}" y1="{py(p.y_low):.1f}" '
-                f'y2="{py(p.y_high):.1f}" style="stroke: var(--muted); stroke-width: 1.5"/>'
-            )
-        out.append(
-            f'<g class="{classes}" data-model="{escape(p.label)}"><title>{escape(tip)}</title>'
-            f"{whisker}"
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{6 if id(p) in on_frontier else 5}"/>'
-            f'<text x="{x + 9 if right else x - 9:.1f}" y="{ly:.1f}" '
-            f'text-anchor="{"start" if right else "end"}">{escape(text)}</text></g>'
+            hover[-1] += f" (95% interval {p.y_low:.0%}–{p.y_high:.0%})"
+            trace["error_y"] = {
+                "type": "data",
+                "symmetric": False,
+                "array": [max(0.0, p.y_high - p.y)],
+                "arrayminus": [max(0.0, p.y - p.y_low)],
+                "color": colour,
+                "thickness": 1.5,
+                "width": 0,
+            }
+        hover.append(f"{escape(x_title)}: {escape(fmt_x(p.x))}")
+        if best:
+            hover.append("on the Pareto frontier")
+        trace["hovertext"] = ["<br>".join(hover)]
+        traces.append(trace)
+    if frontier:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Pareto frontier",
+                "x": [round(axis.frac(p.x), 6) for p in frontier],
+                "y": [p.y for p in frontier],
+                "line": {"dash": "dash", "width": 2, "color": "#868e96"},
+                "hoverinfo": "skip",
+            }
         )
-    out.append("</svg>")
-    return "".join(out)
+    tickvals, ticktext, last = [], [], -math.inf
+    for t in axis.ticks():
+        f = axis.frac(t)
+        if f - last < 0.07:  # crowded decade ticks near the symlog zero would overprint
+            continue
+        last = f
+        tickvals.append(round(f, 6))
+        ticktext.append(fmt_x(t))
+    layout = {
+        "xaxis": {
+            "title": {"text": escape(x_title)},
+            "range": [-0.04, 1.04],
+            "tickvals": tickvals,
+            "ticktext": ticktext,
+            "zeroline": False,
+        },
+        "yaxis": {
+            "title": {"text": "quality"},
+            "range": [-0.05, 1.05],
+            "tickformat": ".0%",
+            "dtick": 0.25,
+            "zeroline": False,
+        },
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
+        "margin": {"l": 56, "r": 12, "t": 8, "b": 40},
+        "hovermode": "closest",
+        "showlegend": True,
+    }
+    return {"data": traces, "layout": layout}
+
+
+def figures_script(figures: dict[str, dict[str, Any]]) -> str:
+    """The charts' figures as one inert JSON <script> block that report.js reads. `<`, `>` and
+    `&` are written as JSON escapes so no string can close the block."""
+    data = json.dumps(figures, ensure_ascii=False, separators=(",", ":"))
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="chart-figures">{data}</script>'
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js as shipped inside the `plotly` Python package (the file
+    `plotly.offline.get_plotlyjs()` reads), read once per process."""
+    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_text("utf-8")

@@ -25,13 +25,16 @@ CSV_COLUMNS = [
 
 def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
     """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd,
-    usage; plus whether contestant code ran sandboxed and what the tamper scan found."""
+    usage; plus how the agent stopped (stop_reason) and its error, whether contestant code ran
+    sandboxed and what the tamper scan found."""
     rows = [
         {
             "task": r.task,
             "model": r.model,
             "repeat": r.repeat,
             "status": r.status,
+            "stop_reason": r.agent.stop_reason,
+            "error": r.agent.error,
             "passed": r.passed,
             "duration_s": round(r.agent.duration_s, 3),
             "cost_usd": r.agent.cost_usd,

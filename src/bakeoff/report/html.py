@@ -1,24 +1,31 @@
 """The bake-off as one self-contained HTML page: header, comparison table, recommendation,
-quality-vs-cost and quality-vs-time charts, a task × model grid, paired tests, judge reliability,
-and every run's details (answer, timings, usage, transcript, diff, check output, judges). The page
-opens offline: CSS and JS are inlined from the package, charts are inline SVG, and a
-Content-Security-Policy forbids any fetch. Everything taken from the records is model output or
-user data, so every such string goes through `html.escape` before it reaches the page, and the
-records, the summary and the finished page go through the redaction filter (`bakeoff.redact`)."""
+quality-vs-cost and quality-vs-time charts, the local-vs-cloud answer, a task × model grid,
+paired tests, judge reliability, and the details of up to `MAX_RUN_DETAILS` runs (answer,
+timings, usage, transcript, diff, check output, judges); a grid mark links to a run's details
+only when the page carries them. The page opens offline: CSS, JS and plotly.js (the charts) are
+inlined from the installed packages, and a Content-Security-Policy forbids any fetch. On a
+phone the summary tables become one card per row, so the page never scrolls sideways; wide
+tables (grid, matrices) scroll inside their own box. Everything taken from the records is model
+output or user data, so every such string goes through `html.escape` before it reaches the
+page, and the records, the summary and the page (all but plotly.js, our own asset) go through
+the redaction filter (`bakeoff.redact`)."""
 
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.evals.runner import BakeoffOutcome
 from bakeoff.redact import current
-from bakeoff.report.charts import Point, choose_axis, scatter_svg
+from bakeoff.report.charts import Point, choose_axis, figures_script, plotly_js, scatter_figure
+from bakeoff.report.grid import MAX_RUN_DETAILS, grid_html
+from bakeoff.report.on_device import on_device_html
 from bakeoff.report.run_details import render_run
 from bakeoff.report.terminal import (
     OUTCOME_LEGEND,
@@ -47,9 +54,18 @@ def run_anchor(task: str, model: str, repeat: int) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", raw)
 
 
-MAX_RUN_DETAILS = 1000
-"""Runs whose transcript, diff and grades the page carries in full; a 10,000-run sweep would
-otherwise make a page of tens of MB that browsers struggle to open."""
+def write_run_report(outcome: BakeoffOutcome, report_dir: Path) -> Path:
+    """Write a bake-off's HTML report as `report_dir/RUN_ID.html`, note its path on the
+    outcome, and return it. The shells call this; the runner only returns results."""
+    outcome.report_html = write_html(
+        outcome.summary, outcome.records, report_dir / f"{outcome.run_id}.html"
+    )
+    return outcome.report_html
+
+
+def default_report_dir(store_path: Path) -> Path:
+    """Where reports go by default: `reports/` beside the results database."""
+    return store_path.parent / "reports"
 
 
 def write_html(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
@@ -67,25 +83,29 @@ def render_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
     css = asset.joinpath("report.css").read_text(encoding="utf-8")
     js = asset.joinpath("report.js").read_text(encoding="utf-8")
     anchors = _anchors(records)
+    detailed = _detailed(records)
+    figures: dict[str, dict[str, Any]] = {}
     body = [
         _header(summary, records),
         _section("Comparison", _comparison(summary)),
         _section("Recommendation", _recommendation(summary)),
-        _section("Quality, cost and speed", _charts(summary)),
-        _section("Tasks × models", _grid(summary, records, anchors)),
+        _section("Quality, cost and speed", _charts(summary, figures)),
+        _section("Local or cloud", on_device_html(summary, records)),
+        _section("Tasks × models", grid_html(summary, records, anchors, detailed)),
         _section("By category", _categories(summary)),
         _section("Paired tests", _pairwise(summary)),
         _section("Judges", _judging(summary)),
-        _section("Runs", _runs(records, anchors)),
+        _section("Runs", _runs(detailed, len(records), anchors)),
     ]
-    page = (
+    page = redactor.text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>bakeoff {escape(summary.run_id)}</title><style>{css}</style></head>"
-        f"<body><main>{''.join(b for b in body if b)}</main><script>{js}</script></body></html>\n"
+        f"<body><main>{''.join(b for b in body if b)}</main>{figures_script(figures)}"
     )
-    return redactor.text(page)
+    # plotly.js is our own asset, not data: it is added after redaction, untouched.
+    return page + f"<script>{plotly_js()}</script><script>{js}</script></body></html>\n"
 
 
 def _section(title: str, inner: str) -> str:
@@ -93,6 +113,12 @@ def _section(title: str, inner: str) -> str:
         return ""
     sid = re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
     return f'<section id="{sid}"><h2>{escape(title)}</h2>{inner}</section>'
+
+
+def _detailed(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The runs whose details the page carries: the first `MAX_RUN_DETAILS` by task, model,
+    repeat."""
+    return sorted(records, key=lambda r: (r.task, r.model, r.repeat))[:MAX_RUN_DETAILS]
 
 
 def _anchors(records: Sequence[TrialRecord]) -> dict[tuple[str, str, int], str]:
@@ -138,9 +164,10 @@ def _header(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
     return f'<header><h1>Bake-off {escape(summary.run_id)}</h1><dl class="meta">{meta}</dl>{notes}</header>'
 
 
-def _cell(value: str, ci: str = "") -> str:
+def _cell(value: str, ci: str = "", label: str = "") -> str:
+    data = f' data-label="{escape(label)}"' if label else ""
     return (
-        f'<td class="num">{escape(value)}'
+        f'<td class="num"{data}>{escape(value)}'
         + (f"<small>{escape(ci)}</small>" if ci else "")
         + "</td>"
     )
@@ -158,7 +185,7 @@ def _model_name(m: ModelSummary) -> str:
 
 def _grade(m: ModelSummary) -> str:
     overall = "" if m.overall is None else f" <small>{m.overall:.2f}</small>"
-    return f'<td><span class="grade grade-{escape(m.grade)}">{escape(m.grade)}</span>{overall}</td>'
+    return f'<td class="grade-cell" data-label="grade"><span class="grade grade-{escape(m.grade)}">{escape(m.grade)}</span>{overall}</td>'
 
 
 def _comparison(summary: BakeoffSummary) -> str:
@@ -168,6 +195,7 @@ def _comparison(summary: BakeoffSummary) -> str:
             [
                 "#",
                 "Model",
+                "Grade",
                 "Quality",
                 "Pass",
                 "Judge",
@@ -177,7 +205,6 @@ def _comparison(summary: BakeoffSummary) -> str:
                 "Tokens in / out",
                 "Cost",
                 "Cost / solved",
-                "Grade",
             ]
         )
     )
@@ -186,22 +213,25 @@ def _comparison(summary: BakeoffSummary) -> str:
         cost_cls = " unknown" if m.cost_usd is None else ""
         rows.append(
             f'<tr data-model="{escape(m.model)}">'
-            + _cell(str(rank), f"[{m.group}]" if m.group else "")
-            + f'<td class="mid">{_model_name(m)}</td>'
-            + _cell(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True))
-            + _cell(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else "")
-            + _cell(fmt_judge(m.judge_score), fmt_ci(m.judge_score, pct=False))
-            + _cell(fmt_seconds(m.median_s), f"model {fmt_seconds(m.median_model_s)}")
+            + _cell(str(rank), f"[{m.group}]" if m.group else "", "rank")
+            + f'<td class="mid model">{_model_name(m)}</td>'
+            + _grade(m)
+            + _cell(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True), "quality")
+            + _cell(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else "", "pass")
+            + _cell(fmt_judge(m.judge_score), fmt_ci(m.judge_score, pct=False), "judge")
+            + _cell(fmt_seconds(m.median_s), f"model {fmt_seconds(m.median_model_s)}", "time")
             + _count_cell(m.timeouts, "timeout")
             + _count_cell(m.errors, "error")
-            + _cell(f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}")
-            + f'<td class="num{cost_cls}">{escape(fmt_cost(m.cost_usd))}</td>'
-            + _cell(fmt_cost_per_solved(m))
-            + _grade(m)
+            + _cell(
+                f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}",
+                label="tokens in / out",
+            )
+            + f'<td class="num{cost_cls}" data-label="cost">{escape(fmt_cost(m.cost_usd))}</td>'
+            + _cell(fmt_cost_per_solved(m), label="cost / solved")
             + "</tr>"
         )
     return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="table-wrap"><table class="cards"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         + "".join(f'<p class="muted">{escape(line)}</p>' for line in _ranking_lines(summary))
         + '<p class="muted">Small print under a number is its 95% confidence interval. '
@@ -217,7 +247,13 @@ def _ranking_lines(summary: BakeoffSummary) -> list[str]:
 
 
 def _count_cell(n: int, cls: str) -> str:
-    return f'<td class="num{f" {cls}" if n else ""}">{n}</td>'
+    # A non-zero count is coloured by its class (which also labels it on a phone); zeros are
+    # left off the phone cards.
+    return (
+        f'<td class="num {cls}">{n}</td>'
+        if n
+        else f'<td class="num zero" data-label="{cls}s">0</td>'
+    )
 
 
 def _unranked(summary: BakeoffSummary) -> str:
@@ -236,10 +272,12 @@ def _recommendation(summary: BakeoffSummary) -> str:
     return f'<div class="rec"><dl>{dl}</dl>{extra}</div>'
 
 
-def _charts(summary: BakeoffSummary) -> str:
+def _charts(summary: BakeoffSummary, figures: dict[str, dict[str, Any]]) -> str:
+    """Two Plotly charts (their figures go into `figures`, keyed by element id) with notes."""
     models = [m for m in summary.ranking if m.quality.value is not None]
     no_quality = [m.model for m in summary.ranking if m.quality.value is None]
-    figures = []
+    order = [m.model for m in summary.ranking]
+    out = []
     for chart_id, title, key, fmt in (
         ("chart-cost", "Quality vs cost", "cost", _fmt_axis_cost),
         ("chart-time", "Quality vs median time", "time", _fmt_axis_time),
@@ -256,18 +294,23 @@ def _charts(summary: BakeoffSummary) -> str:
         what = "Total cost of each model's runs" if key == "cost" else "Median wall time per run"
         notes = [
             axis.describe(what),
-            "Whiskers: each model's 95% interval of quality. "
-            "The dashed line is the Pareto frontier: no other model is both better and "
-            + ("cheaper." if key == "cost" else "faster."),
+            "Hover or tap a point for its numbers. Whiskers: each model's 95% interval of "
+            "quality. The dashed line is the Pareto frontier (outlined points): no other model "
+            "is both better and " + ("cheaper." if key == "cost" else "faster."),
         ]
         if left_out:
             why = "unknown price" if key == "cost" else "no timing"
             notes.append(f"Not shown ({why} or no quality): " + ", ".join(left_out) + ".")
         x_title = "cost (USD)" if key == "cost" else "median time per run (s)"
-        svg = scatter_svg(chart_id, pts, x_title, fmt, axis)
+        figures[chart_id] = scatter_figure(pts, x_title, fmt, axis, order)
+        label = f"{title}: " + "; ".join(f"{p.label} {p.y:.0%} at {fmt(p.x)}" for p in pts)
         note = "".join(f'<p class="chart-note">{escape(n)}</p>' for n in notes)
-        figures.append(f"<figure><figcaption>{title}</figcaption>{svg}{note}</figure>")
-    return f'<div class="charts">{"".join(figures)}</div>'
+        out.append(
+            f"<figure><figcaption>{title}</figcaption>"
+            f'<div id="{chart_id}" class="chart" role="img" aria-label="{escape(label)}"></div>'
+            f"{note}</figure>"
+        )
+    return f'<div class="charts">{"".join(out)}</div>'
 
 
 def _fmt_axis_cost(v: float) -> str:
@@ -276,71 +319,6 @@ def _fmt_axis_cost(v: float) -> str:
 
 def _fmt_axis_time(v: float) -> str:
     return f"{v:g} s"
-
-
-def _grid(
-    summary: BakeoffSummary,
-    records: Sequence[TrialRecord],
-    anchors: dict[tuple[str, str, int], str],
-) -> str:
-    models = [m.model for m in summary.ranking] + [u.model for u in summary.unranked]
-    models = models or list(summary.spec.models)
-    tasks = list(dict.fromkeys([*summary.spec.task_names, *(r.task for r in records)]))
-    by_cell: dict[tuple[str, str], list[TrialRecord]] = {}
-    for r in sorted(records, key=lambda r: r.repeat):
-        by_cell.setdefault((r.task, r.model), []).append(r)
-    head = "".join(f'<th class="mid">{escape(m)}</th>' for m in models)
-    rows = []
-    for t in tasks:
-        cells = []
-        for m in models:
-            runs = by_cell.get((t, m), [])
-            cells.append(_grid_cell(runs, anchors) if runs else '<td class="none">not run</td>')
-        rows.append(f"<tr><th>{escape(t)}</th>{''.join(cells)}</tr>")
-    return (
-        f'<div class="table-wrap"><table class="grid" id="grid"><thead><tr><th>task</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="muted">One mark per repeat: ✓ check passed, ✗ failed, • no check, ! an error '
-        "(infrastructure, left out of the grades); underlined: the model ran out of time. Colour: share of "
-        "check tests passed (the judges' score where a task has no check). Click a cell for its runs.</p>"
-    )
-
-
-def _grid_cell(runs: list[TrialRecord], anchors: dict[tuple[str, str, int], str]) -> str:
-    marks, shares = [], []
-    for r in runs:
-        sym, cls = {True: ("✓", "pass"), False: ("✗", "fail"), None: ("•", "nocheck")}[r.passed]
-        if r.status == "error":  # not the model's doing: no verdict mark at all
-            sym, cls = "!", "error"
-        elif r.status == "timeout":
-            cls += " timeout"
-        title = f"repeat {r.repeat}: {r.status}"
-        marks.append(
-            f'<a class="mark {cls}" href="#{anchors[r.key]}" title="{escape(title)}">{sym}</a>'
-        )
-        if r.status == "error":
-            continue  # says nothing about the model: no part of the cell's colour
-        if r.check is not None:
-            c = r.check
-            shares.append(
-                (c.tests_passed or 0) / c.tests_total if c.tests_total else float(c.passed)
-            )
-        elif r.judge_overall is not None:
-            shares.append((r.judge_overall - 1) / 9)
-    judged = [r.judge_overall for r in runs if r.judge_overall is not None]
-    score = f"judge {statistics.fmean(judged):.1f}" if judged else ""
-    tests = [
-        (r.check.tests_passed, r.check.tests_total) for r in runs if r.check and r.check.tests_total
-    ]
-    if tests:
-        score += (
-            " · " if score else ""
-        ) + f"tests {sum(a or 0 for a, _ in tests)}/{sum(b or 0 for _, b in tests)}"
-    q = f' style="--q:{statistics.fmean(shares):.3f}"' if shares else ""
-    return (
-        f'<td class="cell" data-run="{anchors[runs[0].key]}"{q}>{"".join(marks)}'
-        f"<br><small>{escape(score) or '&nbsp;'}</small></td>"
-    )
 
 
 def _categories(summary: BakeoffSummary) -> str:
@@ -381,15 +359,15 @@ def _judging(summary: BakeoffSummary) -> str:
     return f"<p>{escape(line)}</p>{fam}"
 
 
-def _runs(records: Sequence[TrialRecord], anchors: dict[tuple[str, str, int], str]) -> str:
+def _runs(
+    detailed: Sequence[TrialRecord], total: int, anchors: dict[tuple[str, str, int], str]
+) -> str:
     buttons = '<p><button data-toggle-runs="open">Expand all</button> <button data-toggle-runs="close">Collapse all</button></p>'
-    ordered = sorted(records, key=lambda r: (r.task, r.model, r.repeat))
-    shown = ordered[:MAX_RUN_DETAILS]
-    rest = len(ordered) - len(shown)
+    rest = total - len(detailed)
     more = (
         f"<p>{rest} more runs are not detailed here, to keep the page openable; "
         "<code>bakeoff report RUN_ID --export-json FILE</code> exports every record.</p>"
         if rest
         else ""
     )
-    return buttons + "".join(render_run(r, anchors[r.key]) for r in shown) + more
+    return buttons + "".join(render_run(r, anchors[r.key]) for r in detailed) + more

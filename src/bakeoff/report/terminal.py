@@ -5,7 +5,7 @@ Text from a run (answers, errors, names) is model output: it passes through the 
 
 from __future__ import annotations
 
-import json
+import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -37,8 +37,15 @@ from bakeoff.report.verdicts import (
 )
 from bakeoff.types import AgentResult
 
-# Piped output (CI logs, `| tee`) gets a wide table rather than rich's 80-column default.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+def _piped_width() -> int:
+    """Piped output (CI logs, `| tee`) gets a wide table rather than rich's 80-column default,
+    unless $COLUMNS says how wide the reader is."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 120
+
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else _piped_width())
 
 
 def fmt_cost(cost: float | None) -> str:
@@ -78,9 +85,13 @@ def print_agent_result(r: AgentResult) -> None:
 
 
 def print_models(infos: Sequence[Any]) -> None:
-    table = Table(title="Models")
+    """The model table. Ids are never cut (the other columns wrap instead); why a model cannot
+    be used now goes below the table, one numbered note per distinct reason, so a long install
+    hint is printed whole at any width."""
+    table = Table(title="Models", box=box.SIMPLE_HEAD if console.width < 100 else box.HEAVY_HEAD)
     for col in ("id", "aliases", "price in/out per Mtok", "usable now"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold", no_wrap=col == "id")
+    reasons: dict[str, int] = {}
     for i in infos:
         price = i.price
         price_text = (
@@ -88,9 +99,14 @@ def print_models(infos: Sequence[Any]) -> None:
             if price is not None
             else ("$0 (local)" if getattr(i, "local", False) else "unknown")
         )
-        usable = "[green]yes[/green]" if i.usable else f"[yellow]no[/yellow] — {i.why_not}"
-        table.add_row(i.id, ", ".join(i.aliases), price_text, usable)
+        usable = Text("yes", style="green")
+        if not i.usable:
+            n = reasons.setdefault(str(i.why_not), len(reasons) + 1)
+            usable = Text.assemble(("no", "yellow"), f" [{n}]")
+        table.add_row(Text(i.id), ", ".join(i.aliases), price_text, usable)
     console.print(table)
+    for why, n in reasons.items():
+        console.print(Text(f"[{n}] {why}"))
 
 
 # ---- bake-off summary ---------------------------------------------------------------------------
@@ -220,27 +236,13 @@ def judging_line(j: JudgeReliability) -> str | None:
     return " · ".join(parts)
 
 
-def short_script_names(summary: BakeoffSummary) -> BakeoffSummary:
-    """The summary with each `script:/long/path/x.json` shown as `script:x.json` when the file
-    names are unique (ids stay absolute in the store so `--resume` works from anywhere)."""
-    names = [m.model for m in summary.ranking] + [u.model for u in summary.unranked]
-    long_ids = [m for m in names if m.startswith("script:/")]
-    short = {m: "script:" + m.rsplit("/", 1)[-1] for m in long_ids}
-    if not short or len(set(short.values())) < len(short):
-        return summary
-    text = summary.model_dump_json()
-    for full, name in sorted(short.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(json.dumps(full)[1:-1], name)
-    return BakeoffSummary.model_validate_json(text)
-
-
 def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     """The bake-off comparison table (each model's timeouts and errors under its name, and the
     models not ranked for want of a valid trial), the ranking with its letter groups and how the
     tests were made, the recommendation, one paired-test matrix per metric, judging, weights
     and bands.
     Below 118 columns the token and cost-per-solved columns are left out to keep rows whole."""
-    summary = short_script_names(redact_model(summary))
+    summary = redact_model(summary)
     wide = console.width >= 118
     table = Table(
         title=Text(f"Bake-off {summary.run_id}"),
@@ -372,7 +374,7 @@ def print_trials(records: Sequence[TrialRecord], console: Console = console) -> 
     for col in ("task", "model", "check", "turns", "tokens in/out", "time", "answer"):
         table.add_column(
             col,
-            overflow="ellipsis",
+            overflow="fold" if col == "model" else "ellipsis",
             no_wrap=col == "answer",
             min_width=22 if col == "task" else None,
         )
@@ -388,7 +390,7 @@ def print_trials(records: Sequence[TrialRecord], console: Console = console) -> 
             check += f" [yellow](timeout: {esc(r.agent.stop_reason)})[/yellow]"
         table.add_row(
             esc(r.task),
-            esc(r.model.rsplit("/", 1)[-1]),
+            Text(r.model),
             check,
             str(r.agent.turns),
             f"{fmt_tokens(r.agent.usage.input_tokens)} / {fmt_tokens(r.agent.usage.output_tokens)}",

@@ -1,0 +1,142 @@
+"""The past-runs subcommands of the `bakeoff` CLI — report, runs, compare — as thin shells over
+`bakeoff.evals`. `latest` stands for the newest stored run wherever a run id goes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bakeoff.errors import UserError
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def resolve_run_id(store: Any, given: str) -> str:
+    """`given`, or the newest stored run's id for `latest`."""
+    if given != "latest":
+        return given
+    runs = store.list_runs()
+    if not runs:
+        raise UserError(f"no runs yet in {store.path}: `latest` needs one (try `bakeoff run`)")
+    return str(runs[0]["run_id"])
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bakeoff.evals.runner import build_outcome
+    from bakeoff.evals.store import Store
+    from bakeoff.report.export import records_public, write_csv, write_json
+    from bakeoff.report.html import default_report_dir, write_html, write_run_report
+    from bakeoff.report.terminal import console, print_summary
+
+    store = Store(args.store)
+    outcome = build_outcome(store, resolve_run_id(store, args.run_id))
+    html = write_run_report(outcome, default_report_dir(store.path))
+    if args.html:
+        html = write_html(outcome.summary, outcome.records, Path(args.html))
+    if args.csv:
+        write_csv(outcome.records, Path(args.csv))
+    if args.export_json:
+        write_json(outcome.summary, outcome.records, Path(args.export_json))
+    if args.json:
+        _emit_json(
+            {
+                "run_id": outcome.run_id,
+                "report_html": str(html),
+                **outcome.summary.public(),
+                "records": records_public(outcome.records),
+            }
+        )
+    else:
+        print_summary(outcome.summary)
+        console.print(f"\nReport: {html}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import time
+
+    from bakeoff.evals.store import Store
+
+    store = Store(args.store)
+    runs = store.list_runs()
+    for r in runs:
+        spec = store.get_spec(str(r["run_id"]))
+        r["models"] = [spec.labels.get(m, m) for m in spec.models]
+        r["tasks"] = len(spec.task_names)
+    if args.json:
+        _emit_json(runs)
+        return 0
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(r["created_at"])))  # type: ignore[arg-type]
+        print(
+            f"{r['run_id']}  {when}  {r['status']:<14} {r['done']}/{r['planned']} trials  "
+            f"{r['tasks']} tasks  {', '.join(r['models'])}"  # type: ignore[arg-type]
+        )
+    if not runs:
+        print('no runs yet: try `bakeoff run "Create hello.py that prints hello" --models local`')
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bakeoff.evals.run_compare import changes_public, compare_runs
+    from bakeoff.evals.runner import build_outcome
+    from bakeoff.evals.store import Store
+    from bakeoff.report.side_by_side import print_run_changes
+
+    store = Store(args.store)
+    run_a, run_b = (resolve_run_id(store, r) for r in (args.run_a, args.run_b))
+    a, b = build_outcome(store, run_a), build_outcome(store, run_b)
+    changes = compare_runs((a.summary, a.records), (b.summary, b.records))
+    if args.json:
+        _emit_json(changes_public(run_a, run_b, changes))
+    else:
+        print_run_changes(run_a, run_b, changes)
+    return 0
+
+
+def add_history_commands(sub: Any) -> None:
+    """Register report, runs and compare on the main parser's subparsers."""
+    from bakeoff.cli import example_parser
+
+    p = example_parser(
+        sub,
+        "report",
+        "grade a stored run again and write its reports",
+        "examples:\n  bakeoff report latest\n  bakeoff report latest --json | jq '.records[]'\n"
+        "  bakeoff report 20261129-120000-ab12 --html report.html --csv trials.csv",
+    )
+    p.add_argument("run_id", metavar="RUN_ID", help="a run id from `bakeoff runs`, or latest")
+    p.add_argument("--store", type=Path)
+    p.add_argument("--html", help="write the HTML report to this file")
+    p.add_argument("--csv", help="export every trial as CSV")
+    p.add_argument("--export-json", help="export summary and every record as JSON")
+    p.add_argument("--json", action="store_true", help="print ranking and records as JSON")
+    p.set_defaults(handler=cmd_report)
+
+    p = example_parser(
+        sub,
+        "runs",
+        "list stored runs, newest first",
+        "examples:\n  bakeoff runs\n  bakeoff runs | head -3\n  bakeoff runs --json",
+    )
+    p.add_argument("--store", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+    p = example_parser(
+        sub,
+        "compare",
+        "each model's change between two runs, and whether it is more than noise",
+        "examples:\n  bakeoff compare 20261128-090000-ab12 latest\n"
+        "  bakeoff compare RUN_A RUN_B --json",
+    )
+    p.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id, or latest)")
+    p.add_argument("run_b", metavar="RUN_B", help="the later run (an id, or latest)")
+    p.add_argument("--store", type=Path)
+    p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.set_defaults(handler=cmd_compare)

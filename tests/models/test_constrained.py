@@ -1,0 +1,168 @@
+"""Constrained tool calls: the reply schema admits exactly a call of an offered tool with valid
+arguments or a final answer, llama.cpp's converter turns it into a grammar (no silent fallback
+to free JSON), and the adapter sends it instead of native tools and reads the replies back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from bakeoff.config import BakeoffConfig, load_config
+from bakeoff.errors import ConfigError
+from bakeoff.models.base import RetryPolicy
+from bakeoff.models.constrained import REPLY_NOTE, reply_schema
+from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
+from bakeoff.models.openai_wire import openai_tools
+from bakeoff.tools import READ_TOOLS, WRITE_TOOLS
+from bakeoff.types import Message
+
+from .wire_servers import Reply, WireServer, openai_chunk, openai_stream, openai_usage
+
+TOOLS = [*READ_TOOLS, *WRITE_TOOLS]
+ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Make hello.py")]
+
+
+def _admits(value: object) -> bool:
+    return bool(jsonschema.Draft202012Validator(reply_schema(TOOLS)).is_valid(value))
+
+
+def test_the_schema_admits_offered_calls_and_final_answers_only() -> None:
+    arguments = {"path": "a.py", "content": "print(1)\n"}
+    write = {"name": "write_file", "arguments": arguments}
+    assert _admits(write)
+    assert _admits({"final_answer": "Created a.py."})
+
+    assert not _admits({"name": "add", "arguments": {"a": 1}})  # the exercise's own function
+    assert not _admits({"name": "write_file", "arguments": {"path": "a.py"}})  # content missing
+    assert not _admits({"name": "write_file", "arguments": {**arguments, "mode": "w"}})
+    assert not _admits({**write, "note": "extra"})
+    assert not _admits({"final_answer": "done", "name": "read_file"})
+    assert not _admits([write])
+
+
+def test_llama_cpp_turns_the_schema_into_a_grammar_of_the_offered_tools() -> None:
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    # llama-cpp-python falls back to "any JSON" when conversion fails; it must not fail.
+    gbnf = grammar.json_schema_to_gbnf(json.dumps(reply_schema(TOOLS)))
+    for tool in TOOLS:
+        assert f'\\"{tool.name}\\"' in gbnf
+    assert "final_answer" in gbnf
+
+
+@pytest.fixture
+async def constrained(
+    server: WireServer, fast_retry: RetryPolicy
+) -> AsyncIterator[OpenAIChatModel]:
+    adapter = OpenAIChatModel(
+        "llamacpp",
+        "qwen",
+        base_url=f"{server.url}/v1",
+        api_key=None,
+        retry=fast_retry,
+        constrained_tools=True,
+    )
+    yield adapter
+    await adapter.aclose()
+
+
+def _say(text: str) -> Reply:
+    return openai_stream(
+        openai_chunk({"content": text}, finish_reason="stop"), openai_chunk(usage=openai_usage())
+    )
+
+
+async def test_constrained_requests_carry_the_schema_and_the_reply_format(
+    constrained: OpenAIChatModel, server: WireServer
+) -> None:
+    server.add(_say('{"name": "read_file", "arguments": {"path": "a.py"}}'))
+    done = await constrained.complete(ASK, TOOLS)
+
+    [call] = done.message.tool_calls
+    assert (call.name, call.arguments) == ("read_file", {"path": "a.py"})
+    body = server.requests[0].body
+    assert body["tools"] == openai_tools(TOOLS) and "tool_choice" not in body
+    assert body["response_format"] == {"type": "json_object", "schema": reply_schema(TOOLS)}
+    assert body["messages"][0] == {"role": "system", "content": "Be brief." + REPLY_NOTE}
+    assert body["messages"][1:] == [{"role": "user", "content": "Make hello.py"}]
+
+
+async def test_a_final_answer_comes_back_as_plain_text(
+    constrained: OpenAIChatModel, server: WireServer
+) -> None:
+    server.add(_say('{"final_answer": "Created hello.py."}'))
+    done = await constrained.complete(ASK, TOOLS)
+    assert (done.message.content, done.message.tool_calls) == ("Created hello.py.", [])
+
+
+async def test_file_content_with_raw_newlines_is_read_leniently(
+    constrained: OpenAIChatModel, server: WireServer
+) -> None:
+    reply = '{"name": "write_file", "arguments": {"path": "h.py", "content": "a = 1\nb = 2\n"}}'
+    server.add(_say(reply))
+    done = await constrained.complete(ASK, TOOLS)
+    [call] = done.message.tool_calls
+    assert call.arguments == {"path": "h.py", "content": "a = 1\nb = 2\n"}
+
+
+async def test_a_server_that_ignored_the_schema_still_gets_text_calls_read(
+    constrained: OpenAIChatModel, server: WireServer
+) -> None:
+    server.add(_say('Sure.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a"}}'))
+    done = await constrained.complete(ASK, TOOLS)
+    assert [c.name for c in done.message.tool_calls] == ["read_file"]
+    assert done.message.content == "Sure."
+
+
+def test_the_embedded_model_is_capped_and_unconstrained_by_default() -> None:
+    options = chat_options(BakeoffConfig().provider("local"), context_tokens=8192)
+    assert options["constrained_tools"] is False  # measured: it cost the 1.5B passes
+    assert options["output_cap"] == 1024
+    assert options["context_tokens"] == 8192
+    assert chat_options(BakeoffConfig().provider("llamacpp"))["constrained_tools"] is False
+
+
+def test_a_provider_table_switches_it_and_carries_request_parameters(tmp_path: Path) -> None:
+    file = tmp_path / "bakeoff.toml"
+    file.write_text(
+        "[providers.local]\nconstrained_tools = true\n"
+        "[providers.mine]\nbase_url = 'http://localhost:8081/v1'\nconstrained_tools = true\n"
+        "request_params = { temperature = 0.7, tool_choice = 'required' }\n",
+        encoding="utf-8",
+    )
+    config = load_config(file)
+    local = chat_options(config.provider("local"))
+    assert (local["constrained_tools"], local["output_cap"]) == (True, 1024)
+    mine = chat_options(config.provider("mine"))
+    assert mine["constrained_tools"] is True
+    assert mine["request_params"] == {"temperature": 0.7, "tool_choice": "required"}
+    file.write_text("[providers.local]\nconstrained_tool = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="constrained_tool"):
+        load_config(file)
+
+
+@pytest.mark.model
+async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool() -> None:
+    pytest.importorskip("llama_cpp")
+    from bakeoff.agent import SYSTEM_PROMPT
+    from bakeoff.models.embedded import EmbeddedModel, stop_local_servers
+
+    model = EmbeddedModel("qwen2.5-coder-1.5b")
+    model.extra_body = {"temperature": 0, "seed": 7}
+    model.constrained_tools = True
+    ask = [
+        Message(role="system", content=SYSTEM_PROMPT),
+        Message(role="user", content="Create a file hello.py that prints Hello, world!"),
+    ]
+    try:
+        done = await model.complete(ask, TOOLS, max_output_tokens=128)
+    finally:
+        await model.aclose()
+        stop_local_servers()
+    [call] = done.message.tool_calls
+    assert _admits({"name": call.name, "arguments": call.arguments})
+    assert (call.name, call.arguments["path"]) == ("write_file", "hello.py")
+    assert "print(" in call.arguments["content"]

@@ -1,0 +1,69 @@
+"""The import contract that keeps the layers in order: data shapes and adapters at the bottom,
+the eval layer above them, reports above that, the shells (CLI, MCP server) on top. Read from
+the source, function-level imports included, so a lazy import cannot hide a cycle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "bakeoff"
+SHELLS = (
+    "bakeoff.cli",
+    "bakeoff.cli_run",
+    "bakeoff.cli_completion",
+    "bakeoff.mcp_server",
+    "bakeoff.mcp_http",
+    "bakeoff.claude_init",
+)
+BOTTOM = [
+    "agent.py",
+    "tools.py",
+    "workspace.py",
+    "sandbox.py",
+    "types.py",
+    "errors.py",
+    "config.py",
+    "redact.py",
+    "net.py",
+    "weights.py",
+]
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n.startswith("bakeoff")}
+
+
+def modules(*parts: str) -> list[Path]:
+    found: list[Path] = []
+    for part in parts:
+        target = SRC / part
+        found += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    return [p for p in found if "suite" not in p.parts]
+
+
+def reaches(names: set[str], *prefixes: str) -> list[str]:
+    return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes))
+
+
+@pytest.mark.parametrize("path", modules("models", *BOTTOM), ids=lambda p: p.name)
+def test_the_bottom_layers_never_import_evals_reports_or_shells(path: Path) -> None:
+    assert reaches(imported(path), "bakeoff.evals", "bakeoff.report", *SHELLS) == []
+
+
+@pytest.mark.parametrize("path", modules("evals"), ids=lambda p: p.name)
+def test_the_eval_layer_never_imports_reports_or_shells(path: Path) -> None:
+    assert reaches(imported(path), "bakeoff.report", *SHELLS) == []
+
+
+@pytest.mark.parametrize("path", modules("report"), ids=lambda p: p.name)
+def test_reports_never_import_the_shells(path: Path) -> None:
+    assert reaches(imported(path), *SHELLS) == []
