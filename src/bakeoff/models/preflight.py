@@ -46,13 +46,21 @@ class PreflightProblem:
 class PreflightFailed(UserError):
     """Some models cannot be reached or used; the message names each one and the fix."""
 
-    def __init__(self, problems: Sequence[PreflightProblem], total: int) -> None:
+    def __init__(
+        self, problems: Sequence[PreflightProblem], total: int, *, pinged: bool = True
+    ) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {p.line()}" for p in self.problems)
+        # Without the ping only unusable ids and missing keys are left: skipping cannot help.
+        skip = (
+            ", or pass --no-preflight to skip this check (their trials are then recorded as "
+            "errors and left out of the grades)"
+            if pinged
+            else ""
+        )
         super().__init__(
             f"{len(self.problems)} of {total} models cannot be used, so nothing ran:\n{lines}\n"
-            "Fix these and run again, or pass --no-preflight to skip this check (their trials "
-            "are then recorded as errors and left out of the grades)."
+            f"Fix these and run again{skip}."
         )
 
 
@@ -91,7 +99,7 @@ async def ready_models(
                 await model.aclose()
         order = list(roles)
         problems.sort(key=lambda p: order.index(p.model))
-        raise PreflightFailed(problems, len(roles))
+        raise PreflightFailed(problems, len(roles), pinged=ping)
     return {m: made[m] for m in contestants}, {j: made[j] for j in judges}
 
 
