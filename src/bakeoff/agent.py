@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from bakeoff.errors import LimitExceeded, ProviderError, ToolError
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
+from bakeoff.models.text_tools import only_function_markup
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import ToolBox
 from bakeoff.types import INFRASTRUCTURE_4XX, AgentResult, Completion, Message, StopReason
@@ -82,6 +83,9 @@ def no_attempt(answer: str, tool_calls: int) -> str | None:
     text = answer.strip()
     if not text:
         return None if tool_calls else "no answer and no tool call: the model did nothing"
+    if markup := only_function_markup(text):
+        listed = ", ".join(sorted(set(markup)))
+        return f"the final answer is a tool call written as text ({listed}), not an answer"
     match = _WRAPPED_CALL.match(text)
     try:
         value = json.loads(match.group(1) if match else text)

@@ -160,3 +160,27 @@ def test_nothing_offered_means_no_calls() -> None:
 def test_plain_prose_and_broken_json_pass_through() -> None:
     text = 'Use {braces} freely, even {"name": "read_file", "arguments": {"path": '
     assert extract_text_tool_calls(text, TOOLS) == (text, [])
+
+
+def test_function_markup_in_tools_tags_is_a_call() -> None:
+    """What Qwen2.5-Coder 1.5B answered to "Create a file hello.py" (seen 2026-11-29)."""
+    from bakeoff.models.text_tools import only_function_markup
+    from bakeoff.tools import READ_TOOLS, WRITE_TOOLS
+
+    text = (
+        '<tools>\n  <function name="write_file" arguments=\'{"path": "hello.py", '
+        '"content": "print(\\"Hello, world!\\")"}\'/>\n</tools>'
+    )
+    rest, calls = extract_text_tool_calls(text, READ_TOOLS + WRITE_TOOLS)
+    assert rest == ""
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("write_file", {"path": "hello.py", "content": 'print("Hello, world!")'})
+    ]
+    assert only_function_markup(text) == ["write_file"]
+    # An unknown tool is still a call (the agent answers it with an error the model can read),
+    # and prose around markup is not "only markup".
+    unknown = '<function name="create_file" arguments=\'{"path": "a"}\'/>'
+    assert [c.name for c in extract_text_tool_calls(unknown, READ_TOOLS + WRITE_TOOLS)[1]] == [
+        "create_file"
+    ]
+    assert only_function_markup("Here: " + unknown) == []

@@ -1,8 +1,11 @@
 """Recovers tool calls that a model wrote as plain text instead of native tool calls. Small local
 models (Qwen2.5-Coder 0.5B behind llama.cpp, for one) answer a tool request with a JSON object
 such as `{"name": "read_file", "arguments": {"path": "a.py"}}`, bare, in a fenced ```json block,
-or inside `<tool_call>...</tool_call>` tags, sometimes several at once. `extract_text_tool_calls`
-turns such objects into `ToolCall`s, but only when the name is one of the offered tools and the
+inside `<tool_call>...</tool_call>` tags, or as `<function name="read_file" arguments='{...}'/>`
+markup (Qwen2.5-Coder 1.5B, inside `<tools>`), sometimes several at once. `extract_text_tool_calls`
+turns such objects into `ToolCall`s. An object of exactly `{"name", "arguments"}` (and function
+markup) is always a call, even of a tool that does not exist: the agent answers it with an error
+the model can correct. Any other object counts only when its name is an offered tool and its
 arguments validate against that tool's JSON schema; anything else stays in the text untouched,
 so prose that merely contains JSON is never mistaken for an action."""
 
@@ -21,6 +24,36 @@ from bakeoff.types import ToolCall, ToolSpec
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder(strict=False)  # models put raw newlines in strings
+_FUNCTION_TAG = re.compile(
+    r"""<function\s+name\s*=\s*["']([\w.-]+)["']\s+(?:arguments|parameters)\s*=\s*"""
+    r"""(?:'(.*?)'|"(.*?)")\s*/?>(?:\s*</function>)?""",
+    re.DOTALL,
+)
+_TOOLS_WRAPPER = re.compile(r"</?tools>")
+
+
+def function_markup(text: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, name, arguments text) of each `<function name=... arguments=.../>`."""
+    return [
+        (m.start(), m.end(), m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _FUNCTION_TAG.finditer(text)
+    ]
+
+
+def only_function_markup(text: str) -> list[str]:
+    """The tool names when `text` is nothing but function markup (in `<tools>` or not)."""
+    found = function_markup(text)
+    rest = _TOOLS_WRAPPER.sub("", "".join(_cut(text, [(a, b) for a, b, _, _ in found])))
+    return [name for _, _, name, _ in found] if found and not rest.strip() else []
+
+
+def _cut(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    pieces, cursor = [], 0
+    for start, end in spans:
+        pieces.append(text[cursor:start])
+        cursor = end
+    pieces.append(text[cursor:])
+    return pieces
 
 
 def extract_text_tool_calls(
@@ -35,6 +68,15 @@ def extract_text_tool_calls(
         return text, []
     spans: list[tuple[int, int, list[tuple[str, dict[str, Any]]]]] = []
     taken: list[tuple[int, int]] = []
+    for start, end, name, raw in function_markup(text):
+        try:
+            arguments = _DECODER.decode(raw.strip())
+        except ValueError:
+            continue
+        calls = _as_calls({"name": name, "arguments": arguments}, offered)
+        if calls:
+            taken.append((start, end))
+            spans.append((start, end, calls))
     for pattern in (_TAGGED, _FENCED):
         for match in pattern.finditer(text):
             if _overlaps(match.start(), match.end(), taken):
@@ -59,7 +101,10 @@ def extract_text_tool_calls(
         for name, arguments in calls:
             found.append(ToolCall(id=f"{id_prefix}{len(found)}", name=name, arguments=arguments))
     pieces.append(text[cursor:])
-    remaining = re.sub(r"\n{3,}", "\n\n", "".join(pieces)).strip()
+    remaining = "".join(pieces)
+    if not _TOOLS_WRAPPER.sub("", remaining).strip():
+        remaining = ""  # nothing but the `<tools>` wrapper around the calls
+    remaining = re.sub(r"\n{3,}", "\n\n", remaining).strip()
     return remaining, found
 
 
