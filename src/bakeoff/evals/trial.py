@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.evals import tamper
@@ -119,23 +119,21 @@ async def run_trial(
             network = task.allow_network or agent_config.allow_network
             check = await _grade(task, ws, result, findings, network=network)
         scores = await _judge(task, judges, result, diff, check, findings, judge_sees_checks)
-        return TrialRecord(
-            run_id=run_id,
-            task=task.name,
-            category=task.category,
-            difficulty=task.difficulty,
-            model=model.id,
-            repeat=repeat,
-            status=trial_status(result, check),
-            agent=result,
-            diff=diff,
+        status = trial_status(result, check)
+        return _record(
+            task,
+            model,
+            repeat,
+            run_id,
+            result,
+            status,
+            slot_wait,
+            started,
+            diff,
             check=check,
             judges=scores,
             tamper=findings,
             sandboxed=result.sandboxed and (check is None or check.sandboxed),
-            slot_wait_s=slot_wait,
-            started_at=started,
-            finished_at=time.time(),
         )
     except HarnessError as exc:
         failed = result or AgentResult(
@@ -158,8 +156,10 @@ def _record(
     slot_wait: float,
     started: float,
     diff: str = "",
+    **graded: Any,
 ) -> TrialRecord:
-    """The record of a trial that ended in an error, ungraded."""
+    """A trial's record, finished now; `graded` holds the check, judges and scan when there
+    are any (an error is recorded ungraded)."""
     return TrialRecord(
         run_id=run_id,
         task=task.name,
@@ -173,6 +173,7 @@ def _record(
         slot_wait_s=slot_wait,
         started_at=started,
         finished_at=time.time(),
+        **graded,
     )
 
 
