@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import resource
-import shlex
 import shutil
 import signal
 import subprocess
@@ -262,11 +261,6 @@ def read_tail(path: Path, limit: int) -> str:
         data = handle.read()
     text = data.decode("utf-8", errors="replace")
     return f"[... {size - limit} bytes cut ...]\n{text}" if size > limit else text
-
-
-def describe(command: str) -> str:
-    """A short, shell-quoted form of a command for messages."""
-    return shlex.join(["sh", "-c", command[:200]])
 
 
 def _base_env() -> dict[str, str]:

@@ -35,6 +35,7 @@ from bakeoff.evals.task import (
     TaskSpec,
     apply_solution,
     install_hidden,
+    overlay_files,
     prepare_workspace,
 )
 from bakeoff.redact import redact
@@ -272,7 +273,7 @@ class _CheckSetup:
         (site_dir / f"{_MARKER_PLUGIN}.py").write_text(_MARKER_SOURCE)
         self.result_file = results / RESULT_FILE
         self.started_file = results / "pytest-started"
-        hidden = _hidden_files(task)
+        hidden = overlay_files(task.hidden_dir)
         config = task.hidden_dir / _TASK_PYTEST_CONFIG
         if config.is_file():
             config_path = workspace / _TASK_PYTEST_CONFIG
@@ -302,7 +303,8 @@ class _CheckSetup:
                 "PYTHONPYCACHEPREFIX": "/tmp/bakeoff-pycache",
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                 "BAKEOFF_PYTEST_STARTED": str(self.started_file),
-                "PYTEST_ADDOPTS": " ".join(_quote(a) for a in addopts),
+                # PYTEST_ADDOPTS is split with shlex: paths with spaces must survive it.
+                "PYTEST_ADDOPTS": shlex.join(addopts),
             },
         )
         self.mounts = sandbox.Mounts(
@@ -310,19 +312,3 @@ class _CheckSetup:
             writable=[results],
             read_only_over=[(task.hidden_dir / rel, workspace / rel) for rel in hidden],
         )
-
-
-def _hidden_files(task: TaskSpec) -> list[str]:
-    """The hidden files that `install_hidden` copied into the workspace."""
-    if not task.hidden_dir.is_dir():
-        return []
-    return sorted(
-        p.relative_to(task.hidden_dir).as_posix()
-        for p in task.hidden_dir.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
-
-
-def _quote(arg: str) -> str:
-    # PYTEST_ADDOPTS is split with shlex; paths with spaces must survive it.
-    return shlex.quote(arg)

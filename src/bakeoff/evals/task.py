@@ -233,14 +233,20 @@ def write_answer(workspace: Path, answer: str) -> Path:
     return workspace / ANSWER_FILE
 
 
-def _overlay(source: Path, workspace: Path) -> list[str]:
+def overlay_files(source: Path) -> list[str]:
+    """The files of a task's `hidden/` or `solution/` folder that get laid over a workspace,
+    relative and sorted (byte-code droppings left out); [] when the folder is missing."""
     if not source.is_dir():
         return []
-    written = sorted(
+    return sorted(
         p.relative_to(source).as_posix()
         for p in source.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
+
+
+def _overlay(source: Path, workspace: Path) -> list[str]:
+    written = overlay_files(source)
     for rel in written:
         original = source / rel
         install_file(workspace, rel, original.read_bytes(), original.stat().st_mode)
