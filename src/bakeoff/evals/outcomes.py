@@ -6,7 +6,21 @@ outcome of one trial is `records.trial_status`.) Pure computation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakeoff.config import BakeoffConfig, load_config
+from bakeoff.evals.calibration import (
+    apply_calibration,
+    judge_notes,
+    judge_summaries,
+    uncounted_judges,
+)
+from bakeoff.evals.grading import summarize
+from bakeoff.evals.model_names import relabel
 from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store import Store
 from bakeoff.types import AgentResult
 
 
@@ -60,3 +74,64 @@ def crashed_trial(
         started_at=started_at,
         finished_at=finished_at,
     )
+
+
+@dataclass
+class BakeoffOutcome:
+    run_id: str
+    summary: BakeoffSummary
+    records: list[TrialRecord]
+    report_html: Path | None
+    budget_skipped: int = 0
+
+
+def build_outcome(
+    store: Store,
+    run_id: str,
+    config: BakeoffConfig | None = None,
+    *,
+    budget_skipped: int = 0,
+    notes: Sequence[str] = (),
+) -> BakeoffOutcome:
+    """Grade what the store holds for `run_id`. Writing reports is the shells' job
+    (`bakeoff.report.html.write_run_report`)."""
+    config = config or load_config()
+    spec = store.get_spec(run_id)
+    calibrations = store.calibrations(run_id)
+    uncounted = uncounted_judges(calibrations)
+    records = [apply_calibration(r, uncounted) for r in store.trials(run_id)]
+    verdicts = store.verdicts(run_id)
+    local = {spec.labels.get(m, m) for m in spec.models if _is_local(config, m)}
+    # From here on every model is named as the user typed it (evals/model_names.py).
+    spec, records, verdicts, calibrations = relabel(spec, records, verdicts, calibrations)
+    summary = summarize(spec, records, verdicts, local_models=local)
+    summary.judges = judge_summaries(spec, records, verdicts, calibrations)
+    summary.unsandboxed = sum(not r.sandboxed for r in records)
+    if summary.unsandboxed:
+        summary.notes.append(
+            f"UNSANDBOXED: contestant code in {summary.unsandboxed} trials ran without the OS "
+            "sandbox (no bubblewrap here; --unsafe-no-sandbox). It could read files and keys."
+        )
+    summary.notes.extend(judge_notes(summary.judges))
+    summary.notes.extend(outcome_notes(summary))
+    if budget_skipped:
+        summary.notes.append(
+            f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."
+        )
+    if summary.ranking and all(m.quality.value is None for m in summary.ranking):
+        summary.notes.append(
+            "No check or judge graded this run, so quality is not measured and the order is "
+            "by speed and cost only: compare the answers, or pass --judge ID to grade them."
+        )
+    summary.notes.extend(notes)
+    return BakeoffOutcome(run_id, summary, records, None, budget_skipped)
+
+
+def _is_local(config: BakeoffConfig, model_id: str) -> bool:
+    """Runs on this machine as a real contestant (a scripted model is no candidate for "best
+    local")."""
+    try:
+        provider = config.provider(model_id.split(":", 1)[0])
+    except KeyError:
+        return False
+    return provider.kind != "script" and config.is_local(model_id)
