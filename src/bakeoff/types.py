@@ -44,13 +44,21 @@ class Usage(BaseModel):
     """Tokens by kind. `input_tokens` counts every prompt token, cached ones included
     (`cached_tokens` and `cache_write_tokens` are parts of it); `output_tokens` counts every
     generated token, reasoning included (`reasoning_tokens` is a part of it), so reasoning is
-    never counted twice."""
+    never counted twice. `unreported` counts the requests whose server reported no usage: their
+    tokens are missing from (input) or only estimated in (output, one per streamed chunk) the
+    counts, so a total with `unreported > 0` is a lower bound and is shown as unknown."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    unreported: int = 0
+
+    @property
+    def known(self) -> bool:
+        """Whether every request behind these counts reported its usage."""
+        return self.unreported == 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -59,6 +67,7 @@ class Usage(BaseModel):
             cached_tokens=self.cached_tokens + other.cached_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            unreported=self.unreported + other.unreported,
         )
 
     def public(self) -> dict[str, int]:

@@ -85,9 +85,31 @@ async def test_constrained_requests_carry_the_schema_and_the_reply_format(
     assert (call.name, call.arguments) == ("read_file", {"path": "a.py"})
     body = server.requests[0].body
     assert body["tools"] == openai_tools(TOOLS) and "tool_choice" not in body
-    assert body["response_format"] == {"type": "json_object", "schema": reply_schema(TOOLS)}
+    # Nothing called yet: the first reply must be a call (no answer from thin air).
+    first = reply_schema(TOOLS, allow_final=False)
+    assert body["response_format"] == {"type": "json_object", "schema": first}
     assert body["messages"][0] == {"role": "system", "content": "Be brief." + REPLY_NOTE}
     assert body["messages"][1:] == [{"role": "user", "content": "Make hello.py"}]
+
+
+def test_the_first_reply_must_be_a_call() -> None:
+    first = jsonschema.Draft202012Validator(reply_schema(TOOLS, allow_final=False))
+    assert first.is_valid({"name": "list_directory", "arguments": {}})
+    assert not first.is_valid({"final_answer": "Done."})
+
+
+async def test_once_a_call_was_made_a_final_answer_is_offered(
+    constrained: OpenAIChatModel, server: WireServer
+) -> None:
+    server.add(_say('{"name": "list_directory", "arguments": {}}'))
+    server.add(_say('{"final_answer": "Nothing to do."}'))
+    first = await constrained.complete(ASK, TOOLS)
+    [call] = first.message.tool_calls
+    answer = Message(role="tool", tool_call_id=call.id, name=call.name, content="a.py")
+    done = await constrained.complete([*ASK, first.message, answer], TOOLS)
+    assert done.message.content == "Nothing to do."
+    schemas = [r.body["response_format"]["schema"] for r in server.requests]
+    assert schemas == [reply_schema(TOOLS, allow_final=False), reply_schema(TOOLS)]
 
 
 async def test_a_final_answer_comes_back_as_plain_text(

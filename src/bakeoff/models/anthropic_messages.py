@@ -350,4 +350,5 @@ def _usage(fields: dict[str, Any]) -> Usage:
         cached_tokens=read,
         cache_write_tokens=written,
         output_tokens=int(fields.get("output_tokens", 0)),
+        unreported=int("input_tokens" not in fields),
     )

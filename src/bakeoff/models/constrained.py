@@ -21,9 +21,10 @@ from bakeoff.types import Message, ToolCall, ToolSpec
 FINAL_ANSWER = "final_answer"
 
 
-def reply_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The JSON schema every constrained reply follows: one call of an offered tool, or a final
-    answer. Objects are closed (`additionalProperties: false`), so no key is invented."""
+def reply_schema(tools: Sequence[ToolSpec], *, allow_final: bool = True) -> dict[str, Any]:
+    """The JSON schema every constrained reply follows: one call of an offered tool, or (when
+    `allow_final`) a final answer. Objects are closed (`additionalProperties: false`), so no key
+    is invented."""
     calls = [
         {
             "type": "object",
@@ -39,7 +40,7 @@ def reply_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
         "required": [FINAL_ANSWER],
         "additionalProperties": False,
     }
-    return {"anyOf": [*calls, final]}
+    return {"anyOf": [*calls, final] if allow_final else calls}
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
 REPLY_NOTE = (
     "\n\nEvery reply is exactly one JSON object: a tool call, "
     '{"name": <tool name>, "arguments": <arguments object>}, or, as soon as the task is done, '
-    f'{{"{FINAL_ANSWER}": <your final answer>}}. Do not repeat a call that already succeeded.'
+    f'{{"{FINAL_ANSWER}": <your final answer>}}. Your first reply is a tool call: look at the '
+    "workspace before you answer. Do not repeat a call that already succeeded."
 )
 """Added to the system message: the model cannot see the schema it is held to."""
 
@@ -63,7 +65,9 @@ def constrained_request(
     """Request fields for a constrained reply: the messages with the reply format added to the
     system message (one is put first when there is none), the tools as usual (the model's chat
     template renders them as it was trained to), and the `response_format` carrying the
-    schema."""
+    schema. Until the model has made a call, the schema offers no final answer: it looks at the
+    workspace before it answers (unconstrained, Qwen2.5-Coder-1.5B answered 4 of the 5 quick
+    tasks from thin air on its first reply)."""
     messages = [dict(m) for m in messages]
     if messages and messages[0].get("role") == "system":
         messages[0]["content"] = str(messages[0].get("content") or "") + REPLY_NOTE
@@ -72,8 +76,15 @@ def constrained_request(
     return {
         "messages": messages,
         "tools": openai_tools(tools),
-        "response_format": {"type": "json_object", "schema": reply_schema(tools)},
+        "response_format": {
+            "type": "json_object",
+            "schema": reply_schema(tools, allow_final=_has_called(messages)),
+        },
     }
+
+
+def _has_called(messages: Sequence[dict[str, Any]]) -> bool:
+    return any(m.get("role") == "assistant" and m.get("tool_calls") for m in messages)
 
 
 def parse_constrained_reply(

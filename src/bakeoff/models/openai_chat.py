@@ -253,7 +253,11 @@ class OpenAIChatModel(ModelAdapter):
             counted = usage_of(usage)
         else:
             prompt_tokens = await self._count_prompt_tokens(params)
-            counted = Usage(input_tokens=prompt_tokens or 0, output_tokens=token_chunks)
+            counted = Usage(
+                input_tokens=prompt_tokens or 0,
+                output_tokens=token_chunks,
+                unreported=int(prompt_tokens is None),
+            )
         if thinking_from is not None:
             gen_start: float | None = thinking_from
         elif self.reasoning or counted.reasoning_tokens:

@@ -98,8 +98,9 @@ def tool_call(call_id: str | None, name: str, arguments: Any) -> ToolCall:
 
 
 def usage_of(raw: Any) -> Usage:
-    if raw is None:
-        return Usage()
+    """The server's usage object as `Usage`; a missing one is one request `unreported`."""
+    if raw is None or getattr(raw, "prompt_tokens", None) is None:
+        return Usage(unreported=1)
     prompt_details = getattr(raw, "prompt_tokens_details", None)
     output_details = getattr(raw, "completion_tokens_details", None)
     reasoning = getattr(output_details, "reasoning_tokens", None) or 0
