@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -346,6 +348,10 @@ def sandbox_options(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    # `kill`, a CI timeout, systemd: stop as on Ctrl-C, so the run is marked interrupted and
+    # every model (an embedded llama.cpp server too) is closed on the way out.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         code = handler(args)
         sys.stdout.flush()  # here, where a reader that left is caught, not at exit

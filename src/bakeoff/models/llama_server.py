@@ -7,15 +7,21 @@ stopped just before it would generate. `GET /extras/idle` answers once no genera
 llama.cpp build can offload to a GPU (CUDA, Metal…) and 0 otherwise; the choice is printed to the
 log. Past tool calls reach the chat template with their `arguments` as objects, not the JSON
 strings the OpenAI format carries: Qwen's template applies `tojson` to them, and a string would be
-encoded twice — the model then copies the escaped form into its own calls. Run as
+encoded twice — the model then copies the escaped form into its own calls. The server exits
+when bakeoff does, however bakeoff ended (SIGKILL included): a watchdog thread sees it
+reparented and stops the process, so no orphan holds a GB of memory and both cores. Run as
 `python -m bakeoff.models.llama_server` with llama_cpp.server's arguments; it needs
 llama-cpp-python[server] and nothing else of bakeoff."""
 
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import signal
 import sys
+import threading
+import time
 from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import Depends, HTTPException
@@ -126,8 +132,22 @@ def resolve_gpu_layers(argv: list[str], gpu: bool) -> list[str]:
     return out
 
 
+def exit_with_parent(parent: int, every_s: float = 1.0) -> threading.Thread:
+    """Stop this process (SIGTERM to itself) once `parent` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve() -> None:
     """`python -m llama_cpp.server`, with the routes added."""
+    exit_with_parent(os.getppid())
     router.add_api_route(PROMPT_TOKENS_PATH, prompt_tokens, methods=["POST"], tags=["Extras"])
     router.add_api_route(IDLE_PATH, idle, methods=["GET"], tags=["Extras"])
     decode_arguments_for_templates()
