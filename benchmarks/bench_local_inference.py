@@ -1,6 +1,6 @@
 """Benchmark 4 — local inference: the `local` path against llama.cpp's own figures.
 
-Both sides run the same GGUF (Qwen2.5-Coder-0.5B-Instruct Q4, assembled by
+Both sides run the same GGUF (`--model`: Qwen2.5-Coder-1.5B-Instruct Q4 by default, assembled by
 `bakeoff.models.embedded.ensure_gguf`), the same thread counts, context size and batch size, on
 the same machine, with the same chat messages and the server's default sampling settings:
 
@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results
 
-MODEL_KEY = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 # llama-cpp-python's server defaults for a chat request that sets none (bakeoff sets none).
 SERVER_SAMPLING = {
     "temperature": 0.8,
@@ -178,9 +178,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     threads = args.threads or _default_threads()
     # The server's default n_threads_batch is every CPU; --threads-batch sets both sides.
     threads_batch = args.threads_batch or max(multiprocessing.cpu_count(), 1)
-    gguf = ensure_gguf(MODEL_KEY)
-    config = BakeoffConfig(local=LocalConfig(model=MODEL_KEY, threads=threads, n_ctx=args.ctx))
-    model = EmbeddedModel(MODEL_KEY, config)
+    gguf = ensure_gguf(args.model)
+    config = BakeoffConfig(local=LocalConfig(model=args.model, threads=threads, n_ctx=args.ctx))
+    model = EmbeddedModel(args.model, config)
     model.server.log_path = Path(tempfile.mkdtemp(prefix="bench-local-")) / "server.log"
     code = context_code(args.functions)
 
@@ -252,6 +252,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"embedded model key (default {DEFAULT_MODEL}; qwen2.5-coder-0.5b is the other)",
+    )
     ap.add_argument("--gen", type=int, default=128, help="max output tokens per request")
     ap.add_argument("--functions", type=int, default=40, help="functions in the prompt's module")
     ap.add_argument("--threads", type=int, help="default: what `local` uses (CPUs, at most 8)")
@@ -311,7 +316,7 @@ def main() -> None:
         ],
     ]
     body = (
-        f"GGUF {MODEL_KEY} Q4, n_threads {out['threads']}, n_threads_batch "
+        f"GGUF {args.model} Q4, n_threads {out['threads']}, n_threads_batch "
         f"{out['threads_batch']}, n_ctx {args.ctx}, n_batch 512, CPU only ({results.gpu_note()}); "
         f"prompt ≈{median(theirs, 'prompt_tokens'):.0f} tokens, up to {args.gen} output tokens "
         f"(bakeoff got {median(ours, 'output_tokens'):.0f}, llama.cpp "
