@@ -99,13 +99,23 @@ async def test_run_command_runs_in_workspace_without_keys(
     assert str(box.workspace.root) in out and "key=none" in out
 
 
+async def test_run_command_has_python_and_pytest_as_task_prompts_say(tmp_path: Path) -> None:
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert 1 == 1\n")
+    box = ToolBox(Workspace(tmp_path), allow_commands=True, command_timeout_s=60)
+    command = "python -c 'print(6 * 7)' && python -m pytest -q -p no:asyncio -p no:cacheprovider"
+    out = await call(box, "run_command", command=command)
+    assert out.startswith("exit code: 0"), out
+    assert "42" in out and "1 passed" in out
+
+
 async def test_run_command_timeout_kills_the_process_group(box: ToolBox) -> None:
     marker = box.workspace.root / "survived"
     t0 = time.perf_counter()
     with pytest.raises(ToolError, match="timed out"):
         await call(box, "run_command", command=f"(sleep 3; touch {marker}) & sleep 30")
     assert time.perf_counter() - t0 < 5
-    time.sleep(3.5)
+    # The background job would touch the marker 3 s after it started, had it survived.
+    await asyncio.sleep(max(0.0, t0 + 3.5 - time.perf_counter()))
     assert not marker.exists()
 
 

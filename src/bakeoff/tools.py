@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -237,14 +238,16 @@ async def run_command(
     network: bool = False,
 ) -> str:
     """Run a contestant's shell command in the OS sandbox (`bakeoff.sandbox`) at the
-    workspace root; `sandboxed=False` only when the user passed --unsafe-no-sandbox."""
+    workspace root; `sandboxed=False` only when the user passed --unsafe-no-sandbox. `python`
+    and `pytest` are bakeoff's own interpreter and its pytest (the folder of `sys.executable`
+    leads PATH), the ones the hidden checks run with."""
     with tempfile.TemporaryDirectory(prefix="bakeoff-cmd-") as scratch:
         step = await sandbox.run_sandboxed(
             command,
             workspace=ws.root,
             output_path=Path(scratch) / "output.log",
             timeout_s=timeout_s,
-            env=sandbox.step_env(ws.root),
+            env=sandbox.step_env(ws.root, path_prefix=[Path(sys.executable).parent]),
             policy=sandbox.SandboxPolicy(network=network),
             sandboxed=sandboxed,
         )
