@@ -94,6 +94,18 @@ def test_grading_text_comes_from_the_graders() -> None:
     assert "S ≥ 0.90, A ≥ 0.80, B ≥ 0.70, C ≥ 0.60, D ≥ 0.50, else F" in body
 
 
+def test_the_command_grades_with_the_configs_weights_and_bands(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    config = BakeoffConfig.model_validate(
+        {"weights": {"quality": 0.5, "speed": 0.1, "cost": 0.4}, "grading": {"slow_s": 600}}
+    )
+    init_claude(["gpt-5-mini"], tmp_path, config=config)
+    body = (tmp_path / ".claude" / "commands" / "bakeoff.md").read_text(encoding="utf-8")
+    assert "quality × (0.5 + 0.1 × speed + 0.4 × cost)" in body
+    assert "0 at ≥ 600 s" in body
+
+
 def test_no_overwrite_without_force_and_force_overwrites(
     tmp_path: Path, isolated_config: Path
 ) -> None:

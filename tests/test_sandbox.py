@@ -86,7 +86,7 @@ async def test_a_rival_workspace_is_out_of_reach(tmp_path: Path) -> None:
         f"echo 'raise SystemExit(1)' > {rival}/conftest.py; echo bad > {rival}/solution.py; "
         f"(setsid sh -c 'sleep 1; echo late > {rival}/late.txt' &)",
     )
-    await asyncio.to_thread(time.sleep, 1.5)
+    await asyncio.sleep(1.5)
     assert sorted(p.name for p in rival.iterdir()) == ["solution.py"]
     assert (rival / "solution.py").read_text() == "good"
 
@@ -129,7 +129,7 @@ async def test_nothing_is_left_running(tmp_path: Path) -> None:
     await sh(tmp_path, "sleep 31.401 & (setsid nohup sleep 31.402 &) ; echo started")
     deadline = time.monotonic() + 3
     while host_processes("sleep 31.40") and time.monotonic() < deadline:
-        await asyncio.to_thread(time.sleep, 0.05)
+        await asyncio.sleep(0.05)
     assert host_processes("sleep 31.40") == []
 
 

@@ -5,8 +5,10 @@ absolute path of this machine — writes one relay sub-agent per model under
 `.claude/agents/nano-agent-<slug>.md` that passes a prompt unchanged to `prompt_nano_agent` and
 returns its JSON unchanged, and a `/bakeoff` slash command that first waits for the server, then
 fans a prompt out to all of them in parallel and grades the answers with the bake-off's own
-weights, formulas and letter bands — imported here from the graders, so the text cannot drift
-from the report. `next_steps` says what is left to do by hand: approve the server, which key each
+formulas and letter bands — imported here from the graders, so the text cannot drift from the
+report — and the weights and speed/cost bands of the config given (`[weights]`, `[grading]`;
+the defaults without one), as they stand when the command is written: rerun with `force` after
+changing them. `next_steps` says what is left to do by hand: approve the server, which key each
 sub-agent needs, how to run `/bakeoff`. Existing files are never overwritten without `force`;
 nothing is written when anything would be."""
 
@@ -31,8 +33,8 @@ from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
 from bakeoff.evals.grading import LETTER_BANDS
 from bakeoff.evals.judge import CRITERIA, DEFAULT_RUBRIC
-from bakeoff.evals.records import GradeWeights
 from bakeoff.mcp_server import SERVER_NAME
+from bakeoff.weights import GradeWeights
 
 DEFAULT_MODELS = ("gpt-5-mini", "sonnet-4", "haiku", "local")
 AGENT_TOOL = f"mcp__{SERVER_NAME}__prompt_nano_agent"
@@ -163,9 +165,10 @@ def _bands_text() -> str:
     return ", ".join(bands) + f", else {LETTER_BANDS[-1][0]}"
 
 
-def render_command(models: Sequence[str]) -> str:
-    """The /bakeoff slash command that fans $ARGUMENTS out to every relay sub-agent."""
-    w = GradeWeights()
+def render_command(models: Sequence[str], weights: GradeWeights | None = None) -> str:
+    """The /bakeoff slash command that fans $ARGUMENTS out to every relay sub-agent, grading
+    with `weights` (with their bands; default: `GradeWeights()`)."""
+    w = weights if weights is not None else GradeWeights()
     head = _front_matter(
         {
             "description": (
@@ -264,7 +267,10 @@ def init_claude(
         root / ".claude" / "agents" / f"{agent_name(m)}.md": render_agent(m, mid)
         for m, mid in checked
     }
-    files[root / ".claude" / "commands" / "bakeoff.md"] = render_command([m for m, _ in checked])
+    weights = config.weights if config is not None else None
+    files[root / ".claude" / "commands" / "bakeoff.md"] = render_command(
+        [m for m, _ in checked], weights
+    )
     mcp_path = root / ".mcp.json"
     existing = mcp_path.read_text(encoding="utf-8") if mcp_path.is_file() else None
     command = server_command(root)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
+from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags, sandbox_options
 from bakeoff.errors import BakeoffError, UserError
 from bakeoff.redact import redact, redact_model
 
@@ -192,14 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory the agent works in (default: a new temporary folder, kept and printed "
         "to stderr; pass --workspace . for the current folder)",
     )
-    p.add_argument("--max-turns", type=int, default=20, help="model requests allowed (default 20)")
-    p.add_argument(
-        "--timeout", type=float, default=300.0, help="wall-clock limit in seconds (default 300)"
-    )
+    add_limit_flags(p, per="")
     p.add_argument("--max-cost", type=float, default=None, help="stop once this many USD are spent")
-    p.add_argument(
-        "--max-output-tokens", type=int, default=4096, help="output-token cap per request"
-    )
     p.add_argument(
         "--allow-commands", action="store_true", help="offer the run_command tool (sandboxed)"
     )
@@ -308,41 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_completion)
 
     return parser
-
-
-def add_sandbox_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that decide how contestant code runs (shared by agent and run)."""
-    p.add_argument(
-        "--allow-network",
-        action="store_true",
-        help="give run_command and the checks the network (off: the sandbox has none)",
-    )
-    p.add_argument(
-        "--unsafe-no-sandbox",
-        action="store_true",
-        help="where bubblewrap cannot run, run contestant commands anyway, UNSANDBOXED: they "
-        "can read your files and keys; every report marks such runs",
-    )
-
-
-def sandbox_options(args: argparse.Namespace) -> dict[str, Any]:
-    """AgentConfig fields from the sandbox flags; --allow-commands without a sandbox (and
-    without --unsafe-no-sandbox) is refused here, before anything runs."""
-    from bakeoff.errors import ConfigError
-    from bakeoff.sandbox import sandbox_status
-
-    status = sandbox_status()
-    if args.allow_commands and not status.available and not args.unsafe_no_sandbox:
-        raise ConfigError(
-            f"--allow-commands needs the sandbox, and it cannot run here: {status.reason}. "
-            "Install bubblewrap, or pass --unsafe-no-sandbox to run contestant commands "
-            "unsandboxed (they can then read your files and keys)."
-        )
-    return {
-        "allow_commands": args.allow_commands,
-        "allow_network": args.allow_network,
-        "unsafe_no_sandbox": args.unsafe_no_sandbox,
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,17 +10,15 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bakeoff.errors import ConfigError, UnknownModelError
+from bakeoff.net import is_local_url
 from bakeoff.redact import register_secret_env
 from bakeoff.weights import GradeBands, GradeWeights
 
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "local", "script"]
-
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
 class UnknownProviderError(UnknownModelError, KeyError):
@@ -79,10 +77,9 @@ class ProviderConfig(BaseModel):
 
     @property
     def is_loopback(self) -> bool:
-        """Whether `base_url` points at this machine."""
-        if not self.base_url:
-            return False
-        return (urlsplit(self.base_url).hostname or "").lower() in _LOOPBACK_HOSTS
+        """Whether `base_url` points at this machine (`bakeoff.net.is_local_url`: loopback, or
+        0.0.0.0 / ::, which a client reaches this machine through)."""
+        return is_local_url(self.base_url)
 
     @property
     def is_local(self) -> bool:

@@ -66,6 +66,13 @@ class ProviderError(RunError):
         self.retry_after_s = retry_after_s
 
 
+class EmptyAnswer(ProviderError):
+    """HTTP 200 with no text and no tool call. The model's own doing — an empty generation, or
+    (llama.cpp) a conversation grown past its context window — so the agent stops with
+    `rejected`, graded as the model's failure unless its check passes: an infrastructure error
+    would leave the trial out of the model's numbers, and a contestant could hide behind it."""
+
+
 class ProviderUnreachable(ProviderError):
     """No server answered at the provider's address."""
 

@@ -5,7 +5,8 @@ workspace, no `/proc` of other processes), its workspace as the only writable pl
 private, size-capped `/tmp`, no network unless the policy allows it, and an environment built from
 an allow-list — never the parent's keys. CPU seconds, address space, file size and process count
 are capped with rlimits, and everything the command started is killed when the step ends (a new
-PID namespace dies with its first process; the whole group is killed on timeout or cancel).
+PID namespace dies with its first process; the whole group is killed on timeout or cancel, and
+the step returns, or passes the cancellation on, only once the process's exit is collected).
 
 Where bubblewrap cannot run (macOS, containers without user namespaces) `sandbox_status()` says
 why, once; callers then refuse contestant commands unless the user passed
@@ -203,15 +204,11 @@ async def run_sandboxed(
             await asyncio.wait_for(proc.wait(), timeout_s)
         except TimeoutError:
             timed_out = True
-            kill_group(proc.pid)
-            await proc.wait()
-        except BaseException:
-            kill_group(proc.pid)  # cancelled: the step must not outlive its caller
-            with contextlib.suppress(Exception):
-                await asyncio.shield(proc.wait())
-            raise
         finally:
-            kill_group(proc.pid)  # whatever it left behind dies with it, even on success
+            # On timeout, cancellation and success alike: whatever it started dies with it,
+            # and its exit is collected before we return (or re-raise).
+            kill_group(proc.pid)
+            await _reap(proc)
     return StepResult(
         exit_code=None if timed_out else proc.returncode,
         output_path=output_path,
@@ -244,6 +241,26 @@ def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[s
         args.append("--share-net")
     args.append("--")
     return args
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Wait until the exit of a killed `proc` has been collected, however often the caller is
+    cancelled meanwhile (a second Ctrl-C, `asyncio.run` cancelling every task as it shuts
+    down): a process whose exit the event loop never saw is reported as still running
+    (ResourceWarning) when its loop closes. A cancellation that arrived while waiting is raised
+    once the process is reaped. Gives up after `_REAP_S` (a process stuck in the kernel)."""
+    cancelled = False
+    deadline = time.monotonic() + _REAP_S
+    while proc.returncode is None and time.monotonic() < deadline:
+        try:
+            await asyncio.sleep(0.005)  # the child watcher reports the exit through the loop
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+_REAP_S = 10.0
 
 
 def kill_group(pgid: int) -> None:

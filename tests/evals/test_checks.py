@@ -4,9 +4,11 @@ bubblewrap sandbox wherever it works, which `make test` arranges)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,37 @@ async def test_cancelling_arun_check_kills_the_command(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await pending
     assert await asyncio.to_thread(wait_gone, "sleep 30.301")
+
+
+def test_a_second_cancel_still_reaps_the_check(tmp_path: Path) -> None:
+    """A second Ctrl-C (or `asyncio.run` cancelling every task as it shuts down) lands while
+    the first cancellation waits for the killed check: its exit is still collected before the
+    call ends, so an event loop closed right after leaves no process unreaped to warn about."""
+    workspace, task = check(tmp_path, "echo started > started.txt; sleep 30.302")
+
+    async def cancel_twice() -> None:
+        pending = asyncio.create_task(arun_check(task, workspace))
+        for _ in range(200):
+            if (workspace / "started.txt").is_file():
+                break
+            await asyncio.sleep(0.05)
+        pending.cancel()
+        for _ in range(5):  # the first cancellation reaches the wait for the killed process
+            await asyncio.sleep(0)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+
+    loop = asyncio.new_event_loop()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loop.run_until_complete(cancel_twice())
+        finally:
+            loop.close()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert wait_gone("sleep 30.302")
 
 
 def test_output_keeps_only_the_tail(tmp_path: Path) -> None:

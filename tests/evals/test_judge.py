@@ -96,6 +96,16 @@ async def test_a_fenced_verdict_with_chatter_around_it_is_parsed(tmp_path: Path)
     assert score.criteria["correctness"] == 9
 
 
+async def test_a_raw_newline_in_the_rationale_does_not_lose_the_verdict(tmp_path: Path) -> None:
+    # Models write line breaks inside JSON strings; the verdict is read as leniently as a tool
+    # call written as text (both through bakeoff.models.json_scan), not thrown away.
+    text = json.dumps(VERDICT).replace("Works and is tidy.", "Works.\nAnd is tidy.")
+    text = text.replace("\\n", "\n")  # a real newline, which strict JSON refuses
+    score = await grade(scripted(tmp_path, [{"text": text}]))
+    assert score.error is None and score.overall == 8
+    assert score.rationale == "Works.\nAnd is tidy."
+
+
 async def test_an_invalid_answer_gets_one_retry_asking_for_just_the_json(tmp_path: Path) -> None:
     judge = scripted(
         tmp_path,

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+JITTER_S = 0.2
+"""How late a loaded machine may read a streamed event: a `Pause` of P seconds between two events
+is measured on the client as no less than P - JITTER_S (timing assertions allow for it)."""
+
 
 @dataclass
 class Pause:

@@ -26,7 +26,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.evals.records import JudgeFailure, JudgeScore, PairVerdict
 from bakeoff.evals.verdicts import Planted, json_objects, parse_trial, parse_winner
 from bakeoff.models.base import Model
-from bakeoff.types import Message, Usage
+from bakeoff.types import Message, Usage, total_cost
 
 T = TypeVar("T")
 
@@ -220,10 +220,7 @@ async def _ask(
                 asked.failure = "request_failed"
                 return asked
             asked.usage = asked.usage + completion.usage
-            if asked.cost_usd is not None:
-                asked.cost_usd = (
-                    None if completion.cost_usd is None else asked.cost_usd + completion.cost_usd
-                )
+            asked.cost_usd = total_cost((asked.cost_usd, completion.cost_usd))
             reply = completion.message.content
             found = json_objects(reply)
             asked.value = parse([obj for obj in found if not planted.repeats(obj)])
@@ -327,7 +324,6 @@ async def judge_pair(
     )
     consistent = picks[0] is not None and picks[0] == picks[1]
     winner = picks[0] if consistent and picks[0] != "tie" else None
-    costs = (a_first.cost_usd, b_first.cost_usd)
     return PairVerdict(
         task=task,
         repeat=repeat,
@@ -337,6 +333,6 @@ async def judge_pair(
         winner=winner,
         consistent=consistent,
         error="; ".join(e for e in (a_first.error, b_first.error) if e) or None,
-        cost_usd=None if None in costs else sum(c for c in costs if c is not None),
+        cost_usd=total_cost((a_first.cost_usd, b_first.cost_usd)),
         duration_s=round(time.perf_counter() - started, 3),
     )

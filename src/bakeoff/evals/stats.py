@@ -5,8 +5,9 @@ Wilson score interval, with continuity correction where the report needs coverag
 and covers the truth at least 95% of the time at 3..10 tasks whatever the rate). Paired
 comparisons: an exact sign-flip (permutation) test on per-task differences, Holm's step-down
 correction across every pair of a bake-off, and the smallest gap a run of n tasks can show.
-Agreement: Krippendorff's alpha (interval metric) between judges, Cohen's kappa between a judge
-and the checks. Pure functions over plain lists; every random draw is seeded, so a report built
+Agreement: Krippendorff's alpha (interval metric) between judges' scores; Cohen's kappa between
+two pass/fail raters (callers: a judge's score >= 6, or the judges' mean >= 6, against the check's
+verdict). Pure functions over plain lists; every random draw is seeded, so a report built
 twice from the same records shows the same numbers."""
 
 from __future__ import annotations
@@ -205,9 +206,12 @@ def krippendorff_alpha_interval(ratings: Sequence[Sequence[float | None]]) -> fl
 
 def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
     """Cohen's kappa for two binary raters: (p_o - p_e) / (1 - p_e), where p_o is the observed
-    agreement and p_e the agreement expected from each rater's own base rate. A rater that
-    always says "pass" agrees with mostly-passing checks often, yet scores 0. None when the
-    lists are empty or both raters are constant and agree (p_e = 1: kappa is undefined)."""
+    agreement and p_e the agreement expected from each rater's own base rate. 1 is perfect
+    agreement, 0 chance, -1 perfect disagreement. A rater that never changes its answer scores
+    exactly 0 against a rater that does (always "pass" agrees with mostly-passing checks often,
+    by chance alone), and also 0 against a constant rater that says the opposite. None when the
+    lists are empty, or both raters give one and the same answer throughout (p_e = 1: kappa is
+    undefined). Lists of different lengths raise ValueError."""
     if len(a) != len(b):
         raise ValueError(f"paired ratings differ in length: {len(a)} vs {len(b)}")
     n = len(a)

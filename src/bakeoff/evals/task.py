@@ -4,12 +4,15 @@ A task is a folder holding `task.toml` (the spec below), `files/` (the fixture t
 may be absent for answer-only tasks, which then start from an empty workspace), `hidden/` (check
 files copied in only after the agent stops, overwriting anything the agent wrote under the same
 names) and `solution/` (files laid over the fixture that must make the check pass; `bakeoff tasks
-validate` proves it). The agent's final answer reaches the check through a file: after the agent
-stops, the runner writes its final answer verbatim to `ANSWER.txt` (`ANSWER_FILE`) at the
-workspace root with `write_answer()`, then calls `install_hidden()`, then runs the check, so an
-answer-only task's hidden check simply reads `ANSWER.txt`. The runner does this for every run,
-and takes the workspace diff before it, so neither file shows up as the agent's work. A
-`solution/` of an answer-only task therefore holds an `ANSWER.txt` with a correct answer.
+validate` proves it). The agent's final answer reaches the check through a file: once the agent
+has stopped, for every trial of a task with a check whose agent did not end in an error (an
+errored trial is neither checked nor judged), the trial writes the final answer verbatim to
+`ANSWER.txt` (`ANSWER_FILE`) at the workspace root with `write_answer()`, replacing anything the
+agent left under that name, then calls `install_hidden()`, then runs the check, so an
+answer-only task's hidden check simply reads `ANSWER.txt`. The workspace diff is taken before
+both, so neither file shows up as the agent's work; a task without a check gets no
+`ANSWER.txt`. A `solution/` of an answer-only task therefore holds an `ANSWER.txt` with a
+correct answer.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bakeoff.models.json_scan import scan_json_objects
+
 MAX_RATIONALE_CHARS = 1_000
 _THINK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
@@ -23,20 +25,7 @@ _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 def json_objects(text: str) -> list[dict[str, Any]]:
     """Every top-level JSON object in `text`, in order, wherever it sits: in a ```json fence,
     after chatter or after a reasoning model's <think> block."""
-    text = _THINK.sub("", text)
-    decoder = json.JSONDecoder()
-    found: list[dict[str, Any]] = []
-    i = text.find("{")
-    while i != -1:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i = text.find("{", i + 1)
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-        i = text.find("{", end)
-    return found
+    return [obj for _, _, obj in scan_json_objects(_THINK.sub("", text))]
 
 
 def _canonical(obj: dict[str, Any]) -> str:

@@ -2,8 +2,11 @@
 system prompt apart from the turns, optional extended thinking, streaming by default to measure
 time to first token. Anthropic's `input_tokens` excludes cache reads and writes, so they are
 added back to give `Usage.input_tokens` its meaning of every prompt token. SDK failures become
-the `ProviderError` family: 429, 529 (overloaded), 5xx, timeouts and dropped connections are
-transient and carry the server's retry-after for `ModelAdapter.complete`."""
+the `ProviderError` family through `bakeoff.models.http_errors`, the mapping the OpenAI adapter
+uses too: 429, 529 (overloaded), 5xx, timeouts and dropped connections are transient and carry
+the server's retry-after for `ModelAdapter.complete`; an overloaded or rate-limit error event
+inside a stream is transient as well. A stream cut before its stop reason, or an answer with no
+text and no tool call, is a `ProviderError`, never an empty final answer."""
 
 from __future__ import annotations
 
@@ -16,9 +19,18 @@ from typing import Any
 import anthropic
 import httpx2
 
-from bakeoff.errors import ProviderError, ProviderUnreachable
+from bakeoff.errors import EmptyAnswer, ProviderError
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
-from bakeoff.models.openai_chat import connection_refused, error_detail, retry_after
+from bakeoff.models.http_errors import (
+    Endpoint,
+    connection_error,
+    error_detail,
+    event_error,
+    ping_failed,
+    status_error,
+    timeout_error,
+    transport_error,
+)
 from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
 
 # Never let the SDK fall back to ANTHROPIC_API_KEY or a config profile: with a custom base
@@ -80,10 +92,8 @@ class AnthropicModel(ModelAdapter):
             return await (self._streamed(params) if self.stream else self._whole(params))
         except anthropic.APIError as exc:
             raise self._provider_error(exc) from exc
-        except httpx2.TimeoutException as exc:
-            raise ProviderError(f"{self.id}: the stream stalled: {exc!r}", transient=True) from exc
         except httpx2.TransportError as exc:
-            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+            raise transport_error(self.id, exc) from exc
 
     async def ping(self) -> None:
         """Ask for one entry of the model list: the server answers and takes the key, at no
@@ -91,12 +101,12 @@ class AnthropicModel(ModelAdapter):
         try:
             await self._client().models.list(limit=1)
         except anthropic.APIStatusError as exc:
-            if exc.status_code in (401, 403) or exc.status_code >= 500:
+            if ping_failed(exc.status_code):
                 raise self._provider_error(exc) from exc
         except anthropic.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
-            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+            raise transport_error(self.id, exc) from exc
 
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
@@ -196,6 +206,8 @@ class AnthropicModel(ModelAdapter):
                     stop = event.delta.stop_reason or stop
                     usage.update(_fields(event.usage))
         latency = time.perf_counter() - t0
+        message = self._message([blocks[i] for i in sorted(blocks)])
+        self._check_whole(message, stop)
         counted = _usage(usage)
         if thinking_from is not None:
             gen_start: float | None = thinking_from
@@ -207,7 +219,7 @@ class AnthropicModel(ModelAdapter):
         if counted.output_tokens and gen_start is not None and latency > gen_start:
             rate = counted.output_tokens / (latency - gen_start)
         return Completion(
-            message=self._message([blocks[i] for i in sorted(blocks)]),
+            message=message,
             usage=counted,
             timing=RequestTiming(
                 latency_s=latency,
@@ -222,14 +234,29 @@ class AnthropicModel(ModelAdapter):
         t0 = time.perf_counter()
         response = await self._client().messages.create(**params)
         latency = time.perf_counter() - t0
+        message = self._message([_Block.whole(b) for b in response.content])
+        self._check_whole(message, response.stop_reason)
         counted = _usage(_fields(response.usage))
         return Completion(
-            message=self._message([_Block.whole(b) for b in response.content]),
+            message=message,
             usage=counted,
             # Without a stream there is no first-token time, so output speed stays unknown.
             timing=RequestTiming(latency_s=latency, output_tokens=counted.output_tokens),
             stop_reason=response.stop_reason,
         )
+
+    def _check_whole(self, message: Message, stop: str | None) -> None:
+        """Raise when an answer is no answer: cut before its stop reason (transient: asking
+        again may help), or stopped with no text and no tool call."""
+        if stop is None:
+            raise ProviderError(
+                f"{self.id}: the stream ended without a stop reason (cut short)", transient=True
+            )
+        if not message.content.strip() and not message.tool_calls and stop != "max_tokens":
+            raise EmptyAnswer(
+                f"{self.id}: empty answer (HTTP 200, no text and no tool call, stop_reason "
+                f"{stop!r})"
+            )
 
     def _message(self, blocks: list[_Block]) -> Message:
         text = "".join(b.text for b in blocks if b.type == "text")
@@ -245,39 +272,19 @@ class AnthropicModel(ModelAdapter):
 
     def _provider_error(self, exc: anthropic.APIError) -> ProviderError:
         where = str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
+        endpoint = Endpoint(self.provider, self.name, where, self.timeout_s)
         if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError(
-                f"{self.id}: no answer from {where} within {self.timeout_s:g}s", transient=True
-            )
+            return timeout_error(endpoint)
         if isinstance(exc, anthropic.APIConnectionError):
-            if connection_refused(exc):
-                return ProviderUnreachable(
-                    f"no server is answering at {where}: start it or fix the provider's base URL"
-                )
-            return ProviderError(f"{self.id}: connection to {where} failed", transient=True)
+            return connection_error(endpoint, exc)
         detail = error_detail(exc.body) or exc.message
         if not isinstance(exc, anthropic.APIStatusError):
-            return ProviderError(f"{self.id}: {detail}", body=detail)
-        status = exc.status_code
-        kind = exc.type or ""
-        if status == 401:
-            message = f"{self.provider} rejected the API key (HTTP 401): check the key. {detail}"
-        elif status == 404:
-            message = f"model {self.name!r} was not found at {where} (HTTP 404): {detail}"
-        elif status < 400:  # an error event inside a 200 stream
-            message = f"{self.id}: {kind or 'error'} mid-stream: {detail}"
-        else:
-            message = f"{self.id}: HTTP {status}: {detail}"
-        if status < 400:
-            transient = kind in _TRANSIENT_TYPES
-        else:
-            transient = status in (408, 409, 429) or status >= 500
-        return ProviderError(
-            message.strip(),
-            status=status,
-            body=exc.body if isinstance(exc.body, str) else json.dumps(exc.body),
-            transient=transient,
-            retry_after_s=retry_after(exc.response.headers),
+            return event_error(endpoint, detail, transient=False)
+        if exc.status_code < 400:  # an error event inside a 200 stream: its type says what
+            kind = exc.type or ""
+            return event_error(endpoint, detail, transient=kind in _TRANSIENT_TYPES, kind=kind)
+        return status_error(
+            endpoint, exc.status_code, exc.body, exc.response.headers, fallback=exc.message
         )
 
 

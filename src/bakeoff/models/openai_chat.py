@@ -5,14 +5,17 @@ time to first token and output speed, assembles tool calls from stream deltas, r
 calls that small local models write as text, maps usage into `Usage` (reasoning counted once,
 as a part of output) and turns SDK failures into the `ProviderError` family, transient ones
 carrying the server's retry-after so `ModelAdapter.complete` can back off (the wire shapes
-themselves: `bakeoff.models.openai_wire`).
+themselves: `bakeoff.models.openai_wire`; the HTTP error mapping, shared with the Anthropic
+adapter: `bakeoff.models.http_errors`). A server on this machine (`bakeoff.net.is_local_url`)
+is also sent `max_tokens`, the only output cap older local servers read.
 
 For local models it also keeps each request bounded (`bakeoff.models.guards`): an output cap of
 its own, a stream that degenerates into repetition stopped early (stop reason `degenerate`), a
 request trimmed to the model's context window, and, with `constrained_tools`, replies held by
 the server's JSON-schema decoding to a valid tool call or a final answer
-(`bakeoff.models.constrained`). A 200 answer with no text and no tool call, or a stream cut
-without a finish reason, is a `ProviderError`, never an empty final answer.
+(`bakeoff.models.constrained`). A 200 answer with no text and no tool call is `EmptyAnswer`
+(the model's failure: stop reason `rejected`), a stream cut without a finish reason a transient
+`ProviderError` (retried); neither is ever an empty final answer.
 
 Token counts are the server's own when it reports usage. A stream that ends without usage
 (llama-cpp-python's server never sends it) is counted here instead: one output token per
@@ -22,22 +25,28 @@ unless a character spans tokens (an emoji, most CJK), and prompt tokens from
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx2
 import openai
 
-from bakeoff.errors import ProviderError, ProviderUnreachable
+from bakeoff.errors import EmptyAnswer, ProviderError
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
 from bakeoff.models.constrained import constrained_request, parse_constrained_reply
 from bakeoff.models.guards import RepetitionGuard, estimate_tokens, fit_context, partial_pieces
+from bakeoff.models.http_errors import (
+    Endpoint,
+    connection_error,
+    error_detail,
+    event_error,
+    ping_failed,
+    status_error,
+    timeout_error,
+    transport_error,
+)
 from bakeoff.models.openai_wire import (
     PartialCall,
     add_delta,
@@ -47,6 +56,7 @@ from bakeoff.models.openai_wire import (
     usage_of,
 )
 from bakeoff.models.text_tools import extract_text_tool_calls
+from bakeoff.net import is_local_url
 from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
 
 if TYPE_CHECKING:
@@ -55,7 +65,6 @@ if TYPE_CHECKING:
 # Never let the SDK fall back to OPENAI_API_KEY: it would send the user's OpenAI key to
 # whatever server the base URL names. Keyless local servers accept any bearer token.
 _NO_KEY = "no-key"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 class OpenAIChatModel(ModelAdapter):
@@ -133,7 +142,7 @@ class OpenAIChatModel(ModelAdapter):
         except openai.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
-            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+            raise transport_error(self.id, exc) from exc
 
     async def _send(self, params: dict[str, Any], tools: Sequence[ToolSpec]) -> Completion:
         if self.stream:
@@ -152,12 +161,12 @@ class OpenAIChatModel(ModelAdapter):
         try:
             await self._client().models.list()
         except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403) or exc.status_code >= 500:
+            if ping_failed(exc.status_code):
                 raise self._provider_error(exc) from exc
         except openai.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
-            raise ProviderError(f"{self.id}: connection lost: {exc!r}", transient=True) from exc
+            raise transport_error(self.id, exc) from exc
 
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
@@ -181,7 +190,7 @@ class OpenAIChatModel(ModelAdapter):
             params["tools"] = openai_tools(tools)
         if max_output_tokens is not None:
             params["max_completion_tokens"] = max_output_tokens
-            if urlsplit(self.base_url or "").hostname in _LOOPBACK:
+            if is_local_url(self.base_url):
                 # Local servers (llama-cpp-python, older Ollama) only read max_tokens; OpenAI,
                 # which rejects max_tokens for reasoning models, never lives on loopback.
                 params["max_tokens"] = max_output_tokens
@@ -287,7 +296,7 @@ class OpenAIChatModel(ModelAdapter):
                 f"{self.id}: the stream ended without a finish reason (cut short)", transient=True
             )
         if not text.strip() and not calls and finish != "length":
-            raise ProviderError(
+            raise EmptyAnswer(
                 f"{self.id}: empty answer (HTTP 200, no text and no tool call, finish_reason "
                 f"{finish!r}); a prompt over the model's context window does this on llama.cpp"
             )
@@ -334,92 +343,31 @@ class OpenAIChatModel(ModelAdapter):
         return str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
 
     def _provider_error(self, exc: openai.APIError) -> ProviderError:
-        where = self._where()
+        endpoint = Endpoint(self.provider, self.name, self._where(), self.timeout_s)
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"{self.id}: no answer from {where} within {self.timeout_s:g}s", transient=True
-            )
+            return timeout_error(endpoint)
         if isinstance(exc, openai.APIConnectionError):
-            if connection_refused(exc):
-                return ProviderUnreachable(
-                    f"no server is answering at {where}: start the {self.provider} server "
-                    "or fix the provider's base URL"
-                )
-            return ProviderError(f"{self.id}: connection to {where} failed", transient=True)
-        detail = error_detail(exc.body) or exc.message
-        if not isinstance(exc, openai.APIStatusError):  # an error event inside a stream
-            transient = any(w in detail.lower() for w in ("overload", "server", "rate", "capacity"))
-            return ProviderError(f"{self.id}: {detail}", body=detail, transient=transient)
-        status = exc.status_code
-        body = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
-        if status == 401:
-            message = f"{self.provider} rejected the API key (HTTP 401): check the key. {detail}"
-        elif status == 403:
-            message = f"{self.provider} refused access to {self.name!r} (HTTP 403): {detail}"
-        elif status == 404:
+            return connection_error(endpoint, exc)
+        if isinstance(exc, openai.APIStatusError):
             hint = f" (run `ollama pull {self.name}`)" if self.provider == "ollama" else ""
-            message = (
-                f"model {self.name!r} was not found at {where} (HTTP 404){hint}: check the "
-                f"model name and the base URL. {detail}"
+            return status_error(
+                endpoint,
+                exc.status_code,
+                exc.body,
+                exc.response.headers,
+                fallback=exc.message,
+                not_found_hint=hint,
             )
-        else:
-            message = f"{self.id}: HTTP {status}: {detail}"
-        return ProviderError(
-            message.strip(),
-            status=status,
-            body=body,
-            transient=status in (408, 409, 429) or status >= 500,
-            retry_after_s=retry_after(exc.response.headers),
-        )
+        # An error event inside a stream: the SDK gives its words, not its type.
+        detail = error_detail(exc.body) or exc.message
+        transient = any(w in detail.lower() for w in ("overload", "server", "rate", "capacity"))
+        return event_error(endpoint, detail, transient=transient)
 
 
 def _rate(tokens: int, latency: float, start: float | None) -> float | None:
     if not tokens or start is None or latency - start <= 0:
         return None
     return tokens / (latency - start)
-
-
-def connection_refused(exc: BaseException) -> bool:
-    """Whether nobody listens at the address (refused, or the name did not resolve)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, httpx2.ConnectError | ConnectionRefusedError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def error_detail(body: object) -> str:
-    """The server's own words from an error body, short."""
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping):
-            inner = inner.get("message", inner)
-        body = inner
-    text = body if isinstance(body, str) else json.dumps(body) if body is not None else ""
-    return text[:300]
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked us to wait: `retry-after-ms`, or `retry-after` in seconds or as
-    an HTTP date; None when it gave no (readable) hint."""
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return float(ms) / 1000
-    except ValueError:
-        pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def chat_options(provider: ProviderConfig, *, context_tokens: int | None = None) -> dict[str, Any]:

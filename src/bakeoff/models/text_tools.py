@@ -2,28 +2,35 @@
 models (Qwen2.5-Coder 0.5B behind llama.cpp, for one) answer a tool request with a JSON object
 such as `{"name": "read_file", "arguments": {"path": "a.py"}}`, bare, in a fenced ```json block,
 inside `<tool_call>...</tool_call>` tags, or as `<function name="read_file" arguments='{...}'/>`
-markup (Qwen2.5-Coder 1.5B, inside `<tools>`), sometimes several at once. `extract_text_tool_calls`
-turns such objects into `ToolCall`s. An object of exactly `{"name", "arguments"}` (and function
-markup) is always a call, even of a tool that does not exist: the agent answers it with an error
-the model can correct. Any other object counts only when its name is an offered tool and its
-arguments validate against that tool's JSON schema; anything else stays in the text untouched,
-so prose that merely contains JSON is never mistaken for an action."""
+markup (Qwen2.5-Coder 1.5B, inside `<tools>`), sometimes several at once (a JSON list, or one
+value after another in a block). `extract_text_tool_calls` turns such objects into `ToolCall`s,
+and only when the request offered tools. Which objects are calls:
+
+- exactly the keys `name` and `arguments` (an object, or its JSON text), and function markup
+  whose arguments are a JSON object: always a call, even of a tool that is not offered or with
+  arguments its schema refuses; the agent answers it with an error the model can correct;
+- any other shape (`parameters` for `arguments`, extra keys, `{"type": "function",
+  "function": {...}}`): a call only when its name is an offered tool and its arguments validate
+  against that tool's JSON schema;
+- a tagged or fenced block counts only when every value in it is a call; otherwise the whole
+  block stays text, and so does anything else, so prose that merely contains JSON is never
+  mistaken for an action. Bare objects are found by `bakeoff.models.json_scan`."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
+from bakeoff.models.json_scan import LENIENT, scan_json_objects
 from bakeoff.types import ToolCall, ToolSpec
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)```", re.DOTALL)
-_DECODER = json.JSONDecoder(strict=False)  # models put raw newlines in strings
 _FUNCTION_TAG = re.compile(
     r"""<function\s+name\s*=\s*["']([\w.-]+)["']\s+(?:arguments|parameters)\s*=\s*"""
     r"""(?:'(.*?)'|"(.*?)")\s*/?>(?:\s*</function>)?""",
@@ -70,7 +77,7 @@ def extract_text_tool_calls(
     taken: list[tuple[int, int]] = []
     for start, end, name, raw in function_markup(text):
         try:
-            arguments = _DECODER.decode(raw.strip())
+            arguments = LENIENT.decode(raw.strip())
         except ValueError:
             continue
         calls = _as_calls({"name": name, "arguments": arguments}, offered)
@@ -85,7 +92,7 @@ def extract_text_tool_calls(
             calls = _calls_in(match.group(1), offered)
             if calls:
                 spans.append((match.start(), match.end(), calls))
-    for start, end, value in _bare_objects(text, taken):
+    for start, end, value in scan_json_objects(text, skip=taken):
         calls = _as_calls(value, offered)
         if calls:
             spans.append((start, end, calls))
@@ -125,31 +132,13 @@ def _calls_in(block: str, offered: dict[str, ToolSpec]) -> list[tuple[str, dict[
         if position == len(block):
             return calls
         try:
-            value, position = _DECODER.raw_decode(block, position)
+            value, position = LENIENT.raw_decode(block, position)
         except json.JSONDecodeError:
             return []
         more = _as_calls(value, offered)
         if not more:
             return []
         calls.extend(more)
-
-
-def _bare_objects(text: str, taken: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, Any]]:
-    """Top-level JSON objects in free text; an object that parses is skipped whole, so a nested
-    object inside it (say, its arguments) is never read as a call of its own."""
-    position = text.find("{")
-    while position != -1:
-        span = next(((s, e) for s, e in taken if s <= position < e), None)
-        if span is not None:
-            position = text.find("{", span[1])
-            continue
-        try:
-            value, end = _DECODER.raw_decode(text, position)
-        except json.JSONDecodeError:
-            position = text.find("{", position + 1)
-            continue
-        yield position, end, value
-        position = text.find("{", end)
 
 
 def _as_calls(value: Any, offered: dict[str, ToolSpec]) -> list[tuple[str, dict[str, Any]]]:
