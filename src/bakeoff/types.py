@@ -3,6 +3,8 @@ the record of one agent run. Pure data, no I/O; every shape serialises to JSON a
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +48,9 @@ class Usage(BaseModel):
     generated token, reasoning included (`reasoning_tokens` is a part of it), so reasoning is
     never counted twice. `unreported` counts the requests whose server reported no usage: their
     tokens are missing from (input) or only estimated in (output, one per streamed chunk) the
-    counts, so a total with `unreported > 0` is a lower bound and is shown as unknown."""
+    counts, so a total with `unreported > 0` is a lower bound (shown as "≥ N"), and
+    `nothing_known` when no request counted any input (every request sends a prompt, so a reported
+    one always does)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -60,6 +64,11 @@ class Usage(BaseModel):
         """Whether every request behind these counts reported its usage."""
         return self.unreported == 0
 
+    @property
+    def nothing_known(self) -> bool:
+        """Whether nothing is known: some request reported no usage and none counted input."""
+        return self.unreported > 0 and self.input_tokens == 0
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
@@ -70,14 +79,21 @@ class Usage(BaseModel):
             unreported=self.unreported + other.unreported,
         )
 
-    def public(self) -> dict[str, int]:
-        """The four fields of the `agent --json` contract."""
-        return {
+    def public(self) -> dict[str, int | None]:
+        """The four fields of the `agent --json` contract. When some request reported no usage,
+        `unreported` (how many) is added and the counts are lower bounds; when nothing is
+        known (`nothing_known`) they are null, never 0."""
+        counts: dict[str, int | None] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         }
+        if self.known:
+            return counts
+        if self.nothing_known:
+            counts = dict.fromkeys(counts)
+        return {**counts, "unreported": self.unreported}
 
 
 class RequestTiming(BaseModel):
@@ -166,3 +182,14 @@ class AgentResult(BaseModel):
             "error": self.error,
             "sandboxed": self.sandboxed,
         }
+
+
+def total_cost(costs: Iterable[float | None]) -> float | None:
+    """The sum of `costs` in USD, or None when any of them is None: one unknown price makes
+    the total unknown, never a total that leaves it out. An empty sum is 0.0."""
+    known: list[float] = []
+    for cost in costs:
+        if cost is None:
+            return None
+        known.append(cost)
+    return math.fsum(known)

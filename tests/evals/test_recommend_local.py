@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.evals.recommend import LLAMA_CPP_REFERENCE, local_speeds, local_vs_cloud
+from bakeoff.evals.recommend import (
+    LLAMA_CPP_REFERENCE,
+    llama_cpp_reference,
+    local_speeds,
+    local_vs_cloud,
+)
 from bakeoff.evals.records import Interval, ModelSummary, TrialRecord, TrialStatus
 from bakeoff.types import AgentResult, RequestTiming, Usage
 
@@ -115,3 +120,24 @@ def test_local_speed_from_the_requests_beside_llama_cpp() -> None:
     other = speeds[OTHER_LOCAL]
     assert other.reference is None  # never measured: no figure is made up
     assert other.prompt_tps is None and other.output_tps is None and other.ttft_s is None
+
+
+def test_a_reference_belongs_to_one_model_file_never_a_neighbours() -> None:
+    figures = LLAMA_CPP_REFERENCE["qwen2.5-coder-0.5b"]
+    table = {"qwen2.5-coder-0.5b": figures, "llamacpp:Coder-Q8.gguf": figures}
+    assert llama_cpp_reference(["local:qwen2.5-coder-0.5b"], table) is figures  # by GGUF key
+    assert llama_cpp_reference(["llamacpp:coder-q8.gguf"], table) is figures  # by full id
+    assert llama_cpp_reference(["local:qwen2.5-coder-1.5b"], table) is None  # another size
+    assert llama_cpp_reference(["ollama:qwen2.5-coder-0.5b-instruct-q8_0"], table) is None
+    assert llama_cpp_reference(["local:qwen2.5-coder-1.5b"]) is None  # not measured yet
+
+
+def test_runs_with_unreported_prompt_tokens_are_left_out_of_the_prompt_rate() -> None:
+    timings = [RequestTiming(latency_s=4.0, ttft_s=2.0, output_tokens=60, output_tps=20.0)]
+    counted = trial(LOCAL, "implement", 4.0, 0.0, requests=timings, input_tokens=800)
+    silent = trial(LOCAL, "implement", 4.0, 0.0, requests=timings, repeat=2)
+    silent.agent.usage = Usage(output_tokens=60, unreported=1)
+    speeds = {s.model: s for s in local_speeds(RANKING, [counted, silent])}
+    assert speeds[LOCAL].prompt_tps == pytest.approx(800 / 2.0)  # not 800 / 4.0
+    only_silent = {s.model: s for s in local_speeds(RANKING, [silent])}
+    assert only_silent[LOCAL].prompt_tps is None  # unknown, not 0 tok/s

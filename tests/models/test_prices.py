@@ -160,6 +160,26 @@ def test_local_compute_is_charged_by_the_hour() -> None:
     assert price is not None and price.describe() == "$0 tokens + $1.8/h (self-hosted)"
 
 
+def test_unreported_usage_makes_a_priced_request_cost_unknown_never_zero() -> None:
+    # The server said nothing about a request's tokens: pricing the 0 it counted would be $0.
+    unreported = Usage(output_tokens=40, unreported=1)
+    assert cost("openai", "gpt-5-mini", unreported) is None
+    partly = Usage(input_tokens=900, cached_tokens=0, output_tokens=40, unreported=1)
+    assert cost("anthropic", "claude-sonnet-4-0", partly) is None
+    config = BakeoffConfig(prices={"openai:my-finetune": PriceOverride(input=2, output=8)})
+    assert cost("openai", "my-finetune", unreported, config=config) is None
+    assert cost("openai", "gpt-5-mini", Usage(input_tokens=900, output_tokens=40)) is not None
+
+
+def test_unreported_usage_leaves_a_self_hosted_cost_as_it_was() -> None:
+    # Free tokens are free however many there were; compute time is still charged by the hour.
+    unreported = Usage(output_tokens=40, unreported=1)
+    assert cost("local", "qwen2.5-coder-0.5b", unreported) == 0.0
+    assert cost("ollama", "gpt-oss:20b", unreported) == 0.0
+    hourly = BakeoffConfig(local=LocalConfig(hourly_usd=3.6))
+    assert cost("local", "qwen2.5-coder-0.5b", unreported, 10.0, hourly) == pytest.approx(0.01)
+
+
 def test_a_remote_server_without_hourly_cost_is_priced_from_the_table() -> None:
     config = BakeoffConfig(providers={"ollama": ProviderConfig(base_url="http://gpu:11434/v1")})
     assert price_for("ollama", "gpt-oss:20b", config) is None

@@ -13,7 +13,7 @@ import pytest
 
 from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
 from bakeoff.report.charts import Point, choose_axis, pareto_frontier, plotly_js
-from bakeoff.report.grid import MAX_RUN_DETAILS
+from bakeoff.report.grid import MAX_MARKS, MAX_RUN_DETAILS
 from bakeoff.report.html import render_html, run_anchor, write_html
 from bakeoff.report.on_device import local_vs_cloud_lines
 
@@ -136,7 +136,9 @@ def test_grid_links_only_to_runs_the_page_details(
     targets = re.findall(r'href="#([^"]+)"', page) + re.findall(r'data-run="([^"]+)"', page)
     assert targets and set(targets) <= ids  # every link and clickable cell leads somewhere
     rest = len(many) + len(records) - 2 - MAX_RUN_DETAILS
-    assert page.count("(not detailed)") == rest
+    # Every mark that links nowhere says so; a cell marks at most MAX_MARKS repeats, then +N.
+    assert page.count("(not detailed)") == page.count('<span class="mark ') > 0
+    assert f">+{len(many) - MAX_MARKS}</span>" in page
     assert f"{rest} more runs are not detailed here" in page
 
 
@@ -201,7 +203,10 @@ def test_local_models_are_set_beside_the_best_cloud_model(
     speed = section[section.index('id="local-speed"') :]
     assert speed.count("<tr><td") == 3  # three local models
     assert "llama.cpp 168.7" in speed and "llama.cpp 37.7" in speed  # the measured 0.5B
-    assert "llama.cpp not measured" in speed  # the others: no reference is invented
+    assert "llama.cpp no reference" in speed  # the others: no reference is invented
+    assert "local:qwen2.5-coder-1.5b: no llama.cpp reference for this model on this machine" in (
+        section
+    )
     assert "2026-11-25" in section
 
 

@@ -7,18 +7,19 @@ GradeWeights.quality_bar. Pure computation; `grading.summarize` calls it.
 The on-device answer comes from the trial records as well: `local_vs_cloud` sets, per category,
 the best local model beside the best cloud model (quality, median time, cost per run), and
 `local_speeds` each local model's measured prompt and output tokens/s and time to first token
-beside llama.cpp's own figures for this machine where they were measured
-(`LLAMA_CPP_REFERENCE`)."""
+beside llama.cpp's own figures where they were measured (`LLAMA_CPP_REFERENCE`, one per model
+file, found by `llama_cpp_reference`; a model without one gets none, never a neighbour's)."""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from bakeoff.evals.records import GradeWeights, ModelSummary, Recommendation, TrialRecord
+from bakeoff.evals.records import GradeWeights, ModelSummary, Recommendation
+from bakeoff.evals.rows import Trial
 
 
 def recommend(
@@ -124,7 +125,7 @@ class LocalVsCloud(BaseModel):
 def local_vs_cloud(
     ranking: Sequence[ModelSummary],
     categories: dict[str, dict[str, float | None]],
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
 ) -> list[LocalVsCloud]:
     """Per category (sorted by name), the best local model beside the best cloud model; empty
     when the run had no local model or no cloud model."""
@@ -157,7 +158,7 @@ def local_vs_cloud(
     return out
 
 
-def _contender(model: str, quality: float, runs: Sequence[TrialRecord]) -> Contender:
+def _contender(model: str, quality: float, runs: Sequence[Trial]) -> Contender:
     mine = [r for r in runs if r.model == model]
     costs = [r.agent.cost_usd for r in mine]
     return Contender(
@@ -197,9 +198,25 @@ LLAMA_CPP_REFERENCE: dict[str, LlamaCppReference] = {
         source="BENCHMARKS.md §4, llama.cpp perf counters, ~1,680-token prompt, 128 output tokens",
     ),
 }
-"""Measured reference figures, keyed by the embedded model's GGUF key. Another machine's
-speed differs: they are labelled with where and when they were measured. Models missing here
-show no reference."""
+"""Measured reference figures, one per model file, keyed by a model's full id
+(`llamacpp:my-model`) or by the name after the provider, which for the embedded models is the
+GGUF key (`qwen2.5-coder-1.5b`) and for a llama.cpp server its model alias or GGUF file name.
+Another machine's speed differs: they are labelled with where and when they were measured.
+Models missing here show no reference."""
+
+
+def llama_cpp_reference(
+    model_ids: Sequence[str], table: Mapping[str, LlamaCppReference] | None = None
+) -> LlamaCppReference | None:
+    """The reference of the first of `model_ids` that `table` (default `LLAMA_CPP_REFERENCE`)
+    holds by its full id or its name, case-insensitive; never one of a similar name (another
+    size or quantisation is another model file)."""
+    by_key = {k.lower(): v for k, v in (LLAMA_CPP_REFERENCE if table is None else table).items()}
+    for model_id in model_ids:
+        for key in (model_id, model_id.partition(":")[2]):
+            if key and key.lower() in by_key:
+                return by_key[key.lower()]
+    return None
 
 
 class LocalSpeed(BaseModel):
@@ -209,7 +226,8 @@ class LocalSpeed(BaseModel):
     requests: int
     prompt_tps: float | None
     """Input tokens ÷ time to first token, summed over the requests (prompt evaluation as a
-    user sees it: HTTP, template, tokenising; tokens served from a prompt cache count too)."""
+    user sees it: HTTP, template, tokenising; tokens served from a prompt cache count too);
+    runs whose server did not report every request's tokens are left out."""
     output_tps: float | None
     """Median of the requests' output tokens/s, measured after the first token."""
     ttft_s: float | None
@@ -217,9 +235,7 @@ class LocalSpeed(BaseModel):
     reference: LlamaCppReference | None = None
 
 
-def local_speeds(
-    ranking: Sequence[ModelSummary], records: Sequence[TrialRecord]
-) -> list[LocalSpeed]:
+def local_speeds(ranking: Sequence[ModelSummary], records: Sequence[Trial]) -> list[LocalSpeed]:
     """Each local model's measured speed (in ranking order), with llama.cpp's reference."""
     out = []
     for m in ranking:
@@ -229,11 +245,15 @@ def local_speeds(
         reqs = [t for r in runs for t in r.agent.requests]
         ttfts = [t.ttft_s for t in reqs if t.ttft_s is not None]
         tps = [t.output_tps for t in reqs if t.output_tps is not None]
-        timed = [r for r in runs if any(t.ttft_s for t in r.agent.requests)]
+        # A run whose server did not report every prompt's tokens would understate the rate.
+        timed = [
+            r
+            for r in runs
+            if r.agent.usage.unreported == 0 and any(t.ttft_s for t in r.agent.requests)
+        ]
         first = sum(t.ttft_s or 0.0 for r in timed for t in r.agent.requests)
         prompt = sum(r.agent.usage.input_tokens for r in timed)
-        ids = {m.model.lower(), *(r.agent.model.lower() for r in runs)}
-        ref = next((v for k, v in LLAMA_CPP_REFERENCE.items() if any(k in i for i in ids)), None)
+        ref = llama_cpp_reference([m.model, *dict.fromkeys(r.agent.model for r in runs)])
         out.append(
             LocalSpeed(
                 model=m.model,

@@ -2,7 +2,8 @@
 `[prices]` overrides first and then in the price table bundled with `genai-prices` (read from the
 installed package only: its auto-updater is never started, so nothing phones home). Self-hosted
 models (embedded, scripted, servers on loopback, or any provider with `hourly_usd`) are free in
-tokens and may carry a $/hour of compute. A model whose price nobody knows gets `None`, never $0.
+tokens and may carry a $/hour of compute. A model whose price nobody knows gets `None`, never $0;
+so does a request of a priced model whose server reported no usage (`Usage.known`).
 `make_cost_fn` turns a price into the `CostFn` the adapters call once per request."""
 
 from __future__ import annotations
@@ -90,8 +91,17 @@ class Price(Rates):
                 rates = tier
         return rates
 
-    def cost(self, usage: Usage, seconds: float = 0.0) -> float:
-        """USD of one request: its tokens at the applicable rates plus compute time."""
+    @property
+    def charges_tokens(self) -> bool:
+        """Whether any token costs money (a self-hosted model's tokens are free)."""
+        rates = [self, *self.tiers]
+        return any(r.input or r.output or r.cached_input or r.cache_write for r in rates)
+
+    def cost(self, usage: Usage, seconds: float = 0.0) -> float | None:
+        """USD of one request: its tokens at the applicable rates plus compute time; None
+        when tokens cost money and the server did not report them (never a price of 0)."""
+        if not usage.known and self.charges_tokens:
+            return None
         total = self.rates_for(usage.input_tokens).tokens_cost(usage)
         if self.hourly_usd:
             total += self.hourly_usd * max(seconds, 0.0) / 3600

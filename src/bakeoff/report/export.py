@@ -1,14 +1,15 @@
 """Machine-readable exports of a bake-off: JSON (the summary and every record with all its
 fields, so it loads back into the same pydantic models), CSV (one flat row per trial, for a
 spreadsheet or pandas), and the short per-run form that `bakeoff report --json` prints. An
-unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0. Every
-format passes through the redaction filter (`bakeoff.redact`) on its way out."""
+unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0; so do
+token counts no server reported (`unreported_requests` says how many requests; with some
+reported, the counts are lower bounds). Every format passes through the redaction filter (`bakeoff.redact`) on its way out."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ CSV_COLUMNS = [
     "run_id", "task", "category", "difficulty", "model", "repeat", "status", "passed",
     "tests_passed", "tests_total", "judge_overall", "duration_s", "model_time_s", "tool_time_s",
     "wait_s", "warmup_s", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens",
-    "cost_usd", "turns", "tool_calls", "error",
+    "unreported_requests", "cost_usd", "turns", "tool_calls", "error",
 ]  # fmt: skip
 
 
-def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+def records_public(records: Iterable[TrialRecord]) -> list[dict[str, Any]]:
     """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd,
-    usage; plus how the agent stopped (stop_reason) and its error, whether contestant code ran
+    usage (as in `agent --json`: `unreported` and null counts when a server did not say); plus how the agent stopped (stop_reason) and its error, whether contestant code ran
     sandboxed and what the tamper scan found."""
     rows = [
         {
@@ -47,7 +48,7 @@ def records_public(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
     return list(redact_json(rows))
 
 
-def write_json(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
+def write_json(summary: BakeoffSummary, records: Iterable[TrialRecord], path: Path | str) -> Path:
     """`{"summary": ..., "records": [...]}`; each part validates back into its model."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,7 @@ def csv_row(r: TrialRecord) -> dict[str, Any]:
     """One trial as a flat row. `wait_s` is all waiting: for a provider slot before the run
     started plus rate-limit back-off during it. Empty cells mean unknown or not applicable."""
     a, c = r.agent, r.check
+    tokens = a.usage.public()
     return {
         "run_id": r.run_id,
         "task": r.task,
@@ -82,10 +84,11 @@ def csv_row(r: TrialRecord) -> dict[str, Any]:
         "tool_time_s": round(a.tool_time_s, 3),
         "wait_s": round(a.wait_time_s + r.slot_wait_s, 3),
         "warmup_s": round(a.warmup_s, 3),
-        "input_tokens": a.usage.input_tokens,
-        "cached_tokens": a.usage.cached_tokens,
-        "output_tokens": a.usage.output_tokens,
-        "reasoning_tokens": a.usage.reasoning_tokens,
+        "input_tokens": _blank(tokens["input_tokens"]),
+        "cached_tokens": _blank(tokens["cached_tokens"]),
+        "output_tokens": _blank(tokens["output_tokens"]),
+        "reasoning_tokens": _blank(tokens["reasoning_tokens"]),
+        "unreported_requests": a.usage.unreported,
         "cost_usd": _blank(a.cost_usd),
         "turns": a.turns,
         "tool_calls": a.tool_calls,
@@ -93,7 +96,7 @@ def csv_row(r: TrialRecord) -> dict[str, Any]:
     }
 
 
-def write_csv(records: Sequence[TrialRecord], path: Path | str) -> Path:
+def write_csv(records: Iterable[TrialRecord], path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     redactor = current()

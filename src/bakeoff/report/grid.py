@@ -1,8 +1,8 @@
 """The report's task × model grid: one cell per task and model, one mark per repeat (✓ passed,
-✗ failed, • no check, ! infrastructure error; underlined: timed out), coloured by the share of
-check tests passed. A mark links to its run's details, and a cell to its first run's, only when
-the page carries those details (it carries at most `MAX_RUN_DETAILS`), so no link leads
-nowhere."""
+✗ failed, • no check, ! infrastructure error; underlined: timed out; on hover its status and
+tokens), coloured by the share of check tests passed. A mark links to its run's details, and a
+cell to its first run's, only when the page carries those details (it carries at most
+`MAX_RUN_DETAILS`), so no link leads nowhere."""
 
 from __future__ import annotations
 
@@ -10,25 +10,30 @@ import statistics
 from collections.abc import Sequence
 from html import escape
 
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.records import BakeoffSummary
+from bakeoff.evals.rows import Trial
+from bakeoff.report.tokens import fmt_in_out
 
 MAX_RUN_DETAILS = 1000
 """Runs whose transcript, diff and grades the page carries in full; a 10,000-run sweep would
 otherwise make a page of tens of MB that browsers struggle to open."""
+MAX_MARKS = 25
+"""Marks per cell; further repeats show as "+N" (the colour and scores count them all), so a
+100,000-trial run still makes a page a browser opens."""
 
 
 def grid_html(
     summary: BakeoffSummary,
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
     anchors: dict[tuple[str, str, int], str],
-    detailed: Sequence[TrialRecord],
+    detailed: Sequence[Trial],
 ) -> str:
     """The grid; marks and cells link to a run's details only for runs in `detailed`."""
     linked = {anchors[r.key] for r in detailed}
     models = [m.model for m in summary.ranking] + [u.model for u in summary.unranked]
     models = models or list(summary.spec.models)
     tasks = list(dict.fromkeys([*summary.spec.task_names, *(r.task for r in records)]))
-    by_cell: dict[tuple[str, str], list[TrialRecord]] = {}
+    by_cell: dict[tuple[str, str], list[Trial]] = {}
     for r in sorted(records, key=lambda r: r.repeat):
         by_cell.setdefault((r.task, r.model), []).append(r)
     head = "".join(f'<th class="mid">{escape(m)}</th>' for m in models)
@@ -44,7 +49,8 @@ def grid_html(
     return (
         f'<div class="table-wrap"><table class="grid" id="grid"><thead><tr><th>task</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="muted">One mark per repeat: ✓ check passed, ✗ failed, • no check, ! an error '
+        '<p class="muted">One mark per repeat (at most '
+        f"{MAX_MARKS}, then +N): ✓ check passed, ✗ failed, • no check, ! an error "
         "(infrastructure, left out of the grades); underlined: the model ran out of time. Colour: share of "
         "check tests passed (the judges' score where a task has no check). Click a cell for its runs "
         f"(the page details the first {MAX_RUN_DETAILS:,} runs; marks of the others link nowhere).</p>"
@@ -52,22 +58,24 @@ def grid_html(
 
 
 def _grid_cell(
-    runs: list[TrialRecord], anchors: dict[tuple[str, str, int], str], linked: set[str]
+    runs: list[Trial], anchors: dict[tuple[str, str, int], str], linked: set[str]
 ) -> str:
-    marks, shares = [], []
+    marks: list[str] = []
+    shares: list[float] = []
     for r in runs:
         sym, cls = {True: ("✓", "pass"), False: ("✗", "fail"), None: ("•", "nocheck")}[r.passed]
         if r.status == "error":  # not the model's doing: no verdict mark at all
             sym, cls = "!", "error"
         elif r.status == "timeout":
             cls += " timeout"
-        title = f"repeat {r.repeat}: {r.status}"
-        anchor = anchors[r.key]
-        marks.append(
-            f'<a class="mark {cls}" href="#{anchor}" title="{escape(title)}">{sym}</a>'
-            if anchor in linked
-            else f'<span class="mark {cls}" title="{escape(title + " (not detailed)")}">{sym}</span>'
-        )
+        if len(marks) < MAX_MARKS:
+            title = f"repeat {r.repeat}: {r.status} · tokens {fmt_in_out(r.agent.usage)}"
+            anchor = anchors[r.key]
+            marks.append(
+                f'<a class="mark {cls}" href="#{anchor}" title="{escape(title)}">{sym}</a>'
+                if anchor in linked
+                else f'<span class="mark {cls}" title="{escape(title + " (not detailed)")}">{sym}</span>'
+            )
         if r.status == "error":
             continue  # says nothing about the model: no part of the cell's colour
         if r.check is not None:
@@ -86,6 +94,10 @@ def _grid_cell(
         score += (
             " · " if score else ""
         ) + f"tests {sum(a or 0 for a, _ in tests)}/{sum(b or 0 for _, b in tests)}"
+    if len(runs) > MAX_MARKS:
+        marks.append(
+            f'<span class="muted" title="repeats without a mark">+{len(runs) - MAX_MARKS}</span>'
+        )
     q = f' style="--q:{statistics.fmean(shares):.3f}"' if shares else ""
     first = next((anchors[r.key] for r in runs if anchors[r.key] in linked), None)
     run = f' data-run="{first}"' if first else ""

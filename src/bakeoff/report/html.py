@@ -12,8 +12,9 @@ the redaction filter (`bakeoff.redact`)."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from importlib import resources
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.evals.rows import Trial
 from bakeoff.evals.runner import BakeoffOutcome
 from bakeoff.redact import current
 from bakeoff.report.charts import Point, choose_axis, figures_script, plotly_js, scatter_figure
@@ -37,12 +39,12 @@ from bakeoff.report.terminal import (
     fmt_pass,
     fmt_pct,
     fmt_seconds,
-    fmt_tokens,
     judging_line,
     recommendation_lines,
     unranked_lines,
     weights_line,
 )
+from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out
 from bakeoff.report.verdicts import matrices, matrix_html, method_lines, ranking_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -57,10 +59,15 @@ def run_anchor(task: str, model: str, repeat: int) -> str:
 def write_run_report(outcome: BakeoffOutcome, report_dir: Path) -> Path:
     """Write a bake-off's HTML report as `report_dir/RUN_ID.html`, note its path on the
     outcome, and return it. The shells call this; the runner only returns results."""
-    outcome.report_html = write_html(
-        outcome.summary, outcome.records, report_dir / f"{outcome.run_id}.html"
-    )
+    outcome.report_html = write_outcome_html(outcome, report_dir / f"{outcome.run_id}.html")
     return outcome.report_html
+
+
+def write_outcome_html(outcome: BakeoffOutcome, path: Path | str) -> Path:
+    """Write a graded run's page at `path`: every trial from its lean rows, the details of the
+    first `MAX_RUN_DETAILS` streamed from the store."""
+    details = outcome.iter_records(limit=MAX_RUN_DETAILS)
+    return write_html(outcome.summary, outcome.rows, path, details)
 
 
 def default_report_dir(store_path: Path) -> Path:
@@ -68,22 +75,38 @@ def default_report_dir(store_path: Path) -> Path:
     return store_path.parent / "reports"
 
 
-def write_html(summary: BakeoffSummary, records: Sequence[TrialRecord], path: Path | str) -> Path:
+def write_html(
+    summary: BakeoffSummary,
+    records: Sequence[Trial],
+    path: Path | str,
+    details: Iterable[TrialRecord] | None = None,
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(summary, records), encoding="utf-8")
+    path.write_text(render_html(summary, records, details), encoding="utf-8")
     return path
 
 
-def render_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+def render_html(
+    summary: BakeoffSummary,
+    records: Sequence[Trial],
+    details: Iterable[TrialRecord] | None = None,
+) -> str:
+    """The page for every trial in `records` (full records or the store's lean rows); the
+    runs it details are `details` (full records, at most `MAX_RUN_DETAILS` are read), else
+    the first full records of `records`. Rows came redacted out of the store; the whole page
+    is redacted again at the end."""
     redactor = current()
     summary = redactor.model(summary)
-    records = [redactor.model(r) for r in records]
+    records = [redactor.model(r) if isinstance(r, TrialRecord) else r for r in records]
+    picked = (
+        _detailed(records) if details is None else list(itertools.islice(details, MAX_RUN_DETAILS))
+    )
     asset = resources.files("bakeoff.report")
     css = asset.joinpath("report.css").read_text(encoding="utf-8")
     js = asset.joinpath("report.js").read_text(encoding="utf-8")
     anchors = _anchors(records)
-    detailed = _detailed(records)
+    detailed = [redactor.model(r) for r in picked]
     figures: dict[str, dict[str, Any]] = {}
     body = [
         _header(summary, records),
@@ -115,13 +138,14 @@ def _section(title: str, inner: str) -> str:
     return f'<section id="{sid}"><h2>{escape(title)}</h2>{inner}</section>'
 
 
-def _detailed(records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The runs whose details the page carries: the first `MAX_RUN_DETAILS` by task, model,
-    repeat."""
-    return sorted(records, key=lambda r: (r.task, r.model, r.repeat))[:MAX_RUN_DETAILS]
+def _detailed(records: Sequence[Trial]) -> list[TrialRecord]:
+    """The runs whose details the page carries: the first `MAX_RUN_DETAILS` full records by
+    task, model, repeat (lean rows carry no details)."""
+    full = [r for r in records if isinstance(r, TrialRecord)]
+    return sorted(full, key=lambda r: (r.task, r.model, r.repeat))[:MAX_RUN_DETAILS]
 
 
-def _anchors(records: Sequence[TrialRecord]) -> dict[tuple[str, str, int], str]:
+def _anchors(records: Sequence[Trial]) -> dict[tuple[str, str, int], str]:
     # Sanitising can map two keys to one id (`a:b` and `a-b`); a suffix keeps every id unique.
     out: dict[tuple[str, str, int], str] = {}
     used: set[str] = set()
@@ -135,12 +159,12 @@ def _anchors(records: Sequence[TrialRecord]) -> dict[tuple[str, str, int], str]:
     return out
 
 
-def _when(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+def _when(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
     ts = summary.spec.created_at or min((r.started_at for r in records if r.started_at), default=0)
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "unknown"
 
 
-def _header(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+def _header(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
     spec = summary.spec
     rows = [
         ("Run", f"<code>{escape(summary.run_id)}</code>"),
@@ -222,10 +246,7 @@ def _comparison(summary: BakeoffSummary) -> str:
             + _cell(fmt_seconds(m.median_s), f"model {fmt_seconds(m.median_model_s)}", "time")
             + _count_cell(m.timeouts, "timeout")
             + _count_cell(m.errors, "error")
-            + _cell(
-                f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}",
-                label="tokens in / out",
-            )
+            + _tokens_cell(m)
             + f'<td class="num{cost_cls}" data-label="cost">{escape(fmt_cost(m.cost_usd))}</td>'
             + _cell(fmt_cost_per_solved(m), label="cost / solved")
             + "</tr>"
@@ -236,7 +257,25 @@ def _comparison(summary: BakeoffSummary) -> str:
         + "".join(f'<p class="muted">{escape(line)}</p>' for line in _ranking_lines(summary))
         + '<p class="muted">Small print under a number is its 95% confidence interval. '
         "Judging cost and time are not included in a model's cost and time. "
-        f"{escape(OUTCOME_LEGEND[0].upper() + OUTCOME_LEGEND[1:])}.</p>" + _unranked(summary)
+        f"{escape(OUTCOME_LEGEND[0].upper() + OUTCOME_LEGEND[1:])}.</p>"
+        + (
+            ""
+            if all(m.usage.known for m in summary.ranking)
+            else f'<p class="muted">{escape(TOKENS_LEGEND[0].upper() + TOKENS_LEGEND[1:])}</p>'
+        )
+        + _unranked(summary)
+    )
+
+
+def _tokens_cell(m: ModelSummary) -> str:
+    """Tokens in / out; a lower bound or unknown count says why on hover."""
+    u = m.usage
+    if u.known:
+        return _cell(fmt_in_out(u), label="tokens in / out")
+    why = f"{u.unreported} request(s) without token usage from the server"
+    return (
+        f'<td class="num unknown" data-label="tokens in / out" title="{escape(why)}">'
+        f"{escape(fmt_in_out(u))}</td>"
     )
 
 

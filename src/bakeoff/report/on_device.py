@@ -1,8 +1,9 @@
 """The report's answer to "is an on-device model useful yet?" as HTML: per category, the best
 local model beside the best cloud model (quality, median time, cost per run), and each local
 model's measured prompt and output tokens/s and time to first token beside llama.cpp's own
-figures for the machine they were measured on. The numbers come from `evals.recommend`
-(`local_vs_cloud`, `local_speeds`); this module only lays them out. Model ids are escaped."""
+figures for the machine they were measured on (or "no reference" for a model file nobody
+measured). The numbers come from `evals.recommend` (`local_vs_cloud`, `local_speeds`); this
+module only lays them out. Model ids are escaped."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from collections.abc import Sequence
 from html import escape
 
 from bakeoff.evals.recommend import Contender, LocalSpeed, local_speeds, local_vs_cloud
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.records import BakeoffSummary
+from bakeoff.evals.rows import Trial
 from bakeoff.report.terminal import fmt_cost, fmt_pct, fmt_seconds
 
 
-def on_device_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+def on_device_html(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
     """The section's body, or "" when the run had no local model."""
     speeds = local_speeds(summary.ranking, records)
     if not speeds:
@@ -22,7 +24,7 @@ def on_device_html(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> s
     return _matchups(summary, records) + _speeds(speeds)
 
 
-def local_vs_cloud_lines(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> list[str]:
+def local_vs_cloud_lines(summary: BakeoffSummary, records: Sequence[Trial]) -> list[str]:
     """The same answer as plain lines for the terminal, one per category, e.g.
     `implement: local ollama:x 76% · 41.5 s · $0/run vs cloud openai:y 93% · 49.5 s ·
     $0.0410/run (local 17 points behind)`; empty without both a local and a cloud model."""
@@ -62,7 +64,7 @@ def _side(c: Contender | None, label: str) -> str:
     )
 
 
-def _matchups(summary: BakeoffSummary, records: Sequence[TrialRecord]) -> str:
+def _matchups(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
     rows = []
     for v in local_vs_cloud(summary.ranking, summary.categories, records):
         verdict = _gap(v.local, v.cloud)
@@ -94,16 +96,17 @@ def _speeds(speeds: list[LocalSpeed]) -> str:
             f'<tr><td class="mid" data-label="local model"><b>{escape(s.model)}</b></td>'
             f'<td class="num" data-label="requests">{s.requests}</td>'
             f'<td class="num" data-label="prompt tok/s">{_tps(s.prompt_tps)}'
-            f"<small>llama.cpp {_tps(ref.prompt_tps) if ref else 'not measured'}</small></td>"
+            f"<small>llama.cpp {_tps(ref.prompt_tps) if ref else 'no reference'}</small></td>"
             f'<td class="num" data-label="output tok/s">{_tps(s.output_tps)}'
-            f"<small>llama.cpp {_tps(ref.output_tps) if ref else 'not measured'}</small></td>"
+            f"<small>llama.cpp {_tps(ref.output_tps) if ref else 'no reference'}</small></td>"
             f'<td class="num" data-label="first token">{fmt_seconds(s.ttft_s)}</td></tr>'
         )
-        if ref:
-            refs.append(
-                f"{s.model}: llama.cpp's figures were measured on {ref.machine}, "
-                f"{ref.measured} ({ref.source}); another machine's differ."
-            )
+        refs.append(
+            f"{s.model}: llama.cpp's figures were measured on {ref.machine}, "
+            f"{ref.measured} ({ref.source}); another machine's differ."
+            if ref
+            else f"{s.model}: no llama.cpp reference for this model on this machine."
+        )
     notes = "".join(f'<p class="muted">{escape(n)}</p>' for n in refs)
     return (
         "<h3>Local speed</h3>"

@@ -1,9 +1,10 @@
 """Signs of life during a bake-off. In a terminal, the live board: per model, trials done,
 running and failed and spend so far, and per running trial its task, turn, elapsed time and
-tokens, redrawn as trials start, take turns and finish (rich Live). Without a terminal (CI,
-logs, a pipe), `TrialLines` prints one line per finished trial to stderr as it finishes: task,
-model, outcome and time. `progress_observer` picks the one that fits. `AgentProgress` is
-`bakeoff agent`'s: one line per model reply, with its tool calls, as it happens."""
+tokens ("≥N" or "unknown" where a server did not report them), redrawn as trials start, take
+turns and finish (rich Live). Without a terminal (CI, logs, a pipe), `TrialLines` prints one
+line per finished trial to stderr as it finishes: task, model, outcome and time.
+`progress_observer` picks the one that fits. `AgentProgress` is `bakeoff agent`'s: one line per
+model reply, with its tool calls, as it happens."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from rich.text import Text
 from bakeoff.evals.records import TrialRecord
 from bakeoff.evals.runner import Observer
 from bakeoff.redact import redact
-from bakeoff.report.terminal import fmt_cost, fmt_seconds, fmt_tokens
-from bakeoff.types import AgentResult
+from bakeoff.report.terminal import fmt_cost, fmt_seconds
+from bakeoff.report.tokens import fmt_total
+from bakeoff.types import AgentResult, Usage
 
 MAX_RUNNING_ROWS = 12
 """Running trials listed on the board; the rest are counted in one line."""
@@ -37,7 +39,7 @@ class _Running:
     repeat: int
     t0: float = field(default_factory=time.perf_counter)
     turns: int = 0
-    tokens: int = 0
+    usage: Usage = field(default_factory=Usage)
 
 
 class LiveBoard(Observer):
@@ -112,7 +114,7 @@ class LiveBoard(Observer):
                 Text(r.model),
                 str(r.turns),
                 fmt_seconds(now - r.t0),
-                fmt_tokens(r.tokens),
+                fmt_total(r.usage),
             )
         if len(shown) > MAX_RUNNING_ROWS:
             table.add_row(Text(f"… and {len(shown) - MAX_RUNNING_ROWS} more", style="dim"))
@@ -134,7 +136,7 @@ class LiveBoard(Observer):
         r = self.running.get((task, model, repeat))
         if r is not None:
             r.turns = result.turns
-            r.tokens = result.usage.input_tokens + result.usage.output_tokens
+            r.usage = result.usage
 
     def finished(self, record: TrialRecord) -> None:
         self.running.pop((record.task, record.model, record.repeat), None)
@@ -209,8 +211,8 @@ class AgentProgress:
 
     def __call__(self, result: AgentResult) -> None:
         reply = result.transcript[-1]
-        tokens = result.usage.input_tokens + result.usage.output_tokens
         elapsed = time.perf_counter() - self.t0
+        tokens = fmt_total(result.usage, exact=True)
         head = f"turn {result.turns} · {elapsed:.1f} s · {tokens} tokens"
         if reply.tool_calls:
             calls = []

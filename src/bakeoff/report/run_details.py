@@ -10,7 +10,8 @@ from html import escape
 
 from bakeoff.evals.records import TrialRecord
 from bakeoff.report.terminal import fmt_cost, fmt_seconds
-from bakeoff.types import Message
+from bakeoff.report.tokens import usage_text
+from bakeoff.types import Message, Usage
 
 
 def render_run(r: TrialRecord, anchor: str) -> str:
@@ -26,7 +27,6 @@ def render_run(r: TrialRecord, anchor: str) -> str:
         f"<b>{escape(r.task)}</b> · {escape(r.model)} · repeat {r.repeat} · {escape(r.status)} "
         f"{verdict}{judge} · {fmt_seconds(a.duration_s)} · {escape(fmt_cost(a.cost_usd))}"
     )
-    u = a.usage
     facts = [
         ("Status", f"{r.status} (agent stopped: {a.stop_reason})"),
         ("Task", f"{r.task} — {r.category}, difficulty {r.difficulty}"),
@@ -36,13 +36,8 @@ def render_run(r: TrialRecord, anchor: str) -> str:
             f"{fmt_seconds(a.tool_time_s)} · waiting {fmt_seconds(a.wait_time_s + r.slot_wait_s)} · "
             f"warm-up {fmt_seconds(a.warmup_s)}",
         ),
-        (
-            "Usage",
-            f"{a.turns} turns · {a.tool_calls} tool calls · input {u.input_tokens} (cached "
-            f"{u.cached_tokens}, cache write {u.cache_write_tokens}) · output {u.output_tokens} "
-            f"(reasoning {u.reasoning_tokens})",
-        ),
-        ("Cost", fmt_cost(a.cost_usd)),
+        ("Usage", f"{a.turns} turns · {a.tool_calls} tool calls · {_usage(a.usage)}"),
+        ("Cost", fmt_cost(a.cost_usd) + _why_unknown(a.cost_usd, a.usage)),
     ]
     if a.error:
         facts.append(("Error", a.error))
@@ -61,6 +56,21 @@ def render_run(r: TrialRecord, anchor: str) -> str:
         f'<details class="run" id="{anchor}"><summary>{summary}</summary>'
         f'<div class="body">{"".join(parts)}</div></details>'
     )
+
+
+def _usage(u: Usage) -> str:
+    if not u.known:  # lower bounds or unknown, said in words
+        return usage_text(u)
+    return (
+        f"input {u.input_tokens} (cached {u.cached_tokens}, cache write "
+        f"{u.cache_write_tokens}) · output {u.output_tokens} (reasoning {u.reasoning_tokens})"
+    )
+
+
+def _why_unknown(cost: float | None, u: Usage) -> str:
+    if cost is not None or u.known:
+        return ""
+    return " (the server did not report the tokens of every request)"
 
 
 def _message(m: Message) -> str:

@@ -14,7 +14,8 @@ from rich.text import Text
 from bakeoff.evals.records import TrialRecord
 from bakeoff.evals.run_compare import ModelChange
 from bakeoff.redact import redact_model
-from bakeoff.report.terminal import console, fmt_cost, fmt_seconds, fmt_tokens
+from bakeoff.report.terminal import console, fmt_cost, fmt_seconds
+from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out
 
 
 def _files_changed(diff: str) -> str:
@@ -47,16 +48,17 @@ def print_answers(records: Sequence[TrialRecord], console: Console = console) ->
                 answer = answer[:599] + "…"
             if r.status == "error" or r.agent.stop_reason != "completed":
                 answer = f"[{r.status}: {r.agent.error or r.agent.stop_reason}]\n{answer}".strip()
-            u = r.agent.usage
             table.add_row(
                 Text(r.model + (f" #{r.repeat}" if r.repeat else "")),
                 Text(answer or "(no answer)"),
                 Text(_files_changed(r.diff)),
                 fmt_seconds(r.agent.duration_s),
-                f"{fmt_tokens(u.input_tokens)} / {fmt_tokens(u.output_tokens)}",
+                fmt_in_out(r.agent.usage),
                 fmt_cost(r.agent.cost_usd),
             )
         console.print(table)
+        if not all(r.agent.usage.known for r in rows):
+            console.print(Text(TOKENS_LEGEND, style="dim"))
 
 
 def _delta(value: float | None, fmt: str, unit: str = "") -> str:

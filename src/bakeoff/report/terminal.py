@@ -1,7 +1,8 @@
 """Terminal output with rich: one agent run, the model list, and (for bake-offs) the
 comparison table. Everything goes to stdout through one Console so `--json` modes stay clean.
 Text from a run (answers, errors, names) is model output: it passes through the redaction filter
-(`bakeoff.redact`) and is printed as plain text, never read as rich markup."""
+(`bakeoff.redact`) and is printed as plain text, never read as rich markup. Token counts go through
+`bakeoff.report.tokens`: a count a server did not report is never shown as 0."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bakeoff.evals.records import (
     TrialRecord,
 )
 from bakeoff.redact import redact_model
+from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out, usage_text
 from bakeoff.report.verdicts import (
     matrices,
     matrix_caption,
@@ -63,12 +65,10 @@ def print_agent_result(r: AgentResult) -> None:
     console.print(Panel(answer, title=title, expand=False))
     if r.error:
         console.print(Text.assemble(("error:", "red"), " ", r.error))
-    u = r.usage
     ttfts = [q.ttft_s for q in r.requests if q.ttft_s is not None]
     tps = [q.output_tps for q in r.requests if q.output_tps]
     console.print(
-        f"turns {r.turns} · tool calls {r.tool_calls} · tokens in {u.input_tokens} "
-        f"(cached {u.cached_tokens}) out {u.output_tokens} (reasoning {u.reasoning_tokens}) · "
+        f"turns {r.turns} · tool calls {r.tool_calls} · {usage_text(r.usage)} · "
         f"cost {fmt_cost(r.cost_usd)}"
     )
     line = (
@@ -131,12 +131,6 @@ def fmt_seconds(s: float | None) -> str:
     if 0 < s < 1:
         return f"{s * 1000:.0f} ms"
     return f"{s:.2f} s" if s < 10 else (f"{s:.1f} s" if s < 100 else f"{s:.0f} s")
-
-
-def fmt_tokens(n: int) -> str:
-    if n < 1000:
-        return str(n)
-    return f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1_000_000:.2f}M"
 
 
 def fmt_ci(iv: Interval, pct: bool) -> str:
@@ -284,7 +278,7 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
             fmt_seconds(m.median_s),
         ]
         if wide:
-            row.append(f"{fmt_tokens(m.usage.input_tokens)} / {fmt_tokens(m.usage.output_tokens)}")
+            row.append(fmt_in_out(m.usage))
         row.append(cost)
         if wide:
             row.append(fmt_cost_per_solved(m))
@@ -294,6 +288,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     console.print("[dim]second line of a cell: 95% confidence interval[/dim]")
     if any(m.timeouts or m.errors for m in summary.ranking):
         console.print(f"[dim]{OUTCOME_LEGEND}[/dim]")
+    if wide and not all(m.usage.known for m in summary.ranking):
+        console.print(Text(TOKENS_LEGEND, style="dim"))
     for line in unranked_lines(summary):
         console.print(Text(line, style="red"))
     if any(m.same_family_judges for m in summary.ranking):
@@ -369,7 +365,8 @@ def _with_ci(value: str, ci: str) -> Text:
 
 
 def print_trials(records: Sequence[TrialRecord], console: Console = console) -> None:
-    """One line per run: task, model, check result, turns, tokens, time and the answer's start."""
+    """One line per run: task, model, check result, turns, tokens, time and the answer's start
+    (and the tokens legend when a count is a lower bound or unknown)."""
     table = Table(title="Runs", box=box.SIMPLE_HEAD, show_edge=False, title_style="bold")
     for col in ("task", "model", "check", "turns", "tokens in/out", "time", "answer"):
         table.add_column(
@@ -393,8 +390,10 @@ def print_trials(records: Sequence[TrialRecord], console: Console = console) -> 
             Text(r.model),
             check,
             str(r.agent.turns),
-            f"{fmt_tokens(r.agent.usage.input_tokens)} / {fmt_tokens(r.agent.usage.output_tokens)}",
+            fmt_in_out(r.agent.usage),
             fmt_seconds(r.agent.duration_s),
             esc(answer),
         )
     console.print(table)
+    if not all(r.agent.usage.known for r in records):
+        console.print(Text(TOKENS_LEGEND, style="dim"))
