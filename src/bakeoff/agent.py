@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from bakeoff.errors import LimitExceeded, ProviderError, ToolError
+from bakeoff.errors import EmptyAnswer, LimitExceeded, ProviderError, ToolError
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
@@ -49,7 +49,8 @@ class AgentConfig(BaseModel):
     timeout_s: float = 300.0
     """Wall-clock limit for the whole run, model load excluded."""
     max_cost_usd: float | None = None
-    """Stop once the run has spent this much (checked after each request)."""
+    """Stop once the run has spent this much (checked after each request; the requests whose
+    cost is unknown count as $0, so the cap is a floor on what was spent)."""
     allow_commands: bool = False
     """Offer run_command (in the OS sandbox: cwd = workspace, timeout, output capped, no keys).
     Without a working sandbox it is not offered unless `unsafe_no_sandbox`."""
@@ -171,6 +172,8 @@ async def run_agent(
         if "".join(partial).strip():  # the reply in flight, cut short: kept for the record
             out.transcript.append(Message(role="assistant", content="".join(partial)))
         tally.stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
+    except EmptyAnswer as exc:
+        tally.stop("rejected", str(exc))
     except ProviderError as exc:
         rejected = exc.status is not None and 400 <= exc.status < 500
         rejected = rejected and exc.status not in INFRASTRUCTURE_4XX
@@ -193,7 +196,11 @@ async def _loop(
     config: AgentConfig,
     on_turn: Callable[[AgentResult], None] | None,
 ) -> str:
+    known_cost = 0.0  # the cap still holds once one request's cost is unknown
     while out.turns < config.max_turns:
+        # Between turns, other trials run: zero-latency (scripted) models interleave, and
+        # finished trials reach the store while others still work.
+        await asyncio.sleep(0)
         completion = await model.complete(
             out.transcript, tools.specs, max_output_tokens=config.max_output_tokens
         )
@@ -203,6 +210,7 @@ async def _loop(
             out.cost_usd = (
                 None if completion.cost_usd is None else out.cost_usd + completion.cost_usd
             )
+        known_cost += completion.cost_usd or 0.0
         out.requests.append(completion.timing)
         out.model_time_s += completion.timing.latency_s
         out.wait_time_s += completion.timing.wait_s
@@ -210,7 +218,7 @@ async def _loop(
         out.transcript.append(reply)
         if on_turn is not None:
             on_turn(out)
-        if config.max_cost_usd is not None and (out.cost_usd or 0.0) >= config.max_cost_usd:
+        if config.max_cost_usd is not None and known_cost >= config.max_cost_usd:
             raise LimitExceeded("cost_limit", f"cost cap of ${config.max_cost_usd:g} reached")
         if (why := runaway(completion)) is not None:
             raise LimitExceeded("runaway", why)

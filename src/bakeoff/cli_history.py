@@ -30,25 +30,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bakeoff.evals.runner import build_outcome
     from bakeoff.evals.store import Store
     from bakeoff.report.export import records_public, write_csv, write_json
-    from bakeoff.report.html import default_report_dir, write_html, write_run_report
+    from bakeoff.report.html import default_report_dir, write_outcome_html, write_run_report
     from bakeoff.report.terminal import console, print_summary
 
     store = Store(args.store)
     outcome = build_outcome(store, resolve_run_id(store, args.run_id))
     html = write_run_report(outcome, default_report_dir(store.path))
     if args.html:
-        html = write_html(outcome.summary, outcome.records, Path(args.html))
+        html = write_outcome_html(outcome, Path(args.html))
+    # Full records are streamed from the store, never all held at once.
     if args.csv:
-        write_csv(outcome.records, Path(args.csv))
+        write_csv(outcome.iter_records(), Path(args.csv))
     if args.export_json:
-        write_json(outcome.summary, outcome.records, Path(args.export_json))
+        write_json(outcome.summary, outcome.iter_records(), Path(args.export_json))
     if args.json:
         _emit_json(
             {
                 "run_id": outcome.run_id,
                 "report_html": str(html),
                 **outcome.summary.public(),
-                "records": records_public(outcome.records),
+                "records": records_public(outcome.iter_records()),
             }
         )
     else:
@@ -91,7 +92,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     store = Store(args.store)
     run_a, run_b = (resolve_run_id(store, r) for r in (args.run_a, args.run_b))
     a, b = build_outcome(store, run_a), build_outcome(store, run_b)
-    changes = compare_runs((a.summary, a.records), (b.summary, b.records))
+    changes = compare_runs((a.summary, a.rows), (b.summary, b.rows))
     if args.json:
         _emit_json(changes_public(run_a, run_b, changes))
     else:

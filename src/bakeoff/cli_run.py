@@ -26,7 +26,7 @@ def _emit_json(obj: Any) -> None:
 
 def _agent_config(args: argparse.Namespace) -> Any:
     from bakeoff.agent import AgentConfig
-    from bakeoff.cli import sandbox_options
+    from bakeoff.cli_flags import sandbox_options
 
     return AgentConfig(
         max_turns=args.max_turns,
@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
                     retry_errors=retry,
                     preflight=not args.no_preflight,
                     max_cost_usd=args.max_cost,
+                    allow_unpriced=args.allow_unpriced,
                     store=store,
                     config=config,
                     agent=_agent_config(args),
@@ -99,11 +100,11 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
             file=sys.stderr,
         )
         return 130
-    from bakeoff.report.html import default_report_dir, write_html, write_run_report
+    from bakeoff.report.html import default_report_dir, write_outcome_html, write_run_report
 
     html = write_run_report(outcome, default_report_dir(store.path))
     if args.html:
-        html = write_html(outcome.summary, outcome.records, Path(args.html))
+        html = write_outcome_html(outcome, Path(args.html))
     if args.json:
         _emit_json(
             {
@@ -115,7 +116,9 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
     else:
         if args.show_runs:
             print_trials(outcome.records)
-        print_answers(outcome.records)
+        adhoc = {r.task for r in outcome.rows if r.category == "ad-hoc"}
+        if adhoc:  # only prompt tasks are shown side by side: read just their records
+            print_answers(list(outcome.iter_records(tasks=adhoc)))
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
     return 0
@@ -184,7 +187,8 @@ RUN_EXAMPLES = """examples:
 
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
-    from bakeoff.cli import add_sandbox_flags, example_parser
+    from bakeoff.cli import example_parser
+    from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags
     from bakeoff.cli_history import add_history_commands
 
     for name, handler, help_text, examples in (
@@ -268,17 +272,18 @@ def add_commands(sub: Any) -> None:
         )
         p.add_argument("--run-id", help="name this run (default: a timestamp)")
         p.add_argument(
-            "--max-cost", type=float, help="stop starting trials once this many USD are spent"
+            "--max-cost",
+            type=float,
+            help="stop starting trials once contestants and judges have spent this many USD "
+            "(refused while a model has no known price, unless --allow-unpriced)",
         )
         p.add_argument(
-            "--max-turns", type=int, default=20, help="per-trial model requests (default 20)"
+            "--allow-unpriced",
+            action="store_true",
+            help="with --max-cost, run models of unknown price anyway, counting their spend as "
+            "$0 (the summary notes which)",
         )
-        p.add_argument(
-            "--timeout", type=float, default=300.0, help="per-trial wall-clock limit in s"
-        )
-        p.add_argument(
-            "--max-output-tokens", type=int, default=4096, help="output-token cap per request"
-        )
+        add_limit_flags(p, per="per trial")
         p.add_argument(
             "--allow-commands", action="store_true", help="offer run_command in every task"
         )

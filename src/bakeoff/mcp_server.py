@@ -9,7 +9,9 @@ one that overlaps a workspace an agent wrote to during the server's life (a task
 the agent could have written). User mistakes (unknown model, missing key, bad workspace) come
 back as tool errors with a message, never as a crashed server. In stdio mode nothing but
 protocol messages reaches stdout: the SDK points file descriptor 1 at stderr while serving, and
-our logging goes to stderr. HTTP serving and its guards live in `bakeoff.mcp_http`."""
+our logging goes to stderr. HTTP serving and its guards live in `bakeoff.mcp_http`. The nano
+agents' models stay open across calls for the server's session (`bakeoff.mcp_models`), so the
+embedded model loads once rather than on every call."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from bakeoff import __version__
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import BakeoffError, UserError
 from bakeoff.mcp_http import HttpOptions, serve_http
+from bakeoff.mcp_models import OpenModels
 from bakeoff.redact import redact, redact_json, redact_model
 
 SERVER_NAME = "bakeoff"
@@ -174,18 +177,27 @@ def _user_error(exc: BakeoffError) -> ToolError:
 def build_server(
     roots: Sequence[Path | str] = (),
     config: BakeoffConfig | None = None,
+    *,
+    models: OpenModels | None = None,
 ) -> MCPServer:
     """The bakeoff MCP server. `roots` bound every workspace and task folder (default: the
-    current directory); `config` defaults to `load_config()`."""
+    current directory); `config` defaults to `load_config()`; `models` keeps the nano agents'
+    models open across calls (default: made by `resolve_model`, closed after `IDLE_S` idle)
+    and is closed when the server's session ends."""
+    from bakeoff.agent import AgentConfig
+
+    default_turns: int = AgentConfig.model_fields["max_turns"].default
     allowed = Roots(roots)
     workspaces = AgentWorkspaces()
     cfg = config if config is not None else load_config()
+    open_models = models if models is not None else OpenModels.resolving(cfg)
     server = MCPServer(
         SERVER_NAME,
         title="bakeoff",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
+        lifespan=open_models.session,
     )
 
     @_tool(server, "Prompt a nano agent", open_world_hint=True)
@@ -214,7 +226,9 @@ def build_server(
                 "empty folder under the system temp dir, returned as `workspace`."
             ),
         ] = None,
-        max_turns: Annotated[int, Field(ge=1, le=200, description="Model requests allowed.")] = 20,
+        max_turns: Annotated[
+            int, Field(ge=1, le=200, description="Model requests allowed.")
+        ] = default_turns,
         read_only: Annotated[
             bool, Field(description="Offer only read_file, list_directory and get_file_info.")
         ] = False,
@@ -224,15 +238,15 @@ def build_server(
         model, provider, turns, tool_calls, usage, cost_usd (null when unknown), duration_s,
         error, plus `workspace`, the folder the agent worked in. A run stopped by a limit or a
         provider failure has ok=false and says why."""
-        from bakeoff.agent import AgentConfig, run_agent
+        from bakeoff.agent import run_agent
         from bakeoff.evals.model_names import display_name
-        from bakeoff.models.registry import resolve_model
 
         where = None if workspace is None else allowed.resolve(workspace)
         if where is not None and where.exists() and not where.is_dir():
             raise ToolError(f"workspace {workspace!r} is a file, not a directory")
+        model_id = model_id_for(model, provider, cfg)
         try:
-            agent_model = resolve_model(model_id_for(model, provider, cfg), cfg)
+            open_models.model(model_id)  # made (or found open) now: a bad id fails here
         except BakeoffError as exc:
             raise _user_error(exc) from exc
         if where is None:
@@ -242,7 +256,8 @@ def build_server(
         agent_config = AgentConfig(max_turns=max_turns, read_only=read_only)
 
         async def go(on_progress: ProgressFn) -> Any:
-            try:
+            # Kept open after the call: the next one finds a local model loaded.
+            async with open_models.using(model_id) as agent_model:
                 return await run_agent(
                     agentic_prompt,
                     agent_model,
@@ -250,12 +265,10 @@ def build_server(
                     agent_config,
                     on_turn=lambda r: on_progress(r.turns, max_turns, f"turn {r.turns}"),
                 )
-            finally:
-                await agent_model.aclose()
 
         result = await with_progress(ctx, go)
         public: dict[str, Any] = redact_json(result.to_public())
-        public["model"] = display_name(model_id_for(model, provider, cfg))  # as the CLI shows it
+        public["model"] = display_name(model_id)  # as the CLI shows it
         public["workspace"] = str(where)
         return public
 
@@ -365,7 +378,7 @@ def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:
     report = None if outcome.report_html is None else Path(outcome.report_html).resolve()
     if report is not None:
         lines.append(f"HTML report: {report}")
-    if not judged and all(r.check is None for r in outcome.records):
+    if not judged and all(r.check is None for r in outcome.rows):
         lines.append(
             "note: no check and no judge graded these runs; pass judge=MODEL to grade them"
         )

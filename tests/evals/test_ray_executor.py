@@ -1,5 +1,7 @@
 """`--executor ray` on a real one-node Ray instance started by the test: same records as the
-local executor, same store, resumable, and provider limits held across the cluster."""
+local executor, same store, resumable; and the limits — a provider's concurrency with its judges
+in it, its requests per minute, the shared local pool — hold the same on both executors, as a
+loopback server that speaks the OpenAI wire format sees its requests arrive."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ import itertools
 import json
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +102,174 @@ async def test_ray_matches_local_and_resumes(
     assert len(counts) == 6 and {c[0] for c in counts} == {1}
 
 
-async def test_provider_limit_holds_across_the_cluster(
+VERDICT = json.dumps({"criteria": {"correctness": 7}, "overall": 7, "rationale": "fine"})
+
+
+class WireServer:
+    """A loopback OpenAI-compatible server that "generates" for `work_s`, then answers a
+    contestant (a request offering tools) "done" and a judge a verdict; it records when each
+    request ran, and whose it was."""
+
+    def __init__(self, work_s: float) -> None:
+        self.work_s = work_s
+        self.spans: list[tuple[float, float]] = []
+        self.who: list[str] = []  # per span: "c" contestant, "j" judge
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                start = time.monotonic()
+                asked = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                contestant = bool(asked.get("tools"))
+                time.sleep(outer.work_s)  # a server thread, not the event loop
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+                events = [
+                    {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                           "content": "done" if contestant else VERDICT},
+                                 "finish_reason": None}]},
+                    {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                ]  # fmt: skip
+                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+                with lock:
+                    outer.spans.append((start, time.monotonic()))
+                    outer.who.append("c" if contestant else "j")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> WireServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    return max(itertools.accumulate(delta for _, delta in events))
+
+
+def judged_task(root: Path, name: str) -> Path:
+    folder = root / name
+    (folder / "files").mkdir(parents=True)
+    (folder / "task.toml").write_text(
+        f'name = "{name}"\nprompt = "Say done ({name})."\ncategory = "chat"\ndifficulty = 1\n'
+        '[judge]\nrubric = "Says done."\n'
+    )
+    return folder
+
+
+@pytest.fixture(params=["local", "ray"])
+def executor(request: pytest.FixtureRequest) -> str:
+    if request.param == "ray":
+        request.getfixturevalue("ray_instance")
+    return str(request.param)
+
+
+async def test_a_providers_concurrency_and_rate_hold_with_judges_taking_its_slots(
+    executor: str, tmp_path: Path, isolated_config: Path
+) -> None:
+    # "wire" serves a contestant and the judge of every trial, 2 at a time, 0.3 s each: a
+    # judge outside the provider's slots would make a third request run beside two others.
+    # "paced" serves another contestant at 120 requests a minute (0.5 s apart) and answers at
+    # once: uncapped, its 4 trials would all ask within a few milliseconds.
+    with WireServer(work_s=0.3) as wire, WireServer(work_s=0.01) as paced:
+        isolated_config.write_text(
+            f'[providers.wire]\nbase_url = "{wire.url}"\nconcurrency = 2\n'
+            "shares_machine = false\n"
+            f'[providers.paced]\nbase_url = "{paced.url}"\nrequests_per_minute = 120\n'
+            "shares_machine = false\n"
+        )
+        out = await run_bakeoff(
+            ["wire:contestant", "paced:contestant"],
+            [judged_task(tmp_path / "tasks", f"t{i}") for i in range(4)],
+            judges=["wire:judge"],
+            preflight=False,
+            executor=executor,
+            store=Store(tmp_path / "r.sqlite"),
+            config=load_config(isolated_config),
+        )
+    assert all(r.status != "error" for r in out.records), [r.agent.error for r in out.records]
+    assert len(out.records) == 8 and all(len(r.judges) == 1 for r in out.records)
+    # Calibration runs first (its head-to-head asks both orders in one slot); from the first
+    # contestant request on, every request is one trial's agent turn or one verdict.
+    trials_from = min(s for (s, _), who in zip(wire.spans, wire.who, strict=True) if who == "c")
+    in_trials = [(s, e) for s, e in wire.spans if s >= trials_from]
+    assert len(in_trials) == 4 + 8  # 4 agent turns, 8 verdicts
+    assert most_at_once(in_trials) == 2
+    # When each trial's one request was let go: its start plus the wait the scheduler gave it.
+    sent = sorted(r.started_at + r.agent.wait_time_s for r in out.records if "paced" in r.model)
+    assert len(sent) == 4 and all(b - a >= 0.5 * 0.6 for a, b in itertools.pairwise(sent))
+    starts = sorted(s for s, _ in paced.spans)
+    assert len(starts) == 4  # as the server saw them (a busy worker may send a request late)
+    assert starts[-1] - starts[0] >= 3 * 0.5 * 0.6
+
+
+async def test_local_servers_take_turns_in_the_shared_pool(
+    executor: str, tmp_path: Path, isolated_config: Path
+) -> None:
+    # Two servers on this machine, 4 runs each allowed: as local servers they share the
+    # one-slot local pool, so their requests never overlap, one model after the other.
+    with WireServer(work_s=0.1) as a, WireServer(work_s=0.1) as b:
+        isolated_config.write_text(
+            "".join(
+                f'[providers.{name}]\nbase_url = "{srv.url}"\nconcurrency = 4\n'
+                for name, srv in (("llama_a", a), ("llama_b", b))
+            )
+        )
+        out = await run_bakeoff(
+            ["llama_a:m", "llama_b:m"],
+            [judged_task(tmp_path / "tasks", f"t{i}") for i in range(3)],
+            preflight=False,
+            executor=executor,
+            store=Store(tmp_path / "r.sqlite"),
+            config=load_config(isolated_config),
+        )
+    assert len(out.records) == 6 and all(r.status != "error" for r in out.records)
+    spans = sorted([(s, e, "a") for s, e in a.spans] + [(s, e, "b") for s, e in b.spans])
+    assert all(x[1] <= y[0] for x, y in itertools.pairwise(spans))
+    assert "".join(name for _, _, name in spans) in ("aaabbb", "bbbaaa")
+
+
+async def test_the_budget_stops_new_trials_on_the_cluster(
     ray_instance: None, tmp_path: Path, isolated_config: Path
 ) -> None:
-    isolated_config.write_text('[providers.script]\nkind = "script"\nconcurrency = 1\n')
-    tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(4)]
-    model = script(tmp_path, "slow", "ok", delay=0.3)
+    # Each trial reports 1M output tokens at a configured $0.02/Mtok: $0.02 a trial. The
+    # workers report spend to the one scheduler before freeing the slot, so with one slot the
+    # third trial sees $0.04 spent against a $0.03 cap and nothing more starts.
+    path = tmp_path / "priced.json"
+    path.write_text(json.dumps([
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "out.txt", "content": "ok"}}]},
+        {"text": "done", "usage": {"output_tokens": 1_000_000}},
+    ]))  # fmt: skip
+    model = f"script:{path}"
+    isolated_config.write_text(
+        '[providers.script]\nkind = "script"\nconcurrency = 1\n'
+        f'[prices."{model}"]\ninput = 0.0\noutput = 0.02\n'
+    )
     out = await run_bakeoff(
         [model],
-        tasks,
-        store=Store(tmp_path / "r.sqlite"),
+        [make_task(tmp_path / "tasks", f"t{i}") for i in range(5)],
+        max_cost_usd=0.03,
         executor="ray",
+        store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
     )
-    spans = sorted((r.started_at, r.finished_at) for r in out.records)
-    assert len(spans) == 4
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
+    assert [r.agent.cost_usd for r in out.records] == [pytest.approx(0.02)] * 2
+    assert out.budget_skipped == 3

@@ -310,3 +310,141 @@ async def test_the_live_board_shows_each_running_trial_with_turn_time_and_tokens
         "calc" in line and "script:slowpoke" in line and " 1 " in line and "1.2k" in line
         for line in frames.splitlines()
     ), frames[-3000:]
+
+
+def unpriced_judge_config(path: Path) -> None:
+    # A cloud endpoint whose model is in no price table. The tasks have no [judge] table, so
+    # the judge is never asked: the run needs no network.
+    path.write_text('[providers.cloud]\nbase_url = "https://cloud.example/v1"\n')
+
+
+async def test_max_cost_with_an_unpriced_model_refuses_to_start(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    from bakeoff.config import load_config
+    from bakeoff.errors import UserError
+
+    unpriced_judge_config(isolated_config)
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(UserError, match="cloud:mystery") as refused:
+        await run_bakeoff(
+            [write(tmp_path, "good", solver(GOOD))],
+            [make_task(tmp_path / "tasks", "calc")],
+            judges=["cloud:mystery"],
+            max_cost_usd=1.0,
+            preflight=False,
+            store=store,
+            config=load_config(isolated_config),
+        )
+    assert "pass --allow-unpriced to count them as $0" in str(refused.value)
+    assert store.list_runs() == []  # nothing ran, nothing stored
+
+
+async def test_allow_unpriced_runs_and_the_summary_says_what_was_counted_as_free(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    from bakeoff.config import load_config
+
+    unpriced_judge_config(isolated_config)
+    out = await run_bakeoff(
+        [write(tmp_path, "good", solver(GOOD))],
+        [make_task(tmp_path / "tasks", "calc")],
+        judges=["cloud:mystery"],
+        max_cost_usd=1.0,
+        allow_unpriced=True,
+        preflight=False,
+        store=Store(tmp_path / "r.sqlite"),
+        config=load_config(isolated_config),
+    )
+    assert [r.status for r in out.records] == ["passed"]
+    assert any(
+        "no price is known for cloud:mystery" in n and "$0" in n for n in out.summary.notes
+    ), out.summary.notes
+
+
+def test_the_cli_takes_allow_unpriced(
+    tmp_path: Path, isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bakeoff.cli import main
+
+    unpriced_judge_config(isolated_config)
+    argv = [
+        "run",
+        str(make_task(tmp_path / "tasks", "calc")),
+        "--models",
+        write(tmp_path, "good", solver(GOOD)),
+        "--judge",
+        "cloud:mystery",
+        "--max-cost",
+        "1",
+        "--no-preflight",
+        "--store",
+        str(tmp_path / "r.sqlite"),
+        "--json",
+    ]
+    assert main(argv) == 2
+    assert "--allow-unpriced" in capsys.readouterr().err
+    assert main([*argv, "--allow-unpriced"]) == 0
+    assert json.loads(capsys.readouterr().out)["ranking"][0]["model"] == "script:good"
+
+
+class StoreWatcher(Observer):
+    """Reads the store through its own connection each time a trial is reported finished."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.running = 0
+        self.seen: list[tuple[str, int, int]] = []  # (task, rows stored, trials still running)
+
+    def started(self, task: str, model: str, repeat: int) -> None:
+        self.running += 1
+
+    def finished(self, record: Any) -> None:
+        self.running -= 1
+        with sqlite3.connect(self.db) as con:
+            stem = record.model.removeprefix("script:")
+            stored = con.execute(
+                "SELECT COUNT(*) FROM trials WHERE task = ? AND model LIKE ?",
+                (record.task, f"%/{stem}.json"),
+            ).fetchone()[0]
+            rows = con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        assert stored == 1, "a trial is reported finished only once it is in the store"
+        self.seen.append((record.task, rows, self.running))
+
+
+async def test_trials_are_stored_as_they_finish_while_others_still_run(
+    tmp_path: Path, isolated_config: Path
+) -> None:
+    fast = write(tmp_path, "fast", solver(GOOD))
+    slow = write(tmp_path, "slow", solver(GOOD, delay=1.5))
+    tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(3)]
+    db = tmp_path / "r.sqlite"
+    watcher = StoreWatcher(db)
+    await run_bakeoff([fast, slow], tasks, store=Store(db), observer=watcher)
+    assert [rows for _, rows, _ in watcher.seen] == [1, 2, 3, 4, 5, 6]
+    assert watcher.seen[0][2] > 0  # the first was stored while the slow ones still worked
+
+
+async def test_zero_latency_agents_take_turns_on_one_event_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    from bakeoff.agent import run_agent
+    from bakeoff.models.scripted import ScriptedModel
+
+    # A call of an unknown tool is answered at once, with no file work in a thread: nothing in
+    # a turn waits, so only the loop itself can let the other agent run.
+    turns = [{"tool_calls": [{"name": "no_such_tool", "arguments": {}}]}] * 4 + [{"text": "ok"}]
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(turns))
+    order: list[str] = []
+
+    async def agent(name: str) -> None:
+        ws = tmp_path / name
+        ws.mkdir()
+        await run_agent(
+            "look", ScriptedModel(script), ws, on_turn=lambda result: order.append(name)
+        )
+
+    await asyncio.gather(agent("a"), agent("b"))
+    assert sorted(order) == ["a"] * 5 + ["b"] * 5
+    assert "".join(order) != "aaaaabbbbb"  # interleaved: neither agent held the loop

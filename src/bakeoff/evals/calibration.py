@@ -43,6 +43,7 @@ from bakeoff.evals.records import (
     PairVerdict,
     TrialRecord,
 )
+from bakeoff.evals.rows import Trial
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import (
     ANSWER_FILE,
@@ -250,7 +251,7 @@ def apply_calibration(record: TrialRecord, uncounted: frozenset[str]) -> TrialRe
 
 def judge_summaries(
     spec: BakeoffSpec,
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
     verdicts: Sequence[PairVerdict] = (),
     calibrations: Sequence[JudgeCalibration] = (),
 ) -> list[JudgeSummary]:

@@ -27,9 +27,9 @@ from bakeoff.evals.records import (
     PairVerdict,
     PairwiseTest,
     Resolution,
-    TrialRecord,
     Verdict,
 )
+from bakeoff.evals.rows import Trial
 
 SIGNIFICANCE = stats.ALPHA
 """A difference counts only when its Holm-adjusted p < SIGNIFICANCE."""
@@ -79,7 +79,7 @@ def same_family(judge_id: str, model_id: str) -> bool:
 
 
 def task_means(
-    records: Sequence[TrialRecord], value: Callable[[TrialRecord], float | None]
+    records: Sequence[Trial], value: Callable[[Trial], float | None]
 ) -> dict[str, dict[str, float]]:
     """Per model and task, the mean of `value` over the model's trials of that task that have
     one; trials that ended in an infrastructure error are no evidence and are left out."""
@@ -238,7 +238,7 @@ def resolution(tests: Sequence[PairwiseTest], means: TaskMeans) -> Resolution:
 
 def judge_reliability(
     judges: Sequence[str],
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
     verdicts: Sequence[PairVerdict],
     models: Sequence[str],
 ) -> JudgeReliability:

@@ -57,9 +57,9 @@ from bakeoff.evals.records import (
     ModelSummary,
     PairVerdict,
     PairwiseTest,
-    TrialRecord,
     UnrankedModel,
 )
+from bakeoff.evals.rows import Trial
 from bakeoff.types import Usage
 
 __all__ = ["LETTER_BANDS", "letter", "letter_bands", "same_family", "summarize", "trial_quality"]
@@ -102,7 +102,7 @@ def band_score(value: float, best: float, worst: float) -> float:
     return max(0.0, 1.0 - math.log10(value / best) / math.log10(worst / best))
 
 
-def trial_quality(record: TrialRecord, weights: GradeWeights) -> float | None:
+def trial_quality(record: Trial, weights: GradeWeights) -> float | None:
     """0..1 quality of one trial from its check and judges (module docstring), or None."""
     check: float | None = None
     if record.check is not None:
@@ -120,19 +120,21 @@ def trial_quality(record: TrialRecord, weights: GradeWeights) -> float | None:
 
 def summarize(
     spec: BakeoffSpec,
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
     pair_verdicts: Sequence[PairVerdict] = (),
     *,
     local_models: set[str] | frozenset[str] = frozenset(),
 ) -> BakeoffSummary:
-    """Grade every model of `spec` (and any other model found in `records`) and compare them."""
+    """Grade every model of `spec` (and any other model found in `records`) and compare them.
+    `records` may be full records or the store's lean rows (`Store.trial_rows`): the numbers
+    are the same."""
     w = spec.weights
-    by_model: dict[str, list[TrialRecord]] = {m: [] for m in spec.models}
+    by_model: dict[str, list[Trial]] = {m: [] for m in spec.models}
     for r in records:
         by_model.setdefault(r.model, []).append(r)
     scored = {id(r): trial_quality(r, w) for r in records}
 
-    def quality_of(r: TrialRecord) -> float | None:
+    def quality_of(r: Trial) -> float | None:
         return scored[id(r)]
 
     quality = task_means(records, quality_of)
@@ -203,16 +205,12 @@ class _Means:
     judge: Mapping[str, Mapping[str, float]]
 
 
-def _valid(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+def _valid(records: Sequence[Trial]) -> list[Trial]:
     return [r for r in records if r.status != "error"]
 
 
-def _unranked(model: str, records: Sequence[TrialRecord]) -> UnrankedModel:
-    reasons = Counter(
-        (r.agent.error or r.agent.stop_reason).strip().splitlines()[0][:200]
-        for r in records
-        if (r.agent.error or r.agent.stop_reason).strip()
-    )
+def _unranked(model: str, records: Sequence[Trial]) -> UnrankedModel:
+    reasons = Counter(r.reason for r in records if r.reason)
     reason = reasons.most_common(1)[0][0] if reasons else "no trial ran"
     return UnrankedModel(model=model, reason=reason, errors=len(records))
 
@@ -236,11 +234,11 @@ def _median(values: Sequence[float]) -> float | None:
 
 def _model_summary(
     model: str,
-    records: Sequence[TrialRecord],
+    records: Sequence[Trial],
     w: GradeWeights,
     local: bool,
     means: _Means,
-    quality_of: Callable[[TrialRecord], float | None],
+    quality_of: Callable[[Trial], float | None],
 ) -> ModelSummary:
     valid = _valid(records)
     checked = [r for r in valid if r.check is not None]
@@ -367,7 +365,7 @@ def _flip(t: PairwiseTest) -> PairwiseTest:
 
 
 def _categories(
-    records: Sequence[TrialRecord], quality: Mapping[str, Mapping[str, float]]
+    records: Sequence[Trial], quality: Mapping[str, Mapping[str, float]]
 ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, float | None]]]:
     """Per category and model: mean over tasks of quality (`quality`: model -> task -> mean),
     and cost per valid trial (None when a price is unknown)."""

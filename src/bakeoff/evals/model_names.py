@@ -6,7 +6,7 @@ uses the same names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
@@ -31,6 +31,16 @@ def model_labels(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {s: (n if len(shown[n]) == 1 else s) for s, n in labels.items()}
 
 
+def namer(spec: BakeoffSpec) -> Callable[[str], str]:
+    """Stored model id -> the name a run's reports show it under (`relabel`)."""
+    labels = spec.labels or model_labels((m, m) for m in [*spec.models, *spec.judges])
+
+    def name(model_id: str) -> str:
+        return labels.get(model_id, model_id)
+
+    return name
+
+
 def relabel(
     spec: BakeoffSpec,
     records: Sequence[TrialRecord],
@@ -39,23 +49,11 @@ def relabel(
 ) -> tuple[BakeoffSpec, list[TrialRecord], list[PairVerdict], list[JudgeCalibration]]:
     """The run's spec, records, verdicts and calibrations with every model id shown by name.
     A run stored before labels were kept gets them from its ids (`script:` + stem)."""
-    labels = spec.labels or model_labels((m, m) for m in [*spec.models, *spec.judges])
-
-    def name(model_id: str) -> str:
-        return labels.get(model_id, model_id)
-
+    name = namer(spec)
     shown_spec = spec.model_copy(
         update={"models": [name(m) for m in spec.models], "judges": [name(j) for j in spec.judges]}
     )
-    shown_records = [
-        r.model_copy(
-            update={
-                "model": name(r.model),
-                "judges": [s.model_copy(update={"judge": name(s.judge)}) for s in r.judges],
-            }
-        )
-        for r in records
-    ]
+    shown_records = [relabel_trial(r, name) for r in records]
     shown_verdicts = [
         v.model_copy(
             update={"judge": name(v.judge), "model_a": name(v.model_a), "model_b": name(v.model_b)}
@@ -64,3 +62,13 @@ def relabel(
     ]
     shown_calibrations = [c.model_copy(update={"judge": name(c.judge)}) for c in calibrations]
     return shown_spec, shown_records, shown_verdicts, shown_calibrations
+
+
+def relabel_trial(record: TrialRecord, name: Callable[[str], str]) -> TrialRecord:
+    """`record` with its model and judges shown by `name` (`namer`)."""
+    return record.model_copy(
+        update={
+            "model": name(record.model),
+            "judges": [s.model_copy(update={"judge": name(s.judge)}) for s in record.judges],
+        }
+    )

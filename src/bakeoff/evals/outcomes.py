@@ -2,12 +2,16 @@
 report which trials were left out as infrastructure errors and the command that reruns them;
 `crashed_trial` records a trial that bakeoff itself failed to run as an `error`, so it is
 counted, shown and retried like any other. (The grades leave errors out in `grading`; the
-outcome of one trial is `records.trial_status`.) Pure computation."""
+outcome of one trial is `records.trial_status`.) And the graded run itself: `build_outcome`
+grades what the store holds from its lean rows (`rows.TrialRow`), and the `BakeoffOutcome` it
+returns streams the full records from the store on demand (`iter_records`), so grading and
+reporting 100,000 trials never holds their transcripts at once. Reads the store; writes
+nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakeoff.config import BakeoffConfig, load_config
@@ -18,8 +22,9 @@ from bakeoff.evals.calibration import (
     uncounted_judges,
 )
 from bakeoff.evals.grading import summarize
-from bakeoff.evals.model_names import relabel
+from bakeoff.evals.model_names import namer, relabel, relabel_trial
 from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.rows import RowReader, TrialRow
 from bakeoff.evals.store import Store
 from bakeoff.types import AgentResult
 
@@ -78,11 +83,36 @@ def crashed_trial(
 
 @dataclass
 class BakeoffOutcome:
+    """A graded run. `rows` holds every trial in lean form (`rows.TrialRow`: what the grid,
+    the comparisons and the summary read) under the names the reports show; the full records
+    (transcripts, diffs, check output) stay in the store and are read a page at a time by
+    `iter_records`, so an outcome of 100,000 trials stays small."""
+
     run_id: str
     summary: BakeoffSummary
-    records: list[TrialRecord]
+    rows: list[TrialRow]
     report_html: Path | None
     budget_skipped: int = 0
+    store: Store | None = None
+    """Where the full records are: the store the outcome was built from (keep it open)."""
+    shown: Callable[[TrialRecord], TrialRecord] = field(default=lambda r: r, repr=False)
+    """A stored record as the summary saw it: display names, judges' calibration applied."""
+
+    def iter_records(
+        self, *, tasks: Collection[str] | None = None, limit: int | None = None
+    ) -> Iterator[TrialRecord]:
+        """The full records (only of `tasks` when given, at most `limit`), by task, model,
+        repeat, as `shown`; streamed from the store a page at a time."""
+        if self.store is None:
+            return iter(())
+        stored = self.store.iter_trials(self.run_id, tasks=tasks, limit=limit)
+        return (self.shown(r) for r in stored)
+
+    @property
+    def records(self) -> list[TrialRecord]:
+        """Every full record at once: for small runs and tests; reports read `rows` and
+        stream `iter_records`."""
+        return list(self.iter_records())
 
 
 def build_outcome(
@@ -93,18 +123,19 @@ def build_outcome(
     budget_skipped: int = 0,
     notes: Sequence[str] = (),
 ) -> BakeoffOutcome:
-    """Grade what the store holds for `run_id`. Writing reports is the shells' job
-    (`bakeoff.report.html.write_run_report`)."""
+    """Grade what the store holds for `run_id`, from its lean rows (`Store.trial_rows`), so
+    memory grows by under 1 KB per trial whatever the transcripts hold. Writing reports is
+    the shells' job (`bakeoff.report.html.write_run_report`)."""
     config = config or load_config()
-    spec = store.get_spec(run_id)
+    stored = store.get_spec(run_id)
     calibrations = store.calibrations(run_id)
     uncounted = uncounted_judges(calibrations)
-    records = [apply_calibration(r, uncounted) for r in store.trials(run_id)]
-    verdicts = store.verdicts(run_id)
-    local = {spec.labels.get(m, m) for m in spec.models if _is_local(config, m)}
+    local_ids = {m for m in stored.models if _is_local(config, m)}
     # From here on every model is named as the user typed it (evals/model_names.py).
-    spec, records, verdicts, calibrations = relabel(spec, records, verdicts, calibrations)
-    summary = summarize(spec, records, verdicts, local_models=local)
+    name = namer(stored)
+    spec, _, verdicts, calibrations = relabel(stored, [], store.verdicts(run_id), calibrations)
+    records = store.trial_rows(run_id, RowReader(name, uncounted, requests_for=local_ids))
+    summary = summarize(spec, records, verdicts, local_models={name(m) for m in local_ids})
     summary.judges = judge_summaries(spec, records, verdicts, calibrations)
     summary.unsandboxed = sum(not r.sandboxed for r in records)
     if summary.unsandboxed:
@@ -124,7 +155,11 @@ def build_outcome(
             "by speed and cost only: compare the answers, or pass --judge ID to grade them."
         )
     summary.notes.extend(notes)
-    return BakeoffOutcome(run_id, summary, records, None, budget_skipped)
+
+    def shown(record: TrialRecord) -> TrialRecord:
+        return relabel_trial(apply_calibration(record, uncounted), name)
+
+    return BakeoffOutcome(run_id, summary, records, None, budget_skipped, store, shown)
 
 
 def _is_local(config: BakeoffConfig, model_id: str) -> bool:

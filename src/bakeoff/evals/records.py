@@ -153,6 +153,13 @@ class TrialRecord(BaseModel):
         scores = [j.overall for j in self.judges if j.overall is not None and j.counted]
         return sum(scores) / len(scores) if scores else None
 
+    @property
+    def reason(self) -> str:
+        """The first line (at most 200 characters) of the agent's error, else of its stop
+        reason: why a trial ended, as the unranked list says it; "" when there is none."""
+        text = (self.agent.error or self.agent.stop_reason).strip()
+        return text.splitlines()[0][:200] if text else ""
+
 
 class Interval(BaseModel):
     """A point estimate with its 95% confidence interval (None where it cannot be computed)."""

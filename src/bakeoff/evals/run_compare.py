@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from bakeoff.evals import stats
 from bakeoff.evals.compare import SIGNIFICANCE, task_means
 from bakeoff.evals.grading import trial_quality
-from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.evals.records import BakeoffSummary, ModelSummary
+from bakeoff.evals.rows import Trial
 
 Change = Literal["better", "worse", "no detectable change", "not comparable"]
 
@@ -55,8 +56,8 @@ def _per_trial(m: ModelSummary | None) -> float | None:
 
 
 def compare_runs(
-    a: tuple[BakeoffSummary, Sequence[TrialRecord]],
-    b: tuple[BakeoffSummary, Sequence[TrialRecord]],
+    a: tuple[BakeoffSummary, Sequence[Trial]],
+    b: tuple[BakeoffSummary, Sequence[Trial]],
 ) -> list[ModelChange]:
     """Every model of either run (run A's order first), compared as the module says."""
     (sa, ra), (sb, rb) = a, b

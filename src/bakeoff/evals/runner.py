@@ -1,55 +1,53 @@
-"""The bake-off scheduler: models × tasks × repeats run concurrently, each trial in a fresh
-workspace, under per-provider concurrency and request-rate limits (local models share one small
-pool because they share the machine; one local model's trials run together, a local trial frees
-the pool only once its server is idle, and each model is closed after its last trial, which
-stops an embedded model's server), longest expected work first, with a budget cap. Before the
-first trial, a preflight makes and reaches every contestant and judge once and stops with one
-message naming every model that cannot be used. Every finished trial is written to the store at
-once — one that crashed too, as an `error` — so Ctrl-C or a crash loses only the trials in
-flight; `resume` runs exactly the ones missing or errored, `retry_errors` only the errored."""
+"""The bake-off: plan → scheduler → executor (evals/scheduler.py). The `Plan` is every trial
+still to run, in order; the `Scheduler` owns every limit (provider slots, the shared local pool,
+requests per minute, trials in flight, the budget); an executor (`LocalExecutor`, or
+`RayExecutor` on a cluster) runs trials under those limits. `max_parallel` workers take trials
+from the plan: 100,000 trials are that many in flight, not 100,000 waiting coroutines. First a
+preflight reaches every contestant and judge once (one message names every unusable model) and
+judges are calibrated. Every finished trial goes to the store at once — a crashed one as an
+`error` — and is not kept here: the outcome is graded from the store, so a crash loses only the
+trials in flight; `resume` runs the ones missing or errored, `retry_errors` only the errored."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import UserError
-from bakeoff.evals.calibration import (
-    apply_calibration,
-    calibrate_run,
-    uncounted_judges,
-)
+from bakeoff.evals.calibration import apply_calibration, calibrate_run, uncounted_judges
 from bakeoff.evals.model_names import model_labels
 from bakeoff.evals.outcomes import BakeoffOutcome, build_outcome, crashed_trial
 from bakeoff.evals.records import BakeoffSpec, GradeWeights, TrialRecord
+from bakeoff.evals.scheduler import (
+    Dispatch,
+    Executor,
+    LocalExecutor,
+    Plan,
+    Scheduler,
+    TrialJob,
+    close_models,
+    unpriced_models,
+)
 from bakeoff.evals.selection import adhoc_task
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, load_tasks
-from bakeoff.evals.trial import run_trial
+from bakeoff.evals.trial import ProviderSlot, paced
 from bakeoff.models.base import Model
 from bakeoff.models.preflight import PREFLIGHT_TIMEOUT_S, ready_models
-from bakeoff.models.ratelimit import RateLimitedModel, RateLimiter
 from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import AgentResult
-
-LOCAL_POOL = "local-machine"
-
-
-class _BudgetReached(Exception):
-    """The bake-off's cost cap is reached: start no more trials."""
 
 
 class Observer:
     """Receives progress; the CLI's live board and the MCP server subclass it. Models are
     named as every report names them (evals/model_names.py); `turn` comes after each model
-    reply of a running trial with the agent's result so far (turns, usage, duration)."""
+    reply of a running trial with the agent's result so far (turns, usage, duration; the
+    local executor only); `finished` comes once the trial is in the store."""
 
     def planned(self, total: int, done: int, models: Sequence[str]) -> None: ...
     def started(self, task: str, model: str, repeat: int) -> None: ...
@@ -61,14 +59,6 @@ class Observer:
 __all__ = ["BakeoffOutcome", "Observer", "adhoc_task", "build_outcome", "run_bakeoff"]
 
 
-@dataclass(order=True)
-class _Job:
-    priority: float
-    task: TaskSpec = field(compare=False)
-    model: str = field(compare=False)
-    repeat: int = field(compare=False)
-
-
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -78,42 +68,6 @@ def canonical_model_id(given: str, config: BakeoffConfig) -> str:
     if given.startswith("script:"):
         return "script:" + str(Path(given.split(":", 1)[1]).resolve())
     return resolve_model_id(given, config)
-
-
-class _Pools:
-    """Concurrency slots per provider (one shared pool for everything local) and rate limits."""
-
-    def __init__(self, config: BakeoffConfig) -> None:
-        self.config = config
-        self.sems: dict[str, asyncio.Semaphore] = {}
-        self.limiters: dict[str, RateLimiter] = {}
-
-    def pool_of(self, model_id: str) -> str:
-        provider = model_id.split(":", 1)[0]
-        return LOCAL_POOL if self.config.provider(provider).in_local_pool else provider
-
-    def slot(self, model_id: str) -> asyncio.Semaphore:
-        pool = self.pool_of(model_id)
-        if pool not in self.sems:
-            limit = (
-                self.config.provider("local").concurrency
-                if pool == LOCAL_POOL
-                else self.config.concurrency_for(model_id)
-            )
-            self.sems[pool] = asyncio.Semaphore(max(1, limit))
-        return self.sems[pool]
-
-    def limited(self, model: Model) -> Model:
-        rpm = self.config.rpm_for(model.id)
-        if not rpm:
-            return model
-        limiter = self.limiters.setdefault(model.provider, RateLimiter(rpm))
-        return RateLimitedModel(model, limiter)
-
-
-def expected_cost_of(task: TaskSpec, model_id: str, config: BakeoffConfig) -> float:
-    # Longest expected work first: harder tasks and local models take longest.
-    return task.difficulty * (4.0 if config.is_local(model_id) else 1.0)
 
 
 async def run_bakeoff(
@@ -129,6 +83,7 @@ async def run_bakeoff(
     preflight: bool = True,
     preflight_timeout_s: float = PREFLIGHT_TIMEOUT_S,
     max_cost_usd: float | None = None,
+    allow_unpriced: bool = False,
     store: Store | None = None,
     config: BakeoffConfig | None = None,
     agent: AgentConfig | None = None,
@@ -145,62 +100,37 @@ async def run_bakeoff(
     (evals/calibration.py); one that fails still grades, but its scores leave quality.
     `resume` continues a stored run (the trials missing or errored); `retry_errors` reruns only
     its errored trials, replacing their records. `preflight` reaches every model first and
-    raises `PreflightFailed` naming each one that cannot be used (`bakeoff.models.preflight`)."""
+    raises `PreflightFailed` naming each one that cannot be used (`bakeoff.models.preflight`).
+    `max_cost_usd` stops starting trials once contestants and judges have spent it; a model
+    with no known price makes it a UserError before anything runs, unless `allow_unpriced`
+    (then those count as $0 and the summary says so). `max_parallel` is the most trials in
+    flight at once; `executor` is "local" or "ray" (`ray_address`: the cluster to join)."""
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}: use local or ray")
     if resume and retry_errors:
         raise UserError("--resume and --retry-errors cannot be combined: choose one")
-    config = config or load_config()
-    store = store or Store()
-    observer = observer or Observer()
+    config, store, observer = config or load_config(), store or Store(), observer or Observer()
     continuing = resume or retry_errors
     if continuing:
         spec = store.get_spec(continuing)
         task_list = load_tasks(spec.task_paths)
     else:
-        if not models:
-            raise UserError("no models given: pass --models ID,ID,... (see `bakeoff models`)")
-        if repeats < 1:
-            raise UserError("--repeats must be at least 1")
         task_list = list(task_specs) if task_specs is not None else load_tasks(list(tasks))
-        if not task_list:
-            raise UserError("no tasks to run")
-        typed = [(canonical_model_id(m, config), m) for m in [*models, *judges]]
-        model_ids = list(dict.fromkeys(canonical_model_id(m, config) for m in models))
-        judge_ids = [canonical_model_id(j, config) for j in judges]
-        spec = BakeoffSpec(
-            run_id=run_id or new_run_id(),
-            task_paths=[str(t.path.resolve()) for t in task_list],
-            task_names=[t.name for t in task_list],
-            models=model_ids,
-            repeats=repeats,
-            judges=judge_ids,
-            pairwise=pairwise,
-            weights=weights or config.weights,
-            max_cost_usd=max_cost_usd,
-            agent=agent or AgentConfig(),
-            judge_sees_checks=judge_sees_checks,
-            created_at=time.time(),
-            labels=model_labels(typed),
-        )
+        spec = _new_spec(
+            models, judges, task_list, config,
+            run_id=run_id, repeats=repeats, pairwise=pairwise, weights=weights,
+            max_cost_usd=max_cost_usd, agent=agent, judge_sees_checks=judge_sees_checks,
+        )  # fmt: skip
+    notes = _price_policy(spec, config, allow_unpriced)
     done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
     rerun = store.error_keys(spec.run_id) if retry_errors else None
-    jobs = sorted(
-        _Job(-expected_cost_of(t, m, config), t, m, r)
-        for t in task_list
-        for m in spec.models
-        for r in range(spec.repeats)
-        if (t.name, m, r) not in done and (rerun is None or (t.name, m, r) in rerun)
+    plan = Plan.build(
+        task_list, spec, config, lambda key: key not in done and (rerun is None or key in rerun)
     )
-    # The local pool runs one model's trials together (first model first), so each local
-    # model's server is loaded for its first trial and stopped after its last (see `one`).
-    local_rank = {m: i for i, m in enumerate(spec.models) if _is_local_pool(config, m)}
-    jobs.sort(key=lambda j: local_rank.get(j.model, -1))
-    left_of = {m: sum(j.model == m for j in jobs) for m in spec.models}
     # Make and reach every model before anything runs: a missing key, a stopped server or a
     # refused key stops the run now, in one message, not as an hour of errored trials.
     contestants, judge_models = await ready_models(
-        [m for m in spec.models if any(j.model == m for j in jobs)],
+        [m for m in spec.models if plan.left_of.get(m)],
         spec.judges,
         config,
         ping=preflight,
@@ -210,80 +140,193 @@ async def run_bakeoff(
         store.set_status(spec.run_id, "running")
     else:
         store.create_run(spec)
-
-    pools = _Pools(config)
+    scheduler = Scheduler(
+        config,
+        max_parallel=max_parallel,
+        max_cost_usd=spec.max_cost_usd,
+        spent_usd=store.spent_usd(spec.run_id),
+    )
     total = len(task_list) * len(spec.models) * spec.repeats
+    run = _Run(spec, store, observer, on_progress, plan, total)
+    observer.planned(total, run.done, [run.name(m) for m in spec.models])
+    runner: Executor | None = None
+    try:
+        if executor == "ray":
+            from bakeoff.evals.ray_executor import RayExecutor
 
-    def name(model_id: str) -> str:
-        return spec.labels.get(model_id, model_id)
+            runner = RayExecutor(scheduler, spec, ray_address)
+        else:
+            runner = LocalExecutor(scheduler, spec, contestants, judge_models, run.turn)
+        limits = runner.limits
+        if judge_models:  # before any trial, so a judge's standing is known as scores arrive
+            calibrations = await calibrate_run(
+                store,
+                spec.run_id,
+                task_list,
+                {j: paced(m, j, limits, config) for j, m in judge_models.items()},
+                _alone(scheduler),
+                pairwise=spec.pairwise,
+            )
+            run.uncounted = uncounted_judges(list(calibrations.values()))
+            await limits.spend(sum(c.cost_usd or 0.0 for c in calibrations.values()))
+        await run.drain(runner, scheduler.max_parallel)
+        if spec.pairwise and judge_models:
+            await _judge_pairs(spec, task_list, store, judge_models, limits, config, max_parallel)
+    except BaseException:
+        store.set_status(spec.run_id, "interrupted")
+        raise
+    finally:
+        if runner is not None:
+            await runner.close()
+        await close_models([*contestants.values(), *judge_models.values()])
+    left = total - len(store.done_keys(spec.run_id))  # missing or errored
+    status = "budget_stopped" if run.skipped else "incomplete" if left else "finished"
+    store.set_status(spec.run_id, status)
+    return build_outcome(store, spec.run_id, config, budget_skipped=run.skipped, notes=notes)
 
-    observer.planned(total, total - len(jobs), [name(m) for m in spec.models])
-    progress = {"done": total - len(jobs), "skipped": 0}
-    spent = [store.spent_usd(spec.run_id)]
-    parallel = asyncio.Semaphore(max_parallel)
-    uncounted: frozenset[str] = frozenset()  # judges that failed calibration
-    ray_trials = None
-    if executor == "ray":
-        from bakeoff.evals.ray_executor import RayTrials
 
-        ray_trials = RayTrials(ray_address)
+def _new_spec(
+    models: Sequence[str],
+    judges: Sequence[str],
+    task_list: list[TaskSpec],
+    config: BakeoffConfig,
+    *,
+    run_id: str | None,
+    repeats: int,
+    pairwise: bool,
+    weights: GradeWeights | None,
+    max_cost_usd: float | None,
+    agent: AgentConfig | None,
+    judge_sees_checks: bool,
+) -> BakeoffSpec:
+    """The spec of a new run, with every model id resolved (an unknown one raises here)."""
+    if not models:
+        raise UserError("no models given: pass --models ID,ID,... (see `bakeoff models`)")
+    if repeats < 1:
+        raise UserError("--repeats must be at least 1")
+    if not task_list:
+        raise UserError("no tasks to run")
+    typed = [(canonical_model_id(m, config), m) for m in [*models, *judges]]
+    return BakeoffSpec(
+        run_id=run_id or new_run_id(),
+        task_paths=[str(t.path.resolve()) for t in task_list],
+        task_names=[t.name for t in task_list],
+        models=list(dict.fromkeys(canonical_model_id(m, config) for m in models)),
+        repeats=repeats,
+        judges=[canonical_model_id(j, config) for j in judges],
+        pairwise=pairwise,
+        weights=weights or config.weights,
+        max_cost_usd=max_cost_usd,
+        agent=agent or AgentConfig(),
+        judge_sees_checks=judge_sees_checks,
+        created_at=time.time(),
+        labels=model_labels(typed),
+    )
 
-    @contextlib.asynccontextmanager
-    async def gate(job: _Job) -> AsyncIterator[None]:
-        # The budget is checked once a slot is free, so trials queued behind a busy provider
-        # see the spend of the ones that finished meanwhile.
-        # The provider's slot first, then a global one: trials queued behind a busy provider
-        # must not fill the global window while other providers sit idle.
-        async with pools.slot(job.model), parallel:
-            if spec.max_cost_usd is not None and spent[0] >= spec.max_cost_usd:
-                raise _BudgetReached
-            observer.started(job.task.name, name(job.model), job.repeat)
-            yield
-            # A local server may still be generating for a request its trial gave up on:
-            # the slot frees once it is idle, so two local models never generate at once.
-            settle = getattr(contestants.get(job.model), "settle", None)
-            if settle is not None and pools.pool_of(job.model) == LOCAL_POOL:
-                await settle()
 
-    def spend(result: AgentResult) -> None:
-        spent[0] += result.cost_usd or 0.0
-
-    async def remote(job: _Job) -> TrialRecord:
-        assert ray_trials is not None
-        # The provider slot is held for the whole remote trial: limits hold cluster-wide.
-        async with gate(job):
-            record = await ray_trials.run(job.task, job.model, job.repeat, spec, config)
-        spend(record.agent)
-        return record
-
-    async def here(job: _Job) -> TrialRecord:
-        return await run_trial(
-            job.task,
-            pools.limited(contestants[job.model]),
-            job.repeat,
-            run_id=spec.run_id,
-            agent_config=spec.agent,
-            judges=[(pools.limited(jm), pools.slot(jid)) for jid, jm in judge_models.items()],
-            slot=gate(job),
-            on_agent_done=spend,
-            judge_sees_checks=spec.judge_sees_checks,
-            on_turn=lambda result: observer.turn(
-                job.task.name, name(job.model), job.repeat, result
-            ),
+def _price_policy(spec: BakeoffSpec, config: BakeoffConfig, allow_unpriced: bool) -> list[str]:
+    """A budget counts only known prices: refuse one that would miss spend, unless allowed;
+    the summary's note when allowed."""
+    if spec.max_cost_usd is None:
+        return []
+    unpriced = [
+        spec.labels.get(m, m) for m in unpriced_models([*spec.models, *spec.judges], config)
+    ]
+    if not unpriced:
+        return []
+    names = ", ".join(unpriced)
+    if not allow_unpriced:
+        raise UserError(
+            f"--max-cost cannot count the spend of {names}: no price is known for "
+            f'{"it" if len(unpriced) == 1 else "them"}. Set one under [prices."ID"] in the '
+            "config, or pass --allow-unpriced to count them as $0"
         )
+    return [
+        f"Budget cap ${spec.max_cost_usd:g}: no price is known for {names}, so their spend "
+        "counted as $0 toward it (--allow-unpriced)."
+    ]
 
-    async def one(job: _Job) -> None:
+
+def _alone(scheduler: Scheduler) -> Callable[[str], asyncio.Semaphore]:
+    """Provider slots for calibration: it runs before any trial, alone, so a semaphore of each
+    pool's size holds the same limit as the scheduler's slots."""
+    pools: dict[str, asyncio.Semaphore] = {}
+
+    def slot_of(model_id: str) -> asyncio.Semaphore:
+        pool = scheduler.pool_of(model_id)
+        if pool not in pools:
+            pools[pool] = asyncio.Semaphore(scheduler.capacity(pool, model_id))
+        return pools[pool]
+
+    return slot_of
+
+
+class _Run:
+    """A bake-off's progress: workers take trials from the plan, store each as it finishes,
+    and tell the observer."""
+
+    def __init__(
+        self,
+        spec: BakeoffSpec,
+        store: Store,
+        observer: Observer,
+        on_progress: Callable[[int, int, str], None] | None,
+        plan: Plan,
+        total: int,
+    ) -> None:
+        self.spec, self.store, self.observer, self.plan = spec, store, observer, plan
+        self.on_progress = on_progress
+        self.total = total
+        self.done = total - len(plan)
+        self.skipped = 0
+        self.uncounted: frozenset[str] = frozenset()  # judges that failed calibration
+
+    def name(self, model_id: str) -> str:
+        return self.spec.labels.get(model_id, model_id)
+
+    def turn(self, job: TrialJob, result: AgentResult) -> None:
+        self.observer.turn(job.task.name, self.name(job.model), job.repeat, result)
+
+    async def drain(self, executor: Executor, workers: int) -> None:
+        """Run the plan with `workers` workers; on a failure the others are cancelled."""
+        tasks = [
+            asyncio.create_task(self._work(executor)) for _ in range(min(workers, len(self.plan)))
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _work(self, executor: Executor) -> None:
+        limits = executor.limits
+        while models := self.plan.models():
+            ticket = secrets.token_hex(8)
+            asked = time.perf_counter()
+            model = await limits.start(models, ticket)
+            job = self.plan.pop_next() if model is None else self.plan.pop(model)
+            if job is None:  # another worker took the last trial of this model meanwhile
+                await limits.release(ticket)
+            elif model is None:
+                self.skipped += 1
+                self.observer.skipped(job.task.name, self.name(job.model), job.repeat, "budget")
+                await self._finish(executor, job.model)
+            else:
+                try:
+                    await self._one(executor, job, ticket, time.perf_counter() - asked)
+                finally:
+                    await limits.release(ticket)  # if the trial could not (a lost worker)
+
+    async def _one(self, executor: Executor, job: TrialJob, ticket: str, queued: float) -> None:
+        self.observer.started(job.task.name, self.name(job.model), job.repeat)
         started = time.time()
         try:
-            record = await (remote(job) if ray_trials is not None else here(job))
-        except _BudgetReached:
-            progress["skipped"] += 1
-            observer.skipped(job.task.name, name(job.model), job.repeat, "budget")
-            await close_if_last(job.model)
-            return
+            record = await executor.run(job, ticket, queued)
         except Exception as exc:  # one broken trial must not sink the others: it is an error
             record = crashed_trial(
-                run_id=spec.run_id,
+                run_id=self.spec.run_id,
                 task=job.task.name,
                 category=job.task.category,
                 difficulty=job.task.difficulty,
@@ -293,50 +336,18 @@ async def run_bakeoff(
                 started_at=started,
                 finished_at=time.time(),
             )
-        record = apply_calibration(record, uncounted)
-        store.add_trial(record)
-        progress["done"] += 1
-        observer.finished(record.model_copy(update={"model": name(record.model)}))
-        if on_progress is not None:
-            on_progress(
-                progress["done"], total, f"{name(job.model)} · {job.task.name} #{job.repeat}"
-            )
-        await close_if_last(job.model)
+        record = apply_calibration(record, self.uncounted)
+        self.store.add_trial(record)
+        self.done += 1
+        self.observer.finished(record.model_copy(update={"model": self.name(record.model)}))
+        if self.on_progress is not None:
+            where = f"{self.name(job.model)} · {job.task.name} #{job.repeat}"
+            self.on_progress(self.done, self.total, where)
+        await self._finish(executor, job.model)
 
-    async def close_if_last(model_id: str) -> None:
-        # After a model's last trial its client (and an embedded model's server) is closed.
-        left_of[model_id] -= 1
-        if left_of[model_id] == 0 and model_id not in judge_models:
-            with contextlib.suppress(Exception):
-                await contestants[model_id].aclose()
-
-    try:
-        if judge_models:  # before any trial, so a judge's standing is known as scores arrive
-            calibrations = await calibrate_run(
-                store,
-                spec.run_id,
-                task_list,
-                {j: pools.limited(m) for j, m in judge_models.items()},
-                pools.slot,
-                pairwise=spec.pairwise,
-            )
-            uncounted = uncounted_judges(list(calibrations.values()))
-        await asyncio.gather(*(one(j) for j in jobs))
-        if spec.pairwise and judge_models:
-            await _judge_pairs(spec, task_list, store, judge_models, pools)
-    except BaseException:
-        store.set_status(spec.run_id, "interrupted")
-        raise
-    finally:
-        if ray_trials is not None:
-            ray_trials.close()
-        for m in [*contestants.values(), *judge_models.values()]:
-            with contextlib.suppress(Exception):
-                await m.aclose()
-    left = total - len(store.done_keys(spec.run_id))  # missing or errored
-    status = "budget_stopped" if progress["skipped"] else "incomplete" if left else "finished"
-    store.set_status(spec.run_id, status)
-    return build_outcome(store, spec.run_id, config, budget_skipped=progress["skipped"])
+    async def _finish(self, executor: Executor, model_id: str) -> None:
+        if self.plan.finish(model_id):
+            await executor.retire(model_id)
 
 
 async def _judge_pairs(
@@ -344,10 +355,13 @@ async def _judge_pairs(
     tasks: Sequence[TaskSpec],
     store: Store,
     judges: dict[str, Model],
-    pools: _Pools,
+    limits: Dispatch,
+    config: BakeoffConfig,
+    workers: int,
 ) -> None:
     """Comparative grading: every pair of models on every (task, repeat), by every judge, in
-    both orders (judge_pair asks both); verdicts already stored are not asked again."""
+    both orders (judge_pair asks both), each judge in a slot of its provider; verdicts already
+    stored are not asked again."""
     from itertools import combinations
 
     from bakeoff.evals.judge import judge_pair
@@ -355,38 +369,31 @@ async def _judge_pairs(
     # An errored trial is no work to compare: its pairs wait until a retry gives it an answer.
     trials = {r.key: r for r in store.trials(spec.run_id) if r.status != "error"}
     have = {(v.task, v.repeat, v.judge, v.model_a, v.model_b) for v in store.verdicts(spec.run_id)}
-
-    async def one(task: TaskSpec, repeat: int, jid: str, a: str, b: str) -> None:
-        ta, tb = trials[(task.name, a, repeat)], trials[(task.name, b, repeat)]
-        async with pools.slot(jid):
-            verdict = await judge_pair(
-                pools.limited(judges[jid]),
-                task=task.name,
-                repeat=repeat,
-                task_prompt=task.prompt,
-                rubric=task.judge.rubric if task.judge else "",
-                a=(a, ta.agent.answer, ta.diff),
-                b=(b, tb.agent.answer, tb.diff),
-            )
-        store.add_verdict(spec.run_id, verdict)
-
-    await asyncio.gather(
-        *(
-            one(t, r, jid, a, b)
-            for t in tasks
-            for r in range(spec.repeats)
-            for jid in judges
-            for a, b in combinations(spec.models, 2)
-            if (t.name, a, r) in trials
-            and (t.name, b, r) in trials
-            and (t.name, r, jid, a, b) not in have
-        )
+    todo: Iterator[tuple[TaskSpec, int, str, str, str]] = (
+        (t, r, jid, a, b)
+        for t in tasks
+        for r in range(spec.repeats)
+        for jid in judges
+        for a, b in combinations(spec.models, 2)
+        if (t.name, a, r) in trials
+        and (t.name, b, r) in trials
+        and (t.name, r, jid, a, b) not in have
     )
 
+    async def work() -> None:
+        for task, repeat, jid, a, b in todo:  # one shared iterator: each pair asked once
+            ta, tb = trials[(task.name, a, repeat)], trials[(task.name, b, repeat)]
+            async with ProviderSlot(limits, jid):
+                verdict = await judge_pair(
+                    paced(judges[jid], jid, limits, config),
+                    task=task.name,
+                    repeat=repeat,
+                    task_prompt=task.prompt,
+                    rubric=task.judge.rubric if task.judge else "",
+                    a=(a, ta.agent.answer, ta.diff),
+                    b=(b, tb.agent.answer, tb.diff),
+                )
+            await limits.spend(verdict.cost_usd or 0.0)
+            store.add_verdict(spec.run_id, verdict)
 
-def _is_local_pool(config: BakeoffConfig, model_id: str) -> bool:
-    """Takes turns in the shared local pool (`ProviderConfig.in_local_pool`)."""
-    try:
-        return config.provider(model_id.split(":", 1)[0]).in_local_pool
-    except KeyError:
-        return False
+    await asyncio.gather(*(work() for _ in range(max(1, workers))))

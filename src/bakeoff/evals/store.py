@@ -1,21 +1,27 @@
 """The results store: one SQLite file (WAL) holding every bake-off's spec, every finished
-trial, every pairwise verdict and every judge's calibration, each written the moment it
-completes. A trial's key (run_id, task, model, repeat) is its primary key, so a resumed run can
-neither lose nor repeat one: resume means "skip the keys already here". Everything passes
-through the redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API
-key."""
+trial, every pairwise verdict and every judge's calibration, each written (and committed) the
+moment it completes. A trial's key (run_id, task, model, repeat) is its primary key, so a resumed
+run can neither lose nor repeat one: resume means "skip the keys already here". Beside each full
+record the store keeps its lean facts (`rows.trial_facts`), so summaries read small rows
+(`trial_rows`) and reports stream full records a page at a time (`iter_trials`): reading a run
+of 100,000 trials never holds their transcripts all at once. Everything passes through the
+redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API key."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from bakeoff.errors import UserError
 from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+from bakeoff.evals.rows import RowReader, TrialRow, trial_facts
 from bakeoff.redact import redact_model
 
 SCHEMA = """
@@ -36,6 +42,7 @@ CREATE TABLE IF NOT EXISTS trials (
     duration_s REAL NOT NULL,
     cost_usd REAL,
     finished_at REAL NOT NULL,
+    facts TEXT,  -- before `record`: read without walking the record's overflow pages
     record TEXT NOT NULL,
     PRIMARY KEY (run_id, task, model, repeat)
 );
@@ -59,6 +66,10 @@ CREATE TABLE IF NOT EXISTS judge_calibrations (
 """
 
 
+PAGE = 500
+"""Trials read per query when streaming a run (the lock is released between pages)."""
+
+
 def default_store_path() -> Path:
     return Path(os.environ.get("BAKEOFF_STORE", ".bakeoff/results.sqlite"))
 
@@ -75,6 +86,14 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        self._add_facts_column()
+
+    def _add_facts_column(self) -> None:
+        # Stores written before the lean facts existed: their rows read from the full record.
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(trials)")}
+        if "facts" not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                self._db.execute("ALTER TABLE trials ADD COLUMN facts TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -137,7 +156,9 @@ class Store:
         with self._lock:
             self._db.execute(
                 # A retried error replaces the record it retries; nothing else has its key.
-                "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO trials (run_id, task, model, repeat, status, passed, "
+                "duration_s, cost_usd, finished_at, facts, record) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.run_id,
                     record.task,
@@ -148,6 +169,7 @@ class Store:
                     record.agent.duration_s,
                     record.agent.cost_usd,
                     record.finished_at,
+                    trial_facts(record),
                     record.model_dump_json(),
                 ),
             )
@@ -171,11 +193,66 @@ class Store:
         return {(t, m, int(r)) for t, m, r in rows}
 
     def trials(self, run_id: str) -> list[TrialRecord]:
+        """Every full record of a run, by task, model, repeat: all in memory at once, so for
+        small runs and tests; reports use `iter_trials` or `trial_rows`."""
+        return list(self.iter_trials(run_id))
+
+    def iter_trials(
+        self,
+        run_id: str,
+        *,
+        tasks: Collection[str] | None = None,
+        limit: int | None = None,
+        page: int = PAGE,
+    ) -> Iterator[TrialRecord]:
+        """A run's full records by task, model, repeat, read `page` at a time (only `tasks`
+        when given, at most `limit`). The lock is held per page, never while the caller works,
+        so writers go on meanwhile."""
+        pages = self._pages(run_id, "record, NULL", min(page, limit or page), tasks)
+        for _, _, record, _ in itertools.islice(pages, limit):
+            yield TrialRecord.model_validate_json(record)
+
+    def trial_rows(self, run_id: str, reader: RowReader | None = None) -> list[TrialRow]:
+        """Every trial of a run as a lean row (`rows.TrialRow`, built by `reader`: names,
+        calibration, which models keep request speeds), by task, model, repeat."""
+        reader = reader or RowReader()
+        out: list[TrialRow] = []
+        for _, _, record, facts in self._pages(
+            run_id, "CASE WHEN facts IS NULL THEN record END, facts", PAGE
+        ):
+            if facts is None:  # written before facts were kept
+                out.append(reader.row_of(TrialRecord.model_validate_json(record)))
+            else:
+                out.append(reader.row(facts))
+        return out
+
+    def status_counts(self, run_id: str) -> dict[str, int]:
+        """How many stored trials of a run ended in each status (`records.TrialStatus`)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT record FROM trials WHERE run_id = ? ORDER BY task, model, repeat", (run_id,)
+                "SELECT status, COUNT(*) FROM trials WHERE run_id = ? GROUP BY status", (run_id,)
             ).fetchall()
-        return [TrialRecord.model_validate_json(r[0]) for r in rows]
+        return {str(s): int(n) for s, n in rows}
+
+    def _pages(
+        self, run_id: str, columns: str, page: int, tasks: Collection[str] | None = None
+    ) -> Iterator[tuple[str, str, str, str]]:
+        """(task, model, *two columns) of a run's trials (of `tasks` only, when given), in key
+        order, by keyset pages."""
+        only = "" if tasks is None else f"AND task IN ({', '.join('?' * len(tasks))}) "
+        after: tuple[str, str, int] = ("", "", -1)
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT task, model, repeat, {columns} FROM trials WHERE run_id = ? {only}"
+                    "AND (task, model, repeat) > (?, ?, ?) ORDER BY task, model, repeat LIMIT ?",
+                    (run_id, *(tasks or ()), *after, page),
+                ).fetchall()
+            for task, model, _, a, b in rows:
+                yield task, model, a, b
+            if len(rows) < page:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def spent_usd(self, run_id: str) -> float:
         with self._lock:

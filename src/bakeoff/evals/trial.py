@@ -1,8 +1,11 @@
 """One trial: a task, a model and a repeat number, run end to end — a fresh copy of the
 fixture, the nano agent in it, the diff of what it changed, the tamper scan of what it wrote,
 its final answer written to ANSWER.txt, the hidden checks copied in and run in the sandbox, then
-the judges. The scheduler decides when a trial runs; this module decides nothing but what a
-trial is, so the local and Ray executors share it.
+the judges. The scheduler decides when a trial runs; this module decides what a trial is, and
+`scheduled_trial` runs one under a scheduler's limits (the `Limits` it is given: the contestant's
+provider slot, already taken for it, is held through the agent phase only; each judge takes its
+own provider's slot; every request of a provider with a rate cap waits for its turn; spend is
+reported to the budget), so the local and Ray executors share it by construction.
 
 A trial never takes the bake-off down: file work runs off the event loop under its own time
 limit, and any failure of the harness (a workspace that cannot be copied, diffed or checked)
@@ -12,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bakeoff.agent import AgentConfig, run_agent
+from bakeoff.config import BakeoffConfig
 from bakeoff.evals import tamper
 from bakeoff.evals.checks import CheckResult, arun_check
 from bakeoff.evals.diff import snapshot, unified_diff
@@ -34,6 +39,7 @@ from bakeoff.evals.records import (
 )
 from bakeoff.evals.task import TaskSpec, install_hidden, prepare_workspace, write_answer
 from bakeoff.models.base import Model
+from bakeoff.models.ratelimit import RateLimitedModel
 from bakeoff.redact import redact, redact_model
 from bakeoff.tools import MAX_WORKSPACE_BYTES, workspace_bytes
 from bakeoff.types import AgentResult
@@ -84,20 +90,23 @@ async def run_trial(
     on_agent_done: Callable[[AgentResult], None] | None = None,
     judge_sees_checks: bool = False,
     on_turn: Callable[[AgentResult], None] | None = None,
+    queued_s: float = 0.0,
 ) -> TrialRecord:
     """Run one trial; `slot` is held only while the contestant works (not while grading);
-    `on_turn` sees the agent's running result after each model reply (progress displays)."""
+    `on_turn` sees the agent's running result after each model reply (progress displays);
+    `queued_s` is time already spent waiting for the slot before this call (recorded with the
+    wait for `slot`)."""
     root: Path | None = None
     waited = time.perf_counter()
     started = time.time()
-    slot_wait = 0.0
+    slot_wait = queued_s
     result: AgentResult | None = None
     diff = ""
     try:
         async with slot or contextlib.nullcontext():
             # The workspace is made once the slot is ours: a queue of 10,000 trials holds no
             # directories and no snapshots while it waits.
-            slot_wait = time.perf_counter() - waited
+            slot_wait = queued_s + time.perf_counter() - waited
             root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
             ws = root / "ws"
             await _off_loop("copying the fixture", prepare_workspace, task, ws)
@@ -236,3 +245,127 @@ async def _judge(
                 )
             )
     return scores
+
+
+# ---- one trial under a scheduler's limits (both executors) ----------------------------------
+
+
+class Limits(Protocol):
+    """What a trial needs from the scheduler (evals/scheduler.py), in this process or through
+    a client in another: provider slots held by ticket, request starts, the budget."""
+
+    async def acquire(self, model_id: str, ticket: str) -> None:
+        """Wait for a slot of `model_id`'s provider (or the local pool); hold it as `ticket`."""
+        ...
+
+    async def release(self, ticket: str) -> None:
+        """Free the slot held as `ticket`; nothing when none is (a second release is safe)."""
+        ...
+
+    async def reserve(self, model_id: str) -> float:
+        """Reserve the next request start of `model_id`'s provider: seconds to wait for it."""
+        ...
+
+    async def spend(self, usd: float) -> None:
+        """Count `usd` against the budget."""
+        ...
+
+
+class _ProviderPace:
+    """A `Pacer` for one model: its provider's request starts, from the scheduler."""
+
+    def __init__(self, limits: Limits, model_id: str) -> None:
+        self.limits = limits
+        self.model_id = model_id
+
+    async def reserve(self) -> float:
+        return await self.limits.reserve(self.model_id)
+
+
+def paced(model: Model, model_id: str, limits: Limits, config: BakeoffConfig) -> Model:
+    """`model` with every request waiting for its provider's rate cap, if it has one."""
+    if config.rpm_for(model_id) is None:
+        return model
+    return RateLimitedModel(model, _ProviderPace(limits, model_id))
+
+
+class _ContestantSlot:
+    """The contestant's provider slot, taken by the scheduler before the trial (as `ticket`):
+    on leaving the agent phase it reports the agent's spend, waits for a shared-machine
+    server to go idle (so two local models never generate at once), then frees the slot."""
+
+    def __init__(self, limits: Limits, ticket: str, model: Model, settle: bool) -> None:
+        self.limits, self.ticket, self.model, self.settle = limits, ticket, model, settle
+        self.spent = 0.0
+
+    def agent_done(self, result: AgentResult) -> None:
+        self.spent = result.cost_usd or 0.0  # unknown counts as 0: see allow_unpriced
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self.spent:
+                await self.limits.spend(self.spent)
+            settle = getattr(self.model, "settle", None)
+            if self.settle and settle is not None:
+                await settle()
+        finally:
+            await self.limits.release(self.ticket)
+
+
+class ProviderSlot:
+    """A slot of a model's provider (or the local pool), held for one call: a judge's verdict."""
+
+    def __init__(self, limits: Limits, model_id: str) -> None:
+        self.limits, self.model_id = limits, model_id
+        self.ticket = ""
+
+    async def __aenter__(self) -> None:
+        self.ticket = secrets.token_hex(8)
+        await self.limits.acquire(self.model_id, self.ticket)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.limits.release(self.ticket)
+
+
+async def scheduled_trial(
+    task: TaskSpec,
+    model: Model,
+    repeat: int,
+    *,
+    limits: Limits,
+    ticket: str,
+    judges: dict[str, Model],
+    config: BakeoffConfig,
+    run_id: str,
+    agent_config: AgentConfig,
+    judge_sees_checks: bool = False,
+    on_turn: Callable[[AgentResult], None] | None = None,
+    queued_s: float = 0.0,
+) -> TrialRecord:
+    """`run_trial` under `limits`: the contestant's slot (already held as `ticket`) frees when
+    the agent is done, each judge waits for a slot of its own provider, requests keep to their
+    provider's rate cap, and the contestant's and judges' spend goes to the budget."""
+    pooled = config.provider(model.id.split(":", 1)[0]).in_local_pool
+    slot = _ContestantSlot(limits, ticket, model, settle=pooled)
+    record = await run_trial(
+        task,
+        paced(model, model.id, limits, config),
+        repeat,
+        run_id=run_id,
+        agent_config=agent_config,
+        judges=[
+            (paced(m, jid, limits, config), ProviderSlot(limits, jid)) for jid, m in judges.items()
+        ],
+        slot=slot,
+        on_agent_done=slot.agent_done,
+        judge_sees_checks=judge_sees_checks,
+        on_turn=on_turn,
+        queued_s=queued_s,
+    )
+    judged = sum(j.cost_usd or 0.0 for j in record.judges)
+    if judged:
+        await limits.spend(judged)
+    return record
