@@ -168,7 +168,6 @@ def run_matrix(
                 store=store,
                 config=config,
                 agent=AgentConfig(max_turns=2),
-                report_dir=root / "reports",
                 **extra,
             )
         )
@@ -178,7 +177,7 @@ def run_matrix(
         proc.terminate()
         proc.wait()
     reqs = stats["requests"]
-    ok = sum(r.status == "completed" for r in outcome.records)
+    ok = sum(r.agent.stop_reason == "completed" for r in outcome.rows)
     bound, per_provider, longest = lower_bound(spec)
     span = max(r["end"] for r in reqs) - min(r["start"] for r in reqs)
     served = dict.fromkeys(PROVIDERS, 0.0)
@@ -193,7 +192,7 @@ def run_matrix(
         "import_s": import_s,
         "tasks": n_tasks,
         "scale": scale,
-        "trials": len(outcome.records),
+        "trials": len(outcome.rows),
         "completed": ok,
         "requests": len(reqs),
         "wall": wall,

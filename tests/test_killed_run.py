@@ -68,7 +68,9 @@ def test_the_embedded_server_exits_when_bakeoff_is_killed(tmp_path: Path) -> Non
     parent = (
         "import subprocess, sys\n"
         "child = subprocess.Popen([sys.executable, '-c', "
-        "'import os, time\\n"
+        "'import os, signal, time\\n"
+        # Like the server busy with a generation: SIGTERM alone would not stop it.
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
         "from bakeoff.models.llama_server import exit_with_parent\\n"
         "exit_with_parent(os.getppid(), 0.05)\\n"
         'print("watching", flush=True)\\n'

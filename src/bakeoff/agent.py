@@ -23,7 +23,14 @@ from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import ToolBox
-from bakeoff.types import INFRASTRUCTURE_4XX, AgentResult, Completion, Message, StopReason
+from bakeoff.types import (
+    INFRASTRUCTURE_4XX,
+    AgentResult,
+    Completion,
+    Message,
+    StopReason,
+    total_cost,
+)
 from bakeoff.workspace import Workspace
 
 SYSTEM_PROMPT = (
@@ -206,10 +213,7 @@ async def _loop(
         )
         out.turns += 1
         out.usage = out.usage + completion.usage
-        if out.cost_usd is not None:
-            out.cost_usd = (
-                None if completion.cost_usd is None else out.cost_usd + completion.cost_usd
-            )
+        out.cost_usd = total_cost((out.cost_usd, completion.cost_usd))
         known_cost += completion.cost_usd or 0.0
         out.requests.append(completion.timing)
         out.model_time_s += completion.timing.latency_s

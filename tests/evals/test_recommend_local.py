@@ -129,7 +129,10 @@ def test_a_reference_belongs_to_one_model_file_never_a_neighbours() -> None:
     assert llama_cpp_reference(["llamacpp:coder-q8.gguf"], table) is figures  # by full id
     assert llama_cpp_reference(["local:qwen2.5-coder-1.5b"], table) is None  # another size
     assert llama_cpp_reference(["ollama:qwen2.5-coder-0.5b-instruct-q8_0"], table) is None
-    assert llama_cpp_reference(["local:qwen2.5-coder-1.5b"]) is None  # not measured yet
+    assert (
+        llama_cpp_reference(["local:qwen2.5-coder-1.5b"])
+        is LLAMA_CPP_REFERENCE["qwen2.5-coder-1.5b"]
+    )  # its own figures, measured for it
 
 
 def test_runs_with_unreported_prompt_tokens_are_left_out_of_the_prompt_rate() -> None:

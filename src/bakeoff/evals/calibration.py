@@ -54,6 +54,7 @@ from bakeoff.evals.task import (
     prepare_workspace,
 )
 from bakeoff.models.base import Model
+from bakeoff.types import total_cost
 
 CALIBRATION_TASKS = 3
 """At most this many tasks per judge: 4 judge requests each (2 scores, 2 pair orders)."""
@@ -105,11 +106,6 @@ def reference_work(task: TaskSpec) -> tuple[str, str]:
             else:
                 answer_file.unlink()
         return answer, unified_diff(before, ws)
-
-
-def _sum_costs(costs: Sequence[float | None]) -> float | None:
-    """The total, or None when any part is unknown (an unknown price never sums to $0)."""
-    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
 async def _calibrate_on(
@@ -201,7 +197,7 @@ async def calibrate_judge(
         margin=MARGIN,
         required=required,
         tasks=items,
-        cost_usd=_sum_costs([c for _, costs in results for c in costs]),
+        cost_usd=total_cost([c for _, costs in results for c in costs]),
         duration_s=round(time.perf_counter() - started, 3),
     )
 
@@ -285,7 +281,7 @@ def judge_summaries(
                 missing_by_reason=dict(sorted(missing.items())),
                 missing_pair_verdicts=sum(1 for v in pairs if v.error is not None),
                 mean_score=statistics.fmean(judged) if judged else None,
-                cost_usd=_sum_costs([s.cost_usd for _, s in scored] + [v.cost_usd for v in pairs]),
+                cost_usd=total_cost([s.cost_usd for _, s in scored] + [v.cost_usd for v in pairs]),
                 duration_s=round(
                     sum(s.duration_s for _, s in scored) + sum(v.duration_s for v in pairs), 3
                 ),

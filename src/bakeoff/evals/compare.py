@@ -30,6 +30,7 @@ from bakeoff.evals.records import (
     Verdict,
 )
 from bakeoff.evals.rows import Trial
+from bakeoff.types import total_cost
 
 SIGNIFICANCE = stats.ALPHA
 """A difference counts only when its Holm-adjusted p < SIGNIFICANCE."""
@@ -265,7 +266,6 @@ def judge_reliability(
         and (passed := r.passed) is not None
     ]
     costs = [s.cost_usd for r in records for s in r.judges] + [v.cost_usd for v in verdicts]
-    known = [c for c in costs if c is not None]
     families = {j: [m for m in models if same_family(j, m)] for j in found}
     return JudgeReliability(
         judges=found,
@@ -276,7 +276,7 @@ def judge_reliability(
             sum(1 for v in verdicts if v.consistent) / len(verdicts) if verdicts else None
         ),
         same_family={j: ms for j, ms in families.items() if ms},
-        cost_usd=sum(known) if len(known) == len(costs) else None,
+        cost_usd=total_cost(costs),
         duration_s=sum(s.duration_s for r in records for s in r.judges)
         + sum(v.duration_s for v in verdicts),
     )

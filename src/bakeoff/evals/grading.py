@@ -60,7 +60,7 @@ from bakeoff.evals.records import (
     UnrankedModel,
 )
 from bakeoff.evals.rows import Trial
-from bakeoff.types import Usage
+from bakeoff.types import Usage, total_cost
 
 __all__ = ["LETTER_BANDS", "letter", "letter_bands", "same_family", "summarize", "trial_quality"]
 
@@ -244,7 +244,7 @@ def _model_summary(
     checked = [r for r in valid if r.check is not None]
     passed = sum(1 for r in checked if r.passed)
     costs = [r.agent.cost_usd for r in valid]
-    cost = None if any(c is None for c in costs) else math.fsum(c for c in costs if c is not None)
+    cost = total_cost(costs)
     # solved: a passed check counts 1; a trial without a check counts its judged quality.
     solved = passed + math.fsum(
         q for r in valid if r.check is None and (q := quality_of(r)) is not None
@@ -379,6 +379,6 @@ def _categories(
             qs = [q for t, q in quality.get(model, {}).items() if cats[t] == category]
             means[category][model] = statistics.fmean(qs) if qs else None
             cs = [r.agent.cost_usd for r in valid if r.model == model]
-            known = [c for c in cs if c is not None]
-            costs[category][model] = sum(known) / len(cs) if len(known) == len(cs) else None
+            total = total_cost(cs)
+            costs[category][model] = None if total is None else total / len(cs)
     return means, costs

@@ -190,6 +190,14 @@ class LlamaCppReference(BaseModel):
 
 
 LLAMA_CPP_REFERENCE: dict[str, LlamaCppReference] = {
+    "qwen2.5-coder-1.5b": LlamaCppReference(
+        prompt_tps=18.3,
+        output_tps=6.9,
+        machine="2-core x86-64 VM, CPU only, 2 threads, n_ctx 8192 (the project's build machine)",
+        measured="2026-11-29",
+        source="BENCHMARKS.md §4, llama.cpp perf counters, ~1,680-token prompt, 128 output "
+        "tokens, one pair (bakeoff's `local` measured the same: 18.4 and 6.9)",
+    ),
     "qwen2.5-coder-0.5b": LlamaCppReference(
         prompt_tps=168.7,
         output_tps=37.7,
