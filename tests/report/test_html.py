@@ -203,11 +203,10 @@ def test_local_models_are_set_beside_the_best_cloud_model(
     speed = section[section.index('id="local-speed"') :]
     assert speed.count("<tr><td") == 3  # three local models
     assert "llama.cpp 168.7" in speed and "llama.cpp 37.7" in speed  # the measured 0.5B
-    assert "llama.cpp no reference" in speed  # the others: no reference is invented
-    assert "local:qwen2.5-coder-1.5b: no llama.cpp reference for this model on this machine" in (
-        section
-    )
-    assert "2026-11-25" in section
+    assert "llama.cpp 18.3" in speed and "llama.cpp 6.9" in speed  # the measured 1.5B
+    assert "llama.cpp no reference" in speed  # the ollama model: no reference is invented
+    assert "ollama:gpt-oss:20b: no llama.cpp reference for this model on this machine" in section
+    assert "2026-11-25" in section and "2026-11-29" in section
 
 
 def test_no_local_section_without_a_local_model(
