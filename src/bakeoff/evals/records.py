@@ -4,7 +4,8 @@ store, the graders and the reports; nothing here does I/O."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -74,6 +75,18 @@ class PairVerdict(BaseModel):
     error: str | None = None  # the judge failed or never answered usably (not position bias)
     cost_usd: float | None = 0.0
     duration_s: float = 0.0
+
+
+class _Scored(Protocol):
+    overall: float | None
+    counted: bool
+
+
+def counted_mean(judges: Iterable[_Scored]) -> float | None:
+    """Mean overall score of the judges that answered and count (passed their calibration), or
+    None: `judge_overall` of a full record and of a lean row alike."""
+    scores = [j.overall for j in judges if j.overall is not None and j.counted]
+    return sum(scores) / len(scores) if scores else None
 
 
 TrialStatus = Literal["passed", "failed", "timeout", "error"]
@@ -150,8 +163,7 @@ class TrialRecord(BaseModel):
     def judge_overall(self) -> float | None:
         """Mean overall score (1-10) of the judges that answered and count (passed their
         calibration), or None."""
-        scores = [j.overall for j in self.judges if j.overall is not None and j.counted]
-        return sum(scores) / len(scores) if scores else None
+        return counted_mean(self.judges)
 
     @property
     def reason(self) -> str:

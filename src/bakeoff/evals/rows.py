@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from bakeoff.evals.records import JudgeFailure, TrialRecord, TrialStatus
+from bakeoff.evals.records import JudgeFailure, TrialRecord, TrialStatus, counted_mean
 from bakeoff.types import StopReason, Usage
 
 ERROR_CAP = 500
@@ -105,8 +105,7 @@ class TrialRow:
     @property
     def judge_overall(self) -> float | None:
         """Mean overall score of the judges that answered and count, as `TrialRecord`'s."""
-        scores = [j.overall for j in self.judges if j.overall is not None and j.counted]
-        return sum(scores) / len(scores) if scores else None
+        return counted_mean(self.judges)
 
 
 Trial = TrialRecord | TrialRow
