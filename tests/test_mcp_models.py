@@ -33,6 +33,11 @@ class Counted:
         self.inner = resolve_model(model_id, BakeoffConfig())
         self.id, self.provider, self.name = self.inner.id, self.inner.provider, self.inner.name
         self.closes = closes
+        self.events: list[str] = []
+
+    async def settle(self) -> None:
+        """As the embedded model's: wait until no abandoned generation runs."""
+        self.events.append("settle")
 
     async def start(self) -> float:
         return await self.inner.start()
@@ -44,6 +49,7 @@ class Counted:
         *,
         max_output_tokens: int | None = None,
     ) -> Completion:
+        self.events.append("complete")
         return await self.inner.complete(messages, tools, max_output_tokens=max_output_tokens)
 
     async def ping(self) -> None:
@@ -135,3 +141,16 @@ async def test_two_calls_at_once_share_one_model(script: str) -> None:
     await eventually(lambda: ledger.closed == [script])
     await models.aclose()
     assert ledger.closed == [script]  # closed once, not again at the end
+
+
+async def test_each_use_first_waits_for_a_generation_left_running(script: str) -> None:
+    # A call that timed out leaves the embedded server generating; the next call settles it
+    # before its agent starts, so its wall clock never counts the CPU spent on the last one.
+    models = OpenModels(Ledger().make)
+    for _ in range(2):
+        async with models.using(script) as model:
+            await model.complete([Message(role="user", content="x")], [])
+    counted = models.model(script)
+    assert isinstance(counted, Counted)
+    assert counted.events == ["settle", "complete", "settle", "complete"]
+    await models.aclose()

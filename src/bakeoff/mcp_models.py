@@ -3,7 +3,9 @@ embedded model is loaded (its llama.cpp server started) once, not on every call.
 makes each model once per id, on first use, and closes it when the session ends (`aclose`, from
 the server's lifespan) or after `idle_s` without a call, so a local model's memory is returned
 while the client sits idle (a cloud model's closed client costs only a new connection). A
-model is never closed while a call uses it."""
+model is never closed while a call uses it. A call that timed out can leave the embedded
+model's server generating what nobody will read: each use first waits for it (`settle`), so
+the next call's wall clock does not run while the CPU still works on the last one."""
 
 from __future__ import annotations
 
@@ -73,6 +75,9 @@ class OpenModels:
             entry.idle = None
         entry.users += 1
         try:
+            settle = getattr(model, "settle", None)
+            if settle is not None:
+                await settle()
             yield model
         finally:
             entry.users -= 1
