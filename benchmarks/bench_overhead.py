@@ -165,7 +165,7 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     @tool
     def read_file() -> Any:
         async def execute(path: str) -> str:
-            """Read a text file in the workspace.
+            """The whole text content of a file in the workspace.
 
             Args:
                 path: File path relative to the workspace.
@@ -177,11 +177,11 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     @tool
     def write_file() -> Any:
         async def execute(path: str, content: str) -> str:
-            """Create or overwrite a file in the workspace with the given content.
+            """Create or overwrite a file in the workspace; it then holds exactly `content`.
 
             Args:
                 path: File path relative to the workspace.
-                content: The complete new content of the file.
+                content: The complete new content of the file, exactly as it will be on disk.
             """
             return call(bt.write_file, path=path, content=content)
 
@@ -204,7 +204,7 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     @tool
     def get_file_info() -> Any:
         async def execute(path: str) -> str:
-            """Type, size in bytes, line count and modification time of a path in the workspace.
+            """Only the type, size, line count and modification time of a path, not its content.
 
             Args:
                 path: Path relative to the workspace.

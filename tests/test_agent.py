@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bakeoff.agent import AgentConfig, run_agent
+from bakeoff.agent import SYSTEM_PROMPT, AgentConfig, run_agent
 from bakeoff.models.scripted import ScriptedModel
 
 
@@ -151,3 +151,50 @@ async def test_a_degenerate_reply_with_too_many_calls_is_cut(tmp_path: Path) -> 
     assert len(results) == MAX_CALLS_PER_TURN + 4  # every call gets an answer, as APIs require
     assert [m.is_error for m in results].count(True) == 4
     assert "at most" in results[-1].content and r.ok
+
+
+async def test_a_turn_that_repeats_the_last_one_is_not_run_and_the_model_is_told(
+    tmp_path: Path,
+) -> None:
+    # Qwen2.5-Coder-1.5B rewrote one correct file until the turn limit; the second identical
+    # reply is answered with a note instead, and a different call after it runs again.
+    ws = tmp_path / "ws"
+    write = tool("write_file", path="a.txt", content="one")
+    model = script(
+        tmp_path,
+        [write, write, tool("write_file", path="a.txt", content="two"), {"text": "done"}],
+    )
+    r = await run_agent("write a.txt", model, ws)
+    assert r.ok and r.answer == "done" and (r.turns, r.tool_calls) == (4, 3)
+    results = [m for m in r.transcript if m.role == "tool"]
+    assert [m.is_error for m in results] == [False, True, False]
+    assert "previous turn made exactly these calls" in results[1].content
+    assert results[0].content.startswith("Created") and results[2].content.startswith("Overwrote")
+    assert (ws / "a.txt").read_text() == "two"
+
+
+async def test_the_same_call_after_a_change_runs_again(tmp_path: Path) -> None:
+    # Not a repeat: the reply in between changed the workspace.
+    read = tool("read_file", path="a.txt")
+    model = script(
+        tmp_path,
+        [
+            tool("write_file", path="a.txt", content="one"),
+            read,
+            tool("write_file", path="a.txt", content="two"),
+            read,
+            {"text": "done"},
+        ],
+    )
+    r = await run_agent("write a.txt", model, tmp_path / "ws")
+    reads = [m.content for m in r.transcript if m.role == "tool" and m.name == "read_file"]
+    assert reads == ["one", "two"]
+
+
+async def test_the_system_prompt_names_run_command_only_when_it_is_offered(tmp_path: Path) -> None:
+    for allow in (False, True):
+        model = script(tmp_path, [{"text": "done"}], name=f"{allow}.json")
+        config = AgentConfig(allow_commands=allow, unsafe_no_sandbox=True)
+        r = await run_agent("say done", model, tmp_path / f"ws{allow}", config)
+        assert r.transcript[0].content.startswith(SYSTEM_PROMPT)
+        assert ("run_command" in r.transcript[0].content) is allow

@@ -160,6 +160,7 @@ def test_agent_shows_each_turn_and_tool_call_as_it_happens(
         ([{"text": '```json\n{"name": "write_file", "arguments": {"path": "a"}}\n```'}],
          "tool call written as text (write_file)"),
         ([{"text": ""}], "no answer and no tool call"),
+        ([{"text": "<tools>\n{}\n</tools>"}], "no answer and no tool call"),
     ],
 )  # fmt: skip
 def test_an_agent_that_never_attempts_the_task_is_not_ok(

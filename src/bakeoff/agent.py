@@ -33,13 +33,22 @@ from bakeoff.types import (
 )
 from bakeoff.workspace import Workspace
 
-SYSTEM_PROMPT = (
-    "You are a nano agent: a careful software engineer working inside one workspace directory. "
-    "Use the tools to inspect and change files. Every path is relative to the workspace root, "
-    "for example 'hello.py' or 'src/app.py' — never an absolute path such as /workspace/hello.py. "
-    "Call only the tools you are given. When the task is done, reply with a short final answer "
-    "and no tool call."
-)
+SYSTEM_PROMPT = """\
+You are a nano agent: a careful software engineer working inside one workspace directory. You \
+act only through the tools you are given; a change described in prose or in a code block does \
+nothing. The functions in the workspace's code are not tools.
+1. Look first: list_directory shows the files, read_file shows a file's content (get_file_info \
+shows only its size).
+2. Change files with write_file (the complete new content) or edit_file (old_str copied exactly \
+from the file). A file holds exactly what the task asks for; a .py file holds Python code.
+3. Every path is relative to the workspace root, for example 'hello.py' or 'src/app.py', never an \
+absolute path such as /workspace/hello.py.
+4. When the task is done, reply with a short final answer and no tool call. If the task asks a \
+question, the final answer is only what it asks for, for example just the number."""
+COMMANDS_NOTE = """
+5. Check your work with run_command: run the tests or the program, and fix what fails."""
+"""Added to the system prompt when run_command is offered (naming a tool that is not offered
+made Qwen2.5-Coder-1.5B call it)."""
 MAX_CALLS_PER_TURN = 16
 """Tool calls run from one model reply; a degenerate reply listing hundreds is cut here."""
 
@@ -73,12 +82,14 @@ class AgentConfig(BaseModel):
     command_timeout_s: float = 60.0
     """Timeout of one run_command call."""
     system_prompt: str = SYSTEM_PROMPT
+    """The system message; `COMMANDS_NOTE` is added to it when run_command is offered."""
 
 
 class _NoAttempt(Exception):
     """The model ended without trying the task (see `no_attempt`)."""
 
 
+_TEMPLATE_MARKUP = re.compile(r"</?(?:tools|tool_call|tool_response)>")
 _WRAPPED_CALL = re.compile(
     r"^(?:```[\w-]*|<tool_call>)\s*(.*?)\s*(?:```|</tool_call>)?$", re.DOTALL
 )
@@ -87,9 +98,12 @@ _WRAPPED_CALL = re.compile(
 def no_attempt(answer: str, tool_calls: int) -> str | None:
     """Why a final answer is no attempt at the task, or None when it is one: an answer that
     is itself a tool call written as text (`{"name": ..., "arguments": ...}`, bare, fenced or
-    tagged; a tool that exists or not: either way nothing ran), or no answer and no tool call."""
+    tagged; a tool that exists or not: either way nothing ran), or no answer (nothing, or only
+    tool-call markup such as `<tools>{}</tools>`) and no tool call."""
     text = answer.strip()
-    if not text:
+    if not _TEMPLATE_MARKUP.sub("", text).strip(" \t\r\n{}[]"):
+        # Nothing, or only the chat template's markup echoed back (`<tools></tools>`, from
+        # Qwen2.5-Coder-1.5B): no answer.
         return None if tool_calls else "no answer and no tool call: the model did nothing"
     if markup := only_function_markup(text):
         listed = ", ".join(sorted(set(markup)))
@@ -120,6 +134,26 @@ def runaway(completion: Completion) -> str | None:
         tokens = completion.timing.output_tokens
         return f"the reply hit the output cap ({tokens} tokens) without a tool call"
     return None
+
+
+REPEATED = (
+    "not run: your previous turn made exactly these calls and nothing has changed since; "
+    "their results are above. Take the next step, or give your final answer if the task is done."
+)
+
+
+def repeats_last_turn(transcript: list[Message]) -> bool:
+    """Whether the last reply asks for exactly the calls (tools and arguments, in order) of the
+    reply before it: the workspace is as those left it, so they would only do the same again.
+    Small models loop like this until the turn limit (Qwen2.5-Coder-1.5B rewrote one correct
+    file six times); they are told instead, and the calls are not run."""
+    replies = [m for m in transcript if m.role == "assistant"]
+    if len(replies) < 2 or not replies[-1].tool_calls:
+        return False
+    last, before = replies[-1].tool_calls, replies[-2].tool_calls
+    return [(c.name, c.arguments, c.malformed) for c in last] == [
+        (c.name, c.arguments, c.malformed) for c in before
+    ]
 
 
 class _Tally:
@@ -158,8 +192,11 @@ async def run_agent(
     tally = _Tally(model)
     out = tally.result
     out.sandboxed = sandboxed or not config.unsafe_no_sandbox
+    system = config.system_prompt
+    if any(spec.name == "run_command" for spec in tools.specs):
+        system += COMMANDS_NOTE
     out.transcript = [
-        Message(role="system", content=config.system_prompt),
+        Message(role="system", content=system),
         Message(role="user", content=prompt),
     ]
     t0 = time.perf_counter()
@@ -230,12 +267,15 @@ async def _loop(
             if (why := no_attempt(reply.content, out.tool_calls)) is not None:
                 raise _NoAttempt(why)
             return reply.content
+        again = repeats_last_turn(out.transcript)
         for index, call in enumerate(reply.tool_calls):
             out.tool_calls += 1
             t = time.perf_counter()
             try:
                 if index >= MAX_CALLS_PER_TURN:
                     raise ToolError(f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply")
+                if again:
+                    raise ToolError(REPEATED)
                 text, failed = await tools.run(call), False
             except ToolError as exc:
                 text, failed = f"Error: {exc}", True

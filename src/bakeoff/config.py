@@ -62,11 +62,13 @@ class ProviderConfig(BaseModel):
     context_tokens: int | None = Field(default=None, ge=256)
     """The model's context window; requests that would not fit have old tool output trimmed,
     with a note to the model. None = no trimming (the embedded model: `[local] n_ctx`)."""
-    constrained_tools: bool = False
+    constrained_tools: bool | Literal["first"] = False
     """Send the tools as a JSON schema in `response_format`, so the server's constrained
-    decoding makes every reply a valid call of an offered tool or a final answer. For
-    llama.cpp-based servers (llama-server, llama-cpp-python). Off by default, the embedded
-    model's too: on the quick suite it cost Qwen2.5-Coder-1.5B passes (1 of 5, not 3)."""
+    decoding makes every reply a valid call of an offered tool (the final answer is a call of
+    `final_answer`); `"first"` holds only the replies until the model's first call (it looks
+    before it answers), then lets it answer freely. For llama.cpp-based servers (llama-server,
+    llama-cpp-python). Off by default, the embedded model's too: on the quick suite it cost
+    Qwen2.5-Coder-1.5B passes (7 of 15 trials, against 11 of 15 without it; BENCHMARKS.md §6)."""
 
     @model_validator(mode="after")
     def _compatible_needs_a_url(self) -> ProviderConfig:

@@ -51,7 +51,7 @@ def _spec(name: str, description: str, **params: str) -> ToolSpec:
 READ_TOOLS = [
     _spec(
         "read_file",
-        "Read a text file in the workspace.",
+        "The whole text content of a file in the workspace.",
         path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'.",
     ),
     _spec(
@@ -61,16 +61,18 @@ READ_TOOLS = [
     ),
     _spec(
         "get_file_info",
-        "Type, size in bytes, line count and modification time of a path in the workspace.",
+        "Only the type, size in bytes, line count and modification time of a path in the workspace, "
+        "not its content (read_file shows that).",
         path="Path relative to the workspace.",
     ),
 ]
 WRITE_TOOLS = [
     _spec(
         "write_file",
-        "Create or overwrite a file in the workspace with the given content.",
+        "Create or overwrite a file in the workspace; it then holds exactly `content`.",
         path="File path relative to the workspace root, e.g. 'hello.py' or 'src/app.py'.",
-        content="The complete new content of the file.",
+        content="The complete new content of the file, exactly as it will be on disk (for a "
+        "program: its source code).",
     ),
     _spec(
         "edit_file",

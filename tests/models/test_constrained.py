@@ -14,7 +14,7 @@ import pytest
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ConfigError
 from bakeoff.models.base import RetryPolicy
-from bakeoff.models.constrained import REPLY_NOTE, reply_schema
+from bakeoff.models.constrained import FINAL_ANSWER_TOOL, REPLY_NOTE, reply_schema
 from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 from bakeoff.models.openai_wire import openai_tools
 from bakeoff.tools import READ_TOOLS, WRITE_TOOLS
@@ -34,13 +34,14 @@ def test_the_schema_admits_offered_calls_and_final_answers_only() -> None:
     arguments = {"path": "a.py", "content": "print(1)\n"}
     write = {"name": "write_file", "arguments": arguments}
     assert _admits(write)
-    assert _admits({"final_answer": "Created a.py."})
+    assert _admits({"name": "final_answer", "arguments": {"answer": "Created a.py."}})
 
     assert not _admits({"name": "add", "arguments": {"a": 1}})  # the exercise's own function
     assert not _admits({"name": "write_file", "arguments": {"path": "a.py"}})  # content missing
     assert not _admits({"name": "write_file", "arguments": {**arguments, "mode": "w"}})
     assert not _admits({**write, "note": "extra"})
-    assert not _admits({"final_answer": "done", "name": "read_file"})
+    assert not _admits({"final_answer": "done"})  # the answer is a call like any other
+    assert not _admits({"name": "final_answer", "arguments": {"answer": 1}})
     assert not _admits([write])
 
 
@@ -84,7 +85,9 @@ async def test_constrained_requests_carry_the_schema_and_the_reply_format(
     [call] = done.message.tool_calls
     assert (call.name, call.arguments) == ("read_file", {"path": "a.py"})
     body = server.requests[0].body
-    assert body["tools"] == openai_tools(TOOLS) and "tool_choice" not in body
+    # The model is shown the final answer as one more tool, the form its answers take.
+    assert body["tools"] == openai_tools([*TOOLS, FINAL_ANSWER_TOOL])
+    assert "tool_choice" not in body
     # Nothing called yet: the first reply must be a call (no answer from thin air).
     first = reply_schema(TOOLS, allow_final=False)
     assert body["response_format"] == {"type": "json_object", "schema": first}
@@ -95,14 +98,14 @@ async def test_constrained_requests_carry_the_schema_and_the_reply_format(
 def test_the_first_reply_must_be_a_call() -> None:
     first = jsonschema.Draft202012Validator(reply_schema(TOOLS, allow_final=False))
     assert first.is_valid({"name": "list_directory", "arguments": {}})
-    assert not first.is_valid({"final_answer": "Done."})
+    assert not first.is_valid({"name": "final_answer", "arguments": {"answer": "Done."}})
 
 
 async def test_once_a_call_was_made_a_final_answer_is_offered(
     constrained: OpenAIChatModel, server: WireServer
 ) -> None:
     server.add(_say('{"name": "list_directory", "arguments": {}}'))
-    server.add(_say('{"final_answer": "Nothing to do."}'))
+    server.add(_say('{"name": "final_answer", "arguments": {"answer": "Nothing to do."}}'))
     first = await constrained.complete(ASK, TOOLS)
     [call] = first.message.tool_calls
     answer = Message(role="tool", tool_call_id=call.id, name=call.name, content="a.py")
@@ -115,7 +118,7 @@ async def test_once_a_call_was_made_a_final_answer_is_offered(
 async def test_a_final_answer_comes_back_as_plain_text(
     constrained: OpenAIChatModel, server: WireServer
 ) -> None:
-    server.add(_say('{"final_answer": "Created hello.py."}'))
+    server.add(_say('{"name": "final_answer", "arguments": {"answer": "Created hello.py."}}'))
     done = await constrained.complete(ASK, TOOLS)
     assert (done.message.content, done.message.tool_calls) == ("Created hello.py.", [])
 
@@ -188,3 +191,45 @@ async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool()
     assert _admits({"name": call.name, "arguments": call.arguments})
     assert (call.name, call.arguments["path"]) == ("write_file", "hello.py")
     assert "print(" in call.arguments["content"]
+
+
+async def test_first_holds_only_the_replies_until_the_first_call(
+    server: WireServer, fast_retry: RetryPolicy
+) -> None:
+    adapter = OpenAIChatModel(
+        "llamacpp",
+        "qwen",
+        base_url=f"{server.url}/v1",
+        api_key=None,
+        retry=fast_retry,
+        constrained_tools="first",
+    )
+    server.add(_say('{"name": "read_file", "arguments": {"path": "a.py"}}'))
+    server.add(_say("The port is 8443."))
+    try:
+        first = await adapter.complete(ASK, TOOLS)
+        [call] = first.message.tool_calls
+        seen = Message(role="tool", tool_call_id=call.id, name=call.name, content="port = 8443")
+        done = await adapter.complete([*ASK, first.message, seen], TOOLS)
+    finally:
+        await adapter.aclose()
+    assert done.message.content == "The port is 8443." and not done.message.tool_calls
+    held, free = (r.body for r in server.requests)
+    # The first request: the plain one plus a schema that admits calls only, no note, no
+    # final_answer tool; the second: the plain one, whose prompt extends the first's.
+    assert held["response_format"] == {
+        "type": "json_object",
+        "schema": reply_schema(TOOLS, allow_final=False),
+    }
+    assert held["tools"] == free["tools"] == openai_tools(TOOLS)
+    assert "response_format" not in free
+    assert held["messages"][0] == free["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_a_provider_table_takes_first_and_refuses_other_words(tmp_path: Path) -> None:
+    file = tmp_path / "bakeoff.toml"
+    file.write_text('[providers.local]\nconstrained_tools = "first"\n', encoding="utf-8")
+    assert chat_options(load_config(file).provider("local"))["constrained_tools"] == "first"
+    file.write_text('[providers.local]\nconstrained_tools = "always"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="constrained_tools"):
+        load_config(file)

@@ -12,7 +12,7 @@ is also sent `max_tokens`, the only output cap older local servers read.
 For local models it also keeps each request bounded (`bakeoff.models.guards`): an output cap of
 its own, a stream that degenerates into repetition stopped early (stop reason `degenerate`), a
 request trimmed to the model's context window, and, with `constrained_tools`, replies held by
-the server's JSON-schema decoding to a valid tool call or a final answer
+the server's JSON-schema decoding to a valid tool call (the final answer is one too)
 (`bakeoff.models.constrained`). A 200 answer with no text and no tool call is `EmptyAnswer`
 (the model's failure: stop reason `rejected`), a stream cut without a finish reason a transient
 `ProviderError` (retried); neither is ever an empty final answer.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx2
 import openai
@@ -77,7 +77,8 @@ class OpenAIChatModel(ModelAdapter):
     `{"reasoning_effort": "low"}`...; a nested `extra_body` table is merged in flat).
     `output_cap` lowers every request's output-token limit to at most that; `context_tokens`
     trims old tool output from requests that would not fit; `constrained_tools` sends the tools
-    as a JSON-schema `response_format` instead of native tools (llama.cpp-based servers)."""
+    as a JSON-schema `response_format` as well (llama.cpp-based servers): on every request, or
+    with `"first"` until the model's first call."""
 
     def __init__(
         self,
@@ -95,7 +96,7 @@ class OpenAIChatModel(ModelAdapter):
         request_params: Mapping[str, Any] | None = None,
         output_cap: int | None = None,
         context_tokens: int | None = None,
-        constrained_tools: bool = False,
+        constrained_tools: bool | Literal["first"] = False,
     ) -> None:
         super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
         self.base_url = base_url
@@ -180,8 +181,11 @@ class OpenAIChatModel(ModelAdapter):
             room -= estimate_tokens([t.model_dump() for t in tools])
             sent = fit_context(sent, room)
         params: dict[str, Any] = {"model": self.name, "messages": sent}
+        held: dict[str, Any] = {}
         if tools and self.constrained_tools:
-            params.update(constrained_request(sent, tools))
+            held = constrained_request(sent, tools, first_only=self.constrained_tools == "first")
+        if held:
+            params.update(held)
         elif tools:
             # Some servers (llama-cpp-python's function-calling formats) drop tools they are
             # not told they may call.
