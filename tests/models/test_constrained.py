@@ -142,9 +142,9 @@ async def test_a_server_that_ignored_the_schema_still_gets_text_calls_read(
     assert done.message.content == "Sure."
 
 
-def test_the_embedded_model_is_capped_and_unconstrained_by_default() -> None:
+def test_the_embedded_model_is_capped_and_held_to_a_call_until_its_first() -> None:
     options = chat_options(BakeoffConfig().provider("local"), context_tokens=8192)
-    assert options["constrained_tools"] is False  # measured: it cost the 1.5B passes
+    assert options["constrained_tools"] == "first"  # measured: every reply held cost passes
     assert options["output_cap"] == 1024
     assert options["context_tokens"] == 8192
     assert chat_options(BakeoffConfig().provider("llamacpp"))["constrained_tools"] is False
