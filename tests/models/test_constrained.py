@@ -54,17 +54,18 @@ def test_llama_cpp_turns_the_schema_into_a_grammar_of_the_offered_tools() -> Non
     assert "final_answer" in gbnf
 
 
-@pytest.fixture
+@pytest.fixture(params=[True])
 async def constrained(
-    server: WireServer, fast_retry: RetryPolicy
+    request: pytest.FixtureRequest, server: WireServer, fast_retry: RetryPolicy
 ) -> AsyncIterator[OpenAIChatModel]:
+    """The adapter, talking to the loopback server, with `constrained_tools` = the param."""
     adapter = OpenAIChatModel(
         "llamacpp",
         "qwen",
         base_url=f"{server.url}/v1",
         api_key=None,
         retry=fast_retry,
-        constrained_tools=True,
+        constrained_tools=request.param,
     )
     yield adapter
     await adapter.aclose()
@@ -193,26 +194,16 @@ async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool()
     assert "print(" in call.arguments["content"]
 
 
+@pytest.mark.parametrize("constrained", ["first"], indirect=True)
 async def test_first_holds_only_the_replies_until_the_first_call(
-    server: WireServer, fast_retry: RetryPolicy
+    constrained: OpenAIChatModel, server: WireServer
 ) -> None:
-    adapter = OpenAIChatModel(
-        "llamacpp",
-        "qwen",
-        base_url=f"{server.url}/v1",
-        api_key=None,
-        retry=fast_retry,
-        constrained_tools="first",
-    )
     server.add(_say('{"name": "read_file", "arguments": {"path": "a.py"}}'))
     server.add(_say("The port is 8443."))
-    try:
-        first = await adapter.complete(ASK, TOOLS)
-        [call] = first.message.tool_calls
-        seen = Message(role="tool", tool_call_id=call.id, name=call.name, content="port = 8443")
-        done = await adapter.complete([*ASK, first.message, seen], TOOLS)
-    finally:
-        await adapter.aclose()
+    first = await constrained.complete(ASK, TOOLS)
+    [call] = first.message.tool_calls
+    seen = Message(role="tool", tool_call_id=call.id, name=call.name, content="port = 8443")
+    done = await constrained.complete([*ASK, first.message, seen], TOOLS)
     assert done.message.content == "The port is 8443." and not done.message.tool_calls
     held, free = (r.body for r in server.requests)
     # The first request: the plain one plus a schema that admits calls only, no note, no

@@ -76,14 +76,14 @@ def constrained_request(
     """Request fields for a constrained reply: the messages with the reply format added to the
     system message (one is put first when there is none), the tools as usual and
     `final_answer` (the model's chat template renders them as it was trained to), and the
-    `response_format` carrying the schema. Until the model has made a call, the schema offers no final answer: it looks at the
-    workspace before it answers (unconstrained, Qwen2.5-Coder-1.5B answered 4 of the 5 quick
-    tasks from thin air on its first reply).
+    `response_format` carrying the schema. Until the model has made a call, the schema offers
+    no final answer: it looks at the workspace before it answers (unconstrained,
+    Qwen2.5-Coder-1.5B answered 4 of the 5 quick tasks from thin air on its first reply).
 
-    `first_only` holds only the first reply (see `constrained_mode`): no note and no
-    `final_answer` tool, so the request is the unconstrained one plus the schema, and the
-    prompt the server has cached stays a prefix of every later request; after the first call,
-    nothing (`{}`)."""
+    `first_only` (`constrained_tools = "first"`) holds only the replies until the model's first
+    call: no note and no `final_answer` tool, so the request is the unconstrained one plus the
+    schema, and the prompt the server has cached stays a prefix of every later request; once
+    the model has called a tool, nothing is held (`{}`)."""
     if first_only:
         if has_called(messages):
             return {}
