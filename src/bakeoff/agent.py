@@ -44,7 +44,10 @@ from the file). A file holds exactly what the task asks for; a .py file holds Py
 3. Every path is relative to the workspace root, for example 'hello.py' or 'src/app.py', never an \
 absolute path such as /workspace/hello.py.
 4. When the task is done, reply with a short final answer and no tool call. If the task asks a \
-question, the final answer is only what it asks for, for example just the number."""
+question, the final answer is only what it asks for, for example just the number.
+Example: for "total() in invoice.py returns the wrong value; fix it", call read_file with \
+{"path": "invoice.py"}, see `return price + qty`, call edit_file with {"path": "invoice.py", \
+"old_str": "return price + qty", "new_str": "return price * qty"}, then answer: Fixed total()."""
 COMMANDS_NOTE = """
 5. Check your work with run_command: run the tests or the program, and fix what fails."""
 """Added to the system prompt when run_command is offered (naming a tool that is not offered
