@@ -150,10 +150,10 @@ def repeats_last_turn(transcript: list[Message]) -> bool:
     reply before it: the workspace is as those left it, so they would only do the same again.
     Small models loop like this until the turn limit (Qwen2.5-Coder-1.5B rewrote one correct
     file six times); they are told instead, and the calls are not run."""
-    replies = [m for m in transcript if m.role == "assistant"]
-    if len(replies) < 2 or not replies[-1].tool_calls:
+    replies = (m.tool_calls for m in reversed(transcript) if m.role == "assistant")
+    last, before = next(replies, []), next(replies, None)
+    if not last or before is None:
         return False
-    last, before = replies[-1].tool_calls, replies[-2].tool_calls
     return [(c.name, c.arguments, c.malformed) for c in last] == [
         (c.name, c.arguments, c.malformed) for c in before
     ]

@@ -9,14 +9,12 @@ import itertools
 import json
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from models.wire_servers import SlowServer
 
 from bakeoff.config import load_config
 from bakeoff.evals.runner import run_bakeoff
@@ -102,64 +100,6 @@ async def test_ray_matches_local_and_resumes(
     assert len(counts) == 6 and {c[0] for c in counts} == {1}
 
 
-VERDICT = json.dumps({"criteria": {"correctness": 7}, "overall": 7, "rationale": "fine"})
-
-
-class WireServer:
-    """A loopback OpenAI-compatible server that "generates" for `work_s`, then answers a
-    contestant (a request offering tools) "done" and a judge a verdict; it records when each
-    request ran, and whose it was."""
-
-    def __init__(self, work_s: float) -> None:
-        self.work_s = work_s
-        self.spans: list[tuple[float, float]] = []
-        self.who: list[str] = []  # per span: "c" contestant, "j" judge
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                start = time.monotonic()
-                asked = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                contestant = bool(asked.get("tools"))
-                time.sleep(outer.work_s)  # a server thread, not the event loop
-                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
-                events = [
-                    {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
-                                           "content": "done" if contestant else VERDICT},
-                                 "finish_reason": None}]},
-                    {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-                ]  # fmt: skip
-                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body.encode())
-                with lock:
-                    outer.spans.append((start, time.monotonic()))
-                    outer.who.append("c" if contestant else "j")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> WireServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._thread.join()
-        self._httpd.server_close()
-
-
 def most_at_once(spans: list[tuple[float, float]]) -> int:
     events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
     return max(itertools.accumulate(delta for _, delta in events))
@@ -189,7 +129,7 @@ async def test_a_providers_concurrency_and_rate_hold_with_judges_taking_its_slot
     # judge outside the provider's slots would make a third request run beside two others.
     # "paced" serves another contestant at 120 requests a minute (0.5 s apart) and answers at
     # once: uncapped, its 4 trials would all ask within a few milliseconds.
-    with WireServer(work_s=0.3) as wire, WireServer(work_s=0.01) as paced:
+    with SlowServer(work_s=0.3) as wire, SlowServer(work_s=0.01) as paced:
         isolated_config.write_text(
             f'[providers.wire]\nbase_url = "{wire.url}"\nconcurrency = 2\n'
             "shares_machine = false\n"
@@ -226,7 +166,7 @@ async def test_local_servers_take_turns_in_the_shared_pool(
 ) -> None:
     # Two servers on this machine, 4 runs each allowed: as local servers they share the
     # one-slot local pool, so their requests never overlap, one model after the other.
-    with WireServer(work_s=0.1) as a, WireServer(work_s=0.1) as b:
+    with SlowServer(work_s=0.1) as a, SlowServer(work_s=0.1) as b:
         isolated_config.write_text(
             "".join(
                 f'[providers.{name}]\nbase_url = "{srv.url}"\nconcurrency = 4\n'

@@ -22,9 +22,11 @@ from bakeoff.evals.records import trial_status
 from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.base import ModelAdapter, RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel
-from bakeoff.types import Message, ToolCall, ToolSpec, Usage
+from bakeoff.types import Message, ToolCall, Usage
 
 from .wire_servers import (
+    ASK,
+    READ,
     Reply,
     WireServer,
     anthropic_event,
@@ -37,13 +39,6 @@ from .wire_servers import (
     openai_stream,
     openai_usage,
 )
-
-READ = ToolSpec(
-    name="read_file",
-    description="Read a file in the workspace.",
-    parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-)
-ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Hi")]
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ import pytest
 from bakeoff.errors import ProviderError, ProviderUnreachable
 from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.base import RetryPolicy
-from bakeoff.types import Message, ToolCall, ToolSpec
+from bakeoff.types import Message, ToolCall
 
 from .wire_servers import (
+    ASK,
     JITTER_S,
+    READ,
     Pause,
     Reply,
     WireServer,
@@ -28,13 +30,6 @@ from .wire_servers import (
     error_reply,
     free_port,
 )
-
-READ = ToolSpec(
-    name="read_file",
-    description="Read a file in the workspace.",
-    parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-)
-ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Hi")]
 
 
 @pytest.fixture

@@ -11,14 +11,10 @@ import hashlib
 import importlib
 import importlib.util
 import itertools
-import json
 import socket
-import threading
-import time
 import tomllib
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -42,6 +38,8 @@ from bakeoff.models.embedded import (
 )
 from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import Message, ToolCall, ToolSpec
+
+from .wire_servers import SlowServer
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 needs_llama = pytest.mark.skipif(
@@ -232,56 +230,6 @@ def test_a_server_that_cannot_load_reports_its_log(tmp_path: Path) -> None:
 # ---- the shared local pool, watched from the servers ------------------------------------------
 
 
-class LlamaLikeServer:
-    """A loopback server speaking llama.cpp's OpenAI-compatible streaming chat (no usage in the
-    stream); every request takes `work_s` and is recorded as (start, end) on the server's clock."""
-
-    def __init__(self, work_s: float = 0.15) -> None:
-        self.work_s = work_s
-        self.spans: list[tuple[float, float]] = []
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                start = time.monotonic()
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                time.sleep(outer.work_s)  # "generating" (a server thread, not the event loop)
-                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
-                events = [
-                    {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
-                                           "content": "done"}, "finish_reason": None}]},
-                    {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-                ]  # fmt: skip
-                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body.encode())
-                with lock:
-                    outer.spans.append((start, time.monotonic()))
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> LlamaLikeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._thread.join()
-        self._httpd.server_close()
-
-
 def _tasks(root: Path, count: int) -> list[Path]:
     folders = []
     for i in range(count):
@@ -303,7 +251,7 @@ async def test_local_models_generate_one_at_a_time_and_one_model_after_the_other
     # servers they take turns in the one-slot local pool, so their requests never overlap and
     # one model's trials all run before the other's. Servers with their own hardware
     # (shares_machine = false) run side by side: the same watch sees the overlap.
-    with LlamaLikeServer() as a, LlamaLikeServer() as b:
+    with SlowServer() as a, SlowServer() as b:
         isolated_config.write_text(
             "".join(
                 f'[providers.{name}]\nbase_url = "{srv.url}"\nconcurrency = 4\n'

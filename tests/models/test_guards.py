@@ -23,6 +23,7 @@ from bakeoff.tools import READ_TOOLS
 from bakeoff.types import Message, ToolCall
 
 from .wire_servers import (
+    ASK,
     Pause,
     Reply,
     WireServer,
@@ -33,8 +34,6 @@ from .wire_servers import (
     openai_tool_call,
     openai_usage,
 )
-
-ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Hi")]
 
 
 def _feed(guard: RepetitionGuard, text: str, size: int = 7) -> str | None:

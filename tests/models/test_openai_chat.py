@@ -13,10 +13,12 @@ import pytest
 from bakeoff.errors import ProviderError, ProviderUnreachable
 from bakeoff.models.base import RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel
-from bakeoff.types import Message, ToolCall, ToolSpec
+from bakeoff.types import Message, ToolCall
 
 from .wire_servers import (
+    ASK,
     JITTER_S,
+    READ,
     Event,
     Pause,
     Reply,
@@ -29,13 +31,6 @@ from .wire_servers import (
     openai_tool_call,
     openai_usage,
 )
-
-READ = ToolSpec(
-    name="read_file",
-    description="Read a file in the workspace.",
-    parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-)
-ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Hi")]
 
 
 @pytest.fixture

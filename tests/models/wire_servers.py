@@ -9,10 +9,22 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from bakeoff.types import Message, ToolSpec
+
+READ = ToolSpec(
+    name="read_file",
+    description="Read a file in the workspace.",
+    parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+)
+"""The one tool the adapter tests offer."""
+ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Hi")]
+"""The conversation the adapter tests send."""
 
 JITTER_S = 0.2
 """How late a loaded machine may read a streamed event: a `Pause` of P seconds between two events
@@ -378,3 +390,63 @@ def anthropic_tool_block(
         )
     events.append(anthropic_event({"type": "content_block_stop", "index": index}))
     return events
+
+
+VERDICT = json.dumps({"criteria": {"correctness": 7}, "overall": 7, "rationale": "fine"})
+"""What `SlowServer` answers a judge: a valid verdict."""
+
+
+class SlowServer:
+    """A loopback server speaking llama.cpp's OpenAI-compatible streaming chat (no usage in the
+    stream) that "generates" for `work_s`, then answers a contestant (a request offering tools)
+    "done" and a judge `VERDICT`. It records when each request ran, on its own clock, as
+    `spans` of (start, end), and whose it was (`who`: "c" contestant, "j" judge)."""
+
+    def __init__(self, work_s: float = 0.15) -> None:
+        self.work_s = work_s
+        self.spans: list[tuple[float, float]] = []
+        self.who: list[str] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                start = time.monotonic()
+                asked = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                contestant = bool(asked.get("tools"))
+                time.sleep(outer.work_s)  # a server thread, not the event loop
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+                events = [
+                    {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                           "content": "done" if contestant else VERDICT},
+                                 "finish_reason": None}]},
+                    {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                ]  # fmt: skip
+                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+                with lock:
+                    outer.spans.append((start, time.monotonic()))
+                    outer.who.append("c" if contestant else "j")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> SlowServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()
