@@ -89,6 +89,7 @@ def test_a_prompt_with_files_starts_every_model_from_a_copy_of_them(
         tmp_path,
         "editor",
         [
+            {"tool_calls": [{"name": "read_file", "arguments": {"path": "greet.py"}}]},
             {"tool_calls": [{"name": "edit_file", "arguments": {
                 "path": "greet.py", "old_str": "'hi'", "new_str": "'hello'"}}]},
             {"text": "Changed the greeting"},

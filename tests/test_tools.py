@@ -37,6 +37,7 @@ async def test_write_then_read_and_info(box: ToolBox) -> None:
 
 
 async def test_edit_file_requires_exactly_one_match(box: ToolBox) -> None:
+    await call(box, "read_file", path="notes.txt")
     with pytest.raises(ToolError, match=r"occurs 2 times .*lines 1, 3"):
         await call(box, "edit_file", path="notes.txt", old_str="alpha", new_str="x")
     with pytest.raises(ToolError, match="not found"):
@@ -47,8 +48,68 @@ async def test_edit_file_requires_exactly_one_match(box: ToolBox) -> None:
 
 async def test_edit_hint_points_at_a_whitespace_mismatch(box: ToolBox) -> None:
     (box.workspace.root / "f.py").write_text("def f():\n    return 1\n")
+    await call(box, "read_file", path="f.py")
     with pytest.raises(ToolError, match="line 2"):
         await call(box, "edit_file", path="f.py", old_str="return 1\n  ", new_str="return 2")
+
+
+async def test_an_existing_file_is_changed_only_after_it_was_read(box: ToolBox) -> None:
+    """Read before change, as Claude Code's tools require: an edit made blind (old_str
+    guessed) is refused with what to do, and so is overwriting a file never seen."""
+    with pytest.raises(ToolError, match="not read it yet: read it with read_file first"):
+        await call(box, "edit_file", path="notes.txt", old_str="beta", new_str="gamma")
+    with pytest.raises(ToolError, match="not read it yet"):
+        await call(box, "write_file", path="notes.txt", content="gone\n")
+    assert (box.workspace.root / "notes.txt").read_text() == "alpha\nbeta\nalpha\n"
+    await call(box, "read_file", path="./notes.txt")  # another name for the same file
+    await call(box, "edit_file", path="notes.txt", old_str="beta", new_str="gamma")
+    # A file the agent created or overwrote is known to it: it may change it again.
+    await call(box, "write_file", path="new.txt", content="one\n")
+    await call(box, "edit_file", path="new.txt", old_str="one", new_str="two")
+    await call(box, "write_file", path="new.txt", content="three\n")
+    assert (box.workspace.root / "new.txt").read_text() == "three\n"
+    # Each run keeps its own record: a fresh toolbox on the same folder has read nothing.
+    fresh = ToolBox(box.workspace)
+    with pytest.raises(ToolError, match="not read it yet"):
+        await call(fresh, "edit_file", path="new.txt", old_str="three", new_str="four")
+    # `known` is bakeoff's, not a parameter a model can pass to skip the rule.
+    with pytest.raises(ToolError, match="unknown: known"):
+        await call(fresh, "edit_file", path="new.txt", old_str="t", new_str="x", known="[]")
+
+
+async def test_a_python_file_that_no_longer_compiles_is_flagged(box: ToolBox) -> None:
+    """After a write or edit, a `.py` file that does not compile gets a warning with the line
+    and the error (the file is still written); valid Python and other files get none."""
+    out = await call(box, "write_file", path="hello.py", content="Hello, world!\n")
+    assert "Created hello.py" in out
+    assert "Warning: hello.py is not valid Python now (SyntaxError at line 1" in out
+    assert "'Hello, world!'" in out and "Read it and fix it." in out
+    assert (box.workspace.root / "hello.py").read_text() == "Hello, world!\n"
+    fixed = await call(box, "write_file", path="hello.py", content="print('Hello, world!')\n")
+    assert "Warning" not in fixed
+    out = await call(
+        box, "edit_file", path="hello.py", old_str="print(", new_str="def f():\nprint("
+    )
+    assert "IndentationError at line 2" in out
+    assert "Warning" not in await call(box, "write_file", path="notes.md", content="Hello {\n")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(" * 100_000,  # deeper than the parser nests
+        "x = " + "-" * 200_000 + "1\n",  # a deep unary chain for the compiler to recurse on
+        "x = [" + "[" * 5_000 + "]" * 5_000 + "]\n",
+        "# -*- coding: no-such-codec -*-\nx = 1\n",
+        "\x00\x01\x02 not even text",
+    ],
+    ids=["parens", "unary-chain", "nested-lists", "bad-codec", "binary"],
+)
+async def test_hostile_python_cannot_stop_the_check(box: ToolBox, source: str) -> None:
+    """The check only compiles, in a child interpreter with capped memory and CPU: source
+    built to crash or stall a compiler at worst goes unflagged, and the tool still answers."""
+    out = await call(box, "write_file", path="evil.py", content=source)
+    assert out.startswith("Created evil.py")
 
 
 async def test_huge_files_are_capped(box: ToolBox) -> None:
@@ -234,6 +295,7 @@ async def test_git_is_read_only_unless_allowed(tmp_path: Path) -> None:
     assert (tmp_path / ".git" / "config").read_text() == "[core]\n\tbare = false\n"
     assert not (tmp_path / ".git" / "hooks" / "pre-commit").exists()
     allowed = ToolBox(Workspace(tmp_path, allow_git_writes=True))
+    await call(allowed, "read_file", path=".git/config")
     await call(allowed, "edit_file", path=".git/config", old_str="false", new_str="true")
     assert "bare = true" in (tmp_path / ".git" / "config").read_text()
 

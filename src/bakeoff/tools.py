@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,14 +90,70 @@ COMMAND_TOOL = _spec(
 )
 
 
+Known = set[tuple[int, int]]
+"""The files (device, inode) an agent has read or written in its run: the ones it may change.
+Keyed by inode, so `./a.py` and `a.py` are one file."""
+
+
 def _no_such_file(path: str) -> ToolError:
     return ToolError(f"{path}: no such file; use list_directory to see what exists")
 
 
-def read_file(ws: Workspace, path: str) -> str:
+def _require_known(path: str, st: os.stat_result, known: Known | None) -> None:
+    """Refuse to change an existing file the agent has not read in this run (as Claude Code's
+    tools do): an edit made blind replaces text it guessed and breaks what it never saw."""
+    if known is not None and (st.st_dev, st.st_ino) not in known:
+        raise ToolError(
+            f"{path} exists and you have not read it yet: read it with read_file first, then "
+            "change it (edit_file's old_str must match the file exactly)"
+        )
+
+
+PYTHON_CHECK = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (5, 5))
+data = sys.stdin.buffer.read()
+try:
+    compile(data, "f", "exec", dont_inherit=True)
+except (SyntaxError, ValueError) as exc:
+    line = (getattr(exc, "text", None) or "").strip()[:120]
+    where = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+    print(f"{type(exc).__name__}{where}: {getattr(exc, 'msg', exc)}" + (f": {line!r}" if line else ""))
+except (MemoryError, RecursionError):
+    pass
+"""
+"""Compiles (never runs) a file's bytes in a child interpreter, with no site packages and
+capped memory and CPU time: hostile source can crash or stall only that child."""
+
+
+def python_note(path: str, data: bytes) -> str:
+    """For a `.py` file that no longer compiles, a line telling the model so (the way agent
+    harnesses lint after each edit); else ''. The file is written either way."""
+    if not path.casefold().endswith(".py"):
+        return ""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", PYTHON_CHECK],
+            input=data,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    problem = done.stdout.decode("utf-8", errors="replace").strip()[:300]
+    if done.returncode != 0 or not problem:
+        return ""
+    return f"\nWarning: {path} is not valid Python now ({problem}). Read it and fix it."
+
+
+def read_file(ws: Workspace, path: str, known: Known | None = None) -> str:
     try:
         with ws.open_file(path, "read") as (fd, st, _):
             data = read_at_most(fd, MAX_READ_BYTES + 1)
+            if known is not None:
+                known.add((st.st_dev, st.st_ino))
     except FileNotFoundError:
         raise _no_such_file(path) from None
     if b"\x00" in data[:8192]:
@@ -107,23 +164,31 @@ def read_file(ws: Workspace, path: str) -> str:
     return text
 
 
-def write_file(ws: Workspace, path: str, content: str) -> str:
+def write_file(ws: Workspace, path: str, content: str, known: Known | None = None) -> str:
     # errors="replace": a lone surrogate that JSON let through becomes '?', not a crash.
     encoded = content.encode("utf-8", errors="replace")
     if len(encoded) > MAX_WRITE_BYTES:
         raise ToolError(f"content is {len(encoded)} bytes; the limit is {MAX_WRITE_BYTES}")
-    with ws.open_file(path, "write") as (fd, _, created):
+    with ws.open_file(path, "write") as (fd, st, created):
+        if not created:
+            _require_known(path, st, known)
         replace_content(fd, encoded)
-    return f"{'Created' if created else 'Overwrote'} {path} ({len(encoded)} bytes)"
+        if known is not None:
+            known.add((st.st_dev, st.st_ino))
+    done = f"{'Created' if created else 'Overwrote'} {path} ({len(encoded)} bytes)"
+    return done + python_note(path, encoded)
 
 
-def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
+def edit_file(
+    ws: Workspace, path: str, old_str: str, new_str: str, known: Known | None = None
+) -> str:
     if old_str == "":
         raise ToolError(
             "old_str is empty; give the exact text to replace (use write_file to create)"
         )
     try:
         with ws.open_file(path, "edit") as (fd, st, _):
+            _require_known(path, st, known)
             if st.st_size > MAX_WRITE_BYTES:
                 raise ToolError(
                     f"{path} is {st.st_size} bytes; edit_file edits files up to "
@@ -135,11 +200,12 @@ def edit_file(ws: Workspace, path: str, old_str: str, new_str: str) -> str:
                 raise ToolError(
                     f"{path} is not UTF-8 text; edit_file would corrupt it (use write_file)"
                 ) from None
-            new_text = _edited(path, text, old_str, new_str)
-            replace_content(fd, new_text.encode("utf-8", errors="replace"))
+            new_text = _edited(path, text, old_str, new_str).encode("utf-8", errors="replace")
+            replace_content(fd, new_text)
     except FileNotFoundError:
         raise _no_such_file(path) from None
-    return f"Edited {path}: replaced 1 occurrence ({len(old_str)} -> {len(new_str)} chars)"
+    done = f"Edited {path}: replaced 1 occurrence ({len(old_str)} -> {len(new_str)} chars)"
+    return done + python_note(path, new_text)
 
 
 def _edited(path: str, text: str, old_str: str, new_str: str) -> str:
@@ -281,6 +347,7 @@ def workspace_bytes(root: Path) -> int:
     return total
 
 
+_TRACKED = ("read_file", "write_file", "edit_file")
 SyncTool = Callable[..., str]
 SYNC_TOOLS: dict[str, SyncTool] = {
     "read_file": read_file,
@@ -312,6 +379,8 @@ class ToolBox:
         if allow_commands and not read_only:
             self.specs.append(COMMAND_TOOL)
         self._offered = {s.name: s for s in self.specs}
+        self.known: Known = set()
+        """The files this run has read or written, the ones its tools may change."""
 
     async def run(self, call: ToolCall) -> str:
         """Run one call; raises ToolError with a message for the model. A key that a
@@ -348,9 +417,11 @@ class ToolBox:
                 network=self.network,
             )
         tool = SYNC_TOOLS[call.name]
+        # `known` is not a parameter the model can name (unknown arguments are refused above).
+        extra = {"known": self.known} if call.name in _TRACKED else {}
         try:  # in a thread: a slow disk or a huge folder never stalls the other trials
             return await asyncio.wait_for(
-                asyncio.to_thread(tool, self.workspace, **args), FILE_TOOL_TIMEOUT_S
+                asyncio.to_thread(tool, self.workspace, **args, **extra), FILE_TOOL_TIMEOUT_S
             )
         except TimeoutError:
             raise ToolError(f"{call.name} took over {FILE_TOOL_TIMEOUT_S:g} s; gave up") from None
