@@ -131,6 +131,9 @@ class LocalConfig(BaseModel):
     else none; -1 = all, 0 = CPU only. `$BAKEOFF_N_GPU_LAYERS` overrides it."""
     n_ctx: int = Field(default=8192, ge=512)
     """Context window the server allocates, in tokens."""
+    prompt_cache: bool = True
+    """Keep evaluated prompts on disk (`<cache>/prompts`, at most 1 GB a model) so a new
+    server's first request skips the system prompt and tools it evaluated before."""
     hourly_usd: float | None = Field(default=None, ge=0)
     """Cost of this machine in $/hour, charged for the time spent answering."""
 

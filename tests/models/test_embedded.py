@@ -11,8 +11,11 @@ import hashlib
 import importlib
 import importlib.util
 import itertools
+import json
+import re
 import socket
 import tomllib
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -402,6 +405,87 @@ async def test_a_server_stops_on_aclose(real_server: LocalServer, tmp_path: Path
     await asyncio.sleep(0)
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         pass
+
+
+def _ask(server: LocalServer, system: str, user: str) -> str:
+    body = {
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=120) as response:
+        return str(json.load(response)["choices"][0]["message"]["content"])
+
+
+def _evaluated(log: Path) -> list[int]:
+    """Prompt tokens llama.cpp evaluated per request, by its own counters in the server log."""
+    text = log.read_text(errors="replace")
+    return [int(n) for n in re.findall(r"prompt eval time =.*/\s*(\d+) tokens", text)]
+
+
+def test_the_server_makes_its_disk_cache_a_prompt_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--bakeoff_prompt_cache DIR` leaves the server's own arguments and makes the disk cache
+    it builds for `--cache_type disk` a PromptCache in DIR (in the server's process; undone
+    here)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from bakeoff.models.llama_server import PromptCache, use_prompt_cache
+
+    monkeypatch.setattr(llama_cpp, "LlamaDiskCache", llama_cpp.LlamaDiskCache)
+    monkeypatch.setattr(llama_cpp.Llama, "set_cache", llama_cpp.Llama.set_cache)
+    argv = ["x", "--cache", "true", "--bakeoff_prompt_cache", str(tmp_path), "--port", "1"]
+    assert use_prompt_cache(argv) == ["x", "--cache", "true", "--port", "1"]
+    cache = llama_cpp.LlamaDiskCache(capacity_bytes=10)
+    assert isinstance(cache, PromptCache) and cache.root == tmp_path and cache.capacity_bytes == 10
+    assert use_prompt_cache(["x", "--port", "1"]) == ["x", "--port", "1"]
+
+
+@pytest.mark.model
+def test_a_new_server_start_skips_the_prompt_prefix_kept_on_disk(tmp_path: Path) -> None:
+    """The first request of a new server start loads the system prompt's evaluated state that
+    an earlier start saved, instead of evaluating it again; a kept state that cannot be
+    loaded is deleted and the whole prompt evaluated, and the request still answers."""
+    gguf = ensure_gguf("qwen2.5-coder-0.5b")
+    cache, log = tmp_path / "prompts", tmp_path / "server.log"
+    system = "You are a careful coding agent. " + " ".join(
+        f"Rule {i}: keep module {i} small and tested." for i in range(30)
+    )
+
+    def first_request_of_a_start(user: str) -> str:
+        server = LocalServer(
+            gguf, model_alias="cached", n_ctx=1024, log_path=log, prompt_cache=cache
+        )
+        server.start_sync()
+        try:
+            answer = _ask(server, system, user)
+            # The next request of the same start goes on from the loaded state, past its end.
+            assert _ask(server, system, user + " Then list the modules. " * 12)
+            return answer
+        finally:
+            server.stop()
+
+    assert first_request_of_a_start("Say yes.")
+    states = list(cache.rglob("*.state"))
+    assert len(states) == 1 and len(list(cache.rglob("*.tokens.npy"))) == 1
+    assert first_request_of_a_start("Say no.")
+    full, _, cached, _ = _evaluated(log)
+    assert full > 300 and cached < 30, (full, cached)
+    assert "prompt cache: loaded" in log.read_text(errors="replace")
+    assert len(list(cache.rglob("*.state"))) == 1  # memory and disk held most of it: not saved
+
+    states[0].write_bytes(b"not a llama.cpp state")
+    assert first_request_of_a_start("Say maybe.")
+    assert _evaluated(log)[-2] > 300  # this start's first request: the whole prompt
+    assert "unusable" in log.read_text(errors="replace")
+    kept = list(cache.rglob("*.state"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 1000  # saved anew
 
 
 def test_past_tool_calls_reach_the_chat_template_as_objects(

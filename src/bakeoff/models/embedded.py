@@ -40,6 +40,7 @@ from bakeoff.models.gguf import (
     ensure_gguf,
     logs_dir,
     new_server_log,
+    prompt_cache_dir,
 )
 
 __all__ = [
@@ -61,6 +62,8 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # The routes bakeoff.models.llama_server adds (that module imports llama_cpp, so not from it).
 _PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
 _IDLE_PATH = "/extras/idle"
+PROMPT_CACHE_BYTES = 1024**3
+"""Disk the kept prompts of one model may use; the oldest go first."""
 GPU_LAYERS_ENV = "BAKEOFF_N_GPU_LAYERS"
 """Overrides `[local] n_gpu_layers`: an integer (-1 = all layers, 0 = CPU only) or `auto`."""
 
@@ -109,6 +112,7 @@ class LocalServer:
         startup_timeout_s: float = 180.0,
         spec: GGUFSpec | None = None,
         n_gpu_layers: int | str | None = None,
+        prompt_cache: Path | None = None,
     ) -> None:
         self.gguf = gguf  # None: assembled from `spec` on first start
         self.spec = spec
@@ -119,6 +123,9 @@ class LocalServer:
         self.log_path = log_path or logs_dir() / f"llama-server-{model_alias}.log"
         self.n_gpu_layers = gpu_layers(n_gpu_layers)
         self.startup_timeout_s = startup_timeout_s
+        self.prompt_cache = prompt_cache
+        """Where evaluated prompts are kept across starts (`llama_server.PromptCache`); None:
+        not kept."""
         self.starts = 0
         self._users = 0
         self.port: int | None = None
@@ -190,6 +197,10 @@ class LocalServer:
             # "auto": every layer on the GPU when llama.cpp was built with CUDA or Metal.
             "--n_gpu_layers", self.n_gpu_layers,
         ]  # fmt: skip
+        if self.prompt_cache is not None:
+            command += ["--cache", "true", "--cache_type", "disk",
+                        "--cache_size", str(PROMPT_CACHE_BYTES),
+                        "--bakeoff_prompt_cache", str(self.prompt_cache)]  # fmt: skip
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
@@ -296,6 +307,7 @@ def shared_server(model_key: str, config: BakeoffConfig | None = None) -> LocalS
                 threads=local.threads,
                 spec=spec,
                 n_gpu_layers=local.n_gpu_layers,
+                prompt_cache=prompt_cache_dir() if local.prompt_cache else None,
             )
             _servers[model_key] = server
         return server

@@ -94,6 +94,11 @@ def logs_dir() -> Path:
     return cache_root() / "logs"
 
 
+def prompt_cache_dir() -> Path:
+    """Where the embedded servers keep evaluated prompts across starts: `<cache>/prompts`."""
+    return cache_root() / "prompts"
+
+
 _KEEP_LOGS = 50  # server logs kept per model; older ones are deleted at the next start
 
 

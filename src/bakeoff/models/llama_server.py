@@ -9,28 +9,39 @@ log. Past tool calls reach the chat template with their `arguments` as objects, 
 strings the OpenAI format carries: Qwen's template applies `tojson` to them, and a string would be
 encoded twice — the model then copies the escaped form into its own calls. The server exits
 when bakeoff does, however bakeoff ended (SIGKILL included): a watchdog thread sees it
-reparented and stops the process, so no orphan holds a GB of memory and both cores. Run as
+reparented and stops the process, so no orphan holds a GB of memory and both cores. With
+`--bakeoff_prompt_cache DIR` (and the server's `--cache true --cache_type disk`), evaluated
+prompts are kept on disk across starts (`PromptCache`), so a new server's first request does not
+evaluate the system prompt and tools again. Run as
 `python -m bakeoff.models.llama_server` with llama_cpp.server's arguments; it needs
 llama-cpp-python[server] and nothing else of bakeoff."""
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import json
 import os
 import runpy
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, cast
 
+import llama_cpp
+import numpy as np
 from fastapi import Depends, HTTPException
-from llama_cpp import Llama, llama_supports_gpu_offload
+from llama_cpp import Llama, LlamaState, llama_supports_gpu_offload
+from llama_cpp.llama_cache import BaseLlamaCache
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.server.app import get_llama_proxy, router
 from llama_cpp.server.model import LlamaProxy
 from llama_cpp.server.types import CreateChatCompletionRequest, TokenizeInputCountResponse
 
 PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
+PROMPT_CACHE_FLAG = "--bakeoff_prompt_cache"
 IDLE_PATH = "/extras/idle"
 
 # What the server's chat-completions route leaves out of the request before calling the model.
@@ -122,6 +133,154 @@ def decode_arguments_for_templates() -> None:
     Jinja2ChatFormatter.__call__ = call  # type: ignore[method-assign]
 
 
+class PromptCache(BaseLlamaCache):
+    """Evaluated prompts kept on disk across the server's starts. After a request whose prompt
+    neither the server's memory nor the disk held most of (a new server's first request: the
+    system prompt and the tools), llama.cpp's state is saved; a later request (in any start)
+    sharing a longer prefix with a saved state than with memory loads it instead of evaluating
+    that prefix again. Only llama.cpp's own state is kept, not the server's logits rows: the
+    prompt's last token is always evaluated anew before sampling. One folder per model file,
+    llama.cpp version and context size; the oldest states go beyond `capacity_bytes`. A state
+    that cannot be read or loaded is deleted and the prompt evaluated as if none were kept."""
+
+    def __init__(self, root: Path, capacity_bytes: int) -> None:
+        super().__init__(capacity_bytes)
+        self.root = root
+        self.folder = root
+        self.llama: Llama | None = None
+        self._save_next = False
+        self._candidate = root
+
+    def bind(self, llama: Llama) -> None:
+        """Attach to the server's model (called by its `set_cache`)."""
+        st = os.stat(llama.model_path)
+        key = (
+            f"{Path(llama.model_path).stem}-{st.st_size}-{llama_cpp.__version__}-ctx{llama.n_ctx()}"
+        )
+        self.folder = self.root / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.llama = llama
+        # The model saves its whole state (with an n_batch x vocabulary logits array) after every
+        # request and hands it to the cache; this cache saves llama.cpp's part itself, and only
+        # when worth it.
+        llama.save_state = lambda: None  # type: ignore[method-assign, assignment, return-value]
+        llama.load_state = self._load  # type: ignore[method-assign]
+
+    def __bool__(self) -> bool:
+        return True
+
+    def _entries(self) -> list[tuple[list[int], Path]]:
+        out = []
+        for tokens in sorted(self.folder.glob("*.tokens.npy")):
+            try:
+                out.append((np.load(tokens).tolist(), tokens.with_suffix("").with_suffix(".state")))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    @property
+    def cache_size(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.glob("*") if p.is_file())
+
+    def _best(self, key: Sequence[int]) -> tuple[list[int], Path, int]:
+        best: tuple[list[int], Path, int] = ([], self.folder, 0)
+        for tokens, state in self._entries():
+            n = Llama.longest_token_prefix(tokens, key)
+            if n > best[2]:
+                best = (tokens, state, n)
+        return best
+
+    def __contains__(self, key: Sequence[int]) -> bool:
+        return self._best(key)[2] > 0
+
+    def __getitem__(self, key: Sequence[int]) -> LlamaState:
+        assert self.llama is not None
+        tokens, self._candidate, shared = self._best(key)
+        in_memory = Llama.longest_token_prefix(self.llama._input_ids.tolist(), key)
+        self._save_next = max(shared, in_memory) < len(key) // 2
+        if shared == 0:
+            raise KeyError("no saved prompt shares a prefix")
+        ids = np.zeros(self.llama.n_ctx(), dtype=np.intc)  # the model's buffer: n_ctx long
+        ids[: len(tokens)] = tokens
+        return LlamaState(
+            input_ids=ids,
+            scores=np.zeros((1, self.llama.n_vocab()), dtype=np.single),
+            n_tokens=len(tokens),
+            llama_state=b"",  # read by `_load`, only when this state is used
+            llama_state_size=0,
+            seed=self.llama._seed,  # sampling goes on as if nothing were loaded
+        )
+
+    def _load(self, state: LlamaState) -> None:
+        llama = self.llama
+        assert llama is not None
+        path = self._candidate
+        try:
+            data = path.read_bytes()
+            Llama.load_state(
+                llama,
+                LlamaState(
+                    state.input_ids, state.scores, state.n_tokens, data, len(data), state.seed
+                ),
+            )
+            print(f"bakeoff: prompt cache: loaded {state.n_tokens} tokens", flush=True)
+        except (OSError, RuntimeError, ValueError) as exc:
+            print(f"bakeoff: prompt cache: {path.name} unusable ({exc}); deleted", flush=True)
+            self._delete(path)
+            llama.n_tokens = 0  # evaluate the whole prompt, as with nothing kept
+            self._save_next = True
+
+    def __setitem__(self, key: Sequence[int], value: LlamaState) -> None:
+        llama = self.llama
+        if llama is None or not self._save_next:
+            return
+        self._save_next = False
+        tokens = llama.input_ids[: llama.n_tokens].copy()
+        size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(llama._ctx.ctx, buffer, size)
+        name = hashlib.sha256(tokens.tobytes()).hexdigest()[:24]
+        state, index = self.folder / f"{name}.state", self.folder / f"{name}.tokens.npy"
+        partial = self.folder / f".{name}.{os.getpid()}.partial"
+        with partial.open("wb") as out:
+            out.write(memoryview(buffer)[:written])
+        partial.replace(state)
+        with partial.open("wb") as out:
+            np.save(out, tokens)
+        partial.replace(index)  # the index last: a state is listed only once it is whole
+        print(f"bakeoff: prompt cache: saved {len(tokens)} tokens ({written} bytes)", flush=True)
+        self._trim()
+
+    def _trim(self) -> None:
+        states = sorted(self.folder.glob("*.state"), key=lambda p: p.stat().st_mtime)
+        while states and self.cache_size > self.capacity_bytes:
+            self._delete(states.pop(0))
+
+    def _delete(self, state: Path) -> None:
+        for path in (state.with_suffix(".tokens.npy"), state):
+            path.unlink(missing_ok=True)
+
+
+def use_prompt_cache(argv: list[str]) -> list[str]:
+    """`argv` less `--bakeoff_prompt_cache DIR`; with it, the server's disk cache is a
+    `PromptCache` in DIR."""
+    if PROMPT_CACHE_FLAG not in argv:
+        return argv
+    i = argv.index(PROMPT_CACHE_FLAG)
+    root = Path(argv[i + 1])
+    # Where the server makes its disk cache (llama_cpp.server.model), it makes this one.
+    llama_cpp.LlamaDiskCache = lambda capacity_bytes, **_: PromptCache(root, capacity_bytes)  # type: ignore[attr-defined]
+    set_cache = Llama.set_cache
+
+    def bound(self: Llama, cache: BaseLlamaCache | None) -> None:
+        if isinstance(cache, PromptCache):
+            cache.bind(self)
+        set_cache(self, cache)
+
+    Llama.set_cache = bound  # type: ignore[method-assign]
+    return argv[:i] + argv[i + 2 :]
+
+
 def resolve_gpu_layers(argv: list[str], gpu: bool) -> list[str]:
     """`argv` with `--n_gpu_layers auto` made a number: -1 with `gpu` offload, else 0."""
     out = list(argv)
@@ -152,6 +311,7 @@ def serve() -> None:
     router.add_api_route(PROMPT_TOKENS_PATH, prompt_tokens, methods=["POST"], tags=["Extras"])
     router.add_api_route(IDLE_PATH, idle, methods=["GET"], tags=["Extras"])
     decode_arguments_for_templates()
+    sys.argv = use_prompt_cache(sys.argv)
     gpu = bool(llama_supports_gpu_offload())
     sys.argv = resolve_gpu_layers(sys.argv, gpu)
     if "--n_gpu_layers" in sys.argv:
