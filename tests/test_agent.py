@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bakeoff.agent import SYSTEM_PROMPT, AgentConfig, run_agent
+from bakeoff.agent import ECHOED, SYSTEM_PROMPT, AgentConfig, run_agent
 from bakeoff.models.scripted import ScriptedModel
 
 
@@ -198,3 +198,37 @@ async def test_the_system_prompt_names_run_command_only_when_it_is_offered(tmp_p
         r = await run_agent("say done", model, tmp_path / f"ws{allow}", config)
         assert r.transcript[0].content.startswith(SYSTEM_PROMPT)
         assert ("run_command" in r.transcript[0].content) is allow
+
+
+async def test_a_reply_echoing_a_tool_is_not_taken_as_the_answer(tmp_path: Path) -> None:
+    # Qwen2.5-Coder-1.5B answered with the file it had just read, wrapped in the template's
+    # <tool_response> tag, or with the error it had just been given: it is told, twice at most.
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("alpha beta gamma delta epsilon\n")
+    model = script(
+        tmp_path,
+        [
+            tool("read_file", path="notes.txt"),
+            {"text": "<tool_response>\nFixed notes.txt.\n</tool_response>"},
+            {"text": "alpha beta gamma delta epsilon"},
+            {"text": "alpha beta gamma delta epsilon, and so on"},
+        ],
+    )
+    r = await run_agent("what is in notes.txt?", model, ws)
+    assert r.ok and r.turns == 4
+    assert r.answer == "alpha beta gamma delta epsilon, and so on"  # the third is the answer
+    notes = [m.content for m in r.transcript if m.role == "user"][1:]
+    assert notes == [ECHOED, ECHOED]
+
+
+async def test_an_answer_that_quotes_no_tool_is_taken_at_once(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("alpha beta gamma delta epsilon\n")
+    model = script(
+        tmp_path, [tool("read_file", path="notes.txt"), {"text": "It lists five Greek letters."}]
+    )
+    r = await run_agent("what is in notes.txt?", model, ws)
+    assert r.ok and r.turns == 2 and r.answer == "It lists five Greek letters."
+    assert [m.role for m in r.transcript].count("user") == 1

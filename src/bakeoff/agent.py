@@ -159,6 +159,26 @@ def repeats_last_turn(transcript: list[Message]) -> bool:
     ]
 
 
+ECHOED = (
+    "That reply only repeats a tool's output (or imitates one); it is not an answer and changed "
+    "nothing. Take the next step with a tool call, or give your final answer."
+)
+MAX_ECHO_NOTES = 2
+"""Replies echoing a tool's output answered with `ECHOED` in one run; the next one is taken as
+the final answer (and graded as such)."""
+
+
+def echoes_tool_output(answer: str, transcript: list[Message]) -> bool:
+    """Whether a reply with no tool call only plays the tool's part: it opens with the chat
+    template's `<tool_response>` tag, or repeats the last tool result's opening (Qwen2.5-Coder-1.5B
+    answered with the file it had just read, or with the error it had just been given)."""
+    text = answer.strip()
+    if text.startswith("<tool_response>"):
+        return True
+    last = next((m.content for m in reversed(transcript) if m.role == "tool"), "").strip()
+    return len(last) >= 20 and text.startswith(last[:60])
+
+
 class _Tally:
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -244,6 +264,7 @@ async def _loop(
     on_turn: Callable[[AgentResult], None] | None,
 ) -> str:
     known_cost = 0.0  # the cap still holds once one request's cost is unknown
+    echoes = 0
     while out.turns < config.max_turns:
         # Between turns, other trials run: zero-latency (scripted) models interleave, and
         # finished trials reach the store while others still work.
@@ -267,6 +288,10 @@ async def _loop(
         if (why := runaway(completion)) is not None:
             raise LimitExceeded("runaway", why)
         if not reply.tool_calls:
+            if echoes < MAX_ECHO_NOTES and echoes_tool_output(reply.content, out.transcript[:-1]):
+                echoes += 1
+                out.transcript.append(Message(role="user", content=ECHOED))
+                continue
             if (why := no_attempt(reply.content, out.tool_calls)) is not None:
                 raise _NoAttempt(why)
             return reply.content
