@@ -212,23 +212,32 @@ async def test_a_reply_echoing_a_tool_is_not_taken_as_the_answer(tmp_path: Path)
             tool("read_file", path="notes.txt"),
             {"text": "<tool_response>\nFixed notes.txt.\n</tool_response>"},
             {"text": "alpha beta gamma delta epsilon"},
-            {"text": "alpha beta gamma delta epsilon, and so on"},
+            {"text": "alpha beta gamma delta epsilon"},
         ],
     )
     r = await run_agent("what is in notes.txt?", model, ws)
     assert r.ok and r.turns == 4
-    assert r.answer == "alpha beta gamma delta epsilon, and so on"  # the third is the answer
+    assert r.answer == "alpha beta gamma delta epsilon"  # after two notes, taken as the answer
     notes = [m.content for m in r.transcript if m.role == "user"][1:]
     assert notes == [ECHOED, ECHOED]
 
 
-async def test_an_answer_that_quotes_no_tool_is_taken_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first", "answer"),
+    [
+        (tool("read_file", path="notes.txt"), "It lists five Greek letters."),
+        (tool("read_file", path="notes.txt"), "alpha beta gamma delta epsilon (the first line)"),
+        (tool("read_file", path="notes.txt"), "alpha beta gamma delta"),  # part of the file
+        (tool("write_file", path="a.txt", content="x" * 40), "Created a.txt (40 bytes)"),
+    ],
+    ids=["own-words", "quotes-and-adds", "quotes-part", "repeats-a-write-report"],
+)
+async def test_an_answer_that_does_not_play_the_tool_is_taken_at_once(
+    tmp_path: Path, first: dict[str, Any], answer: str
+) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "notes.txt").write_text("alpha beta gamma delta epsilon\n")
-    model = script(
-        tmp_path, [tool("read_file", path="notes.txt"), {"text": "It lists five Greek letters."}]
-    )
-    r = await run_agent("what is in notes.txt?", model, ws)
-    assert r.ok and r.turns == 2 and r.answer == "It lists five Greek letters."
+    (ws / "notes.txt").write_text("alpha beta gamma delta epsilon\n" * 3)
+    r = await run_agent("what is in notes.txt?", script(tmp_path, [first, {"text": answer}]), ws)
+    assert r.ok and r.turns == 2 and r.answer == answer
     assert [m.role for m in r.transcript].count("user") == 1

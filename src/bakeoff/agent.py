@@ -168,15 +168,23 @@ MAX_ECHO_NOTES = 2
 the final answer (and graded as such)."""
 
 
+LOOKS = frozenset({"read_file", "list_directory", "get_file_info"})
+
+
 def echoes_tool_output(answer: str, transcript: list[Message]) -> bool:
     """Whether a reply with no tool call only plays the tool's part: it opens with the chat
-    template's `<tool_response>` tag, or repeats the last tool result's opening (Qwen2.5-Coder-1.5B
-    answered with the file it had just read, or with the error it had just been given)."""
+    template's `<tool_response>` tag, or it is most of the last tool result again, when that
+    result was an error or what a look showed (Qwen2.5-Coder-1.5B answered with the file it had
+    just read, or with the error it had just been given). Repeating a write's report ("Created
+    a.txt (22 bytes)") is a fair final answer; quoting part of a file is an answer too."""
     text = answer.strip()
     if text.startswith("<tool_response>"):
         return True
-    last = next((m.content for m in reversed(transcript) if m.role == "tool"), "").strip()
-    return len(last) >= 20 and text.startswith(last[:60])
+    last = next((m for m in reversed(transcript) if m.role == "tool"), None)
+    if last is None or not (last.is_error or last.name in LOOKS):
+        return False
+    shown = last.content.strip()
+    return len(shown) >= 20 and text.startswith(shown[:60]) and len(text) >= 0.8 * len(shown)
 
 
 class _Tally:
