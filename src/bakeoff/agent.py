@@ -22,7 +22,7 @@ from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
 from bakeoff.sandbox import use_sandbox
-from bakeoff.tools import ToolBox
+from bakeoff.tools import READ_TOOLS, ToolBox
 from bakeoff.types import (
     INFRASTRUCTURE_4XX,
     AgentResult,
@@ -168,7 +168,7 @@ MAX_ECHO_NOTES = 2
 the final answer (and graded as such)."""
 
 
-LOOKS = frozenset({"read_file", "list_directory", "get_file_info"})
+LOOKS = frozenset(spec.name for spec in READ_TOOLS)
 
 
 def echoes_tool_output(answer: str, transcript: list[Message]) -> bool:

@@ -18,7 +18,7 @@ from bakeoff.models.constrained import FINAL_ANSWER_TOOL, REPLY_NOTE, reply_sche
 from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 from bakeoff.models.openai_wire import openai_tools
 from bakeoff.tools import READ_TOOLS, WRITE_TOOLS
-from bakeoff.types import Message
+from bakeoff.types import Completion, Message
 
 from .wire_servers import Reply, WireServer, openai_chunk, openai_stream, openai_usage
 
@@ -77,6 +77,19 @@ def _say(text: str) -> Reply:
     )
 
 
+async def _call_then_reply(
+    model: OpenAIChatModel, server: WireServer, call_text: str, result: str, reply_text: str
+) -> Completion:
+    """Two requests: the model replies `call_text` (one call), the tool answers `result`, and
+    the model's next reply is `reply_text`; returns that second completion."""
+    server.add(_say(call_text))
+    server.add(_say(reply_text))
+    first = await model.complete(ASK, TOOLS)
+    [call] = first.message.tool_calls
+    seen = Message(role="tool", tool_call_id=call.id, name=call.name, content=result)
+    return await model.complete([*ASK, first.message, seen], TOOLS)
+
+
 async def test_constrained_requests_carry_the_schema_and_the_reply_format(
     constrained: OpenAIChatModel, server: WireServer
 ) -> None:
@@ -105,12 +118,13 @@ def test_the_first_reply_must_be_a_call() -> None:
 async def test_once_a_call_was_made_a_final_answer_is_offered(
     constrained: OpenAIChatModel, server: WireServer
 ) -> None:
-    server.add(_say('{"name": "list_directory", "arguments": {}}'))
-    server.add(_say('{"name": "final_answer", "arguments": {"answer": "Nothing to do."}}'))
-    first = await constrained.complete(ASK, TOOLS)
-    [call] = first.message.tool_calls
-    answer = Message(role="tool", tool_call_id=call.id, name=call.name, content="a.py")
-    done = await constrained.complete([*ASK, first.message, answer], TOOLS)
+    done = await _call_then_reply(
+        constrained,
+        server,
+        '{"name": "list_directory", "arguments": {}}',
+        "a.py",
+        '{"name": "final_answer", "arguments": {"answer": "Nothing to do."}}',
+    )
     assert done.message.content == "Nothing to do."
     schemas = [r.body["response_format"]["schema"] for r in server.requests]
     assert schemas == [reply_schema(TOOLS, allow_final=False), reply_schema(TOOLS)]
@@ -198,12 +212,13 @@ async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool()
 async def test_first_holds_only_the_replies_until_the_first_call(
     constrained: OpenAIChatModel, server: WireServer
 ) -> None:
-    server.add(_say('{"name": "read_file", "arguments": {"path": "a.py"}}'))
-    server.add(_say("The port is 8443."))
-    first = await constrained.complete(ASK, TOOLS)
-    [call] = first.message.tool_calls
-    seen = Message(role="tool", tool_call_id=call.id, name=call.name, content="port = 8443")
-    done = await constrained.complete([*ASK, first.message, seen], TOOLS)
+    done = await _call_then_reply(
+        constrained,
+        server,
+        '{"name": "read_file", "arguments": {"path": "a.py"}}',
+        "port = 8443",
+        "The port is 8443.",
+    )
     assert done.message.content == "The port is 8443." and not done.message.tool_calls
     held, free = (r.body for r in server.requests)
     # The first request: the plain one plus a schema that admits calls only, no note, no

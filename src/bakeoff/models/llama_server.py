@@ -150,6 +150,7 @@ class PromptCache(BaseLlamaCache):
         self.llama: Llama | None = None
         self._save_next = False
         self._candidate = root
+        self._index: tuple[int, list[tuple[list[int], Path]]] | None = None
 
     def bind(self, llama: Llama) -> None:
         """Attach to the server's model (called by its `set_cache`)."""
@@ -170,12 +171,21 @@ class PromptCache(BaseLlamaCache):
         return True
 
     def _entries(self) -> list[tuple[list[int], Path]]:
+        """The kept states' tokens, read again only when the folder changed (a state saved or
+        deleted, by this server or another one of the same model)."""
+        try:
+            changed = self.folder.stat().st_mtime_ns
+        except OSError:
+            return []
+        if self._index is not None and self._index[0] == changed:
+            return self._index[1]
         out = []
         for tokens in sorted(self.folder.glob("*.tokens.npy")):
             try:
                 out.append((np.load(tokens).tolist(), tokens.with_suffix("").with_suffix(".state")))
             except (OSError, ValueError):
                 continue
+        self._index = (changed, out)
         return out
 
     @property
