@@ -208,3 +208,19 @@ async def test_read_only_mounts_under_tmp_are_visible_and_read_only(tmp_path: Pa
     out = (tmp_path / "out.log").read_text()
     assert "from the host" in out and result.exit_code != 0
     assert (shared / "lib.txt").read_text() == "from the host"
+
+
+async def test_pytest_in_a_step_loads_no_plugin_installed_beside_bakeoff(tmp_path: Path) -> None:
+    # bakeoff's own environment has pytest-asyncio and pytest-timeout (dev extras): a check's
+    # verdict, and the test output a contestant reads, must not depend on them.
+    import importlib.util
+
+    assert importlib.util.find_spec("pytest_asyncio") and importlib.util.find_spec("pytest_timeout")
+    (tmp_path / "test_plugins.py").write_text(
+        "def test_no_plugins(pytestconfig):\n"
+        "    manager = pytestconfig.pluginmanager\n"
+        "    assert not manager.has_plugin('asyncio') and not manager.has_plugin('timeout')\n"
+    )
+    out = await sh(tmp_path, "python -m pytest -q -p no:cacheprovider test_plugins.py")
+    assert out.startswith("exit code: 0\n") and "1 passed" in out, out
+    assert "asyncio" not in out

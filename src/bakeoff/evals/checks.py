@@ -301,7 +301,6 @@ class _CheckSetup:
                 "PYTHONSAFEPATH": "1",
                 "PYTHONPATH": str(site_dir),
                 "PYTHONPYCACHEPREFIX": "/tmp/bakeoff-pycache",
-                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                 "BAKEOFF_PYTEST_STARTED": str(self.started_file),
                 # PYTEST_ADDOPTS is split with shlex: paths with spaces must survive it.
                 "PYTEST_ADDOPTS": shlex.join(addopts),
