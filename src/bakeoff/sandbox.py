@@ -162,7 +162,8 @@ def step_env(
     env["PYTHONNOUSERSITE"] = "1"
     # pytest loads no plugin it finds installed beside bakeoff (pytest-asyncio's warnings,
     # pytest-randomly's order): a check's verdict, and the test output a contestant's
-    # run_command shows, depend on the task alone. A check that needs one names it (`-p anyio`).
+    # run_command shows, depend on the task alone. A check that needs one names its module
+    # (`python -m pytest -p pytest_asyncio.plugin`).
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.update(extra or {})
     return env
