@@ -30,14 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results
 
-from bakeoff.evals.checks import CheckResult, arun_check
-from bakeoff.evals.task import (
-    TaskSpec,
-    builtin_suite_dir,
-    install_hidden,
-    load_tasks,
-    prepare_workspace,
-)
+from bakeoff.evals.checks import CheckResult, acheck_fixture
+from bakeoff.evals.task import TaskSpec, builtin_suite_dir, load_tasks
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
@@ -61,12 +55,13 @@ def ask(task: TaskSpec, target: str) -> str:
 
 async def grade(task: TaskSpec, target: str, code: str | None) -> CheckResult:
     """The task's hidden check on its files with `target` replaced by `code` (None: the stub)."""
-    with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as tmp:
-        workspace = prepare_workspace(task, Path(tmp) / "ws")
+
+    def write(workspace: Path) -> None:
         if code is not None:
             (workspace / target).write_text(code, encoding="utf-8")
-        install_hidden(task, workspace)
-        return await arun_check(task, workspace)
+
+    with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as tmp:
+        return await acheck_fixture(task, Path(tmp) / "ws", write)
 
 
 def count(check: CheckResult) -> str:

@@ -23,7 +23,7 @@ import re
 import shlex
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -183,6 +183,19 @@ def read_junit(path: Path) -> tuple[int, int] | None:
     return max(total - failures - errors, 0), max(total, 0)
 
 
+async def acheck_fixture(
+    task: TaskSpec, dest: Path, change: Callable[[Path], object] | None = None
+) -> CheckResult:
+    """The task's check on a fresh copy of its fixture in `dest` (missing or empty), with
+    `change` applied to that workspace first (none: the untouched fixture), as a trial's check
+    runs: the hidden files installed over whatever the change left under their names."""
+    workspace = prepare_workspace(task, dest)
+    if change is not None:
+        change(workspace)
+    install_hidden(task, workspace)
+    return await arun_check(task, workspace)
+
+
 async def avalidate_task(task: TaskSpec) -> ValidationResult:
     """Prove the task fair: the check fails on the untouched fixture (with hidden files) and
     passes with `solution/` laid over it. A judge-only task only has to load."""
@@ -192,9 +205,7 @@ async def avalidate_task(task: TaskSpec) -> ValidationResult:
     if problem:
         return ValidationResult(task=task.name, ok=False, message=problem)
     with tempfile.TemporaryDirectory(prefix="bakeoff-validate-") as scratch:
-        untouched_ws = prepare_workspace(task, Path(scratch) / "untouched")
-        install_hidden(task, untouched_ws)
-        untouched = await arun_check(task, untouched_ws)
+        untouched = await acheck_fixture(task, Path(scratch) / "untouched")
         if untouched.passed:
             return ValidationResult(
                 task=task.name,
@@ -203,10 +214,9 @@ async def avalidate_task(task: TaskSpec) -> ValidationResult:
                 "task is done",
                 untouched=untouched,
             )
-        solved_ws = prepare_workspace(task, Path(scratch) / "solved")
-        apply_solution(task, solved_ws)
-        install_hidden(task, solved_ws)
-        solved = await arun_check(task, solved_ws)
+        solved = await acheck_fixture(
+            task, Path(scratch) / "solved", lambda ws: apply_solution(task, ws)
+        )
     if not solved.passed:
         how = "timed out" if solved.timed_out else f"exit {solved.exit_code}"
         return ValidationResult(
