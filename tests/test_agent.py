@@ -241,3 +241,15 @@ async def test_an_answer_that_does_not_play_the_tool_is_taken_at_once(
     r = await run_agent("what is in notes.txt?", script(tmp_path, [first, {"text": answer}]), ws)
     assert r.ok and r.turns == 2 and r.answer == answer
     assert [m.role for m in r.transcript].count("user") == 1
+
+
+async def test_a_run_asking_for_the_same_write_a_third_time_stops_as_stuck(tmp_path: Path) -> None:
+    # The 1.5B alternated one unchanged file with an echo of the refusal until the wall: a
+    # repeat refused only right after itself never ended it.
+    write = tool("write_file", path="a.txt", content="one")
+    other = tool("write_file", path="a.txt", content="two")
+    model = script(tmp_path, [write, other, write, other, write, {"text": "never asked"}])
+    r = await run_agent("write a.txt", model, tmp_path / "ws")
+    assert (r.ok, r.stop_reason, r.turns) == (False, "runaway", 5)
+    assert r.error == "the model asked for the same write_file of a.txt 3 times"
+    assert (tmp_path / "ws" / "a.txt").read_text() == "two"  # the third was not run

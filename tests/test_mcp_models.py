@@ -28,6 +28,7 @@ class Counted:
     """A model (the `Model` protocol) that replays a script and counts its closes."""
 
     local = True
+    tool_format = "native"
 
     def __init__(self, model_id: str, closes: list[str]) -> None:
         self.inner = resolve_model(model_id, BakeoffConfig())

@@ -1,10 +1,12 @@
 """The nano agent: a loop of model turns and tool calls in one workspace, under limits (turns,
 output tokens per request, wall time, cost). It never knows which provider it talks to, never
 hangs, and always returns an AgentResult — a hit limit or a provider failure is a recorded stop
-reason, not an exception. Only cancellation (Ctrl-C) propagates. The wall clock does not run
-while a request waits for its turn under a rate limit (`wait_time_s`); a reply that degenerates
-or hits the output cap without a tool call stops the run as `runaway`; on timeout the reply
-still streaming is kept at the end of the transcript."""
+reason, not an exception. Only cancellation (Ctrl-C) propagates. A model that takes its tools as
+fenced blocks (`tool_format = "blocks"`: small local ones) opens with the workspace's small files
+shown and that format's system prompt; its blocks come back as the same tool calls. The wall
+clock does not run while a request waits for its turn under a rate limit (`wait_time_s`); a
+reply that degenerates or hits the output cap without a tool call stops the run as `runaway`;
+on timeout the reply still streaming is kept at the end of the transcript."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import asyncio
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from bakeoff.errors import EmptyAnswer, LimitExceeded, ProviderError, ToolError
+from bakeoff.models import blocks
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
@@ -85,7 +89,9 @@ class AgentConfig(BaseModel):
     command_timeout_s: float = 60.0
     """Timeout of one run_command call."""
     system_prompt: str = SYSTEM_PROMPT
-    """The system message; `COMMANDS_NOTE` is added to it when run_command is offered."""
+    """The system message; `COMMANDS_NOTE` is added to it when run_command is offered. A model
+    whose `tool_format` is `blocks` gets that format's own (`bakeoff.models.blocks`) instead of
+    this default; a prompt set here is sent as it is."""
 
 
 class _NoAttempt(Exception):
@@ -159,6 +165,25 @@ def repeats_last_turn(transcript: list[Message]) -> bool:
     ]
 
 
+MAX_SAME_WRITES = 3
+"""A run asking for the same write (file and content) this many times is stuck, and stops."""
+
+
+def stuck(reply: Message, writes: Counter[str]) -> str | None:
+    """Why the run is stuck, or None: `reply` asks, for the `MAX_SAME_WRITES`th time in the run,
+    for a write it asked for before (counted in `writes`). Refusing a repeat only when it comes
+    right after itself did not end it: Qwen2.5-Coder-1.5B alternated one unchanged file with
+    an echo of the refusal until the 300 s wall."""
+    for call in reply.tool_calls:
+        if call.name in ("write_file", "edit_file"):
+            key = json.dumps([call.name, call.arguments], sort_keys=True)
+            writes[key] += 1
+            if writes[key] >= MAX_SAME_WRITES:
+                path = call.arguments.get("path")
+                return f"the model asked for the same {call.name} of {path} {writes[key]} times"
+    return None
+
+
 ECHOED = (
     "That reply only repeats a tool's output (or imitates one); it is not an answer and changed "
     "nothing. Take the next step with a tool call, or give your final answer."
@@ -223,8 +248,11 @@ async def run_agent(
     tally = _Tally(model)
     out = tally.result
     out.sandboxed = sandboxed or not config.unsafe_no_sandbox
+    in_blocks = model.tool_format == "blocks"
     system = config.system_prompt
-    if any(spec.name == "run_command" for spec in tools.specs):
+    if in_blocks and system == SYSTEM_PROMPT:
+        system = blocks.system_prompt(tools.specs)
+    elif any(spec.name == "run_command" for spec in tools.specs):
         system += COMMANDS_NOTE
     out.transcript = [
         Message(role="system", content=system),
@@ -236,6 +264,9 @@ async def run_agent(
         out.warmup_s = await model.start()
         t0 = time.perf_counter()
         async with asyncio.timeout(config.timeout_s) as wall_clock:
+            if in_blocks:  # the small files shown up front (read through the tools)
+                files = await tools.overview(blocks.SHOW_BYTES, blocks.SHOW_FILE_BYTES)
+                out.transcript[1] = Message(role="user", content=blocks.opening(prompt, *files))
             with guarded_run(wall_clock) as partial:
                 out.answer = await _loop(out, model, tools, config, on_turn)
         tally.stop("completed")
@@ -273,6 +304,7 @@ async def _loop(
 ) -> str:
     known_cost = 0.0  # the cap still holds once one request's cost is unknown
     echoes = 0
+    writes: Counter[str] = Counter()
     while out.turns < config.max_turns:
         # Between turns, other trials run: zero-latency (scripted) models interleave, and
         # finished trials reach the store while others still work.
@@ -302,8 +334,15 @@ async def _loop(
                 continue
             if (why := no_attempt(reply.content, out.tool_calls)) is not None:
                 raise _NoAttempt(why)
+            if (
+                review := blocks.review(model.tool_format, out.transcript, tools.specs)
+            ) is not None:
+                out.transcript.append(Message(role="user", content=review))
+                continue
             return reply.content
         again = repeats_last_turn(out.transcript)
+        if (why := stuck(reply, writes)) is not None:
+            raise LimitExceeded("runaway", why)
         for index, call in enumerate(reply.tool_calls):
             out.tool_calls += 1
             t = time.perf_counter()

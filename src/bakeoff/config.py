@@ -71,6 +71,13 @@ class ProviderConfig(BaseModel):
     its quick suite (BENCHMARKS.md §6), Qwen2.5-Coder-1.5B passed 11 of 15 trials with `"first"`,
     11 of 15 with nothing held, and 7 of 15 with every reply held (it would not stop calling)."""
 
+    tool_format: Literal["native", "blocks"] = "native"
+    """How the model is offered its tools: `native` (the API's tool calls; text calls are
+    recovered too) or `blocks` (no tools sent: the workspace's small files are shown up front,
+    and the model writes a file as its path and a fenced block, runs a command in a ```bash
+    block; `bakeoff.models.blocks`), for small local models that write code badly inside JSON.
+    The embedded model's default is `blocks`."""
+
     @model_validator(mode="after")
     def _compatible_needs_a_url(self) -> ProviderConfig:
         # Without it the SDK would default to api.openai.com and send it this provider's key.
@@ -161,7 +168,12 @@ BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
         "https://generativelanguage.googleapis.com/v1beta/openai/",
         "GEMINI_API_KEY",
     ),
-    "local": {**_builtin("local", 1), "max_output_tokens": 1024, "constrained_tools": "first"},
+    "local": {
+        **_builtin("local", 1),
+        "max_output_tokens": 1024,
+        "constrained_tools": "first",
+        "tool_format": "blocks",
+    },
     "script": _builtin("script", 64),
 }
 """Providers known without any config file; user tables with the same name are merged over."""

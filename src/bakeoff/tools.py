@@ -428,3 +428,49 @@ class ToolBox:
             raise ToolError(f"{call.name} took over {FILE_TOOL_TIMEOUT_S:g} s; gave up") from None
         except OSError as exc:
             raise ToolError(f"{call.name} failed: {exc.strerror or exc}") from None
+
+    async def overview(
+        self, max_bytes: int, max_file_bytes: int, *, max_entries: int = 60
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """The workspace at a glance, through this box's own tools (so a file shown counts as
+        read, and nothing escapes the workspace): (path, text) of the small text files, up to
+        `max_bytes` in all, breadth first; and the paths of the others (too big, binary, past
+        the budget), at most `max_entries` entries walked."""
+        shown: list[tuple[str, str]] = []
+        listed: list[str] = []
+        budget, walked = max_bytes, 0
+        folders = ["."]
+        while folders and walked < max_entries:
+            folder = folders.pop(0)
+            try:
+                entries = await self.run(
+                    ToolCall(id="", name="list_directory", arguments={"path": folder})
+                )
+            except ToolError:
+                continue
+            for line in entries.splitlines():
+                if walked >= max_entries or " " in line.strip() or line.startswith("["):
+                    continue  # annotated (a link, a device, an odd name): never opened
+                walked += 1
+                path = line if folder == "." else f"{folder}/{line}"
+                if path.endswith("/"):
+                    if not line.startswith("."):
+                        folders.append(path.rstrip("/"))
+                    continue
+                text = await self._small_text(path, min(budget, max_file_bytes))
+                if text is None:
+                    listed.append(path)
+                else:
+                    shown.append((path, text))
+                    budget -= len(text.encode())
+        return shown, listed
+
+    async def _small_text(self, path: str, limit: int) -> str | None:
+        try:
+            info = await self.run(ToolCall(id="", name="get_file_info", arguments={"path": path}))
+            size = int(info.split("size_bytes: ", 1)[1].split("\n", 1)[0])
+            if size > limit:
+                return None
+            return await self.run(ToolCall(id="", name="read_file", arguments={"path": path}))
+        except (ToolError, ValueError, IndexError):
+            return None

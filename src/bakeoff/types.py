@@ -10,6 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
+ToolFormat = Literal["native", "blocks"]
+"""How a model is offered its tools: the API's tool calls, or fenced blocks in plain text
+(`bakeoff.models.blocks`)."""
 
 
 class ToolCall(BaseModel):

@@ -20,7 +20,7 @@ from bakeoff.models.openai_wire import openai_tools
 from bakeoff.tools import READ_TOOLS, WRITE_TOOLS
 from bakeoff.types import Completion, Message
 
-from .wire_servers import Reply, WireServer, openai_chunk, openai_stream, openai_usage
+from .wire_servers import WireServer, llamacpp_model, openai_said
 
 TOOLS = [*READ_TOOLS, *WRITE_TOOLS]
 ASK = [Message(role="system", content="Be brief."), Message(role="user", content="Make hello.py")]
@@ -59,22 +59,12 @@ async def constrained(
     request: pytest.FixtureRequest, server: WireServer, fast_retry: RetryPolicy
 ) -> AsyncIterator[OpenAIChatModel]:
     """The adapter, talking to the loopback server, with `constrained_tools` = the param."""
-    adapter = OpenAIChatModel(
-        "llamacpp",
-        "qwen",
-        base_url=f"{server.url}/v1",
-        api_key=None,
-        retry=fast_retry,
-        constrained_tools=request.param,
-    )
+    adapter = llamacpp_model(server.url, fast_retry, constrained_tools=request.param)
     yield adapter
     await adapter.aclose()
 
 
-def _say(text: str) -> Reply:
-    return openai_stream(
-        openai_chunk({"content": text}, finish_reason="stop"), openai_chunk(usage=openai_usage())
-    )
+_say = openai_said
 
 
 async def _call_then_reply(
@@ -193,6 +183,7 @@ async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool()
     model = EmbeddedModel("qwen2.5-coder-1.5b")
     model.extra_body = {"temperature": 0, "seed": 7}
     model.constrained_tools = True
+    model.tool_format = "native"  # its default is blocks (tests/models/test_blocks.py)
     ask = [
         Message(role="system", content=SYSTEM_PROMPT),
         Message(role="user", content="Create a file hello.py that prints Hello, world!"),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
 from bakeoff.evals.runner import run_bakeoff
@@ -335,6 +336,7 @@ async def test_the_embedded_model_answers_a_chat(real_server: LocalServer) -> No
 @pytest.mark.model
 async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None:
     model = deterministic(EmbeddedModel("qwen2.5-coder-1.5b"))
+    model.tool_format = "native"  # its default, blocks, is the next test's
     try:
         await model.start()
         completion = await model.complete(
@@ -350,6 +352,24 @@ async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None
     calls = completion.message.tool_calls
     assert [call.name for call in calls] == ["write_file"]
     assert set(calls[0].arguments) == {"path", "content"}
+
+
+@pytest.mark.model
+async def test_the_embedded_model_writes_a_file_as_a_block(
+    real_server: LocalServer, tmp_path: Path
+) -> None:
+    model = deterministic(EmbeddedModel())
+    assert model.tool_format == "blocks"
+    try:
+        result = await run_agent(
+            "Create a file hello.py that prints Hello, world!", model, tmp_path, AgentConfig()
+        )
+    finally:
+        await model.aclose()
+    assert result.ok, result.error
+    assert result.turns <= 3
+    assert "print(" in (tmp_path / "hello.py").read_text(encoding="utf-8")
+    assert "Hello, world!" in (tmp_path / "hello.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.model

@@ -28,6 +28,7 @@ from .wire_servers import (
     Reply,
     WireServer,
     error_reply,
+    llamacpp_model,
     openai_chunk,
     openai_completion,
     openai_stream,
@@ -83,12 +84,9 @@ def test_old_tool_output_is_trimmed_oldest_first_with_a_note() -> None:
 
 @pytest.fixture
 async def model(server: WireServer, fast_retry: RetryPolicy) -> AsyncIterator[OpenAIChatModel]:
-    adapter = OpenAIChatModel(
-        "llamacpp",
-        "qwen",
-        base_url=f"{server.url}/v1",
-        api_key=None,
-        retry=fast_retry,
+    adapter = llamacpp_model(
+        server.url,
+        fast_retry,
         output_cap=64,
         request_params={"temperature": 0.2, "extra_body": {"top_k": 20}},
     )

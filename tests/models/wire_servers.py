@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bakeoff.models.base import RetryPolicy
+from bakeoff.models.openai_chat import OpenAIChatModel
 from bakeoff.types import Message, ToolSpec
 
 READ = ToolSpec(
@@ -450,3 +452,17 @@ class SlowServer:
         self._httpd.shutdown()
         self._thread.join()
         self._httpd.server_close()
+
+
+def openai_said(text: str) -> Reply:
+    """A streamed reply of plain text that finishes, then its usage chunk."""
+    return openai_stream(
+        openai_chunk({"content": text}, finish_reason="stop"), openai_chunk(usage=openai_usage())
+    )
+
+
+def llamacpp_model(url: str, retry: RetryPolicy, **options: Any) -> OpenAIChatModel:
+    """The chat adapter as a llama.cpp-based provider (`llamacpp:qwen`, keyless) at `url`."""
+    return OpenAIChatModel(
+        "llamacpp", "qwen", base_url=f"{url}/v1", api_key=None, retry=retry, **options
+    )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from bakeoff.errors import ProviderError
-from bakeoff.types import Completion, Message, ToolSpec, Usage
+from bakeoff.types import Completion, Message, ToolFormat, ToolSpec, Usage
 
 CostFn = Callable[[Usage, float], "float | None"]
 """(usage, request seconds) -> USD, or None when the price is unknown."""
@@ -29,6 +29,7 @@ class Model(Protocol):
     provider: str
     name: str
     local: bool  # runs on this machine: shares its CPU/GPU, gets a small concurrency pool
+    tool_format: ToolFormat  # how its tools are offered: the API's calls, or `blocks` text
 
     async def start(self) -> float:
         """Make the model ready (a local server loads its weights); return seconds spent."""
@@ -74,6 +75,7 @@ class ModelAdapter:
     """Base of the adapters: identity, retries, pricing. Subclasses implement `_request`."""
 
     local = False
+    tool_format: ToolFormat = "native"
     _sdk: Any = None
     """The adapter's SDK client, made on first use; `aclose()` closes it."""
 

@@ -34,6 +34,7 @@ import httpx2
 import openai
 
 from bakeoff.errors import EmptyAnswer, ProviderError
+from bakeoff.models import blocks
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
 from bakeoff.models.constrained import constrained_request, parse_constrained_reply
 from bakeoff.models.guards import RepetitionGuard, estimate_tokens, fit_context, partial_pieces
@@ -57,7 +58,15 @@ from bakeoff.models.openai_wire import (
 )
 from bakeoff.models.text_tools import extract_text_tool_calls
 from bakeoff.net import is_local_url
-from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
+from bakeoff.types import (
+    Completion,
+    Message,
+    RequestTiming,
+    ToolCall,
+    ToolFormat,
+    ToolSpec,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from bakeoff.config import ProviderConfig
@@ -97,6 +106,7 @@ class OpenAIChatModel(ModelAdapter):
         output_cap: int | None = None,
         context_tokens: int | None = None,
         constrained_tools: bool | Literal["first"] = False,
+        tool_format: ToolFormat = "native",
     ) -> None:
         super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
         self.base_url = base_url
@@ -109,6 +119,7 @@ class OpenAIChatModel(ModelAdapter):
         self.output_cap = output_cap
         self.context_tokens = context_tokens
         self.constrained_tools = constrained_tools
+        self.tool_format = tool_format
         self.tool_choice = True  # send tool_choice "auto" with tools (until a server refuses)
         self._api_key = api_key
         self._sdk: openai.AsyncOpenAI | None = None
@@ -132,7 +143,10 @@ class OpenAIChatModel(ModelAdapter):
         params = self._params(messages, tools, max_output_tokens)
         try:
             try:
-                return await self._send(params, tools)
+                completion = await self._send(params, tools)
+                if self.tool_format == "blocks" and not completion.message.tool_calls:
+                    completion.message = blocks.reply(completion.message, tools, messages)
+                return completion
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if "tool_choice" not in params or "tool" not in str(exc).lower():
                     raise
@@ -175,18 +189,24 @@ class OpenAIChatModel(ModelAdapter):
         if self.output_cap is not None:
             max_output_tokens = min(max_output_tokens or self.output_cap, self.output_cap)
         sent = to_openai_messages(messages)
+        room = 0
         if self.context_tokens is not None:
             # Room for the answer, the tool descriptions and the chat template's own tokens.
             room = self.context_tokens - (max_output_tokens or 0) - 256
-            room -= estimate_tokens([t.model_dump() for t in tools])
+            if self.tool_format != "blocks":  # tools are not sent in that format
+                room -= estimate_tokens([t.model_dump() for t in tools])
             sent = fit_context(sent, room)
         params: dict[str, Any] = {"model": self.name, "messages": sent}
         held: dict[str, Any] = {}
-        if tools and self.constrained_tools:
+        if self.tool_format == "blocks":
+            commands = any(t.name == "run_command" for t in tools)
+            budget = room if self.context_tokens else None
+            params["messages"] = blocks.plain_messages(sent, budget, commands=commands)
+        elif tools and self.constrained_tools:
             held = constrained_request(sent, tools, first_only=self.constrained_tools == "first")
         if held:
             params.update(held)
-        elif tools:
+        elif tools and self.tool_format != "blocks":
             # Some servers (llama-cpp-python's function-calling formats) drop tools they are
             # not told they may call.
             if self.tool_choice:
@@ -383,4 +403,5 @@ def chat_options(provider: ProviderConfig, *, context_tokens: int | None = None)
         "output_cap": provider.max_output_tokens,
         "context_tokens": provider.context_tokens or context_tokens,
         "constrained_tools": provider.constrained_tools,
+        "tool_format": provider.tool_format,
     }

@@ -66,6 +66,7 @@ class RateLimitedModel:
         self.provider = inner.provider
         self.name = inner.name
         self.local = inner.local
+        self.tool_format = inner.tool_format
 
     async def start(self) -> float:
         return await self.inner.start()
