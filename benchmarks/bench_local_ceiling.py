@@ -1,7 +1,8 @@
 """Benchmark 6 — the embedded model's ceiling on the suite's stub-plus-tests tasks.
 
-As a contestant, Qwen2.5-Coder-1.5B solves none of the built-in `implement-*` / `fix-*` tasks
-(BENCHMARKS.md §6). This measures how much of that is the agent harness and how much the model:
+As a tool-calling contestant, Qwen2.5-Coder-1.5B solved none of the built-in `implement-*` /
+`fix-*` tasks, and in the `blocks` format now its default, few (BENCHMARKS.md §6). This measures
+how much of that is the agent harness and how much the model:
 no agent and no tools. Each task's prompt and every `.py` file of its `files/` go to the model
 in one user message, with the whole changed module asked back in one ```python block; that
 block is written over the file the task's `solution/` changes, and the task's own hidden check
