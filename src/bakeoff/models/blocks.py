@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bakeoff.models.guards import CHARS_PER_TOKEN, estimate_tokens
+from bakeoff.models.openai_wire import tool_call
 from bakeoff.types import Message, ToolCall, ToolSpec
 
 SYSTEM_PROMPT = """\
@@ -93,12 +94,15 @@ def opening(prompt: str, shown: Sequence[tuple[str, str]], listed: Sequence[str]
     return "\n".join(parts)
 
 
+def _line_above(text: str, start: int) -> str:
+    """The last non-blank line before `start` ("" when there is none)."""
+    lines = text[:start].rstrip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def _path_above(text: str, start: int) -> str | None:
     """The path written on the last non-blank line before a block, if that line is one."""
-    lines = text[:start].rstrip().splitlines()
-    if not lines:
-        return None
-    line = lines[-1].strip().strip("*`#:").strip()
+    line = _line_above(text, start).strip().strip("*`#:").strip()
     line = re.sub(r"^(?:file(?:name)?|path)\s*[:=]?\s*", "", line, flags=re.IGNORECASE)
     line = line.strip("*`:").strip()
     return line if _PATH.fullmatch(line) else None
@@ -107,8 +111,7 @@ def _path_above(text: str, start: int) -> str | None:
 def _path_in_prose(text: str, start: int) -> str | None:
     """The one path named in backticks on the last line before a block ("The file `calc.py`
     holds:"), if there is exactly one."""
-    lines = text[:start].rstrip().splitlines()
-    found = re.findall(r"`([^`\s]+)`", lines[-1]) if lines else []
+    found = re.findall(r"`([^`\s]+)`", _line_above(text, start))
     named = {name for name in found if _PATH.fullmatch(name)}
     return named.pop() if len(named) == 1 else None
 
@@ -267,13 +270,9 @@ def plain_messages(
             results = []
         if m.get("role") == "assistant":
             made = [_unwire(c) for c in m.get("tool_calls") or []]
-            calls.update(
-                {
-                    c["id"]: (name, arguments)
-                    for c, (name, arguments) in zip(m.get("tool_calls") or [], made, strict=True)
-                }
-            )
-            content = str(m.get("content") or "") or "\n\n".join(_written(n, a) for n, a in made)
+            calls.update({call.id: (call.name, call.arguments) for call in made})
+            as_blocks = (_written(call.name, call.arguments) for call in made)
+            content = str(m.get("content") or "") or "\n\n".join(as_blocks)
             out.append({"role": "assistant", "content": content})
         else:
             out.append({"role": m.get("role"), "content": m.get("content") or ""})
@@ -355,13 +354,12 @@ def _trim_blocks(out: list[dict[str, Any]], budget_tokens: int) -> None:
         excess -= int((len(before) - len(message["content"])) / CHARS_PER_TOKEN)
 
 
-def _unwire(call: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _unwire(call: dict[str, Any]) -> ToolCall:
+    """A call in chat-completions form read back (arguments sent malformed come back empty)."""
     function = call.get("function") or {}
-    try:
-        arguments = json.loads(function.get("arguments") or "{}")
-    except ValueError:
-        arguments = {}
-    return str(function.get("name") or "tool"), arguments if isinstance(arguments, dict) else {}
+    return tool_call(
+        str(call.get("id") or ""), str(function.get("name") or "tool"), function.get("arguments")
+    )
 
 
 def _described(name: str, arguments: dict[str, Any]) -> str:
