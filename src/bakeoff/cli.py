@@ -1,8 +1,10 @@
 """The `bakeoff` command: argument parsing and terminal output over the library API. No logic of
 its own: every subcommand calls one library function and prints what comes back. Every
 subcommand's `--help` ends with examples; `bakeoff completion bash|zsh` prints a completion
-script. User mistakes exit with status 2 and one line that says what to do; a failed agent run
-exits with 1; a reader that goes away (`bakeoff runs | head`) ends the command quietly."""
+script. Exit statuses are `ExitStatus` (stated in `--help` as `EXIT_STATUS_HELP`): user mistakes
+exit with 2 and one line that says what to do; a missed `--fail-under`, a failed agent run or
+doctor check exit with 1; a run with nothing graded exits with 3; a reader that goes away
+(`bakeoff runs | head`) ends the command quietly."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,27 @@ from bakeoff.errors import BakeoffError, UserError
 from bakeoff.redact import redact, redact_model
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class ExitStatus(IntEnum):
+    """How every `bakeoff` command ends; CI scripts rely on these (DESIGN.md)."""
+
+    OK = 0
+    FAILED = 1
+    """A `--fail-under` threshold missed; also a failed agent run (`agent`), an invalid task
+    (`tasks validate`), a required check failed (`doctor`), or a run that broke off."""
+    USAGE = 2
+    """Bad usage or input: a flag, a model id, a task or config file, a run id."""
+    UNGRADED = 3
+    """Nothing could be graded: every trial of the run was an infrastructure error."""
+    INTERRUPTED = 130
+    """Ctrl-C or SIGTERM."""
+
+
+EXIT_STATUS_HELP = """\
+exit status: 0 ok; 1 a --fail-under threshold missed (agent: the run failed; tasks validate:
+  a task is invalid; doctor: a required check failed); 2 bad usage or input; 3 nothing could
+  be graded (every trial an infrastructure error; the table still prints); 130 interrupted"""
 
 
 def _emit_json(obj: Any) -> None:
@@ -158,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
   bakeoff run --models gpt-5-mini,local          the built-in task suite
   bakeoff agent "Add a README" --model local     one nano agent
   bakeoff runs; bakeoff report latest; bakeoff compare RUN_A latest
-  eval "$(bakeoff completion bash)"              tab completion""",
+  bakeoff doctor                                 is this machine ready? (sandbox, models, store)
+  eval "$(bakeoff completion bash)"              tab completion
+
+"""
+        + EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bakeoff {__version__}")
@@ -318,13 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except UserError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
-        return 2
+        return ExitStatus.USAGE
     except BakeoffError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
     except BrokenPipeError:
         # The reader left (`bakeoff runs | head`): stop quietly. stdout is pointed at devnull
         # so the interpreter's own flush at exit does not raise again.

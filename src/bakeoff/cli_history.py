@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.errors import UserError
+
+if TYPE_CHECKING:
+    from bakeoff.evals.records import BakeoffSummary
 
 
 def _emit_json(obj: Any) -> None:
@@ -24,6 +28,66 @@ def resolve_run_id(store: Any, given: str) -> str:
     if not runs:
         raise UserError(f"no runs yet in {store.path}: `latest` needs one (try `bakeoff run`)")
     return str(runs[0]["run_id"])
+
+
+def quality_threshold(text: str) -> float:
+    """argparse type of `--fail-under`: a quality from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a quality: give a number between 0 and 1 (e.g. 0.8)"
+        )
+    return value
+
+
+def add_fail_under(p: argparse.ArgumentParser) -> None:
+    """`--fail-under Q` (run, demo, report): the CI gate."""
+    p.add_argument(
+        "--fail-under",
+        type=quality_threshold,
+        metavar="Q",
+        help="exit 1 when a ranked model's quality (0-1) is below Q, naming each on stderr; "
+        "the table still prints (a CI gate)",
+    )
+
+
+def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
+    """The exit status a graded run ends the command with (`bakeoff.cli.ExitStatus`): 3 when
+    nothing could be graded (no model has a valid trial), 1 when a ranked model's quality is
+    below `fail_under` or was not measured, else 0. Says why on stderr."""
+    from bakeoff.cli import ExitStatus
+
+    if not summary.ranking:
+        if summary.unranked:
+            why = "; ".join(f"{u.model}: {u.reason}" for u in summary.unranked)
+            print(
+                f"error: nothing could be graded, every trial was an infrastructure error "
+                f"({why}). Fix that, then: bakeoff run --retry-errors {summary.run_id}",
+                file=sys.stderr,
+            )
+        else:
+            print("error: nothing could be graded: no trial ran", file=sys.stderr)
+        return ExitStatus.UNGRADED
+    if fail_under is None:
+        return ExitStatus.OK
+    below = [
+        f"{m.model} ({m.quality.value:.2f})"
+        for m in summary.ranking
+        if m.quality.value is not None and m.quality.value < fail_under
+    ]
+    # A gate must not pass on what it could not measure.
+    unmeasured = [f"{m.model} (not measured)" for m in summary.ranking if m.quality.value is None]
+    if not below and not unmeasured:
+        return ExitStatus.OK
+    hint = "; a task's [check] or --judge ID measures quality" if unmeasured else ""
+    print(
+        f"error: quality below --fail-under {fail_under:g}: {', '.join(below + unmeasured)}{hint}",
+        file=sys.stderr,
+    )
+    return ExitStatus.FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -55,7 +119,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}")
-    return 0
+    return exit_status(outcome.summary, args.fail_under)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -102,14 +166,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_history_commands(sub: Any) -> None:
     """Register report, runs and compare on the main parser's subparsers."""
-    from bakeoff.cli import example_parser
+    from bakeoff.cli import EXIT_STATUS_HELP, example_parser
 
     p = example_parser(
         sub,
         "report",
         "grade a stored run again and write its reports",
         "examples:\n  bakeoff report latest\n  bakeoff report latest --json | jq '.records[]'\n"
-        "  bakeoff report 20261129-120000-ab12 --html report.html --csv trials.csv",
+        "  bakeoff report 20261129-120000-ab12 --html report.html --csv trials.csv\n"
+        "  bakeoff report latest --fail-under 0.8         exit 1 if a model is below 0.8\n\n"
+        + EXIT_STATUS_HELP,
     )
     p.add_argument("run_id", metavar="RUN_ID", help="a run id from `bakeoff runs`, or latest")
     p.add_argument("--store", type=Path)
@@ -117,6 +183,7 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--csv", help="export every trial as CSV")
     p.add_argument("--export-json", help="export summary and every record as JSON")
     p.add_argument("--json", action="store_true", help="print ranking and records as JSON")
+    add_fail_under(p)
     p.set_defaults(handler=cmd_report)
 
     p = example_parser(

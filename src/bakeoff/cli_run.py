@@ -37,7 +37,7 @@ def _agent_config(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick: bool) -> int:
-    from bakeoff.cli_history import resolve_run_id
+    from bakeoff.cli_history import exit_status, resolve_run_id
     from bakeoff.config import load_config
     from bakeoff.evals.runner import new_run_id, run_bakeoff
     from bakeoff.evals.selection import select_tasks
@@ -121,7 +121,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
             print_answers(list(outcome.iter_records(tasks=adhoc)))
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
-    return 0
+    return exit_status(outcome.summary, args.fail_under)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -182,14 +182,15 @@ RUN_EXAMPLES = """examples:
   bakeoff run ./my-tasks --tasks 'fix-*' --models haiku  task folders, chosen by name
   bakeoff run --category bugfix --models haiku,local --repeats 3
   bakeoff run --resume latest                            finish an interrupted run
-  bakeoff run --retry-errors latest                      rerun only the errored trials"""
+  bakeoff run --retry-errors latest                      rerun only the errored trials
+  bakeoff run ./ci-tasks --models local --fail-under 0.8  a CI gate: exit 1 below 0.8"""
 
 
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
-    from bakeoff.cli import example_parser
+    from bakeoff.cli import EXIT_STATUS_HELP, example_parser
     from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags
-    from bakeoff.cli_history import add_history_commands
+    from bakeoff.cli_history import add_fail_under, add_history_commands
 
     for name, handler, help_text, examples in (
         (
@@ -205,7 +206,7 @@ def add_commands(sub: Any) -> None:
             "examples:\n  bakeoff demo\n  bakeoff demo --models local,script:careful.json",
         ),
     ):
-        p = example_parser(sub, name, help_text, examples)
+        p = example_parser(sub, name, help_text, f"{examples}\n\n{EXIT_STATUS_HELP}")
         if name == "run":
             p.add_argument(
                 "targets",
@@ -301,6 +302,7 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
         p.add_argument("--html", help="also write the HTML report to this file")
         p.add_argument("--show-runs", action="store_true", help="also print one line per run")
+        add_fail_under(p)
         p.add_argument(
             "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
         )
