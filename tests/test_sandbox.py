@@ -14,11 +14,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bakeoff.errors import ToolError
-from bakeoff.sandbox import sandbox_status
+from bakeoff.sandbox import (
+    Mounts,
+    SandboxPolicy,
+    StepResult,
+    run_sandboxed,
+    sandbox_status,
+    step_env,
+)
+from bakeoff.sandbox_limits import limits_status
 from bakeoff.tools import MAX_WORKSPACE_BYTES, run_command
 from bakeoff.workspace import Workspace
 
@@ -190,8 +199,6 @@ def test_without_bubblewrap_commands_are_refused_unless_unsafe(tmp_path: Path) -
 
 async def test_read_only_mounts_under_tmp_are_visible_and_read_only(tmp_path: Path) -> None:
     # A venv or a check's helpers may live under /tmp, which the sandbox replaces with its own.
-    from bakeoff.sandbox import Mounts, run_sandboxed, step_env
-
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "lib.txt").write_text("from the host")
@@ -224,3 +231,110 @@ async def test_pytest_in_a_step_loads_no_plugin_installed_beside_bakeoff(tmp_pat
     out = await sh(tmp_path, "python -m pytest -q -p no:cacheprovider test_plugins.py")
     assert out.startswith("exit code: 0\n") and "1 passed" in out, out
     assert "asyncio" not in out
+
+
+async def step(
+    tmp_path: Path, command: str, timeout_s: float = 30, **policy: Any
+) -> tuple[str, StepResult]:
+    ws = tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    result = await run_sandboxed(
+        command,
+        workspace=ws,
+        output_path=tmp_path / "out.log",
+        timeout_s=timeout_s,
+        env=step_env(ws),
+        policy=SandboxPolicy(**policy),
+    )
+    return (tmp_path / "out.log").read_text(errors="replace"), result
+
+
+FORK_BOMB = (
+    'python3 -c "import os, time\n'
+    "for i in range(3000):\n"
+    "    try:\n        pid = os.fork()\n    except OSError:\n        print('refused', i); break\n"
+    "    if pid == 0:\n        time.sleep(20); os._exit(0)\n"
+    "else:\n    print('forked all')\""
+)
+
+
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup-or-watchdog", "watchdog"])
+async def test_a_fork_bomb_is_stopped_at_the_process_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cgroups: bool
+) -> None:
+    if not cgroups:
+        monkeypatch.setenv("BAKEOFF_NO_CGROUP", "1")
+        limits_status.cache_clear()
+    try:
+        started = time.monotonic()
+        out, result = await step(tmp_path, FORK_BOMB, timeout_s=15, max_processes=64)
+    finally:
+        limits_status.cache_clear()
+    assert "forked all" not in out
+    assert result.limit is not None and "process cap" in result.limit, out[-500:]
+    assert time.monotonic() - started < 12  # stopped, not timed out
+    assert await asyncio.to_thread(lambda: wait_until_gone("time.sleep(20)"))
+
+
+def wait_until_gone(token: str) -> bool:
+    deadline = time.monotonic() + 5
+    while host_processes(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not host_processes(token)
+
+
+async def test_dev_shm_and_tmp_are_small_private_tmpfs(tmp_path: Path) -> None:
+    out, _ = await step(
+        tmp_path,
+        "head -c 40M /dev/zero > /dev/shm/fill; echo shm=$?; head -c 40M /dev/zero > /tmp/fill;"
+        " echo tmp=$?; df -k /dev/shm /tmp | tail -2",
+        tmp_bytes=16 * 1024**2,
+        file_size_bytes=1024**3,
+    )
+    assert "shm=0" not in out and "tmp=0" not in out, out
+    sizes = [int(line.split()[1]) for line in out.strip().splitlines()[-2:]]
+    assert sizes == [16 * 1024, 16 * 1024]
+    assert not Path("/dev/shm/fill").exists()
+
+
+async def test_the_memory_of_the_whole_step_is_capped(tmp_path: Path) -> None:
+    if limits_status().cgroup is None:
+        pytest.skip(f"no cgroup here: {limits_status().reason}")
+    # Three processes of 150 MiB each: under the per-process cap, over the step's 256 MiB.
+    hog = 'python3 -c "b = bytearray(150 * 1024**2); import time; time.sleep(5)"'
+    out, result = await step(
+        tmp_path, f"{hog} & {hog} & {hog} & wait; echo finished", total_memory_bytes=256 * 1024**2
+    )
+    assert result.limit == "the memory cap", out
+
+
+async def test_a_workspace_growing_past_its_cap_stops_the_step(tmp_path: Path) -> None:
+    started = time.monotonic()
+    out, result = await step(
+        tmp_path,
+        "i=0; while true; do i=$((i+1)); head -c 4M /dev/urandom > f$i; done",
+        timeout_s=20,
+        workspace_bytes=32 * 1024**2,
+    )
+    assert result.limit is not None and "workspace size cap" in result.limit, out[-300:]
+    assert time.monotonic() - started < 10
+
+
+async def test_the_built_in_suite_is_masked_wherever_it_is_mounted(tmp_path: Path) -> None:
+    # As with bakeoff installed (not editable) under a mounted prefix: the package is visible,
+    # its tasks' hidden tests and solutions are not.
+    src = REPO / "src"
+    hidden = REPO / "src/bakeoff/evals/suite/add-numbers/hidden/hidden_test_calc.py"
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    await run_sandboxed(
+        f"cat {src}/bakeoff/sandbox.py | head -1; echo entries=$(ls -A {src}/bakeoff/evals/suite | wc -l); cat {hidden}",
+        workspace=ws,
+        output_path=tmp_path / "out.log",
+        timeout_s=30,
+        env=step_env(ws),
+        mounts=Mounts(read_only=[src]),
+    )
+    out = (tmp_path / "out.log").read_text()
+    assert out.startswith('"""The OS sandbox')
+    assert "entries=0" in out and "def test_" not in out and hidden.is_file()

@@ -1,17 +1,23 @@
 """The OS sandbox for contestant code: every `run_command` and every check runs through
 `run_sandboxed`. With bubblewrap (`bwrap`) the command sees a read-only system (`/usr`, `/etc`
 and the Python that runs bakeoff, nothing else of the host: no home directory, no other
-workspace, no `/proc` of other processes), its workspace as the only writable place besides a
-private, size-capped `/tmp`, no network unless the policy allows it, and an environment built from
-an allow-list — never the parent's keys. CPU seconds, address space, file size and process count
-are capped with rlimits, and everything the command started is killed when the step ends (a new
-PID namespace dies with its first process; the whole group is killed on timeout or cancel, and
-the step returns, or passes the cancellation on, only once the process's exit is collected).
+workspace, no `/proc` of other processes, and never the built-in suite's hidden tests or
+solutions, which are masked by an empty folder even when bakeoff is installed under a mounted
+prefix), its workspace as the only writable place besides a private, size-capped `/tmp` and
+`/dev/shm`, no network unless the policy allows it, and an environment built from an allow-list
+— never the parent's keys. CPU seconds, address space and file size are capped per process with
+rlimits; the number of processes and the memory of the whole step are capped by a cgroup where
+one can be made, else a watchdog kills a step that runs too many processes
+(`bakeoff.sandbox_limits`); a workspace that grows past `SandboxPolicy.workspace_bytes` during
+the step gets it killed. Everything the command started is killed when the step ends (a new PID
+namespace dies with its first process; the whole group is killed on timeout or cancel, and the
+step returns, or passes the cancellation on, only once the process's exit is collected).
 
 Where bubblewrap cannot run (macOS, containers without user namespaces) `sandbox_status()` says
 why, once; callers then refuse contestant commands unless the user passed
 `--unsafe-no-sandbox`, and every record of such a run is marked unsandboxed. The unsandboxed
-path keeps the allow-listed environment, the rlimits and the group kill, nothing else.
+path keeps the allow-listed environment, the rlimits, the process and memory caps and the group
+kill, nothing else.
 """
 
 from __future__ import annotations
@@ -22,15 +28,16 @@ import functools
 import logging
 import math
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bakeoff import sandbox_limits
 
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 """Host folders every sandbox sees read-only (a symlink among them stays a symlink)."""
@@ -39,6 +46,9 @@ MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh")
 ENV_ALLOWED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 """The only variables copied from the parent environment; everything else is set here."""
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+MASKED_DIRS = (Path(__file__).resolve().parent / "evals" / "suite",)
+"""Host folders every sandbox sees empty: the built-in tasks' hidden tests and solutions (by
+path, not by import: the sandbox knows nothing of tasks)."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +61,18 @@ class SandboxPolicy:
     """CPU seconds for the whole step; None: the wall time limit plus 5 s."""
     memory_bytes: int = 2 * 1024**3
     """Address space per process."""
+    total_memory_bytes: int = 4 * 1024**3
+    """Memory of all the step's processes together, `/tmp` and `/dev/shm` included (a cgroup's
+    cap; without one only `memory_bytes` per process applies)."""
     file_size_bytes: int = 64 * 1024**2
     """Largest file any process may write."""
     max_processes: int = 256
-    """Processes per user (not enforced by the kernel for root; the time limit and the PID
-    namespace still bound a fork bomb)."""
+    """Processes the step may run at once (a cgroup's `pids.max`, else the watchdog's)."""
     tmp_bytes: int = 256 * 1024**2
-    """Size of the private `/tmp`."""
+    """Size of the private `/tmp`, and of the private `/dev/shm`."""
+    workspace_bytes: int | None = None
+    """Disk the workspace may use while the step runs (measured every second; the step is
+    killed past it); None: not watched."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,8 @@ class StepResult:
     duration_s: float
     timed_out: bool = False
     sandboxed: bool = True
+    limit: str | None = None
+    """The per-step cap the step ran into and was stopped by, in words, if any."""
 
 
 @dataclass(frozen=True)
@@ -179,9 +196,11 @@ async def run_sandboxed(
     policy: SandboxPolicy = SandboxPolicy(),
     mounts: Mounts = Mounts(),
     sandboxed: bool = True,
+    pass_fds: Sequence[int] = (),
 ) -> StepResult:
     """Run `command` through `/bin/sh -c` at `workspace`, output to `output_path`; kill all of
-    it on timeout or cancellation. `sandboxed=False` is the explicit unsafe fallback."""
+    it on timeout, on cancellation or past a cap of `policy`. `pass_fds` stay open in the
+    command (a check's verdict channel). `sandboxed=False` is the explicit unsafe fallback."""
     workspace = Path(os.path.realpath(workspace))
     if sandboxed:
         status = sandbox_status()
@@ -192,35 +211,77 @@ async def run_sandboxed(
         argv = ["/bin/sh", "-c", command]
     started = time.monotonic()
     timed_out = False
-    with output_path.open("wb") as output:
-        # Output goes to a file, not a pipe: a stray process holding a pipe open could
-        # otherwise keep us waiting long after the command itself is gone.
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=workspace,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_rlimits(policy, timeout_s),
-        )
-        try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
-        except TimeoutError:
-            timed_out = True
-        finally:
-            # On timeout, cancellation and success alike: whatever it started dies with it,
-            # and its exit is collected before we return (or re-raise).
-            kill_group(proc.pid)
-            await _reap(proc)
+    cgroup = await asyncio.to_thread(_step_cgroup, policy)
+    rlimits = sandbox_limits.rlimits(
+        cpu_s=policy.cpu_s if policy.cpu_s is not None else math.ceil(timeout_s) + 5,
+        memory_bytes=policy.memory_bytes,
+        file_size_bytes=policy.file_size_bytes,
+        max_processes=policy.max_processes,
+    )
+    join = cgroup.join() if cgroup is not None else None
+
+    def preexec() -> None:
+        if join is not None:
+            join()
+        rlimits()
+
+    limit: str | None = None
+    try:
+        with output_path.open("wb") as output:
+            # Output goes to a file, not a pipe: a stray process holding a pipe open could
+            # otherwise keep us waiting long after the command itself is gone.
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=workspace,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=preexec,
+                pass_fds=tuple(pass_fds),
+            )
+            try:
+                limit = await sandbox_limits.watch(
+                    proc,
+                    workspace,
+                    max_processes=None if cgroup else policy.max_processes,
+                    workspace_bytes=policy.workspace_bytes,
+                    deadline=started + timeout_s,
+                )
+                timed_out = limit is None and proc.returncode is None
+            finally:
+                # On timeout, cancellation and success alike: whatever it started dies with
+                # it, and its exit is collected before we return (or re-raise).
+                kill_group(proc.pid)
+                await _reap(proc)
+    finally:
+        if cgroup is not None:
+            limit = limit or cgroup.hit()
+            await asyncio.to_thread(cgroup.remove)
+    if limit is not None:
+        with output_path.open("ab") as output:
+            output.write(f"\n[bakeoff: the step was stopped by {limit}]\n".encode())
     return StepResult(
         exit_code=None if timed_out else proc.returncode,
         output_path=output_path,
         duration_s=round(time.monotonic() - started, 3),
         timed_out=timed_out,
         sandboxed=sandboxed,
+        limit=limit,
     )
+
+
+def _step_cgroup(policy: SandboxPolicy) -> sandbox_limits.StepCgroup | None:
+    kind = sandbox_limits.limits_status().cgroup
+    if kind is None:
+        return None
+    try:
+        return sandbox_limits.StepCgroup.create(
+            kind, max_processes=policy.max_processes, memory_bytes=policy.total_memory_bytes
+        )
+    except OSError:
+        return None  # e.g. a cgroup limit on descendants: the watchdog still caps processes
 
 
 def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[str]:
@@ -229,9 +290,12 @@ def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[s
     args += ["--dev", "/dev", "--proc", "/proc"]
     # The private /tmp first: binds that follow may lie under it (a venv in /tmp, a workspace).
     args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
+    args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/dev/shm"]
+    bound = [Path(d) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
     for host in python_dirs():
         if host.exists() and not _under_system(host):
             args += ["--ro-bind", str(host), str(host)]
+            bound.append(host)
     for ro in mounts.read_only:
         args += ["--ro-bind", str(ro), str(ro)]
     for rw in mounts.writable:
@@ -239,6 +303,13 @@ def bwrap_args(workspace: Path, policy: SandboxPolicy, mounts: Mounts) -> list[s
     args += ["--bind", str(workspace), str(workspace)]
     for source, dest in mounts.read_only_over:
         args += ["--ro-bind", str(source), str(dest)]
+    bound += [*mounts.read_only, *mounts.writable, workspace]
+    for masked in MASKED_DIRS:
+        real = Path(os.path.realpath(masked))
+        # Only where a bind shows it (a non-editable install); elsewhere it is not there.
+        shown = any(real.is_relative_to(b) for b in bound)
+        if real.is_dir() and shown and not workspace.is_relative_to(real):
+            args += ["--tmpfs", str(real)]
     args += ["--chdir", str(workspace)]
     args += ["--unshare-all", "--unshare-user", "--disable-userns"]
     args += ["--die-with-parent", "--new-session"]
@@ -313,41 +384,3 @@ def _under_system(path: Path) -> bool:
         for d in SYSTEM_DIRS
         if not os.path.islink(d)
     )
-
-
-def _user_processes() -> int:
-    """How many processes this user runs now: RLIMIT_NPROC counts them all, not just ours."""
-    uid = os.getuid()
-    count = 0
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    count += entry.stat().st_uid == uid
-    return count
-
-
-def _rlimits(policy: SandboxPolicy, timeout_s: float) -> Callable[[], None]:
-    cpu_s = policy.cpu_s if policy.cpu_s is not None else math.ceil(timeout_s) + 5
-    limits = [
-        (resource.RLIMIT_CPU, cpu_s, cpu_s + 5),
-        (resource.RLIMIT_AS, policy.memory_bytes, policy.memory_bytes),
-        (resource.RLIMIT_FSIZE, policy.file_size_bytes, policy.file_size_bytes),
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    if os.getuid() != 0:  # the kernel never applies it to root
-        nproc = _user_processes() + policy.max_processes
-        limits.append((resource.RLIMIT_NPROC, nproc, nproc))
-
-    def apply() -> None:
-        # Runs in the child between fork and exec: no raising, nothing heavy.
-        for kind, soft, hard in limits:
-            try:
-                current_hard = resource.getrlimit(kind)[1]
-                if current_hard != resource.RLIM_INFINITY:
-                    soft, hard = min(soft, current_hard), min(hard, current_hard)
-                resource.setrlimit(kind, (soft, hard))
-            except (ValueError, OSError):
-                pass  # e.g. macOS refuses RLIMIT_AS; the other limits still apply
-
-    return apply
