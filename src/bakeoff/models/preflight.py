@@ -1,21 +1,24 @@
 """Preflight: before a bake-off starts, every contestant and judge is made and reached once,
 all at the same time and under a short timeout, so that a missing or refused key, a stopped
-server or an unknown model stops the run with one message naming every such model and what to
-do — instead of a run of instant failures graded as the model's. Making a model catches
-missing keys and unknown ids; `Model.ping` reaches it (the provider's model list, or a
-one-token request; scripted and embedded models are only checked to be startable)."""
+server, a server that lists models but fails every chat, a local build that crashes, or an
+unknown model stops the run with one message naming every such model and what to do — instead
+of a run of instant failures. Making a model catches missing keys and unknown ids; `Model.ping`
+is a real round trip: one chat request for one output token (the embedded model loads and
+generates its self-check token; scripted models only exist). What the probes cost is counted
+(`Ready.spent_usd`) and added to the run's spend."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import MissingKeyError, ProviderError, ProviderUnreachable, UserError
 from bakeoff.models.base import Model
 from bakeoff.models.registry import resolve_model
+from bakeoff.types import Completion, total_cost
 
 PREFLIGHT_TIMEOUT_S = 10.0
 """How long one model may take to answer its probe."""
@@ -64,6 +67,31 @@ class PreflightFailed(UserError):
         )
 
 
+@dataclass
+class Ready:
+    """The models made (and reached) by preflight, by id, and what reaching them cost."""
+
+    contestants: dict[str, Model]
+    judges: dict[str, Model]
+    probes: dict[str, Completion] = field(default_factory=dict)
+
+    @property
+    def spent_usd(self) -> float | None:
+        """What the probes cost: None when a probe's price is unknown."""
+        return total_cost(c.cost_usd for c in self.probes.values())
+
+    def note(self) -> str | None:
+        """One line for the run's notes: how many probes were paid for, and their cost."""
+        if not self.probes:
+            return None
+        spent = self.spent_usd
+        cost = "cost unknown" if spent is None else f"${spent:.6f}"
+        return (
+            f"Preflight: {len(self.probes)} one-token chat request(s), {cost} "
+            "(counted in the run's spend)"
+        )
+
+
 async def ready_models(
     contestants: Sequence[str],
     judges: Sequence[str],
@@ -71,10 +99,10 @@ async def ready_models(
     *,
     ping: bool = True,
     timeout_s: float = PREFLIGHT_TIMEOUT_S,
-) -> tuple[dict[str, Model], dict[str, Model]]:
+) -> Ready:
     """Make every contestant and judge and, with `ping`, reach each once concurrently. Raises
     `PreflightFailed` naming every model that cannot be made or reached (the ones made are
-    closed first); returns (contestants, judges) by id otherwise."""
+    closed first); returns them by id otherwise, with what the probes cost."""
     roles: dict[str, list[str]] = {}
     for model_id in contestants:
         roles.setdefault(model_id, []).append("model")
@@ -88,11 +116,16 @@ async def ready_models(
             made[model_id] = resolve_model(model_id, config)
         except UserError as exc:
             problems.append(_problem(model_id, role[model_id], exc, config, timeout_s))
+    probes: dict[str, Completion] = {}
     if ping:
         found = await asyncio.gather(
             *(_reach(m, model, role[m], config, timeout_s) for m, model in made.items())
         )
-        problems += [p for p in found if p is not None]
+        for model_id, answer in zip(made, found, strict=True):
+            if isinstance(answer, PreflightProblem):
+                problems.append(answer)
+            elif answer is not None:
+                probes[model_id] = answer
     if problems:
         for model in made.values():
             with contextlib.suppress(Exception):
@@ -100,18 +133,23 @@ async def ready_models(
         order = list(roles)
         problems.sort(key=lambda p: order.index(p.model))
         raise PreflightFailed(problems, len(roles), pinged=ping)
-    return {m: made[m] for m in contestants}, {j: made[j] for j in judges}
+    return Ready({m: made[m] for m in contestants}, {j: made[j] for j in judges}, probes)
 
 
 async def _reach(
     model_id: str, model: Model, role: str, config: BakeoffConfig, timeout_s: float
-) -> PreflightProblem | None:
+) -> PreflightProblem | Completion | None:
+    # A local model loading its weights may take longer than a remote one answering.
+    limit = max(timeout_s, getattr(model, "ping_timeout_s", None) or 0.0)
     try:
-        async with asyncio.timeout(timeout_s):
-            await model.ping()
+        async with asyncio.timeout(limit):
+            return await model.ping()
+    except ProviderError as exc:
+        if exc.status == 429 and "quota" not in str(exc).lower():
+            return None  # busy, but it took the key and answered: usable
+        return _problem(model_id, role, exc, config, limit)
     except Exception as exc:  # any failure, even an adapter's bug, is this model's problem
-        return _problem(model_id, role, exc, config, timeout_s)
-    return None
+        return _problem(model_id, role, exc, config, limit)
 
 
 def _problem(
