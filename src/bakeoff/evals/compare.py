@@ -301,3 +301,44 @@ def pair_sentence(t: PairwiseTest) -> str:
 
 def _num(x: float | None, spec: str) -> str:
     return "?" if x is None else format(x, spec)
+
+
+def winners_first(order: Sequence[str], tests: Sequence[PairwiseTest]) -> list[str]:
+    """`order` with the winner of any test ranked below its loser moved to just above it. Only
+    possible when the order is not by the tested means (models of one tier ordered by overall
+    score, or a model's quality over tasks the test did not compare); a guard bounds the passes
+    should the tests ever form a cycle. Tests of models not in `order` are ignored."""
+    names = list(order)
+    for _ in range(len(names) ** 2):
+        wrong = [
+            (winner, loser)
+            for t in tests
+            if t.verdict != "indistinguishable" and {t.model_a, t.model_b} <= set(names)
+            for winner, loser in [
+                (t.model_a, t.model_b) if t.verdict == "A better" else (t.model_b, t.model_a)
+            ]
+            if names.index(winner) > names.index(loser)
+        ]
+        if not wrong:
+            break
+        winner, loser = wrong[0]
+        names.remove(winner)
+        names.insert(names.index(loser), winner)
+    return names
+
+
+def flip(t: PairwiseTest) -> PairwiseTest:
+    """The same test with A and B swapped."""
+    verdict: Verdict = {"A better": "B better", "B better": "A better"}.get(  # type: ignore[assignment]
+        t.verdict, t.verdict
+    )
+    return t.model_copy(
+        update={
+            "model_a": t.model_b,
+            "model_b": t.model_a,
+            "a_wins": t.b_wins,
+            "b_wins": t.a_wins,
+            "mean_diff": None if t.mean_diff is None else -t.mean_diff,
+            "verdict": verdict,
+        }
+    )

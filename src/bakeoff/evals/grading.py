@@ -8,7 +8,8 @@ call `summarize`. The tests, tiers and letter groups live in `compare`.
 Formulas (also printed with every report through GradeWeights and GradeBands):
 - trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
   trial has, where check = tests passed / tests total when known, else 1 or 0, and judge = the
-  judges' mean overall score / 10. A trial with neither part is left out of quality means.
+  judges' mean overall score / 10, or 0 when the work tried to steer a judge (an injected
+  verdict). A trial with neither part is left out of quality means.
 - The task is the unit: a model's quality, pass rate and judge score are means over tasks of
   each task's mean over its repeats, with a continuity-corrected Wilson interval over tasks.
   Trials that ended in an infrastructure error (status "error") count nowhere; a model with no
@@ -21,9 +22,13 @@ Formulas (also printed with every report through GradeWeights and GradeBands):
 - overall = quality * (w.quality + w.speed * speed + w.cost * cost) / (w.quality + w.speed +
   w.cost): speed and cost can pull a score below quality, never above it. Letter: the best of
   bands.letters the overall reaches, else F. Nothing here depends on the other contestants.
-- ranking: by quality; the tests cut that order into tiers (`compare.tiers`); within a tier, by
-  overall, so speed and cost order only models whose quality cannot be told apart. A model a
-  test says is better always ranks above. Models with no graded trial come last."""
+- ranking: on the same work (`coverage`): by quality over the compared tasks, where every
+  graded model has a graded trial, complete models first, then incomplete ones (trials errored
+  or missing); within each, the tests cut that order into tiers (`compare.tiers`), and within
+  a tier models go by overall, so speed and cost order only models whose quality cannot be
+  told apart. A model a test says is better ranks above, unless it is incomplete and the other
+  is not. Models with no graded trial come last. Below MIN_GRADED_SHARE of its planned trials
+  a model gets no letter and no recommendation."""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 from bakeoff.evals import stats
 from bakeoff.evals.compare import (
     compact_letters,
+    flip,
     judge_reliability,
     judge_tests,
     paired_tests,
@@ -43,11 +49,14 @@ from bakeoff.evals.compare import (
     same_family,
     task_means,
     tiers,
+    winners_first,
 )
+from bakeoff.evals.coverage import Coverage, coverage, restrict
 from bakeoff.evals.recommend import recommend
 from bakeoff.evals.records import (
     BakeoffSpec,
     BakeoffSummary,
+    CostSource,
     Grade,
     GradeBands,
     GradeWeights,
@@ -102,8 +111,22 @@ def band_score(value: float, best: float, worst: float) -> float:
     return max(0.0, 1.0 - math.log10(value / best) / math.log10(worst / best))
 
 
+def injected(record: Trial) -> bool:
+    """Whether the trial's work tried to steer a judge: a judge's verdict was rejected because
+    it repeated one written inside the work (`verdicts.Planted`)."""
+    return any(s.failure == "copied_verdict" for s in record.judges)
+
+
+def judge_score(record: Trial) -> float | None:
+    """The trial's judge score, 1..10: the counted judges' mean, the lowest score (1) when its
+    work tried to steer a judge, None when no counted judge answered."""
+    return 1.0 if injected(record) else record.judge_overall
+
+
 def trial_quality(record: Trial, weights: GradeWeights) -> float | None:
-    """0..1 quality of one trial from its check and judges (module docstring), or None."""
+    """0..1 quality of one trial from its check and judges (module docstring), or None. A
+    trial whose work tried to steer a judge scores 0 on its judge part, so the attempt can
+    only cost it."""
     check: float | None = None
     if record.check is not None:
         c = record.check
@@ -112,6 +135,8 @@ def trial_quality(record: Trial, weights: GradeWeights) -> float | None:
         else:
             check = 1.0 if c.passed else 0.0
     judge = None if record.judge_overall is None else record.judge_overall / 10
+    if injected(record):
+        judge = 0.0
     parts = [(weights.check, check), (weights.judge, judge)]
     present = [(weight, v) for weight, v in parts if v is not None and weight > 0]
     total = sum(weight for weight, _ in present)
@@ -141,22 +166,29 @@ def summarize(
     means = _Means(
         quality=quality,
         passes=task_means(records, lambda r: None if r.passed is None else float(r.passed)),
-        judge=task_means(records, lambda r: r.judge_overall),
+        judge=task_means(records, judge_score),
     )
+    cov = coverage(spec, records, quality)
     summaries = [
-        _model_summary(m, rs, w, m in local_models, means, quality_of) for m, rs in by_model.items()
+        _model_summary(m, rs, w, m in local_models, means, quality_of, cov)
+        for m, rs in by_model.items()
     ]
-    ranking, tests = _rank([s for s in summaries if s.runs], quality)
+    compared = restrict(quality, cov.compared) if cov.compared else quality
+    ranking, tests = _rank([s for s in summaries if s.runs], compared)
     names = [m.model for m in ranking]
     pairwise = tests + judge_tests(names, pair_verdicts)
     judging = judge_reliability(spec.judges, records, pair_verdicts, names)
     for m in ranking:
         m.same_family_judges = [j for j in judging.judges if same_family(j, m.model)]
     categories, category_cost = _categories(records, quality)
+    for m in ranking:  # too few results: no recommendation, in any category either
+        if m.withheld:
+            for per_model in categories.values():
+                per_model.pop(m.model, None)
 
     planned = {(t, m, k) for t in spec.task_names for m in spec.models for k in range(spec.repeats)}
     missing = len(planned - {r.key for r in records})
-    notes = []
+    notes = _coverage_notes(ranking, cov)
     if missing:
         notes.append(
             f"{missing} of {len(planned)} planned trials are missing (interrupted or over "
@@ -191,9 +223,32 @@ def summarize(
         judging=judging,
         categories=categories,
         missing=missing,
-        resolution=resolution(tests, quality),
+        resolution=resolution(tests, compared),
         notes=notes,
+        compared_tasks=list(cov.compared),
+        dropped_tasks=cov.dropped,
     )
+
+
+def _coverage_notes(ranking: Sequence[ModelSummary], cov: Coverage) -> list[str]:
+    """Sentences on the work compared: tasks dropped and why, incomplete models, withheld
+    letters."""
+    notes = []
+    if cov.dropped:
+        n = len(cov.compared)
+        notes.append(
+            f"Models are compared on the {n} task{'s' if n != 1 else ''} where every graded "
+            f"model has a graded trial; {len(cov.dropped)} dropped: "
+            + "; ".join(f"{t} ({why})" for t, why in cov.dropped.items())
+        )
+    for m in ranking:
+        if m.missing:
+            notes.append(
+                f"{m.model} is incomplete: {m.missing} of {m.planned} planned trials gave no "
+                "result, so it ranks below every complete model"
+                + (f" and has no letter ({m.withheld})." if m.withheld else ".")
+            )
+    return notes
 
 
 @dataclass(frozen=True)
@@ -239,6 +294,7 @@ def _model_summary(
     local: bool,
     means: _Means,
     quality_of: Callable[[Trial], float | None],
+    cov: Coverage,
 ) -> ModelSummary:
     valid = _valid(records)
     checked = [r for r in valid if r.check is not None]
@@ -263,6 +319,7 @@ def _model_summary(
         else band_score(cost_per_solved, b.cheap_usd, b.expensive_usd)
     )
     overall = None
+    withheld = cov.withheld(model) if valid else ""
     if quality.value is not None:
         factor = w.quality + w.speed * (speed or 0.0) + w.cost * cost_score
         overall = quality.value * factor / (w.quality + w.speed + w.cost)
@@ -291,77 +348,60 @@ def _model_summary(
         speed_score=speed,
         cost_score=cost_score,
         overall=overall,
-        grade=letter(overall, b.letters),
-        quality_grade=letter(quality.value, b.letters),
+        grade="-" if withheld else letter(overall, b.letters),
+        quality_grade="-" if withheld else letter(quality.value, b.letters),
+        planned=cov.planned.get(model, 0),
+        missing=cov.missing.get(model, 0),
+        withheld=withheld,
+        injections=sum(1 for r in valid if injected(r)),
+        cost_source=_cost_source(cost),
     )
+
+
+def _cost_source(cost: float | None) -> CostSource:
+    if cost is None:
+        return "unknown"
+    return "free" if cost == 0 else "price table"
 
 
 def _rank(
     summaries: Sequence[ModelSummary], quality: Mapping[str, Mapping[str, float]]
 ) -> tuple[list[ModelSummary], list[PairwiseTest]]:
-    """The ranking (module docstring) and the quality tests, each oriented so that A is the
-    better-ranked model; fills each model's tier and letter group."""
+    """The ranking (module docstring) from `quality` over the compared tasks, and the quality
+    tests, each oriented so that A is the better-ranked model; fills each model's tier and
+    letter group. Complete models come first, then incomplete ones (`coverage`)."""
+
+    def compared_mean(m: ModelSummary) -> float:
+        values = list(quality.get(m.model, {}).values())
+        return math.fsum(values) / len(values) if values else (m.quality.value or 0.0)
+
     graded = sorted(
         (m for m in summaries if m.quality.value is not None),
-        key=lambda m: (-(m.quality.value or 0.0), m.model),
+        key=lambda m: (-compared_mean(m), m.model),
     )
     ungraded = sorted((m for m in summaries if m.quality.value is None), key=lambda m: m.model)
     by_name = {m.model: m for m in graded}
     tests = paired_tests([m.model for m in graded], quality)
-    order: list[ModelSummary] = []
-    for i, tier in enumerate(tiers([m.model for m in graded], tests), 1):
-        members = sorted(
-            (by_name[x] for x in tier),
-            key=lambda m: (-(m.overall or 0.0), -(m.quality.value or 0.0), m.model),
-        )
-        for m in members:
-            m.tier = i
-        order += members
-    order = _winners_first(order, tests)
-    letters = compact_letters([m.model for m in order], tests)
-    for m in order:
-        m.group = letters[m.model]
-    position = {m.model: i for i, m in enumerate(order)}
-    oriented = [_flip(t) if position[t.model_a] > position[t.model_b] else t for t in tests]
-    return order + ungraded, oriented
-
-
-def _winners_first(order: list[ModelSummary], tests: Sequence[PairwiseTest]) -> list[ModelSummary]:
-    """Move the winner of any test ranked below its loser to just above it. Only possible when
-    the two ran different tasks (a model's quality spans all its tasks, the test the shared
-    ones); a guard bounds the passes should the tests ever form a cycle."""
-    order = list(order)
-    for _ in range(len(order) ** 2):
-        names = [m.model for m in order]
-        wrong = [
-            (winner, loser)
-            for t in tests
-            if t.verdict != "indistinguishable"
-            for winner, loser in [
-                (t.model_a, t.model_b) if t.verdict == "A better" else (t.model_b, t.model_a)
-            ]
-            if names.index(winner) > names.index(loser)
-        ]
-        if not wrong:
-            break
-        winner, loser = wrong[0]
-        moved = order.pop(names.index(winner))
-        order.insert(names.index(loser), moved)
-    return order
-
-
-def _flip(t: PairwiseTest) -> PairwiseTest:
-    verdict = {"A better": "B better", "B better": "A better"}.get(t.verdict, t.verdict)
-    return t.model_copy(
-        update={
-            "model_a": t.model_b,
-            "model_b": t.model_a,
-            "a_wins": t.b_wins,
-            "b_wins": t.a_wins,
-            "mean_diff": None if t.mean_diff is None else -t.mean_diff,
-            "verdict": verdict,
-        }
-    )
+    names: list[str] = []
+    tier_no = 0
+    for group in ([m for m in graded if not m.missing], [m for m in graded if m.missing]):
+        ordered: list[str] = []
+        for tier in tiers([m.model for m in group], tests):
+            tier_no += 1
+            members = sorted(
+                (by_name[x] for x in tier),
+                key=lambda m: (-(m.overall or 0.0), -compared_mean(m), m.model),
+            )
+            for m in members:
+                m.tier = tier_no
+            ordered += [m.model for m in members]
+        names += winners_first(ordered, tests)
+    letters = compact_letters(names, tests)
+    for name in names:
+        by_name[name].group = letters[name]
+    position = {name: i for i, name in enumerate(names)}
+    oriented = [flip(t) if position[t.model_a] > position[t.model_b] else t for t in tests]
+    return [by_name[n] for n in names] + ungraded, oriented
 
 
 def _categories(

@@ -56,7 +56,13 @@ def relabel(
     shown_records = [relabel_trial(r, name) for r in records]
     shown_verdicts = [
         v.model_copy(
-            update={"judge": name(v.judge), "model_a": name(v.model_a), "model_b": name(v.model_b)}
+            update={
+                "judge": name(v.judge),
+                "model_a": name(v.model_a),
+                "model_b": name(v.model_b),
+                # the winner is one of the two: shown by the same name, or its wins are lost
+                "winner": None if v.winner is None else name(v.winner),
+            }
         )
         for v in verdicts
     ]

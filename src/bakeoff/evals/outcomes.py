@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.evals.calibration import (
@@ -23,10 +24,30 @@ from bakeoff.evals.calibration import (
 )
 from bakeoff.evals.grading import summarize
 from bakeoff.evals.model_names import namer, relabel, relabel_trial
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.records import BakeoffSummary, TrialRecord, TrialStatus
 from bakeoff.evals.rows import RowReader, TrialRow
 from bakeoff.evals.store import Store
 from bakeoff.types import AgentResult
+
+Outcome = TrialStatus | Literal["done", "no change"]
+"""How a trial ended as the reports say it: its status, except that nothing can have `passed`
+what nothing graded. A trial with neither a check nor a judge's verdict that ended with an
+answer is `done` when it changed files and `no change` when it changed none (a refused or
+never-made edit included)."""
+
+
+def trial_outcome(record: TrialRecord) -> Outcome:
+    """The trial's `Outcome` (its status unless nothing graded it)."""
+    graded = record.check is not None or any(s.overall is not None for s in record.judges)
+    if record.status != "passed" or graded:
+        return record.status
+    return "done" if record.diff.strip() else "no change"
+
+
+def refused_calls(result: AgentResult) -> int:
+    """Tool calls of a run that the tools refused or that failed (an edit of a file not read
+    first, a path outside the workspace...): a run with any is not simply "ok"."""
+    return sum(1 for m in result.transcript if m.role == "tool" and m.is_error)
 
 
 def outcome_notes(summary: BakeoffSummary) -> list[str]:
@@ -150,16 +171,49 @@ def build_outcome(
             f"Budget cap ${spec.max_cost_usd:g} reached: {budget_skipped} trials were not started."
         )
     if summary.ranking and all(m.quality.value is None for m in summary.ranking):
-        summary.notes.append(
-            "No check or judge graded this run, so quality is not measured and the order is "
-            "by speed and cost only: compare the answers, or pass --judge ID to grade them."
-        )
+        judge = suggested_judge(stored.models, config)
+        summary.notes.append(ungraded_note(None if judge is None else name(judge)))
     summary.notes.extend(notes)
 
     def shown(record: TrialRecord) -> TrialRecord:
         return relabel_trial(apply_calibration(record, uncounted), name)
 
     return BakeoffOutcome(run_id, summary, records, None, budget_skipped, store, shown)
+
+
+def ungraded_note(judge: str | None) -> str:
+    """What a report says when no check or judge graded a run: nothing is ranked, the order is
+    alphabetical, and how to grade it, naming `judge` (a model usable here) when there is one."""
+    how = (
+        f"pass --judge {judge} to grade them"
+        if judge
+        else "configure a model with a key (see `bakeoff models`) and pass it as --judge ID"
+    )
+    return (
+        "No check or judge graded this run, so quality is not measured, nothing is ranked and "
+        f"the models are listed alphabetically: compare the answers, or {how}."
+    )
+
+
+def suggested_judge(models: Sequence[str], config: BakeoffConfig) -> str | None:
+    """A model usable as a judge now: the first `bakeoff models` lists as usable that is not
+    scripted, preferring one of the run's own contestants (`models`: stored ids; it just
+    answered); None if none."""
+    for model in models:
+        try:
+            provider = config.provider(model.split(":", 1)[0])
+        except KeyError:
+            continue
+        if provider.kind != "script":
+            return model
+    try:
+        from bakeoff.models.registry import list_models
+
+        infos = list_models(config)
+    except Exception:  # listing probes the environment; a failure only loses the hint
+        return None
+    usable = [i.id for i in infos if i.usable and not i.id.startswith("script:")]
+    return usable[0] if usable else None
 
 
 def _is_local(config: BakeoffConfig, model_id: str) -> bool:

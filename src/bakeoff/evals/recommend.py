@@ -2,7 +2,8 @@
 the best value (quality per dollar among acceptable models; a free acceptable model wins), the
 fastest acceptable, the best local model and whether it is good enough, and per task category
 the cheapest model that clears the bar. A model is acceptable when its mean quality reaches
-GradeWeights.quality_bar. Pure computation; `grading.summarize` calls it.
+GradeWeights.quality_bar. A model with too few results for a letter (`ModelSummary.withheld`)
+is recommended for nothing, and a local one leaves "good enough" unknown. Pure computation; `grading.summarize` calls it.
 
 The on-device answer comes from the trial records as well: `local_vs_cloud` sets, per category,
 the best local model beside the best cloud model (quality, median time, cost per run), and
@@ -30,10 +31,14 @@ def recommend(
 ) -> Recommendation:
     """The recommendation for a ranking (best first) and its per-category quality and cost."""
     bar = w.quality_bar
-    graded = [m for m in ranking if m.quality.value is not None]
+    graded = [m for m in ranking if m.quality.value is not None and not m.withheld]
+    counted = {m.model for m in graded}
     ok = [m for m in graded if _clears(_q(m), bar)]
     rec = Recommendation()
     notes = rec.notes
+    for m in ranking:
+        if m.withheld:
+            notes.append(f"{m.model} is recommended for nothing: {m.withheld}.")
     if graded:
         best = max(graded, key=_q)  # first of equals in ranking order
         rec.best_quality = best.model
@@ -63,10 +68,10 @@ def recommend(
     if timed:
         rec.fastest_acceptable = min(timed, key=lambda m: m.median_s or 0.0).model
     local = [m for m in ranking if m.local]
-    if local and not any(m.quality.value is not None for m in local):
+    if local and not any(m.model in counted for m in local):
         rec.best_local = local[0].model  # ran, but nothing graded: good enough stays unknown
     elif local:
-        best_local = max(local, key=_q)
+        best_local = max((m for m in local if m.model in counted), key=_q)
         rec.best_local = best_local.model
         rec.local_good_enough = _clears(_q(best_local), bar)
         verdict = "is good enough" if rec.local_good_enough else "falls short"

@@ -95,14 +95,22 @@ judges alone grade it). `failed`: the agent answered and its check failed. `time
 ran out of its own allowance — wall time, turns or its per-run cost cap. A request the provider
 rejected as invalid (a context overflow the model caused) is the model's failure. `error`: the
 infrastructure failed, not the model — auth, an unreachable server, 5xx or rate limits past the
-retries, a crash in an adapter or in bakeoff itself. Errors are no evidence about a model: they
-are counted, shown and left out of every statistic."""
+retries, or a crash in an adapter or in bakeoff itself (stop reason `internal`: see
+`error_kind`). Errors are no evidence about a model: they are counted, shown and left out of
+every statistic — so nothing a contestant sends may cause one. Bytes of its own that bakeoff
+cannot grade (a workspace its file work fails on) make the trial `failed`, its error saying
+`ungradable: ...`."""
+
+ErrorKind = Literal["infrastructure", "internal"]
+"""What failed in an `error` trial: the infrastructure (a provider, the network, the machine) or
+bakeoff itself (a bug: `internal`, to be reported)."""
 
 TIMEOUT_STOPS: frozenset[StopReason] = frozenset({"timeout", "max_turns", "cost_limit", "runaway"})
 """Agent stop reasons that mean the model used up its own allowance (`runaway`: its output
 allowance, in a reply that degenerated or was cut at the cap without a tool call)."""
-ERROR_STOPS: frozenset[StopReason] = frozenset({"provider_error", "error", "cancelled"})
-"""Agent stop reasons that mean the infrastructure, not the model, ended the run."""
+ERROR_STOPS: frozenset[StopReason] = frozenset({"provider_error", "error", "cancelled", "internal"})
+"""Agent stop reasons that mean the infrastructure or bakeoff itself, not the model, ended the
+run."""
 
 
 def trial_status(agent: AgentResult, check: CheckResult | None) -> TrialStatus:
@@ -116,6 +124,14 @@ def trial_status(agent: AgentResult, check: CheckResult | None) -> TrialStatus:
     if agent.stop_reason == "rejected" and (check is None or not check.passed):
         return "failed"  # the provider refused what the model sent (e.g. overflowed its context)
     return "failed" if check is not None and not check.passed else "passed"
+
+
+def error_kind(record: TrialRecord) -> ErrorKind | None:
+    """For an `error` trial, what failed: bakeoff itself (`internal`) or the infrastructure;
+    None for any other status."""
+    if record.status != "error":
+        return None
+    return "internal" if record.agent.stop_reason == "internal" else "infrastructure"
 
 
 class TrialRecord(BaseModel):
@@ -167,10 +183,11 @@ class TrialRecord(BaseModel):
 
     @property
     def reason(self) -> str:
-        """The first line (at most 200 characters) of the agent's error, else of its stop
-        reason: why a trial ended, as the unranked list says it; "" when there is none."""
+        """The first line (at most 300 characters: room for a cause and a log path) of the
+        agent's error, else of its stop reason: why a trial ended, as the unranked list says
+        it; "" when there is none."""
         text = (self.agent.error or self.agent.stop_reason).strip()
-        return text.splitlines()[0][:200] if text else ""
+        return text.splitlines()[0][:300] if text else ""
 
 
 class Interval(BaseModel):
@@ -179,6 +196,11 @@ class Interval(BaseModel):
     value: float | None = None
     low: float | None = None
     high: float | None = None
+
+
+CostSource = Literal["price table", "free", "unknown"]
+"""Where a model's cost comes from: tokens x the price table (a local model's configured $/hour
+included), a scripted or unpriced-free model's $0, or unknown (never shown as $0)."""
 
 
 class ModelSummary(BaseModel):
@@ -215,6 +237,11 @@ class ModelSummary(BaseModel):
     tier: int | None = None  # 1 = best; models in a tier cannot be told apart on quality
     group: str = ""  # compact letter display: models sharing a letter cannot be told apart
     same_family_judges: list[str] = Field(default_factory=list)
+    planned: int = 0  # trials planned for it (tasks x repeats)
+    missing: int = 0  # planned trials with no result (errors, never run): incomplete when > 0
+    withheld: str = ""  # why it has no letter or recommendation ("" when it has them)
+    injections: int = 0  # trials whose work tried to steer the judge (judge part scored 0)
+    cost_source: CostSource = "price table"
 
 
 Verdict = Literal["A better", "B better", "indistinguishable"]
@@ -345,6 +372,8 @@ class BakeoffSummary(BaseModel):
     resolution: Resolution = Field(default_factory=Resolution)
     judges: list[JudgeSummary] = Field(default_factory=list)  # per judge; filled by the runner
     unsandboxed: int = 0  # trials whose contestant code ran without the OS sandbox
+    compared_tasks: list[str] = Field(default_factory=list)  # every graded model graded on each
+    dropped_tasks: dict[str, str] = Field(default_factory=dict)  # task -> why not compared
     notes: list[str] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
@@ -362,7 +391,8 @@ class BakeoffSummary(BaseModel):
 
     def ranking_public(self) -> list[dict[str, Any]]:
         """The `run --json` contract: model, quality, pass_rate, judge_score, median_s, cost_usd,
-        grade, errors, timeouts."""
+        grade, errors, timeouts; and incomplete, missing, withheld,
+        judge_injections, cost_source."""
         return [
             {
                 "model": m.model,
@@ -374,6 +404,11 @@ class BakeoffSummary(BaseModel):
                 "grade": m.grade,
                 "errors": m.errors,
                 "timeouts": m.timeouts,
+                "incomplete": m.missing > 0,
+                "missing": m.missing,
+                "withheld": m.withheld or None,
+                "judge_injections": m.injections,
+                "cost_source": m.cost_source,
             }
             for m in self.ranking
         ]

@@ -19,7 +19,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.grading import letter_bands
+from bakeoff.evals.grading import injected, letter_bands
+from bakeoff.evals.outcomes import refused_calls, trial_outcome
 from bakeoff.evals.records import (
     BakeoffSummary,
     GradeWeights,
@@ -51,22 +52,33 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else _piped
 
 
 def fmt_cost(cost: float | None) -> str:
+    """ "unknown" for an unknown cost (never $0); a tiny cost keeps two significant digits
+    rather than rounding to $0.0000."""
     if cost is None:
         return "unknown"
     if cost == 0:
         return "$0"
+    if cost < 0.0001:
+        return f"${cost:.2g}"
     return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
 
 
 def print_agent_result(r: AgentResult) -> None:
     r = redact_model(r)
-    title = Text(f"{r.model} — {'ok' if r.ok else r.stop_reason}")
+    refused = refused_calls(r)
+    state = r.stop_reason if not r.ok else "ok" if not refused else "done"
+    title = Text(f"{r.model} — {state}")
     answer = Text(r.answer) if r.answer else Text("(no answer)", style="dim")
     console.print(Panel(answer, title=title, expand=False))
     if r.error:
         console.print(Text.assemble(("error:", "red"), " ", r.error))
     ttfts = [q.ttft_s for q in r.requests if q.ttft_s is not None]
     tps = [q.output_tps for q in r.requests if q.output_tps]
+    if refused:  # e.g. an edit of a file it had not read: the answer may claim more
+        console.print(
+            Text(f"{refused} tool call{'s' if refused != 1 else ''} refused or failed; check the "
+                 "answer against the files", style="yellow")
+        )  # fmt: skip
     console.print(
         f"turns {r.turns} · tool calls {r.tool_calls} · {usage_text(r.usage)} · "
         f"cost {fmt_cost(r.cost_usd)}"
@@ -154,12 +166,25 @@ def fmt_pass(m: ModelSummary) -> str:
 
 def fmt_cost_per_solved(m: ModelSummary) -> str:
     # Unknown total cost makes the per-solved figure unknown too; with a known cost, no number
-    # means nothing was solved, which is not the same thing.
+    # means nothing was solved, which is not the same thing: never "$0" for no solution.
     if m.cost_usd is None:
         return "unknown"
     if m.cost_per_solved_usd is None:
-        return "– (none solved)" if m.checked else "–"
+        return "— (none solved)" if m.checked else "—"
     return fmt_cost(m.cost_per_solved_usd)
+
+
+def fmt_cost_source(m: ModelSummary) -> str:
+    """Where the cost figure comes from, under it in the table (COST_LEGEND)."""
+    if m.cost_usd is None:
+        return ""  # the cost itself reads "unknown"
+    return "free" if m.cost_source == "free" else "priced"
+
+
+COST_LEGEND = (
+    "cost: tokens × the price table (priced), $0 for a free model (free), or unknown where a "
+    "price is missing, never $0; $/solved is — when nothing was solved"
+)
 
 
 def weights_line(w: GradeWeights) -> str:
@@ -256,6 +281,7 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     columns += [("cost", "right")] + ([("$/solved", "right")] if wide else []) + [("grade", "left")]
     for col, justify in columns:
         table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    ranked = any(m.quality.value is not None for m in summary.ranking)
     for rank, m in enumerate(summary.ranking, 1):
         name = Text(m.model, style="bold")
         marks = (["local"] if m.local else []) + (
@@ -265,12 +291,16 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
             name.append("\n" + " · ".join(marks), style="cyan")
         name.append(_outcome_marks(m))
         cost = Text(fmt_cost(m.cost_usd), style="yellow" if m.cost_usd is None else "")
+        if source := fmt_cost_source(m):
+            cost.append(f"\n{source}", style="dim")
         letter = Text(m.grade, style=LETTER_STYLES.get(m.grade, ""))
-        if m.overall is not None:
+        if m.withheld:
+            letter.append("\nnot enough graded trials", style="yellow")
+        elif m.overall is not None:
             letter.append(f" {m.overall:.2f}", style="dim")
         judge = "–" if m.judge_score.value is None else f"{m.judge_score.value:.1f}"
         row: list[str | Text] = [
-            str(rank),
+            str(rank) if ranked and m.quality.value is not None else "–",
             name,
             _with_ci(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True)),
             _with_ci(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else ""),
@@ -286,7 +316,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print("[dim]second line of a cell: 95% confidence interval[/dim]")
-    if any(m.timeouts or m.errors for m in summary.ranking):
+    console.print(Text(COST_LEGEND, style="dim"))
+    if any(m.timeouts or m.errors or m.missing or m.injections for m in summary.ranking):
         console.print(f"[dim]{OUTCOME_LEGEND}[/dim]")
     if wide and not all(m.usage.known for m in summary.ranking):
         console.print(Text(TOKENS_LEGEND, style="dim"))
@@ -296,7 +327,10 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         console.print(
             "[yellow]†[/yellow] [dim]judged by a model of its own family; read its judge score with care[/dim]"
         )
-    if summary.ranking:
+    if summary.ranking and not ranked:
+        names = ", ".join(m.model for m in summary.ranking)
+        console.print(Text.assemble(("Not ranked (nothing graded), alphabetical: ", "bold"), names))
+    elif summary.ranking:
         console.print(Text.assemble(("Ranking: ", "bold"), ranking_text(summary)))
         for line in method_lines(summary):
             console.print(Text(line, style="dim"))
@@ -331,7 +365,9 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
 OUTCOME_LEGEND = (
     "timeouts: trials where the model ran out of its own time, turns or cost cap (they count "
     "in its numbers); errors: infrastructure failures (auth, unreachable, 5xx, a crash), left "
-    "out of every number"
+    "out of every number; incomplete: planned trials without a result, so the model ranks "
+    "below every complete one (rerun them with --retry-errors); judge-injection: its work "
+    "tried to steer the judge, which scores that trial's judge part 0"
 )
 
 
@@ -346,13 +382,20 @@ def unranked_lines(summary: BakeoffSummary) -> list[str]:
 
 
 def _outcome_marks(m: ModelSummary) -> Text:
-    """'2 timeouts · 1 error' under a model's name (nothing when it had neither): the counts
-    sit in its row without a column that would be empty in most runs."""
+    """'2 timeouts · 1 error · incomplete (1 missing) · 1 judge-injection' under a model's
+    name (nothing when none applies): the counts sit in its row without a column that would be
+    empty in most runs."""
     parts = [
         Text(f"{n} {word}{'s' if n != 1 else ''}", style=style)
-        for n, word, style in ((m.timeouts, "timeout", "yellow"), (m.errors, "error", "red"))
+        for n, word, style in (
+            (m.timeouts, "timeout", "yellow"),
+            (m.errors, "error", "red"),
+            (m.injections, "judge-injection", "red"),
+        )
         if n
     ]
+    if m.missing:
+        parts.append(Text(f"incomplete ({m.missing} of {m.planned} missing)", style="red"))
     return Text("\n").join([Text(""), Text(" · ").join(parts)]) if parts else Text("")
 
 
@@ -376,9 +419,18 @@ def print_trials(records: Sequence[TrialRecord], console: Console = console) -> 
             min_width=22 if col == "task" else None,
         )
     for r in sorted((redact_model(r) for r in records), key=lambda r: (r.task, r.model, r.repeat)):
-        check = (
-            "–" if r.passed is None else "[green]pass[/green]" if r.passed else "[red]fail[/red]"
+        outcome = trial_outcome(r)
+        check: str = (
+            outcome
+            if outcome in ("done", "no change")
+            else "–"
+            if r.passed is None
+            else "[green]pass[/green]"
+            if r.passed
+            else "[red]fail[/red]"
         )
+        if injected(r):
+            check += " [red]judge-injection[/red]"
         answer = " ".join(r.agent.answer.split())[:60] or "(no answer)"
         if r.status == "error":  # the infrastructure's failure, not the model's: say which
             check = "[red]error[/red]"

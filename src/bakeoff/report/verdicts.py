@@ -64,8 +64,9 @@ def method_lines(summary: BakeoffSummary) -> list[str]:
         return lines
     pairs = f"{res.pairs} pair{'s' if res.pairs != 1 else ''}"
     lines.append(
-        "Tests: exact sign-flip test on the per-task quality differences over the tasks both "
-        f"models ran (repeats averaged per task), Holm-corrected across {pairs} (α = "
+        "Tests: exact sign-flip test on the per-task quality differences over the compared "
+        "tasks (where every graded model has a graded trial; repeats averaged per task), "
+        f"Holm-corrected across {pairs} (α = "
         f"{res.alpha:g} for the whole field). Intervals: Wilson with continuity correction, "
         "over tasks."
     )
