@@ -14,6 +14,7 @@ BOTTOM = [
     "agent.py",
     "tools.py",
     "workspace.py",
+    "protected.py",
     "sandbox.py",
     "types.py",
     "errors.py",

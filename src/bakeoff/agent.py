@@ -18,13 +18,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bakeoff.errors import EmptyAnswer, LimitExceeded, ProviderError, ToolError
 from bakeoff.models import blocks
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
+from bakeoff.protected import ProtectedPaths
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import READ_TOOLS, ToolBox
 from bakeoff.types import (
@@ -84,6 +85,8 @@ class AgentConfig(BaseModel):
     allow_git_writes: bool = False
     """Let write_file and edit_file change `.git/` (off: a planted hook or config would run
     code on the user's next git command)."""
+    protected: ProtectedPaths = Field(default_factory=ProtectedPaths)
+    """Paths write_file and edit_file refuse beyond the built-in ones, or built-ins lifted."""
     read_only: bool = False
     """Offer only read_file, list_directory and get_file_info."""
     command_timeout_s: float = 60.0
@@ -238,7 +241,7 @@ async def run_agent(
     commands = config.allow_commands and not config.read_only
     sandboxed = use_sandbox() if commands else True
     tools = ToolBox(
-        Workspace(workspace, allow_git_writes=config.allow_git_writes),
+        Workspace(workspace, allow_git_writes=config.allow_git_writes, protected=config.protected),
         allow_commands=commands and (sandboxed or config.unsafe_no_sandbox),
         read_only=config.read_only,
         command_timeout_s=config.command_timeout_s,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from bakeoff.errors import ConfigError, UnknownModelError
 from bakeoff.net import is_local_url
+from bakeoff.protected import ProtectedPaths
 from bakeoff.redact import register_secret_env
 from bakeoff.weights import GradeBands, GradeWeights
 
@@ -198,6 +199,9 @@ class BakeoffConfig(BaseModel):
     grading: GradeBands = Field(default_factory=GradeBands)
     """`[grading]`: the absolute bands for speed (median time), cost (per solved task) and the
     letters; they travel with the weights (`weights.bands`) into every run."""
+    protected: ProtectedPaths = Field(default_factory=ProtectedPaths)
+    """`[protected]`: workspace paths the agent may not write, added to or lifted from the
+    built-in ones (`bakeoff.protected`)."""
     _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

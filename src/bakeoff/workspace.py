@@ -3,26 +3,32 @@ walking it one component at a time from a descriptor of the root, never followin
 (`O_NOFOLLOW` at every step), so no path — absolute, `..`, a symlink anywhere, or a directory
 swapped for a symlink while the walk runs — can reach outside. Only regular files with a
 single name are opened (non-blocking, then `fstat`): FIFOs, devices, sockets and hard links
-are refused, and `.git/` is read-only unless allowed. Every refusal is a message the model can
-read and act on. `display_name` makes any file name printable, and `install_file` is how the
-harness itself puts a file into a workspace the agent may have booby-trapped.
+are refused, and the protected paths (`bakeoff.protected`: `.git/` unless allowed, virtualenvs
+— any folder holding `pyvenv.cfg` too — `*.pth`, `.claude/`, `.mcp.json`, shell start-up and
+CI files…) are read-only. Every refusal is a message the model can read and act on.
+`display_name` makes any file name printable, `install_file` is how the harness itself puts a
+file into a workspace the agent may have booby-trapped, and `remove_tree` deletes one however
+deep the agent nested its folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import secrets
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from bakeoff.errors import ToolError, WorkspaceEscape
+from bakeoff.protected import VENV_MARKER, ProtectedPaths, protection, venv_folder
 
 MAX_READ_BYTES = 256 * 1024
 MAX_WRITE_BYTES = 1024 * 1024
 MAX_LIST_ENTRIES = 500
+MAX_PATH_CHARS = 4096
+"""Linux's PATH_MAX: no file the tools could open has a longer relative path."""
 
 Access = Literal["read", "write", "edit"]
 """What `Workspace.open_file` opens a file for: `write` creates it (and its folders)."""
@@ -95,19 +101,31 @@ def symlink_refused(path: str, at: str) -> WorkspaceEscape:
 class Workspace:
     """A directory the agent may read and write, and nothing outside it."""
 
-    def __init__(self, root: Path | str, *, allow_git_writes: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        allow_git_writes: bool = False,
+        protected: ProtectedPaths | None = None,
+    ) -> None:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         self.root = Path(os.path.realpath(root))
         self.allow_git_writes = allow_git_writes
         """Whether write_file and edit_file may change `.git/` (off: a changed git config or
         hook runs code on the user's next git command)."""
+        self.protected = protected or ProtectedPaths()
+        """Rules added to or lifted from the built-in protected paths."""
 
     def parts(self, path: str) -> tuple[str, ...]:
         """The components of `path` (none for the root); raises WorkspaceEscape for a path that
         is empty, absolute, uses `..`, holds a NUL, or is not valid UTF-8 text."""
         if not isinstance(path, str) or not path.strip():
             raise WorkspaceEscape("path must be a non-empty string relative to the workspace")
+        if len(path) > MAX_PATH_CHARS:
+            raise WorkspaceEscape(
+                f"path of {len(path)} characters refused: the limit is {MAX_PATH_CHARS}"
+            )
         if "\x00" in path:
             raise WorkspaceEscape(f"path {path!r} contains a NUL byte")
         if not is_addressable(path):
@@ -157,16 +175,12 @@ class Workspace:
     def open_file(self, path: str, access: Access) -> Iterator[tuple[int, os.stat_result, bool]]:
         """A descriptor of the regular file `path` names, with its `fstat` and whether this call
         created it. Refuses (ToolError) a directory, a symlink, a FIFO, device or socket (never
-        blocking on one), a hard-linked file and, for `write`/`edit`, anything in `.git/`
-        unless allowed. A missing file raises FileNotFoundError, except for `write`, which
-        creates it and its folders."""
+        blocking on one), a hard-linked file and, for `write`/`edit`, a protected path. A
+        missing file raises FileNotFoundError, except for `write`, which creates it and its
+        folders."""
         parts = self.parts(path)
-        in_git = any(p.casefold().rstrip(". ") == ".git" for p in parts)
-        if access != "read" and in_git and not self.allow_git_writes:
-            raise ToolError(
-                f"{path} refused: .git/ is read-only to the agent (a changed git config or "
-                "hook would run code on the user's next git command)"
-            )
+        if access != "read":
+            self.check_writable(path, parts)
         with self.parent(path, create=access == "write") as (dir_fd, name):
             try:
                 before: os.stat_result | None = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -186,6 +200,18 @@ class Workspace:
                 yield fd, st, before is None
             finally:
                 os.close(fd)
+
+    def check_writable(self, path: str, parts: Sequence[str]) -> None:
+        """Raise ToolError when `path` (split into `parts`) is protected: by its name, or by
+        lying in a folder that holds `pyvenv.cfg` (a virtualenv under any name)."""
+        why = protection(parts, self.protected, allow_git=self.allow_git_writes)
+        if why is None and (venv := venv_folder(self.root, parts[:-1])) is not None:
+            why = f"{venv} is a virtualenv (it holds {VENV_MARKER}), whose files Python runs"
+        if why is not None:
+            raise ToolError(
+                f"{path} refused: it is read-only to the agent ({why}); "
+                "leave it as it is and change the task's own files"
+            )
 
     def _descend(self, path: str, parts: Sequence[str], *, create: bool) -> int:
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -305,6 +331,93 @@ def _clear(dir_fd: int, name: str, *, keep_dir: bool) -> None:
         return
     if stat.S_ISDIR(st.st_mode):
         if not keep_dir:
-            shutil.rmtree(name, dir_fd=dir_fd)  # the fd-based rmtree: it follows no symlink
+            remove_tree(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
+
+
+def remove_tree(
+    path: Path | str, *, dir_fd: int | None = None, ignore_errors: bool = False
+) -> None:
+    """Delete `path` (relative to `dir_fd` when given) and everything in it, following no
+    symlink, however deep its folders nest: `shutil.rmtree` recurses and holds a descriptor
+    per level, so a contestant's 1,100 nested folders make it raise. Here each folder's
+    subfolders are first moved up into the top folder under fresh names, so the walk never
+    goes more than one level down and holds two descriptors at most; a folder the agent made
+    unreadable or read-only is made accessible first. A missing `path` is no error; otherwise
+    the first OSError is raised once all that could go is gone, unless `ignore_errors`."""
+    errors: list[OSError] = []
+    try:
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(path, dir_fd=dir_fd)
+            return
+        top = _open_dir(path, dir_fd)
+        try:
+            _empty_flat(top, errors)
+        finally:
+            os.close(top)
+        os.rmdir(path, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        errors.append(exc)
+    if errors and not ignore_errors:
+        raise errors[0]
+
+
+def _empty_flat(top: int, errors: list[OSError]) -> None:
+    tag = f".bakeoff-removing-{secrets.token_hex(8)}-"  # no name the agent made can clash
+    moved = 0
+    pending: list[str | None] = [None]  # None: `top` itself; else a folder directly in it
+    while pending:
+        name = pending.pop()
+        try:
+            fd = top if name is None else _open_dir(name, top)
+        except OSError as exc:
+            errors.append(exc)
+            continue
+        try:
+            with os.scandir(fd) as it:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+            for entry, is_dir in entries:
+                try:
+                    if not is_dir:
+                        os.unlink(entry, dir_fd=fd)
+                    elif fd == top:
+                        pending.append(entry)
+                    else:
+                        moved += 1
+                        os.rename(entry, f"{tag}{moved}", src_dir_fd=fd, dst_dir_fd=top)
+                        pending.append(f"{tag}{moved}")
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    errors.append(exc)
+        except OSError as exc:
+            errors.append(exc)
+        finally:
+            if fd != top:
+                os.close(fd)
+        if name is not None:
+            try:
+                os.rmdir(name, dir_fd=top)
+            except OSError as exc:
+                errors.append(exc)
+
+
+def _open_dir(name: Path | str, dir_fd: int | None) -> int:
+    """A descriptor of the real folder `name`; one the agent chmod-ed is given back to us."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        # O_PATH needs no permission and, with O_NOFOLLOW, never names a symlink's target.
+        handle = os.open(name, os.O_PATH | _DIR_FLAGS, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{handle}", 0o700)
+        finally:
+            os.close(handle)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)  # its files can go
+    return fd

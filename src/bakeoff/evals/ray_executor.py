@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from bakeoff.evals.scheduler import Dispatch, Scheduler, TrialJob, close_models
 from bakeoff.evals.task import TaskSpec, load_task
 from bakeoff.evals.trial import scheduled_trial
 from bakeoff.models.base import Model
+from bakeoff.workspace import remove_tree
 
 CLOSE_TIMEOUT_S = 30.0
 """How long the workers get to close their models when the run ends."""
@@ -167,7 +167,7 @@ class TrialWorker:
                 queued_s=queued_s,
             )
         finally:
-            await asyncio.to_thread(shutil.rmtree, root, True)
+            await asyncio.to_thread(remove_tree, root, ignore_errors=True)
         return record.model_dump_json()
 
     async def retire(self, model_id: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +42,7 @@ from bakeoff.models.ratelimit import RateLimitedModel
 from bakeoff.redact import redact, redact_model
 from bakeoff.tools import MAX_WORKSPACE_BYTES, workspace_bytes
 from bakeoff.types import AgentResult
+from bakeoff.workspace import remove_tree
 
 FILE_WORK_TIMEOUT_S = 120.0
 """Longest one piece of file work (copy, snapshot, diff, scan, install) may take."""
@@ -152,7 +152,7 @@ async def run_trial(
         return _record(task, model, repeat, run_id, failed, "error", slot_wait, started, diff)
     finally:
         if root is not None and not keep_workspace:  # off the event loop: deletes can be slow
-            await asyncio.to_thread(shutil.rmtree, root, True)
+            await asyncio.to_thread(remove_tree, root, ignore_errors=True)
 
 
 def _record(
