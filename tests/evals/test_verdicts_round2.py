@@ -296,3 +296,34 @@ async def test_an_ungraded_run_claims_no_pass_and_no_order(
     out = io.StringIO()
     print_trials(outcome.records, Console(file=out, width=160, color_system=None))
     assert "no change" in out.getvalue() and "pass" not in out.getvalue()
+
+
+def test_the_pareto_chart_plots_cost_per_task_and_the_report_flags_incomplete(
+    tmp_path: Path,
+) -> None:
+    from bakeoff.report.html import cost_per_task, write_html
+
+    tasks = [f"t{i}" for i in range(10)]
+    many, few = "openai:many", "openai:few"
+    records = [trial(t, many, cost=0.02) for t in tasks] + [
+        trial(t, few, cost=0.02) if i < 2 else trial(t, few, error="503")
+        for i, t in enumerate(tasks)
+    ]
+    s = summarize(spec([many, few], tasks), records)
+    by = by_model(s)
+    # same price per task: the chart must not show the one that ran more as dearer
+    assert cost_per_task(by[many]) == pytest.approx(0.02) == cost_per_task(by[few])
+    assert cost_per_task(by[many].model_copy(update={"cost_usd": None})) is None
+    html = write_html(s, records, tmp_path / "r.html").read_text()
+    assert "Quality vs cost per task" in html
+    assert "incomplete: 8 of 10 missing" in html and TOO_FEW in html
+
+
+def test_the_json_records_of_an_ungraded_trial_say_done_never_passed() -> None:
+    from bakeoff.report.export import records_public
+
+    changed = trial("t0", "openai:a", tests=None).model_copy(update={"diff": "+x\n"})
+    unchanged = trial("t0", "openai:b", tests=None)
+    rows = {r["model"]: r for r in records_public([changed, unchanged])}
+    assert (rows["openai:a"]["status"], rows["openai:a"]["outcome"]) == ("done", "done")
+    assert (rows["openai:b"]["status"], rows["openai:b"]["outcome"]) == ("done", "no change")

@@ -76,7 +76,7 @@ def test_records_public_is_the_report_json_contract(records: list[TrialRecord]) 
     assert len(public) == len(records)
     assert set(public[0]) == {
         "task", "model", "repeat", "status", "passed", "duration_s", "cost_usd", "usage",
-        "stop_reason", "error", "sandboxed", "tamper",
+        "stop_reason", "error", "sandboxed", "tamper", "outcome",
     }  # fmt: skip
     assert set(public[0]["usage"]) == {
         "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"

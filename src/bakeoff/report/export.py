@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bakeoff.evals.outcomes import trial_outcome
 from bakeoff.evals.records import BakeoffSummary, TrialRecord
 from bakeoff.redact import current, redact_json
 
@@ -27,13 +28,15 @@ CSV_COLUMNS = [
 def records_public(records: Iterable[TrialRecord]) -> list[dict[str, Any]]:
     """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd,
     usage (as in `agent --json`: `unreported` and null counts when a server did not say); plus how the agent stopped (stop_reason) and its error, whether contestant code ran
-    sandboxed and what the tamper scan found."""
+    sandboxed and what the tamper scan found. A trial nothing graded is `done`, never `passed`
+    (its `outcome` says `done` or `no change`)."""
     rows = [
         {
             "task": r.task,
             "model": r.model,
             "repeat": r.repeat,
-            "status": r.status,
+            "status": "done" if (o := trial_outcome(r)) == "no change" else o,
+            "outcome": o,
             "stop_reason": r.agent.stop_reason,
             "error": r.agent.error,
             "passed": r.passed,

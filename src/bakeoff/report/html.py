@@ -204,11 +204,17 @@ def _model_name(m: ModelSummary) -> str:
     if m.same_family_judges:
         judges = escape(", ".join(m.same_family_judges))
         out += f'<span class="badge warn" title="judged by its own family: {judges}">same-family judge</span>'
+    if m.missing:
+        out += f'<span class="badge warn">incomplete: {m.missing} of {m.planned} missing</span>'
+    if m.injections:
+        out += f'<span class="badge warn">{m.injections} judge-injection</span>'
     return out
 
 
 def _grade(m: ModelSummary) -> str:
     overall = "" if m.overall is None else f" <small>{m.overall:.2f}</small>"
+    if m.withheld:
+        overall = f" <small>{escape(m.withheld)}</small>"
     return f'<td class="grade-cell" data-label="grade"><span class="grade grade-{escape(m.grade)}">{escape(m.grade)}</span>{overall}</td>'
 
 
@@ -318,19 +324,23 @@ def _charts(summary: BakeoffSummary, figures: dict[str, dict[str, Any]]) -> str:
     order = [m.model for m in summary.ranking]
     out = []
     for chart_id, title, key, fmt in (
-        ("chart-cost", "Quality vs cost", "cost", _fmt_axis_cost),
+        ("chart-cost", "Quality vs cost per task", "cost", _fmt_axis_cost),
         ("chart-time", "Quality vs median time", "time", _fmt_axis_time),
     ):
         pts, left_out = [], list(no_quality)
         for m in models:
-            x = m.cost_usd if key == "cost" else m.median_s
+            x = cost_per_task(m) if key == "cost" else m.median_s
             if x is None:
                 left_out.append(m.model)
             else:
                 q = m.quality
                 pts.append(Point(m.model, x, q.value or 0.0, m.local, q.low, q.high))
         axis = choose_axis([p.x for p in pts])
-        what = "Total cost of each model's runs" if key == "cost" else "Median wall time per run"
+        what = (
+            "Mean cost of one run of a task (total cost ÷ valid runs, from the price table)"
+            if key == "cost"
+            else "Median wall time per run"
+        )
         notes = [
             axis.describe(what),
             "Hover or tap a point for its numbers. Whiskers: each model's 95% interval of "
@@ -340,7 +350,7 @@ def _charts(summary: BakeoffSummary, figures: dict[str, dict[str, Any]]) -> str:
         if left_out:
             why = "unknown price" if key == "cost" else "no timing"
             notes.append(f"Not shown ({why} or no quality): " + ", ".join(left_out) + ".")
-        x_title = "cost (USD)" if key == "cost" else "median time per run (s)"
+        x_title = "cost per task run (USD)" if key == "cost" else "median time per run (s)"
         figures[chart_id] = scatter_figure(pts, x_title, fmt, axis, order)
         label = f"{title}: " + "; ".join(f"{p.label} {p.y:.0%} at {fmt(p.x)}" for p in pts)
         note = "".join(f'<p class="chart-note">{escape(n)}</p>' for n in notes)
@@ -350,6 +360,12 @@ def _charts(summary: BakeoffSummary, figures: dict[str, dict[str, Any]]) -> str:
             f"{note}</figure>"
         )
     return f'<div class="charts">{"".join(out)}</div>'
+
+
+def cost_per_task(m: ModelSummary) -> float | None:
+    """A model's mean cost per valid run of a task, so models that ran different numbers of
+    trials sit on one scale; None when a price is unknown (never plotted as $0)."""
+    return None if m.cost_usd is None or not m.runs else m.cost_usd / m.runs
 
 
 def _fmt_axis_cost(v: float) -> str:

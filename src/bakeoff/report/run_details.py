@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from html import escape
 
+from bakeoff.evals.outcomes import trial_outcome
 from bakeoff.evals.records import TrialRecord
 from bakeoff.report.terminal import fmt_cost, fmt_seconds
 from bakeoff.report.tokens import usage_text
@@ -24,11 +25,11 @@ def render_run(r: TrialRecord, anchor: str) -> str:
     }[r.passed]
     judge = "" if r.judge_overall is None else f" · judge {r.judge_overall:.1f}"
     summary = (
-        f"<b>{escape(r.task)}</b> · {escape(r.model)} · repeat {r.repeat} · {escape(r.status)} "
+        f"<b>{escape(r.task)}</b> · {escape(r.model)} · repeat {r.repeat} · {escape(trial_outcome(r))} "
         f"{verdict}{judge} · {fmt_seconds(a.duration_s)} · {escape(fmt_cost(a.cost_usd))}"
     )
     facts = [
-        ("Status", f"{r.status} (agent stopped: {a.stop_reason})"),
+        ("Status", f"{trial_outcome(r)} (agent stopped: {a.stop_reason})"),
         ("Task", f"{r.task} — {r.category}, difficulty {r.difficulty}"),
         (
             "Timings",
