@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.evals.diff import MAX_FILE_BYTES, Unread, snapshot, unified_diff
+from bakeoff.workspace import remove_tree
 
 
 @pytest.fixture
@@ -90,6 +91,26 @@ def test_too_deep_or_missing_folders_are_notes_not_crashes(ws: Path) -> None:
     assert snapshot(ws / "missing") == {
         ".": Unread("workspace unreadable: No such file or directory")
     }
+
+
+def test_a_tree_1100_levels_deep_is_a_note_not_a_crash(ws: Path) -> None:
+    # A contestant makes this with one write_file ("d/" * 1100 + "x"); its absolute path is
+    # longer than the OS takes, so it is built by descriptor.
+    before = snapshot(ws)
+    fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1_100):
+        os.mkdir("d", dir_fd=fd)
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    os.close(os.open("x.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    os.close(fd)
+    try:
+        after = snapshot(ws)
+        assert after["d/" * 65] == Unread("folder deeper than 64 levels, not read")
+        assert "folder deeper than 64 levels, not read" in unified_diff(before, ws, after)
+    finally:
+        remove_tree(ws / "d")  # pytest's own clean-up of tmp_path would recurse and fail
 
 
 async def test_snapshots_run_in_worker_threads(ws: Path) -> None:
