@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
-from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags, sandbox_options
+from bakeoff.cli_flags import Parser, add_limit_flags, add_sandbox_flags, sandbox_options, usd
 from bakeoff.errors import BakeoffError, UserError
 from bakeoff.redact import redact, redact_model
 
@@ -122,17 +122,17 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from bakeoff.mcp_server import serve
     from bakeoff.redact import register_secret_env
 
-    http = None
+    http, token_from = None, None
     if args.http is not None:
         host, port = parse_http_address(args.http, allow_remote=args.allow_remote)
-        token = bearer_token(args.token_env, allow_remote=args.allow_remote)
+        token, token_from = bearer_token(args.token_env)
         if args.token_env:
             register_secret_env(args.token_env)
         http = HttpOptions(host, port, token, tuple(args.allow_host))
     elif args.allow_remote or args.token_env or args.allow_host:
         raise UserError("--allow-remote, --token-env and --allow-host apply to --http only")
     # Nothing may be printed to stdout here: in stdio mode it is the protocol channel.
-    serve(args.root, load_config(args.config), http=http, token_generated=not args.token_env)
+    serve(args.root, load_config(args.config), http=http, token_from=token_from)
     return 0
 
 
@@ -174,7 +174,7 @@ def example_parser(sub: Any, name: str, help_text: str, examples: str) -> argpar
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(  # one-line refusals, and so are its subcommands'
         prog="bakeoff",
         description="Run one agentic coding task on many LLMs at once; grade quality, speed and cost.",
         epilog="""examples:
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to stderr; pass --workspace . for the current folder)",
     )
     add_limit_flags(p, per="")
-    p.add_argument("--max-cost", type=float, default=None, help="stop once this many USD are spent")
+    p.add_argument("--max-cost", type=usd, default=None, help="stop once this many USD are spent")
     p.add_argument(
         "--allow-commands", action="store_true", help="offer the run_command tool (sandboxed)"
     )
@@ -265,20 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--http",
         metavar="HOST:PORT",
         default=None,
-        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (e.g. 127.0.0.1:8765)",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (e.g. "
+        "127.0.0.1:8765); every request needs 'Authorization: Bearer TOKEN'",
     )
     p.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow --http on a non-loopback address; every request must then carry "
-        "'Authorization: Bearer TOKEN' (a token printed once at start, or --token-env)",
+        help="allow --http on a non-loopback address (every request carries "
+        "'Authorization: Bearer TOKEN' either way)",
     )
     p.add_argument(
         "--token-env",
         metavar="VAR",
         default=None,
-        help="read the bearer token clients must send from $VAR (at least 16 characters); "
-        "also turns authentication on for a loopback --http",
+        help="read the bearer token clients must send from $VAR (at least 16 characters) "
+        "instead of ~/.config/bakeoff/mcp-token, made and printed on first use",
     )
     p.add_argument(
         "--allow-host",
@@ -318,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite existing sub-agent and command files"
     )
     p.set_defaults(handler=cmd_init)
+
+    from bakeoff.cli_doctor import add_doctor_command
+
+    add_doctor_command(sub)
 
     p = example_parser(
         sub,

@@ -1,0 +1,406 @@
+"""`bakeoff doctor`: whether this machine can run a bake-off, as one finding per check, each
+with what to do when it fails. The checks: the sandbox runs Python in bubblewrap; the embedded
+model loads and generates (its load time and tokens/s); every provider with a key set, or a
+server answering on this machine, answers a one-token chat request, once, without retries; the
+results store opens (or can be created); Chromium is present (optional). They run at the same
+time, each under its own timeout, and nothing a check meets — a crashed server, a provider's
+garbage, a damaged store — raises out of it: it becomes that check's finding. A provider with no
+key, or no server listening, is skipped, not failed; `models` names exactly what to check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from bakeoff import sandbox
+from bakeoff.config import BakeoffConfig, ProviderConfig
+from bakeoff.errors import BakeoffError, EmptyAnswer, ProviderError, UserError
+from bakeoff.evals.store import Store, default_store_path
+from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
+from bakeoff.models.preflight import START_COMMANDS, _problem
+from bakeoff.models.prices import price_for
+from bakeoff.models.registry import BUILTIN_ALIASES, resolve_model, resolve_model_id
+from bakeoff.redact import redact
+from bakeoff.types import Message
+
+CheckName = Literal["sandbox", "local", "providers", "store", "chromium"]
+CHECK_NAMES: tuple[CheckName, ...] = get_args(CheckName)
+Status = Literal["ok", "failed", "warning", "skipped"]
+
+QUICK_TIMEOUT_S = 30.0
+"""Each check but the embedded model's."""
+LOCAL_TIMEOUT_S = 600.0
+"""The embedded model's: a first start assembles its weights and loads them on a slow CPU."""
+LOCAL_PROBE_TOKENS = 16
+"""Tokens the embedded model is asked for: enough for a tokens/s figure, a second or two."""
+PROMPT = [Message(role="user", content="Reply with one word: OK")]
+COUNTING = [Message(role="user", content="Count from 1 to 40, separated by spaces.")]
+"""The embedded model's probe: a reply longer than LOCAL_PROBE_TOKENS, so its speed is
+measured over many tokens, not one."""
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+USERNS_FIX = (
+    "allow unprivileged user namespaces (`sysctl -w kernel.unprivileged_userns_clone=1`; in "
+    "Docker: --security-opt seccomp=unconfined --security-opt apparmor=unconfined). Until "
+    "then checks run unsandboxed, marked so in every report, and run_command needs "
+    "--unsafe-no-sandbox"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The result of one check: what was found and, when it is not ok, what to do."""
+
+    check: CheckName
+    subject: str
+    """What was checked: "sandbox", "store", a model id..."""
+    status: Status
+    detail: str
+    fix: str = ""
+    required: bool = True
+    """A failure makes `bakeoff doctor` exit 1 (Chromium's does not)."""
+    duration_s: float = 0.0
+    measures: dict[str, float] = field(default_factory=dict)
+    """Numbers behind the detail: the embedded model's load_s and tokens_per_s."""
+
+    @property
+    def blocking(self) -> bool:
+        return self.required and self.status == "failed"
+
+    def public(self) -> dict[str, Any]:
+        """The `doctor --json` entry."""
+        return {**asdict(self), "blocking": self.blocking}
+
+
+async def diagnose(
+    config: BakeoffConfig,
+    *,
+    checks: Collection[CheckName] = CHECK_NAMES,
+    models: Sequence[str] | None = None,
+    store_path: Path | None = None,
+    timeout_s: float | None = None,
+    on_finding: Callable[[Finding], None] | None = None,
+) -> list[Finding]:
+    """Run `checks` concurrently; return their findings in a fixed order (the slow embedded
+    model last), each passed to `on_finding` as soon as it and those before it are done.
+    `models` (ids or aliases) replaces the default models: one per usable provider and the
+    embedded model; `timeout_s` replaces every check's own timeout."""
+    jobs: list[Awaitable[Finding]] = []
+    if "sandbox" in checks:
+        jobs.append(_timed(_check_sandbox(timeout_s or QUICK_TIMEOUT_S)))
+    if "store" in checks:
+        jobs.append(_timed(asyncio.to_thread(_check_store, store_path or default_store_path())))
+    if "chromium" in checks:
+        jobs.append(_timed(_check_chromium()))
+    local: list[str] = []
+    if models is None:
+        if "providers" in checks:
+            for name, provider in config.providers.items():
+                if provider.kind not in ("local", "script"):
+                    jobs.append(_timed(_check_provider(name, provider, config, timeout_s)))
+        local = ["local"] if "local" in checks else []
+    else:
+        for model_id in models:
+            if _is_embedded(model_id, config):
+                local += [model_id] if "local" in checks else []
+            elif "providers" in checks:
+                chat = _check_chat(model_id, config, timeout_s or QUICK_TIMEOUT_S, chosen=True)
+                jobs.append(_timed(chat))
+    for model_id in local:
+        jobs.append(_timed(_check_local(model_id, config, timeout_s or LOCAL_TIMEOUT_S)))
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    findings = []
+    try:
+        for task in tasks:
+            findings.append(await task)
+            if on_finding is not None:
+                on_finding(findings[-1])
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return findings
+
+
+async def _timed(job: Awaitable[Finding]) -> Finding:
+    started = time.perf_counter()
+    finding = await job
+    return replace(finding, duration_s=round(time.perf_counter() - started, 3))
+
+
+MARKS: dict[Status, str] = {"ok": "✔", "failed": "✘", "warning": "!", "skipped": "–"}
+ASCII_MARKS: dict[Status, str] = {"ok": "ok", "failed": "FAIL", "warning": "warn", "skipped": "-"}
+
+
+def render(finding: Finding, *, ascii_only: bool = False) -> str:
+    """One line: mark, what was checked, what was found, and `→ fix` when there is one."""
+    if ascii_only:  # a terminal whose encoding has no ✔ (LANG=C on an old system)
+        mark, arrow = f"{ASCII_MARKS[finding.status]:<4}", "->"
+    else:
+        mark, arrow = MARKS[finding.status], "→"
+    fix = f" {arrow} {finding.fix}" if finding.fix else ""
+    return f"{mark} {finding.subject:<26} {finding.detail}{fix}"
+
+
+# --- the sandbox -------------------------------------------------------------------------------
+
+
+async def _check_sandbox(timeout_s: float) -> Finding:
+    status = await asyncio.to_thread(sandbox.sandbox_status)
+    if not status.available:
+        fix = "`make sandbox`, or your system's bubblewrap package" if status.bwrap is None else ""
+        return Finding("sandbox", "sandbox", "failed", status.reason, fix or USERNS_FIX)
+    # A real step, as a check runs one: the Python that runs bakeoff, inside the sandbox.
+    probe = "import sys; print('python', sys.version_info[0], 'in the sandbox')"
+    with tempfile.TemporaryDirectory(prefix="bakeoff-doctor-") as scratch:
+        workspace = Path(scratch) / "workspace"
+        workspace.mkdir()
+        try:
+            step = await sandbox.run_sandboxed(
+                f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)}",
+                workspace=workspace,
+                output_path=Path(scratch) / "output.log",
+                timeout_s=timeout_s,
+                env=sandbox.step_env(workspace),
+            )
+            output = sandbox.read_tail(step.output_path, 1000).strip()
+        except (OSError, RuntimeError) as exc:
+            return Finding("sandbox", "sandbox", "failed", f"bubblewrap failed: {exc}", USERNS_FIX)
+    if step.exit_code != 0:
+        last = output.splitlines()[-1] if output else "no output"
+        return Finding(
+            "sandbox",
+            "sandbox",
+            "failed",
+            f"bubblewrap starts, but {sys.executable} does not run inside it "
+            f"(exit {step.exit_code}: {last[:200]})",
+            "the sandbox binds the Python running bakeoff read-only: install bakeoff in a "
+            "virtualenv or a folder outside /home and /root, or report this output",
+        )
+    return Finding("sandbox", "sandbox", "ok", f"bubblewrap works ({status.bwrap})")
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def _is_embedded(model_id: str, config: BakeoffConfig) -> bool:
+    try:
+        provider = resolve_model_id(model_id, config).partition(":")[0]
+        return config.provider(provider).kind == "local"
+    except UserError:
+        return False  # the chat check says what is wrong with the id
+
+
+def _one_try(model: Model) -> None:
+    # A doctor reports what the provider does now: a retry with back-off would hide a flaky
+    # provider and make a dead one take half a minute to report.
+    if isinstance(model, ModelAdapter):
+        model.retry = RetryPolicy(max_retries=0)
+
+
+async def _close(model: Model) -> None:
+    with contextlib.suppress(Exception):  # a model that cannot even close has been reported
+        await model.aclose()
+
+
+async def _check_provider(
+    name: str, provider: ProviderConfig, config: BakeoffConfig, timeout_s: float | None
+) -> Finding:
+    """One provider, through a model of its own: skipped when it has no key or, on this
+    machine, no server listening — the user does not use it."""
+    env = provider.api_key_env
+    if env and not os.environ.get(env, "").strip():
+        return Finding(
+            "providers", name, "skipped", f"{env} is not set", f"export {env}=... to use it", False
+        )
+    if provider.is_loopback and provider.base_url and not await _listening(provider.base_url):
+        start = START_COMMANDS.get(name)
+        fix = f"start it (`{start}`) to use it" if start else "start its server to use it"
+        return Finding(
+            "providers", name, "skipped", f"no server at {provider.base_url}", fix, False
+        )
+    model_id = _model_of(name, config)
+    if model_id is None:
+        return Finding(
+            "providers",
+            name,
+            "skipped",
+            "no model of this provider is known",
+            f"bakeoff doctor --models {name}:MODEL, or add an alias for one in bakeoff.toml",
+            False,
+        )
+    return await _check_chat(model_id, config, timeout_s or QUICK_TIMEOUT_S, chosen=False)
+
+
+def _model_of(provider: str, config: BakeoffConfig) -> str | None:
+    """The model a provider is checked with: the user's first alias or priced model of it,
+    else the built-in alias with the lowest output price."""
+    for model_id in [*config.aliases.values(), *config.prices]:
+        if model_id.partition(":")[0] == provider:
+            return model_id
+    builtin = [m for m in BUILTIN_ALIASES.values() if m.partition(":")[0] == provider]
+
+    def output_price(model_id: str) -> float:
+        price = price_for(provider, model_id.partition(":")[2], config)
+        return price.output if price is not None else float("inf")
+
+    return min(builtin, key=output_price, default=None)
+
+
+async def _listening(base_url: str, timeout_s: float = 0.5) -> bool:
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def _check_chat(
+    model_id: str, config: BakeoffConfig, timeout_s: float, *, chosen: bool
+) -> Finding:
+    """One one-token chat request to `model_id`. A 404 on a model doctor chose itself is a
+    warning: the server answered, it just does not serve that model."""
+    try:
+        model_id = resolve_model_id(model_id, config)
+        model = resolve_model(model_id, config)
+    except UserError as exc:
+        problem = _problem(model_id, "model", exc, config, timeout_s)
+        return Finding("providers", model_id, "failed", problem.problem, problem.fix)
+    _one_try(model)
+    try:
+        async with asyncio.timeout(timeout_s):
+            completion = await model.complete(PROMPT, [], max_output_tokens=1)
+    except EmptyAnswer:  # a thinking model spent its one token thinking: it answered
+        return Finding("providers", model.id, "ok", "answered (no text within one token)")
+    except Exception as exc:  # whatever the provider sends back is its finding, never a crash
+        problem = _problem(model.id, "model", exc, config, timeout_s)
+        not_served = isinstance(exc, ProviderError) and exc.status == 404 and not chosen
+        fix = problem.fix or (
+            f"bakeoff doctor --models {model.provider}:MODEL with a model it serves"
+            if not_served
+            else ""
+        )
+        return Finding(
+            "providers",
+            model.id,
+            "warning" if not_served else "failed",
+            redact(problem.problem),
+            redact(fix),
+        )
+    finally:
+        await _close(model)
+    cost = "" if completion.cost_usd is None else f", ${completion.cost_usd:.6f}"
+    return Finding(
+        "providers", model.id, "ok", f"answered in {completion.timing.latency_s:.1f} s{cost}"
+    )
+
+
+async def _check_local(model_id: str, config: BakeoffConfig, timeout_s: float) -> Finding:
+    """The embedded model: installed, loads, and generates; with its load time and tokens/s."""
+    try:
+        model = resolve_model(model_id, config)
+    except UserError as exc:
+        return Finding("local", model_id, "failed", str(exc))
+    _one_try(model)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await model.ping()  # installed: llama.cpp and the weights, with the install command
+            load_s = await model.start()
+            completion = await model.complete(COUNTING, [], max_output_tokens=LOCAL_PROBE_TOKENS)
+    except TimeoutError:
+        return Finding(
+            "local",
+            model.id,
+            "failed",
+            f"no answer within {timeout_s:g} s",
+            "a slow or busy CPU: try again with --timeout SECONDS, or `make rebuild-local`",
+        )
+    except Exception as exc:  # the server's own words: a crash names its signal and log
+        return Finding("local", model.id, "failed", "cannot run", redact(str(exc).strip()))
+    finally:
+        await _close(model)
+    timing = completion.timing
+    tokens = completion.usage.output_tokens or timing.output_tokens
+    first_s = timing.ttft_s if timing.ttft_s is not None else timing.latency_s
+    # Generation speed after the first token (the prompt's evaluation is `first_s`).
+    decoding_s = timing.latency_s - first_s
+    rate = (tokens - 1) / decoding_s if tokens > 1 and decoding_s > 0 else None
+    measures = {"load_s": round(load_s, 2), "first_token_s": round(first_s, 2)}
+    measures["output_tokens"] = float(tokens)
+    speed = ""
+    if rate is not None:
+        measures["tokens_per_s"] = round(rate, 1)
+        speed = f", {rate:.1f} tokens/s"
+    detail = f"loaded in {load_s:.1f} s, first token in {first_s:.1f} s{speed}"
+    return Finding("local", model.id, "ok", detail, measures=measures)
+
+
+# --- store and browser -------------------------------------------------------------------------
+
+
+def _check_store(path: Path) -> Finding:
+    """The results store opens and is writable; one that does not exist yet can be created
+    (nothing is created here)."""
+    if path.exists():
+        try:
+            store = Store(path)
+            try:
+                runs = len(store.list_runs())
+            finally:
+                store.close()
+        except (BakeoffError, sqlite3.Error, OSError) as exc:
+            return Finding(
+                "store",
+                "store",
+                "failed",
+                f"{path} cannot be used: {exc}",
+                f"move it aside (`mv {path} {path}.bak`), or pass --store FILE",
+            )
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return Finding(
+                "store", "store", "failed", f"{path} is read-only", "pass --store FILE elsewhere"
+            )
+        return Finding("store", "store", "ok", f"{path}: {runs} runs, writable")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+        return Finding("store", "store", "ok", f"{path} will be created by the first run")
+    return Finding(
+        "store",
+        "store",
+        "failed",
+        f"cannot create {path}: {folder} is not a writable folder",
+        "pass --store FILE in a writable folder, or set BAKEOFF_STORE",
+    )
+
+
+async def _check_chromium() -> Finding:
+    found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+    if found is None:
+        return Finding(
+            "chromium",
+            "chromium",
+            "skipped",
+            "not found (optional: only the HTML report's browser tests use it)",
+            "`make browser`",
+            required=False,
+        )
+    return Finding("chromium", "chromium", "ok", found, required=False)
