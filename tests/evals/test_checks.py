@@ -16,28 +16,37 @@ import pytest
 from bakeoff.evals.checks import (
     OUTPUT_CAP_BYTES,
     arun_check,
-    read_junit,
     run_check,
     validate_task,
 )
 from bakeoff.evals.task import CheckSpec, JudgeSpec, TaskSpec
+from bakeoff.evals.verdict import read_verdict
 
 
-def make_task(folder: Path, command: str, timeout_s: float = 30) -> TaskSpec:
+def make_task(
+    folder: Path, command: str, timeout_s: float = 30, graded: list[str] | None = None
+) -> TaskSpec:
     return TaskSpec(
         name="t",
-        prompt="p",
+        prompt="Write marker.txt.",
         category="test",
         difficulty=1,
-        check=CheckSpec(command=command, timeout_s=timeout_s),
+        check=CheckSpec(command=command, timeout_s=timeout_s, graded=graded),
         path=folder,
     )
 
 
-def check(tmp_path: Path, command: str, timeout_s: float = 30) -> tuple[Path, TaskSpec]:
+def check(
+    tmp_path: Path, command: str, timeout_s: float = 30, graded: list[str] | None = None
+) -> tuple[Path, TaskSpec]:
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
-    return workspace, make_task(tmp_path, command, timeout_s)
+    return workspace, make_task(tmp_path, command, timeout_s, graded)
+
+
+def hidden(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / "hidden").mkdir(exist_ok=True)
+    (tmp_path / "hidden" / name).write_text(text)
 
 
 def running(token: str) -> list[int]:
@@ -102,10 +111,10 @@ def test_background_processes_die_even_when_the_check_passes(tmp_path: Path) -> 
 
 
 async def test_cancelling_arun_check_kills_the_command(tmp_path: Path) -> None:
-    workspace, task = check(tmp_path, "echo started > started.txt; sleep 30.301")
+    workspace, task = check(tmp_path, "sleep 30.301")
     pending = asyncio.create_task(arun_check(task, workspace))
     for _ in range(200):
-        if (workspace / "started.txt").is_file():
+        if running("sleep 30.301"):
             break
         await asyncio.sleep(0.05)
     assert running("sleep 30.301")
@@ -119,12 +128,12 @@ def test_a_second_cancel_still_reaps_the_check(tmp_path: Path) -> None:
     """A second Ctrl-C (or `asyncio.run` cancelling every task as it shuts down) lands while
     the first cancellation waits for the killed check: its exit is still collected before the
     call ends, so an event loop closed right after leaves no process unreaped to warn about."""
-    workspace, task = check(tmp_path, "echo started > started.txt; sleep 30.302")
+    workspace, task = check(tmp_path, "sleep 30.302")
 
     async def cancel_twice() -> None:
         pending = asyncio.create_task(arun_check(task, workspace))
         for _ in range(200):
-            if (workspace / "started.txt").is_file():
+            if running("sleep 30.302"):
                 break
             await asyncio.sleep(0.05)
         pending.cancel()
@@ -199,30 +208,30 @@ def test_d(): assert False
 """
 
 
-def test_pytest_counts_come_from_the_result_file_and_leave_no_droppings(tmp_path: Path) -> None:
+def test_pytest_counts_come_from_the_verdict_and_leave_no_droppings(tmp_path: Path) -> None:
     workspace, task = check(tmp_path, "python -m pytest -q hidden_test_x.py")
-    (workspace / "hidden_test_x.py").write_text(PYTEST_FILE)
+    hidden(tmp_path, "hidden_test_x.py", PYTEST_FILE)
     result = run_check(task, workspace)
     assert not result.passed and result.exit_code == 1
     assert (result.tests_passed, result.tests_total) == (3, 4)
-    assert sorted(p.name for p in workspace.iterdir()) == ["hidden_test_x.py"]
+    assert list(workspace.iterdir()) == []  # the check ran elsewhere
 
 
 def test_a_forged_summary_line_counts_for_nothing(tmp_path: Path) -> None:
     workspace, task = check(
         tmp_path, "python -m pytest -q hidden_test_x.py; echo '99 passed in 0.1s'"
     )
-    (workspace / "hidden_test_x.py").write_text(PYTEST_FILE)
+    hidden(tmp_path, "hidden_test_x.py", PYTEST_FILE)
     result = run_check(task, workspace)
     assert (result.tests_passed, result.tests_total) == (3, 4)
 
 
-def test_a_pytest_check_that_exits_0_without_a_result_file_fails(tmp_path: Path) -> None:
+def test_a_pytest_check_that_exits_0_without_a_verdict_fails(tmp_path: Path) -> None:
     workspace, task = check(tmp_path, "python -m pytest -q hidden_test_x.py || true")
-    (workspace / "hidden_test_x.py").write_text("import os\ndef test_a(): os._exit(0)\n")
+    hidden(tmp_path, "hidden_test_x.py", "import os\ndef test_a(): os._exit(0)\n")
     result = run_check(task, workspace)
     assert result.exit_code == 0 and not result.passed
-    assert "no result file" in result.output
+    assert "no finished session" in result.output
 
 
 def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None:
@@ -231,8 +240,10 @@ def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None
         '[tool.pytest.ini_options]\naddopts = "--no-such-option"\nfilterwarnings = ["error"]\n'
     )
     workspace, task = check(tmp_path, "python -m pytest -q hidden_test_w.py")
-    (workspace / "hidden_test_w.py").write_text(
-        "import warnings\ndef test_w():\n    warnings.warn('harmless', UserWarning)\n"
+    hidden(
+        tmp_path,
+        "hidden_test_w.py",
+        "import warnings\ndef test_w():\n    warnings.warn('harmless', UserWarning)\n",
     )
     result = run_check(task, workspace)
     assert result.passed, result.output
@@ -240,10 +251,9 @@ def test_pytest_ignores_the_project_around_the_workspace(tmp_path: Path) -> None
 
 
 def test_pytest_uses_the_tasks_config_and_never_the_workspaces(tmp_path: Path) -> None:
-    workspace, task = check(tmp_path, "python -m pytest -q")
-    (tmp_path / "hidden").mkdir()
-    (tmp_path / "hidden" / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")
-    (workspace / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")  # installed
+    # Every workspace file graded: pytest's own hardening is what is under test here.
+    workspace, task = check(tmp_path, "python -m pytest -q", graded=["**"])
+    hidden(tmp_path, "pytest.ini", "[pytest]\npython_files = check_*.py\n")
     (workspace / "check_one.py").write_text("def test_one(): pass\n")
     # The workspace's own config and conftest are ignored: the fixture does not exist.
     (workspace / "setup.cfg").write_text("[tool:pytest]\naddopts = --collect-only\n")
@@ -256,17 +266,18 @@ def test_pytest_uses_the_tasks_config_and_never_the_workspaces(tmp_path: Path) -
     assert (result.tests_passed, result.tests_total) == (1, 2)
 
 
-def test_read_junit_refuses_entities_and_garbage(tmp_path: Path) -> None:
-    junit = tmp_path / "junit.xml"
-    junit.write_text(
-        '<testsuites><testsuite tests="5" failures="1" errors="1" skipped="1"/></testsuites>'
+def test_a_verdict_with_lines_its_plugin_never_writes_is_refused(tmp_path: Path) -> None:
+    channel = tmp_path / "verdict.jsonl"
+    channel.write_text(
+        '{"event": "start"}\n{"event": "finish", "exitstatus": 0, "outcomes": '
+        '{"a.py::t": "passed", "a.py::u": "skipped", "a.py::v": "failed"}}\n'
     )
-    assert read_junit(junit) == (2, 4)
-    junit.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite tests="1"/>')
-    assert read_junit(junit) is None
-    junit.write_text("not xml")
-    assert read_junit(junit) is None
-    assert read_junit(tmp_path / "missing.xml") is None
+    found = read_verdict(channel)
+    assert found.problem is None and found.counts == (1, 2)
+    for garbage in ("not json", '{"event": "start", "x": 1}\n[1]', '{"event": "finish"}'):
+        channel.write_text(garbage)
+        assert read_verdict(channel).problem is not None
+    assert read_verdict(tmp_path / "missing").sessions == 0
 
 
 def test_memory_is_limited(tmp_path: Path) -> None:

@@ -1,23 +1,28 @@
-"""The deterministic grader: run a task's `[check]` command in a finished workspace, and prove
-tasks valid. Only the task's author controls a check. It runs in the OS sandbox
-(`bakeoff.sandbox`): the system read-only, the workspace the only writable place, no network, no
-keys. The task's hidden files are bound read-only over their copies in the workspace, so code
-that the check imports cannot rewrite them. `python` is the interpreter running bakeoff, started
-safe: the current folder and the script's folder are not put first on `sys.path`, and the
-workspace is appended after the standard library and site-packages, so a contestant's
-`pytest.py` or `pathlib.py` shadows nothing. Byte code is cached outside the workspace, so a
-planted `__pycache__` is never loaded. Pytest runs with the task's configuration only (a
-`pytest.ini` in `hidden/`, else an empty one): no workspace conftest.py, ini, pyproject.toml,
-setup.cfg or tox.ini, no plugin autoload, no cache. Its verdict and counts come from a JUnit XML
-file written outside the workspace, never from stdout; a pytest check that exits 0 without that
-file, or whose file records failures, fails. When the command times out or the caller is
-cancelled, everything it started is killed. `validate_task` proves a task fair: its check fails
-on the untouched fixture and passes once `solution/` is laid over.
+"""The deterministic grader: run a task's `[check]` command on what a contestant left in its
+workspace, and prove tasks valid. Only the task's author controls a check. It never runs in the
+contestant's workspace: it runs in a folder built by construction (`check_folder`): a fresh
+copy of the fixture, only the contestant's changes to the files the task grades, then the
+hidden files, bound read-only so code that the check imports cannot rewrite them. That folder
+runs in the OS sandbox (`bakeoff.sandbox`): the system read-only, the folder the only writable
+place, no network, no keys. `python` is the interpreter running bakeoff, started safe: the
+current folder and the script's folder are not put first on `sys.path`, and the check folder is
+appended after the standard library and site-packages (it holds no file the task does not
+grade, so no import that Python or pytest try and miss finds a contestant's module). Byte code
+is cached outside it, so a planted `__pycache__` is never loaded. Pytest runs with the task's
+configuration only (a `pytest.ini` in `hidden/`, else an empty one): no conftest.py, no plugin
+autoload, no cache. Its verdict comes from bakeoff's plugin through an inherited descriptor,
+never from stdout or a file the contestant could reach (`verdict`), and it must account for the
+tests that a trusted run of the task's solution passes (`trusted_test_ids`, once per task and
+process): a pytest check that exits 0 without a finished verdict, with a failure, or without
+one of those tests passed, fails. When the command times out or the caller is cancelled,
+everything it started is killed. `validate_task` proves a task fair: its check fails on the
+untouched fixture and passes once `solution/` is laid over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import shlex
@@ -25,24 +30,24 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from xml.etree import ElementTree
 
 from pydantic import BaseModel
 
 from bakeoff import sandbox
+from bakeoff.evals import verdict
+from bakeoff.evals.check_folder import build_check_folder
 from bakeoff.evals.task import (
     ANSWER_FILE,
     TaskSpec,
     apply_solution,
-    install_hidden,
     overlay_files,
     prepare_workspace,
 )
 from bakeoff.redact import redact
+from bakeoff.tools import MAX_WORKSPACE_BYTES
 
 OUTPUT_CAP_BYTES = 8 * 1024
 """How much of the check's combined stdout+stderr is kept: the last 8 KiB, where verdicts are."""
-RESULT_FILE = "junit.xml"
 # A check that runs pytest: `pytest ...`, `py.test ...` or `python -m pytest ...`.
 _PYTEST_COMMAND = re.compile(
     r"(?:^|[;&|(]|\bexec)\s*(?:\S*/)?(?:py\.test|pytest|python[\d.]*\s+(?:-\S+\s+)*-m\s*pytest)"
@@ -50,23 +55,16 @@ _PYTEST_COMMAND = re.compile(
 )
 _TASK_PYTEST_CONFIG = "pytest.ini"
 """A task's own pytest configuration lives in `hidden/pytest.ini`; nothing else is read."""
-# Appends the workspace (the current folder) to sys.path, after stdlib and site-packages.
+# Appends the check folder (the current folder) to sys.path, after stdlib and site-packages.
 _SITECUSTOMIZE = "import os, sys\nsys.path.append(os.getcwd())\n"
-# A plugin of ours that marks that pytest started, so a pytest run the command line does not
-# show still needs its result file.
-_MARKER_PLUGIN = "_bakeoff_pytest_started"
-_MARKER_SOURCE = (
-    "import os\n\ndef pytest_configure(config):\n"
-    "    open(os.environ['BAKEOFF_PYTEST_STARTED'], 'w').close()\n"
-)
 
 
 class CheckResult(BaseModel):
     """What one run of a check command did."""
 
     passed: bool
-    """Exit status 0 within the time limit and, for pytest, a result file with every test
-    passed."""
+    """Exit status 0 within the time limit and, for pytest, a finished verdict with every test
+    passed, the trusted run's tests among them."""
     exit_code: int | None
     """The command's exit status (negative: killed by that signal); None when it timed out."""
     output: str
@@ -76,9 +74,10 @@ class CheckResult(BaseModel):
     timed_out: bool = False
     """The command ran past `timeout_s` and its process group was killed."""
     tests_passed: int | None = None
-    """Tests passed, from pytest's JUnit result file; None without one."""
+    """Tests passed, from pytest's verdict; None when pytest did not run."""
     tests_total: int | None = None
-    """Tests passed + failed + errors, from pytest's JUnit result file; None without one."""
+    """Tests passed + failed (collection errors count as failed), from pytest's verdict; None
+    when pytest did not run."""
     sandboxed: bool = True
     """The check ran in the OS sandbox; False only with the explicit unsafe fallback."""
 
@@ -101,7 +100,9 @@ class ValidationResult(BaseModel):
 async def arun_check(
     task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None, network: bool = False
 ) -> CheckResult:
-    """Run the task's check command in `workspace` (hidden files already installed).
+    """Run the task's check on what the contestant left in `workspace` (ANSWER.txt written):
+    in a fresh folder of the fixture, the graded files and the hidden files, never in the
+    workspace itself, which is only read.
 
     `sandboxed` None: in the sandbox whenever bubblewrap works here. False is the unsafe
     fallback for machines without it: the same environment, configuration and limits, without
@@ -110,35 +111,53 @@ async def arun_check(
         raise ValueError(f"task {task.name!r} has no [check] to run")
     if not workspace.is_dir():
         raise ValueError(f"{workspace}: workspace folder does not exist")
+    expected = await trusted_test_ids(task, sandboxed=sandboxed, network=network)
+    result, _ = await _run(task, workspace, expected, sandboxed=sandboxed, network=network)
+    return result
+
+
+async def _run(
+    task: TaskSpec,
+    workspace: Path,
+    expected: frozenset[str] | None,
+    *,
+    sandboxed: bool | None,
+    network: bool,
+) -> tuple[CheckResult, verdict.PytestVerdict]:
+    assert task.check is not None
     workspace = Path(os.path.realpath(workspace))
     with tempfile.TemporaryDirectory(prefix="bakeoff-check-") as scratch_name:
         scratch = Path(os.path.realpath(scratch_name))
-        setup = _CheckSetup(task, workspace, scratch)
-        step = await sandbox.run_sandboxed(
-            task.check.command,
-            workspace=workspace,
-            output_path=scratch / "output.log",
-            timeout_s=task.check.timeout_s,
-            env=setup.env,
-            policy=sandbox.SandboxPolicy(network=network),
-            mounts=setup.mounts,
-            sandboxed=sandbox.use_sandbox(sandboxed),
-        )
-        text = sandbox.read_tail(step.output_path, OUTPUT_CAP_BYTES)
-        counts = read_junit(setup.result_file)
-        ran_pytest = setup.started_file.exists()
-    passed = step.exit_code == 0
-    if passed and (ran_pytest or _PYTEST_COMMAND.search(task.check.command)):
-        if counts is None:
-            passed = False
-            text += (
-                "\n[bakeoff: the check exited 0 but pytest wrote no result file; a test run "
-                "that ends early (os._exit, a crash) does not pass]"
+        folder = scratch / "check"
+        await asyncio.to_thread(build_check_folder, task, workspace, folder)
+        setup = _CheckSetup(task, folder, scratch)
+        # Opened here, outside the sandbox: inside, the file has no path, only this descriptor.
+        channel = os.open(setup.verdict_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            step = await sandbox.run_sandboxed(
+                task.check.command,
+                workspace=folder,
+                output_path=scratch / "output.log",
+                timeout_s=task.check.timeout_s,
+                env={**setup.env, verdict.FD_VARIABLE: str(channel)},
+                policy=sandbox.SandboxPolicy(network=network, workspace_bytes=MAX_WORKSPACE_BYTES),
+                mounts=setup.mounts,
+                sandboxed=sandbox.use_sandbox(sandboxed),
+                pass_fds=[channel],
             )
-        elif counts[1] == 0 or counts[0] < counts[1]:
-            passed = False
-            text += f"\n[bakeoff: pytest's result file records {counts[0]}/{counts[1]} passed]"
-    return CheckResult(
+        finally:
+            os.close(channel)
+        text = sandbox.read_tail(step.output_path, OUTPUT_CAP_BYTES)
+        found = verdict.read_verdict(setup.verdict_file)
+        passed = step.exit_code == 0
+        ran_pytest = found.sessions > 0
+        if passed and (ran_pytest or _PYTEST_COMMAND.search(task.check.command)):
+            why = verdict.judge_verdict(found, expected, folder)
+            if why is not None:
+                passed = False
+                text += f"\n[bakeoff: {why}]"
+    counts = found.counts if ran_pytest else None
+    result = CheckResult(
         passed=passed,
         exit_code=step.exit_code,
         output=redact(text),
@@ -148,6 +167,7 @@ async def arun_check(
         tests_total=None if counts is None else counts[1],
         sandboxed=step.sandboxed,
     )
+    return result, found
 
 
 def run_check(task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None) -> CheckResult:
@@ -155,32 +175,57 @@ def run_check(task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None)
     return asyncio.run(arun_check(task, workspace, sandboxed=sandboxed))
 
 
-def read_junit(path: Path) -> tuple[int, int] | None:
-    """(passed, passed + failed + errors) from pytest's JUnit XML, or None when there is none
-    or it cannot be read. Skipped tests count in neither."""
-    try:
-        if not path.is_file() or path.stat().st_size > 16 * 1024**2:
-            return None
-        data = path.read_bytes()
-        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            return None  # pytest never writes these; refusing them stops entity expansion
-        root = ElementTree.fromstring(data)
-    except (OSError, ElementTree.ParseError):
+_TRUSTED: dict[str, frozenset[str] | None] = {}
+_COLLECTING: dict[tuple[str, int], asyncio.Future[frozenset[str] | None]] = {}
+
+
+async def trusted_test_ids(
+    task: TaskSpec, *, sandboxed: bool | None = None, network: bool = False
+) -> frozenset[str] | None:
+    """The pytest ids a contestant's check must pass: those the check passes on the fixture
+    with `solution/` laid over, from hidden files where any are (a contestant's own tests are
+    its business). Run once per task and process, shared by concurrent callers. None when the
+    check does not run pytest or no `solution/` passes it (then only the verdict's own
+    consistency is checked)."""
+    assert task.check is not None
+    if not _PYTEST_COMMAND.search(task.check.command) or not task.solution_dir.is_dir():
         return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    if not suites:
+    key = await asyncio.to_thread(_task_key, task)
+    if key in _TRUSTED:
+        return _TRUSTED[key]
+    running_key = (key, id(asyncio.get_running_loop()))
+    running = _COLLECTING.get(running_key)
+    if running is None:
+        running = asyncio.ensure_future(_collect_trusted(task, sandboxed, network))
+        _COLLECTING[running_key] = running
+        running.add_done_callback(lambda _: _COLLECTING.pop(running_key, None))
+    ids = await asyncio.shield(running)
+    _TRUSTED[key] = ids
+    return ids
+
+
+async def _collect_trusted(
+    task: TaskSpec, sandboxed: bool | None, network: bool
+) -> frozenset[str] | None:
+    with tempfile.TemporaryDirectory(prefix="bakeoff-trusted-") as scratch:
+        solved = prepare_workspace(task, Path(scratch) / "ws")
+        await asyncio.to_thread(apply_solution, task, solved)
+        result, found = await _run(task, solved, None, sandboxed=sandboxed, network=network)
+    if not result.passed:
         return None
-    tests = failures = errors = skipped = 0
-    try:
-        for suite in suites:
-            tests += int(suite.get("tests", "0"))
-            failures += int(suite.get("failures", "0"))
-            errors += int(suite.get("errors", "0"))
-            skipped += int(suite.get("skipped", "0"))
-    except ValueError:
-        return None
-    total = tests - skipped
-    return max(total - failures - errors, 0), max(total, 0)
+    hidden = set(overlay_files(task.hidden_dir))
+    from_hidden = frozenset(i for i in found.passed_ids if i.split("::", 1)[0] in hidden)
+    return from_hidden or found.passed_ids
+
+
+def _task_key(task: TaskSpec) -> str:
+    """Changes whenever the task's spec or any of its files does."""
+    digest = hashlib.sha256(task.model_dump_json().encode())
+    for sub in (task.files_dir, task.hidden_dir, task.solution_dir):
+        for rel in overlay_files(sub):
+            info = (sub / rel).stat()
+            digest.update(f"{sub.name}/{rel}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 async def acheck_fixture(
@@ -188,11 +233,10 @@ async def acheck_fixture(
 ) -> CheckResult:
     """The task's check on a fresh copy of its fixture in `dest` (missing or empty), with
     `change` applied to that workspace first (none: the untouched fixture), as a trial's check
-    runs: the hidden files installed over whatever the change left under their names."""
+    runs: only the graded files of what the change left, and the hidden files."""
     workspace = prepare_workspace(task, dest)
     if change is not None:
         change(workspace)
-    install_hidden(task, workspace)
     return await arun_check(task, workspace)
 
 
@@ -267,12 +311,12 @@ def _summary(result: CheckResult) -> str:
 
 
 class _CheckSetup:
-    """The environment, mounts and files of one check run, all outside the workspace."""
+    """The environment, mounts and files of one check run, all outside the check folder."""
 
-    def __init__(self, task: TaskSpec, workspace: Path, scratch: Path) -> None:
-        bin_dir, site_dir, results = scratch / "bin", scratch / "site", scratch / "result"
-        for folder in (bin_dir, site_dir, results):
-            folder.mkdir()
+    def __init__(self, task: TaskSpec, folder: Path, scratch: Path) -> None:
+        bin_dir, site_dir = scratch / "bin", scratch / "site"
+        for made in (bin_dir, site_dir):
+            made.mkdir()
         # A wrapper script, not a symlink: a venv's interpreter finds its site-packages through
         # the path it was started by, and a symlink elsewhere would lose them.
         for name in ("python", "python3"):
@@ -280,13 +324,12 @@ class _CheckSetup:
             shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
             shim.chmod(0o755)
         (site_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-        (site_dir / f"{_MARKER_PLUGIN}.py").write_text(_MARKER_SOURCE)
-        self.result_file = results / RESULT_FILE
-        self.started_file = results / "pytest-started"
+        (site_dir / f"{verdict.PLUGIN_NAME}.py").write_text(verdict.PLUGIN_SOURCE)
+        self.verdict_file = scratch / "verdict.jsonl"  # never mounted in the sandbox
         hidden = overlay_files(task.hidden_dir)
         config = task.hidden_dir / _TASK_PYTEST_CONFIG
         if config.is_file():
-            config_path = workspace / _TASK_PYTEST_CONFIG
+            config_path = folder / _TASK_PYTEST_CONFIG
         else:
             config_path = scratch / "pytest.ini"
             config_path.write_text("[pytest]\n")
@@ -294,30 +337,25 @@ class _CheckSetup:
             "-p",
             "no:cacheprovider",
             "-p",
-            _MARKER_PLUGIN,
+            verdict.PLUGIN_NAME,
             "-c",
             str(config_path),
-            f"--rootdir={workspace}",
+            f"--rootdir={folder}",
             "--noconftest",
             "--import-mode=append",
-            f"--junitxml={self.result_file}",
-            "-o",
-            "junit_family=xunit2",
         ]
         self.env = sandbox.step_env(
-            workspace,
+            folder,
             path_prefix=[bin_dir, Path(sys.executable).parent],
             extra={
                 "PYTHONSAFEPATH": "1",
                 "PYTHONPATH": str(site_dir),
                 "PYTHONPYCACHEPREFIX": "/tmp/bakeoff-pycache",
-                "BAKEOFF_PYTEST_STARTED": str(self.started_file),
                 # PYTEST_ADDOPTS is split with shlex: paths with spaces must survive it.
                 "PYTEST_ADDOPTS": shlex.join(addopts),
             },
         )
         self.mounts = sandbox.Mounts(
             read_only=[bin_dir, site_dir, *([] if config.is_file() else [config_path])],
-            writable=[results],
-            read_only_over=[(task.hidden_dir / rel, workspace / rel) for rel in hidden],
+            read_only_over=[(task.hidden_dir / rel, folder / rel) for rel in hidden],
         )

@@ -8,7 +8,8 @@ validate` proves it). The agent's final answer reaches the check through a file:
 has stopped, for every trial of a task with a check whose agent did not end in an error (an
 errored trial is neither checked nor judged), the trial writes the final answer verbatim to
 `ANSWER.txt` (`ANSWER_FILE`) at the workspace root with `write_answer()`, replacing anything the
-agent left under that name, then calls `install_hidden()`, then runs the check, so an
+agent left under that name, then runs the check in a folder of the fixture, the graded files
+(`CheckSpec.graded`, `ANSWER.txt` always among them) and `hidden/` (`install_hidden()`), so an
 answer-only task's hidden check simply reads `ANSWER.txt`. The workspace diff is taken before
 both, so neither file shows up as the agent's work; a task without a check gets no
 `ANSWER.txt`. A `solution/` of an answer-only task therefore holds an `ANSWER.txt` with a
@@ -51,6 +52,19 @@ class CheckSpec(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     """Wall-clock limit in seconds; past it the whole process group is killed and it fails."""
 
+    graded: list[str] | None = None
+    """Globs of the workspace files the check sees (`todo/**/*.py`); None: the fixture's files
+    and the files the prompt names. Nothing else the agent wrote is there when the check runs
+    (see `bakeoff.evals.check_folder`)."""
+
+    @field_validator("graded")
+    @classmethod
+    def _graded_inside(cls, value: list[str] | None) -> list[str] | None:
+        for glob in value or []:
+            parts = glob.split("/")
+            if not glob or glob.startswith("/") or "\\" in glob or ".." in parts:
+                raise ValueError(f"{glob!r}: a glob relative to the workspace, without '..'")
+        return value
 
 class JudgeSpec(BaseModel):
     """`[judge]`: what an LLM judge grades the run against."""

@@ -36,7 +36,7 @@ from bakeoff.evals.records import (
     TrialStatus,
     trial_status,
 )
-from bakeoff.evals.task import TaskSpec, install_hidden, prepare_workspace, write_answer
+from bakeoff.evals.task import TaskSpec, prepare_workspace, write_answer
 from bakeoff.models.base import Model
 from bakeoff.models.ratelimit import RateLimitedModel
 from bakeoff.redact import redact, redact_model
@@ -194,11 +194,11 @@ async def _grade(
     *,
     network: bool,
 ) -> CheckResult:
-    """Install the answer and hidden files, run the check, then void a pass that the
-    contestant forged or that a workspace over its disk limit cannot be trusted with."""
+    """Write the answer, run the check (on a folder of the fixture, the graded files and the
+    hidden files: the workspace itself is only read), then void a pass that the contestant
+    forged or that a workspace over its disk limit cannot be trusted with."""
     used = await _off_loop("measuring the workspace", workspace_bytes, ws)
     await _off_loop("writing ANSWER.txt", write_answer, ws, result.answer)
-    await _off_loop("installing the hidden checks", install_hidden, task, ws)
     check = await arun_check(task, ws, network=network)
     why = None
     if used > MAX_WORKSPACE_BYTES:
