@@ -288,7 +288,9 @@ async def run_agent(
         rejected = rejected and exc.status not in INFRASTRUCTURE_4XX
         tally.stop("rejected" if rejected else "provider_error", str(exc))
     except Exception as exc:  # a bug in an adapter must not take a whole bake-off down
-        tally.stop("error", f"{type(exc).__name__}: {exc}")
+        # Labelled as bakeoff's own: contestant bytes reach the tools as ToolErrors, so what
+        # lands here is an adapter's or the loop's bug (an error, counted and shown).
+        tally.stop("internal", f"internal error (a bakeoff bug): {type(exc).__name__}: {exc}")
     finally:
         out.duration_s = time.perf_counter() - t0
         if not out.answer:

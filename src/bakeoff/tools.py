@@ -348,6 +348,35 @@ def workspace_bytes(root: Path) -> int:
     return total
 
 
+CONTESTANT_DATA_ERRORS = (ValueError, OSError, ArithmeticError, RecursionError, MemoryError)
+"""What a call raises when the bytes a model sent are ones it will not take: a NUL or a lone
+surrogate where the OS or a codec meets it (ValueError, UnicodeError), a path the OS refuses,
+a value too big or too deep. Anything else a tool raises is bakeoff's own bug."""
+
+
+def tool_argument(name: str, value: object) -> str:
+    """A tool argument as the text the tool takes: a string as sent, a number as written; any
+    other JSON value (null, a list, an object) is refused, as is a NUL byte or a lone surrogate
+    in a command (no shell can take one; a path's are refused by the workspace), with a message
+    saying what to send instead."""
+    if isinstance(value, bool) or value is None or not isinstance(value, str | int | float):
+        kind = {bool: "a boolean", type(None): "null", list: "a list", dict: "an object"}
+        shown = kind.get(type(value), type(value).__name__)
+        raise ToolError(f"{name} must be a string, not {shown}; send it as a JSON string")
+    text = value if isinstance(value, str) else repr(value)
+    if name == "command":
+        if "\x00" in text:
+            raise ToolError(f"{name} contains a NUL byte, which no {name} can hold; remove it")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ToolError(
+                f"{name} is not valid text: a lone surrogate (\\u{ord(text[exc.start]):04x}) at "
+                f"character {exc.start}; send plain UTF-8 text"
+            ) from None
+    return text
+
+
 _TRACKED = ("read_file", "write_file", "edit_file")
 SyncTool = Callable[..., str]
 SYNC_TOOLS: dict[str, SyncTool] = {
@@ -385,11 +414,19 @@ class ToolBox:
 
     async def run(self, call: ToolCall) -> str:
         """Run one call; raises ToolError with a message for the model. A key that a
-        contestant read somehow never goes back to the provider or into the transcript."""
+        contestant read somehow never goes back to the provider or into the transcript.
+        Whatever the model sent that a call underneath refuses (bytes the OS or a codec will
+        not take, a value too deep or too big) is its mistake, told to it as a ToolError: it
+        never ends the run."""
         try:
             return redact(await self._run(call))
         except ToolError as exc:
             raise ToolError(redact(str(exc))) from None
+        except CONTESTANT_DATA_ERRORS as exc:
+            what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else ""
+            raise ToolError(
+                redact(f"{call.name} refused its arguments ({what or type(exc).__name__})")
+            ) from None
 
     async def _run(self, call: ToolCall) -> str:
         spec = self._offered.get(call.name)
@@ -408,7 +445,7 @@ class ToolBox:
                 + (f"missing: {', '.join(missing)}. " if missing else "")
                 + (f"unknown: {', '.join(sorted(unknown))}." if unknown else "")
             )
-        args = {k: v if isinstance(v, str) else str(v) for k, v in call.arguments.items()}
+        args = {k: tool_argument(k, v) for k, v in call.arguments.items()}
         if call.name == "run_command":
             return await run_command(
                 self.workspace,

@@ -135,9 +135,11 @@ StopReason = Literal[
     "error",
     "no_attempt",
     "runaway",
+    "internal",
 ]
-"""Why a run stopped. `no_attempt`: the model never tried the task — its final answer is itself
-a tool call written as text (a tool it has or not), or it ended with no answer and no tool call;
+"""Why a run stopped. `internal`: a bug in bakeoff or one of its adapters ended the run — an
+error, labelled so that it is never taken for the provider's failure, nor hidden.
+`no_attempt`: the model never tried the task — its final answer is itself a tool call written as text (a tool it has or not), or it ended with no answer and no tool call;
 graded as a failure. `runaway`: a reply degenerated into repetition or hit the output cap
 without a tool call — the model used up its allowance, graded like a timeout. `rejected`: the provider refused a request as invalid (a 4xx other than
 auth, not-found and rate limits: a context overflow the model's own output caused) — the model's

@@ -8,8 +8,12 @@ own provider's slot; every request of a provider with a rate cap waits for its t
 reported to the budget), so the local and Ray executors share it by construction.
 
 A trial never takes the bake-off down: file work runs off the event loop under its own time
-limit, and any failure of the harness (a workspace that cannot be copied, diffed or checked)
-becomes that trial's `error` record, with the reason, instead of an exception."""
+limit, and a failure becomes a record, never an exception (`attribute` says whose it is). File
+work that fails before the contestant acted (copying the fixture) is the harness's `error`;
+after it acted, file work that fails on what it wrote (snapshot, diff, scan, check set-up: an
+OS or data error, a timeout) is the contestant's, `failed` as `ungradable: ...` — else a
+contestant could launder its failure into an error, which no grade counts. A programming error
+is bakeoff's own bug: an `error` with the stop reason `internal`, whenever it happens."""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from bakeoff.models.base import Model
 from bakeoff.models.ratelimit import RateLimitedModel
 from bakeoff.redact import redact, redact_model
 from bakeoff.tools import MAX_WORKSPACE_BYTES, workspace_bytes
-from bakeoff.types import AgentResult
+from bakeoff.types import AgentResult, StopReason
 from bakeoff.workspace import remove_tree
 
 FILE_WORK_TIMEOUT_S = 120.0
@@ -52,7 +56,13 @@ R = TypeVar("R")
 
 
 class HarnessError(Exception):
-    """bakeoff itself could not run or grade a trial; recorded as the trial's error."""
+    """A piece of bakeoff's file work on a trial's workspace failed (an OS or data error, or its
+    time limit); whose fault that is depends on when (`attribute`)."""
+
+
+_DATA_ERRORS = (OSError, ValueError, ArithmeticError, RecursionError, MemoryError)
+"""What file work raises on odd bytes, names or shapes (a NUL, a folder too deep, a file too
+big): a fault of the data, not a bug in the code that read it."""
 
 
 async def _off_loop(what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -61,8 +71,24 @@ async def _off_loop(what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kw
         return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), FILE_WORK_TIMEOUT_S)
     except TimeoutError:
         raise HarnessError(f"{what} took over {FILE_WORK_TIMEOUT_S:g} s") from None
-    except (OSError, ValueError, UnicodeError) as exc:
+    except _DATA_ERRORS as exc:
         raise HarnessError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+
+
+def attribute(exc: Exception, *, acted: bool, step: str) -> tuple[TrialStatus, StopReason, str]:
+    """Whose fault `exc` is, raised by `step` of a trial: (status, the agent's stop reason to
+    record, why, one line). A programming error is bakeoff's bug (`error`, `internal`); file
+    work that failed before the contestant acted is the harness's (`error`); after, on what the
+    contestant wrote, it is the contestant's (`failed`, `ungradable`)."""
+    detail = str(exc).splitlines()[0][:300] if str(exc).strip() else ""
+    if not isinstance(exc, (HarnessError, *_DATA_ERRORS)):
+        what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return "error", "internal", f"internal error (a bakeoff bug) in {step}: {what}"
+    if not isinstance(exc, HarnessError):
+        detail = f"{step} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    if acted:
+        return "failed", "completed", f"ungradable: the workspace it left broke {detail}"
+    return "error", "error", f"harness: {detail}"
 
 
 def agent_config_for(task: TaskSpec, base: AgentConfig) -> AgentConfig:
@@ -102,6 +128,8 @@ async def run_trial(
     slot_wait = queued_s
     result: AgentResult | None = None
     diff = ""
+    acted = False  # whether the contestant has had the workspace: then its bytes are its own
+    step = "setting up the trial"
     try:
         async with slot or contextlib.nullcontext():
             # The workspace is made once the slot is ours: a queue of 10,000 trials holds no
@@ -112,9 +140,11 @@ async def run_trial(
             await _off_loop("copying the fixture", prepare_workspace, task, ws)
             before = await _off_loop("snapshotting the fixture", snapshot, ws)
             started = time.time()
+            acted, step = True, "running the agent"
             result = await run_agent(
                 task.prompt, model, ws, agent_config_for(task, agent_config), on_turn=on_turn
             )
+            step = "grading"
             result = redact_model(result)  # before judges (another provider) or ANSWER.txt
             if on_agent_done is not None:  # before the slot frees: the budget sees this spend
                 on_agent_done(result)
@@ -144,12 +174,16 @@ async def run_trial(
             tamper=findings,
             sandboxed=result.sandboxed and (check is None or check.sandboxed),
         )
-    except HarnessError as exc:
+    except Exception as exc:  # never out of a trial: a record, the fault named (`attribute`)
+        status, stop, why = attribute(exc, acted=acted, step=step)
         failed = result or AgentResult(
-            ok=False, answer="", model=model.id, provider=model.provider, stop_reason="error"
+            ok=False, answer="", model=model.id, provider=model.provider, stop_reason=stop
         )
-        failed = failed.model_copy(update={"error": redact(f"harness: {exc}")})
-        return _record(task, model, repeat, run_id, failed, "error", slot_wait, started, diff)
+        update: dict[str, object] = {"error": redact(why)}
+        if stop == "internal":
+            update.update(stop_reason="internal", ok=False)
+        failed = failed.model_copy(update=update)
+        return _record(task, model, repeat, run_id, failed, status, slot_wait, started, diff)
     finally:
         if root is not None and not keep_workspace:  # off the event loop: deletes can be slow
             await asyncio.to_thread(remove_tree, root, ignore_errors=True)
