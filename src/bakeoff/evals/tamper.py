@@ -3,52 +3,37 @@
 The sandbox and the check's isolation stop a contestant from changing how the check is run;
 what they cannot stop is code inside the test process itself (a solution module that
 monkeypatches pytest when the test imports it). So after the agent stops, every file it created
-or changed is scanned. A finding of severity `void` (pytest internals, `os._exit`, `atexit`,
-`sys.modules` or `builtins` rewritten, tracing hooks, byte code, `.pth`/`sitecustomize`/
-`conftest.py`/pytest configuration planted) voids a passing check: the trial fails, and the
-report and the judge see why. A finding of severity `flag` (ctypes, stack inspection, walking the
-interpreter's objects, signalling processes) is shown to the report and the judge, and grades
-nothing by itself: honest code uses these now and then.
+or changed is scanned: planted files by name (`conftest.py`, `sitecustomize.py`, `.pth`, byte
+code, pytest configuration), and every Python source — `.py` files, the `import` lines of a
+`.pth`, scripts with a Python `#!` line — by its syntax tree (`evals/tamper_ast.py`), so a name is
+found however it is spelled. A finding of severity `void` (pytest internals, process exits,
+`sys.modules` or `builtins` rewritten, import or tracing hooks, frames walked, objects that equal
+anything, names hidden at run time, a Python file too large or too deep to scan) voids a passing
+check: the trial fails, and the report and the judge see why. A finding of severity `flag`
+(ctypes, caller inspection, signals, processes, code run from a string) is shown to the report
+and the judge, and grades nothing by itself: honest code uses these now and then. The scan reads
+at most `MAX_TOKENS_TOTAL` tokens of Python in all; a Python file past that is a `void` finding,
+so a workspace of hostile files costs bounded time.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from typing import Literal
 
 from pydantic import BaseModel
 
+from bakeoff.evals import tamper_ast
 from bakeoff.evals.diff import Snapshot
+from bakeoff.evals.tamper_rules import Rule, Severity
 from bakeoff.workspace import display_name
 
-Severity = Literal["void", "flag"]
+__all__ = ["MAX_FINDINGS", "Rule", "Severity", "TamperFinding", "describe", "scan", "voids"]
 
 MAX_FINDINGS = 50
-
-_RULES: tuple[tuple[Severity, str, str], ...] = (
-    ("void", "reaches into pytest's internals", r"\b_pytest\b"),
-    ("void", "monkeypatches pytest", r"\bpytest\s*\.\s*[\w.]+\s*=[^=]|setattr\(\s*pytest\b"),
-    ("void", "exits the process from inside a test run", r"\bos\s*\.\s*_exit\b|\b_exit\s*\("),
-    ("void", "registers exit hooks", r"\batexit\b"),
-    (
-        "void",
-        "rewrites sys.modules",
-        r"sys\s*\.\s*modules\s*(\[[^\]]*\]\s*=[^=]|\.\s*(update|setdefault|pop|clear)\b)",
-    ),
-    ("void", "rewrites builtins", r"\bbuiltins\s*\.\s*\w+\s*=[^=]|__builtins__"),
-    ("void", "installs tracing hooks", r"sys\s*\.\s*(settrace|setprofile)\b|\bsys\.monitoring"),
-    ("void", "edits the import machinery", r"sys\s*\.\s*(meta_path|path_hooks)\b"),
-    ("flag", "uses ctypes", r"\bctypes\b"),
-    (
-        "flag",
-        "inspects its caller",
-        r"sys\s*\.\s*_getframe|\binspect\s*\.\s*(stack|currentframe)",
-    ),
-    ("flag", "walks the interpreter's objects", r"\bgc\s*\.\s*get_(referrers|objects)"),
-    ("flag", "signals processes", r"\bos\s*\.\s*kill(pg)?\b|\bsignal\s*\.\s*(signal|alarm)"),
-)
-_CODE_PATTERNS = [(severity, why, re.compile(rule)) for severity, why, rule in _RULES]
+MAX_TOKENS_TOTAL = 300_000
+"""Python tokens the scan parses across one workspace (an honest change is far below)."""
+_PYTHON_SUFFIXES = (".py", ".pyw")
+_PYTHON_SHEBANG = b"#!"
 _PLANTED_NAMES = {
     "conftest.py": "plants a pytest conftest.py",
     "sitecustomize.py": "plants sitecustomize.py",
@@ -85,12 +70,16 @@ class TamperFinding(BaseModel):
     """What it does, in a few words."""
     excerpt: str = ""
     """The matching line, shortened."""
+    rule: Rule | None = None
+    """The family of the finding (`exit`, `pytest`, `always-equal`…); None in records made
+    before the scan named them."""
 
 
 def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
     """Findings in the files of `after` (the finished workspace) that are new or differ from
     `before` (the fixture). Pure: both snapshots were taken without following links."""
     findings: list[TamperFinding] = []
+    budget = MAX_TOKENS_TOTAL
     for rel in sorted(after):
         data = after[rel]
         if before.get(rel) == data:
@@ -99,18 +88,63 @@ def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
         name = rel.rsplit("/", 1)[-1].lower()
         planted = _PLANTED_NAMES.get(name) or _PLANTED_SUFFIXES.get(os.path.splitext(name)[1])
         if planted:
-            findings.append(TamperFinding(path=shown, severity="void", why=planted))
-        if isinstance(data, bytes):
+            findings.append(TamperFinding(path=shown, severity="void", why=planted, rule="planted"))
+        if not isinstance(data, bytes):
+            if name.endswith(_PYTHON_SUFFIXES):  # too large, a link, a FIFO: nothing to vouch for
+                why = f"is Python the tamper scan could not read ({data.note})"
+                findings.append(
+                    TamperFinding(path=shown, severity="void", why=why, rule="unscannable")
+                )
+        else:
             section = _PYTEST_SECTIONS.get(name)
             if section is not None and section in data:
                 findings.append(
-                    TamperFinding(path=shown, severity="void", why="plants pytest configuration")
+                    TamperFinding(
+                        path=shown,
+                        severity="void",
+                        why="plants pytest configuration",
+                        rule="planted",
+                    )
                 )
-            if name.endswith(".py"):
-                findings.extend(_scan_code(shown, data))
+            source = _python_source(name, data)
+            if source is not None:
+                cost = tamper_ast.tokens(source)
+                if cost > budget:
+                    why = "is Python past what the tamper scan reads in one workspace"
+                    hits = [tamper_ast.Hit(None, "void", "unscannable", why)]
+                else:
+                    budget -= cost
+                    hits = tamper_ast.scan_source(source)
+                findings.extend(_finding(shown, h) for h in hits)
         if len(findings) >= MAX_FINDINGS:
             break
     return findings[:MAX_FINDINGS]
+
+
+def _python_source(name: str, data: bytes) -> bytes | None:
+    """The Python in a file that Python would run: a module or script, or the `import` lines
+    that `site` executes from a `.pth` file (other lines blanked, so line numbers hold)."""
+    if name.endswith(_PYTHON_SUFFIXES) or (
+        data.startswith(_PYTHON_SHEBANG) and b"python" in data.split(b"\n", 1)[0]
+    ):
+        return data
+    if name.endswith(".pth"):
+        return b"\n".join(
+            line if line.startswith((b"import ", b"import\t")) else b""
+            for line in data.split(b"\n")
+        )
+    return None
+
+
+def _finding(path: str, hit: tamper_ast.Hit) -> TamperFinding:
+    return TamperFinding(
+        path=path,
+        line=hit.line,
+        severity=hit.severity,
+        why=hit.why,
+        excerpt=hit.excerpt,
+        rule=hit.rule,
+    )
 
 
 def voids(findings: list[TamperFinding]) -> bool:
@@ -125,21 +159,3 @@ def describe(findings: list[TamperFinding]) -> str:
         + (f" — {f.excerpt}" if f.excerpt else "")
         for f in findings
     )
-
-
-def _scan_code(rel: str, data: bytes) -> list[TamperFinding]:
-    found: list[TamperFinding] = []
-    text = data.decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        for severity, why, pattern in _CODE_PATTERNS:
-            if pattern.search(line):
-                found.append(
-                    TamperFinding(
-                        path=rel,
-                        line=number,
-                        severity=severity,
-                        why=why,
-                        excerpt=line.strip()[:120],
-                    )
-                )
-    return found

@@ -1,0 +1,533 @@
+"""The semantic half of the tamper scan: what a Python file does to the grader, read from its
+syntax tree rather than its text, so a name is found however it is spelled.
+
+Every name the code reaches is followed to what it means: imports and aliases
+(`import os as o`, `from sys import meta_path as mp`), lookups by string (`getattr`, `setattr`,
+`__getattribute__`, `operator.attrgetter`, `vars(m)[...]`, `m.__dict__[...]`,
+`sys.modules[...]`, `globals()[...]`), imports by string (`__import__`,
+`importlib.import_module`), with every string folded to its value first
+(`evals/tamper_fold.py`). The qualified names are judged by `evals/tamper_rules.py`. Code run
+from a string (`exec`, `eval`, `compile`) is scanned in turn when the string is a constant, and is
+a finding itself when it is not; a name or module computed from something the folder cannot
+follow is a finding too, void when it was built from encoded pieces or looked up on a module
+that matters. Also found: exits and processes started at import time (not under
+`if __name__ == "__main__"`), comparison methods that always agree (`__eq__` returning True),
+pytest hooks and plugin lists, and strings that hide a telling word.
+
+Bounded: a file over `MAX_TOKENS` is not parsed (a finding), the walk is iterative, folding is
+capped, and a tree too deep for Python's parser is a finding; nothing here raises.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import tokenize
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from io import BytesIO
+
+from bakeoff.evals import tamper_rules as R
+from bakeoff.evals.tamper_fold import UNKNOWN, Binding, Folder
+from bakeoff.evals.tamper_rules import Rule, Severity
+
+MAX_TOKENS = 100_000
+"""Tokens in one file the scan parses; a larger file is a finding (parsing 1 MB of dense
+Python takes seconds)."""
+MAX_EXEC_DEPTH = 3
+_TOKEN = re.compile(rb"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding in a Python source."""
+
+    line: int | None
+    severity: Severity
+    rule: Rule
+    why: str
+    excerpt: str = ""
+
+
+def tokens(data: bytes, limit: int = MAX_TOKENS) -> int:
+    """Roughly how many tokens `data` holds, counting no further than `limit + 1`."""
+    return sum(1 for _ in itertools.islice(_TOKEN.finditer(data), limit + 1))
+
+
+def scan_source(data: bytes) -> list[Hit]:
+    """Findings in one Python source (bytes, so a coding cookie is honoured as Python would)."""
+    if tokens(data) > MAX_TOKENS:
+        return [_whole("void", f"is too large for the tamper scan (over {MAX_TOKENS} tokens)")]
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, LookupError) as exc:  # Python cannot import it either
+        why = getattr(exc, "msg", None) or str(exc)
+        return [_whole("flag", f"is not valid Python ({str(why)[:80]})")]
+    except (RecursionError, MemoryError):
+        return [_whole("void", "is nested too deeply for the tamper scan")]
+    try:
+        hits = _Analysis(tree, {}, 0).run()
+    except (RecursionError, MemoryError):
+        return [_whole("void", "is nested too deeply for the tamper scan")]
+    if not hits:
+        return []
+    lines = _decode(data).splitlines()
+    return [
+        h
+        if h.line is None or not 0 < h.line <= len(lines)
+        else Hit(h.line, h.severity, h.rule, h.why, lines[h.line - 1].strip()[:120])
+        for h in hits
+    ]
+
+
+def _whole(severity: Severity, why: str) -> Hit:
+    return Hit(None, severity, "unscannable", why)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+        return data.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError, ValueError):
+        return data.decode("utf-8", errors="replace")
+
+
+def _walk(root: ast.AST, skip_defs: bool = False) -> Iterator[ast.AST]:
+    """Every node under `root`, iteratively; with `skip_defs`, not into nested functions."""
+    stack = list(ast.iter_child_nodes(root))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not (
+            skip_defs and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        ):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_main_guard(node: ast.If) -> bool:
+    t = node.test
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
+        return False
+    sides = [t.left, t.comparators[0]]
+    return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+        isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+    )
+
+
+class _Analysis:
+    """One pass to bind names, one to judge every node; `inherited` carries the bindings of the
+    file whose `exec` string this is."""
+
+    def __init__(self, tree: ast.Module, inherited: Mapping[str, Sequence[Binding]], depth: int):
+        self.tree = tree
+        self.depth = depth
+        self.bindings: defaultdict[str, list[Binding]] = defaultdict(list)
+        for name, bound in inherited.items():
+            self.bindings[name].extend(bound)
+        self.folder = Folder(self.bindings, self.qualify)
+        self.hits: dict[tuple[int | None, str], Hit] = {}
+        self.defined: set[str] = set()
+        self.exiting: set[str] = set()
+
+    def run(self) -> list[Hit]:
+        self._bind()
+        self._find_exiting_functions()
+        stack: list[tuple[ast.AST, bool, bool]] = [(self.tree, True, False)]
+        while stack:  # (node, runs at import time, is a statement of a class body)
+            node, at_import, in_class = stack.pop()
+            if self._judge(node, at_import, in_class):
+                continue  # a folded constant: nothing under it runs
+            children: list[tuple[ast.AST, bool, bool]] = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inner = set(map(id, node.body if isinstance(node.body, list) else [node.body]))
+                for child in ast.iter_child_nodes(node):
+                    children.append((child, at_import and id(child) not in inner, False))
+            elif isinstance(node, ast.ClassDef):
+                body = set(map(id, node.body))
+                children = [(c, at_import, id(c) in body) for c in ast.iter_child_nodes(node)]
+            elif isinstance(node, ast.If) and _is_main_guard(node):
+                body = set(map(id, node.body))
+                children = [
+                    (c, at_import and id(c) not in body, False) for c in ast.iter_child_nodes(node)
+                ]
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                children = []  # a docstring or bare string does nothing
+            else:
+                children = [(c, at_import, False) for c in ast.iter_child_nodes(node)]
+            stack.extend(reversed(children))
+        return sorted(self.hits.values(), key=lambda h: (h.line or 0, h.severity != "void"))
+
+    # -- names -------------------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        for node in ast.walk(self.tree):  # breadth first: statements of one block in order
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    self.bindings[a.asname or a.name.split(".")[0]].append(
+                        a.name if a.asname else a.name.split(".")[0]
+                    )
+            elif isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    if a.name != "*":
+                        full = f"{node.module}.{a.name}" if node.module and not node.level else None
+                        self.bindings[a.asname or a.name].append(full)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind_target(target, node.value)
+            elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+                self._bind_target(node.target, node.value)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                before = self.bindings[node.target.id]
+                last = before[-1] if before else None
+                grown = None
+                if isinstance(last, ast.expr):  # `x += "xit"` after `x = "_e"` folds to "_exit"
+                    grown = ast.BinOp(left=last, op=node.op, right=node.value)
+                before.append(grown)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.bindings[node.name].append(None)
+                self.defined.add(node.name)
+
+    def _bind_target(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.bindings[target.id].append(value)
+        elif isinstance(target, ast.Tuple | ast.List):
+            pairs = (
+                zip(target.elts, value.elts, strict=True)
+                if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
+                else ((t, None) for t in target.elts)
+            )
+            for t, v in pairs:
+                if v is not None:
+                    self._bind_target(t, v)
+                elif isinstance(t, ast.Name):
+                    self.bindings[t.id].append(None)
+
+    def qualify(self, node: ast.expr, depth: int = 0) -> str | None:
+        """The module path and attributes `node` denotes (`"os._exit"`), however it was
+        reached; `<globals>` for a module's own namespace; None when not a known name."""
+        if depth > 30:
+            return None
+        q = self.qualify
+        if isinstance(node, ast.Name):
+            bound = self.bindings.get(node.id)
+            if not bound:
+                if node.id == "__builtins__":
+                    return "builtins"
+                return f"builtins.{node.id}" if node.id in R.BUILTIN_NAMES else None
+            for b in reversed(bound):
+                found = b if isinstance(b, str) else b and q(b, depth + 1)
+                if found:
+                    return found
+            return None
+        if isinstance(node, ast.Attribute):
+            base = q(node.value, depth + 1)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Subscript):
+            base, key = q(node.value, depth + 1), self.folder.text(node.slice)
+            if base is None or key is None:
+                return None
+            if base in ("sys.modules", "builtins"):
+                return key if base == "sys.modules" else f"builtins.{key}"
+            if base.endswith(".__dict__"):
+                return f"{base[: -len('.__dict__')]}.{key}"
+            return q(ast.Name(id=key), depth + 1) if base == "<globals>" else None
+        if isinstance(node, ast.Call):
+            return self._qualify_call(node, depth)
+        return None
+
+    def _qualify_call(self, node: ast.Call, depth: int) -> str | None:
+        func, args = node.func, node.args
+        if (
+            isinstance(func, ast.Call)
+            and self.qualify(func.func, depth + 1) == "operator.attrgetter"
+        ):
+            name = self.folder.text(func.args[0]) if func.args else None
+            base = self.qualify(args[0], depth + 1) if args else None
+            return f"{base}.{name}" if base and name else None
+        f = self.qualify(func, depth + 1)
+        if f in R.IMPORTERS and args:
+            return self.folder.text(args[0])
+        if f in ("builtins.globals", "builtins.locals") or (f == "builtins.vars" and not args):
+            return "<globals>"
+        if f == "builtins.vars" and args:
+            base = self.qualify(args[0], depth + 1)
+            return f"{base}.__dict__" if base else None
+        if f in ("sys.modules.get", "sys.modules.__getitem__") and args:
+            return self.folder.text(args[0])
+        target = self._attr_lookup(node, f)
+        if target is not None and target[1] is not None:
+            base = self.qualify(target[0], depth + 1)
+            name = self.folder.text(target[1])
+            return f"{base}.{name}" if base and name else None
+        return None
+
+    def _attr_lookup(
+        self, node: ast.Call, f: str | None
+    ) -> tuple[ast.expr, ast.expr | None] | None:
+        """(object, name) when `node` looks an attribute up by a string."""
+        args = node.args
+        if f in R.GETATTRS:
+            return (args[0], args[1] if len(args) > 1 else None) if args else None
+        if isinstance(node.func, ast.Attribute) and node.func.attr in R.ATTR_METHODS:
+            return (node.func.value, args[0] if args else None)
+        return None
+
+    def _find_exiting_functions(self) -> None:
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                for n in _walk(stmt, skip_defs=True):
+                    if (isinstance(n, ast.Call) and self._exits(n)) or (
+                        isinstance(n, ast.Raise) and self._raises_exit(n)
+                    ):
+                        self.exiting.add(stmt.name)
+                        break
+
+    def _exits(self, call: ast.Call) -> bool:
+        """Whether `call` may exit the process with status 0 (a pass, to a check that runs a
+        script); an exit with an error status or message can only fail."""
+        f = self.qualify(call.func)
+        if f not in R.EXIT_CALLS:
+            return False
+        if f not in ("sys.exit", "builtins.exit", "builtins.quit", "builtins.SystemExit"):
+            return True
+        arg = call.args[0] if call.args else None
+        code = None if arg is None else self.folder.value(arg)
+        return code is UNKNOWN or code in (None, 0)
+
+    def _raises_exit(self, node: ast.Raise) -> bool:
+        if isinstance(node.exc, ast.Call):
+            return self._exits(ast.Call(func=node.exc.func, args=node.exc.args, keywords=[]))
+        return node.exc is not None and self.qualify(node.exc) in R.EXIT_CALLS
+
+    # -- judging -----------------------------------------------------------------------------
+
+    def _hit(self, node: ast.AST | None, verdict: R.Verdict, prefix: str = "") -> None:
+        line = getattr(node, "lineno", None)
+        severity, rule, why = verdict
+        key = (line, why)
+        if key not in self.hits or (severity == "void" and self.hits[key].severity == "flag"):
+            self.hits[key] = Hit(line, severity, rule, prefix + why)
+
+    def _name(self, node: ast.AST, qual: str | None, store: bool = False) -> None:
+        if qual is None:
+            return
+        verdict = R.stored(qual) if store else None
+        if verdict is not None:
+            self._hit(node, verdict)
+        verdict = R.qualified(qual)
+        if verdict is not None:
+            self._hit(node, verdict)
+
+    def _attr(self, node: ast.AST, attr: str, store: bool = False) -> None:
+        verdict = R.ATTRIBUTES.get(attr) or (R.STORE_ATTRIBUTES.get(attr) if store else None)
+        if verdict is not None and attr not in self.defined:
+            self._hit(node, verdict)
+
+    def _judge(self, node: ast.AST, at_import: bool, in_class: bool) -> bool:
+        """Findings at `node`; True when it folded to a constant (its children need no look)."""
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for a in node.names:
+                if isinstance(node, ast.Import):
+                    self._name(node, a.name)
+                elif node.module and not node.level:
+                    self._name(node, node.module if a.name == "*" else f"{node.module}.{a.name}")
+        elif isinstance(node, ast.Attribute):
+            store = isinstance(node.ctx, ast.Store | ast.Del)
+            self._attr(node, node.attr, store)
+            self._name(node, self.qualify(node), store)
+        elif isinstance(node, ast.Name):
+            if node.id == "__builtins__":
+                self._hit(node, R.ATTRIBUTES["__builtins__"])
+            elif isinstance(node.ctx, ast.Load) and node.id in self.bindings:
+                self._name(node, self.qualify(node))
+            if node.id == "pytest_plugins" and isinstance(node.ctx, ast.Store):
+                self._hit(node, ("void", "pytest", "loads pytest plugins"))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+            self._store_item(node)
+        elif isinstance(node, ast.Raise) and at_import and self._raises_exit(node):
+            self._hit(node, ("void", "exit", "exits the process when imported"))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            self._definition(node, in_class)
+        elif isinstance(node, ast.Assign) and in_class:
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    self._always(t.id, node.value)
+        elif isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values, strict=True):
+                key = None if k is None else self.folder.text(k)
+                if key is not None:
+                    self._always(key, v)
+        if isinstance(node, ast.Call):
+            self._call(node, at_import)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            self._words(node, node.value, built=False)
+        elif isinstance(node, ast.BinOp | ast.JoinedStr | ast.Call | ast.Subscript):
+            text = self.folder.text(node)
+            if text is not None:
+                self._words(node, text, built=True)
+                return True
+        return False
+
+    def _store_item(self, node: ast.Subscript) -> None:
+        container = self.qualify(node.value)
+        if container == "<globals>":
+            if self.folder.text(node.slice) == "__builtins__":
+                self._hit(node, R.ATTRIBUTES["__builtins__"])
+        elif container is not None:
+            self._name(node, container, store=True)
+
+    def _call(self, node: ast.Call, at_import: bool) -> None:
+        f = self.qualify(node.func)
+        lookup = self._attr_lookup(node, f)
+        if lookup is not None:
+            obj, name_node = lookup
+            store = f in (
+                "builtins.setattr",
+                "builtins.delattr",
+                "builtins.object.__setattr__",
+            ) or (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("__setattr__", "__delattr__")
+            )
+            name = None if name_node is None else self.folder.text(name_node)
+            base = self.qualify(obj)
+            if name is not None:
+                self._attr(node, name, store)
+                self._name(node, f"{base}.{name}" if base else None, store)
+            elif name_node is not None:
+                self._computed(node, name_node, base, "looks up an attribute")
+        if f in R.IMPORTERS and node.args:
+            name = self.folder.text(node.args[0])
+            if name is None:
+                self._computed(node, node.args[0], "builtins", "imports a module")
+            else:
+                self._name(node, name)
+        if f in R.RUNNERS and node.args:
+            self._run_string(node, R.RUNNERS[f])
+        unpickles = f in ("pickle.loads", "_pickle.loads") and node.args
+        if unpickles and isinstance(self.folder.value(node.args[0]), bytes | str):
+            self._hit(node, ("void", "exec", "unpickles a constant, which runs code"))
+        local = isinstance(node.func, ast.Name) and node.func.id in self.exiting
+        if at_import and (self._exits(node) or local):
+            self._hit(node, ("void", "exit", "exits the process when imported"))
+        if at_import and f is not None and (R.qualified(f) or ("", "", ""))[1] == "process":
+            self._hit(node, ("void", "process", "starts a process when imported"))
+
+    def _computed(self, node: ast.Call, name_node: ast.expr, base: str | None, does: str) -> None:
+        """A name the folder could not compute: safe behind a known harmless prefix, void when
+        built from encoded pieces or looked up on a module that matters, a flag otherwise."""
+        prefix = self._prefix(name_node)
+        if prefix and not any(d.startswith(prefix) for d in R.DANGEROUS_NAMES):
+            return
+        root = (base or "").split(".", 1)[0]
+        if self._encoded(name_node) or root in R.SENSITIVE_ROOTS:
+            where = f" of {base}" if base and base != "builtins" else ""
+            self._hit(node, ("void", "dynamic", f"{does}{where} by a name computed at run time"))
+        elif not isinstance(name_node, ast.Name | ast.Attribute | ast.Subscript):
+            self._hit(node, ("flag", "dynamic", f"{does} by a name computed at run time"))
+
+    def _prefix(self, node: ast.expr) -> str:
+        """The known start of a string expression (`"visit_" + kind` starts `visit_`)."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.folder.text(node.left)
+            return left + self._prefix(node.right) if left is not None else self._prefix(node.left)
+        if isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            return (
+                first.value
+                if isinstance(first, ast.Constant) and isinstance(first.value, str)
+                else ""
+            )
+        return ""
+
+    def _encoded(self, node: ast.expr) -> bool:
+        for n in itertools.islice(itertools.chain([node], _walk(node)), 500):
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = (
+                    f.attr
+                    if isinstance(f, ast.Attribute)
+                    else f.id
+                    if isinstance(f, ast.Name)
+                    else ""
+                )
+                if name in R.ENCODERS:
+                    return True
+            if isinstance(n, ast.Slice) and n.step is not None:
+                return True
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitXor):
+                return True
+        return False
+
+    def _run_string(self, node: ast.Call, severity: Severity) -> None:
+        source = self.folder.value(node.args[0])
+        if not isinstance(source, str | bytes):
+            if not isinstance(node.args[0], ast.Constant):
+                self._hit(node, (severity, "exec", "runs code the scan cannot read"))
+            return
+        self._hit(node, ("flag", "exec", "runs code from a string"))
+        if self.depth >= MAX_EXEC_DEPTH:
+            self._hit(node, ("void", "exec", "nests code in strings too deeply to scan"))
+            return
+        try:
+            tree = ast.parse(source, mode="exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return  # neither can exec run it
+        for hit in _Analysis(tree, self.bindings, self.depth + 1).run():
+            self._hit(node, (hit.severity, hit.rule, hit.why), prefix="in code run from a string: ")
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef, in_class: bool) -> None:
+        if in_class:
+            self._always(node.name, node)
+        elif node.name.startswith("pytest_") and node in self.tree.body:
+            if node.name == "pytest_generate_tests":
+                self._hit(node, ("flag", "pytest", "defines a pytest hook"))
+            else:
+                self._hit(node, ("void", "pytest", "defines a pytest hook"))
+
+    def _always(self, method: str, body: ast.AST) -> None:
+        """Comparison methods that return the same truth whatever they are given."""
+        if isinstance(body, ast.Lambda):
+            results = [self.folder.value(body.body)]
+        elif isinstance(body, ast.FunctionDef | ast.AsyncFunctionDef):
+            results = self._returns(body)
+        else:
+            return
+        if not results or UNKNOWN in results:
+            return
+        if method == "__hash__":
+            self._hit(body, ("flag", "always-equal", "hashes every instance alike"))
+        elif method in R.ALWAYS:
+            want, severity = R.ALWAYS[method]
+            if all(bool(r) is want for r in results):
+                side = "equal to anything" if want else "never unequal"
+                why = f"defines {method} that always returns {want}: {side}"
+                self._hit(body, (severity, "always-equal", why))
+
+    def _returns(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[object]:
+        """What each `return` of `fn` gives, `UNKNOWN` where it is not a constant."""
+        return [
+            None if n.value is None else self.folder.value(n.value)
+            for n in _walk(fn, skip_defs=True)
+            if isinstance(n, ast.Return)
+        ]
+
+    def _words(self, node: ast.AST, text: str | bytes, *, built: bool) -> None:
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
+        if len(text) > 100_000:
+            text = text[:100_000]
+        for m in R.WORDS.finditer(text):
+            group = m.lastgroup or ""
+            index = int(group[1:])
+            if group.startswith("v"):
+                self._hit(node, ("void", "grader-name", R.VOID_WHYS[index]))
+            elif built:
+                self._hit(
+                    node,
+                    ("void", R.WORD_RULES[index], f"builds the name {m.group()!r} at run time"),
+                )
+            else:
+                self._hit(node, ("flag", R.WORD_RULES[index], f"names {m.group()!r}"))
