@@ -1,5 +1,6 @@
-"""The past-runs subcommands of the `bakeoff` CLI — report, runs, compare — as thin shells over
-`bakeoff.evals`. `latest` stands for the newest stored run wherever a run id goes."""
+"""The past-runs subcommands of the `bakeoff` CLI — report, runs, compare, view — as thin
+shells over `bakeoff.evals` (and `bakeoff.viewer`). `latest` stands for the newest stored run
+wherever a run id goes."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     outcome = build_outcome(store, resolve_run_id(store, args.run_id))
-    html = write_run_report(outcome, default_report_dir(store.path))
+    html = _report_beside(store, outcome, write_run_report, default_report_dir, args.html)
     if args.html:
         html = write_outcome_html(outcome, Path(args.html))
     # Full records are streamed from the store, never all held at once.
@@ -122,24 +123,50 @@ def cmd_report(args: argparse.Namespace) -> int:
     return exit_status(outcome.summary, args.fail_under)
 
 
+def _report_beside(
+    store: Any, outcome: Any, write: Any, report_dir: Any, elsewhere: str | None
+) -> Path | None:
+    """The run's HTML report in the reports folder beside the store. A folder that cannot be
+    written (a read-only store) is skipped when the report goes `elsewhere` (--html), else one
+    line saying to pass --html."""
+    folder = report_dir(store.path)
+    try:
+        return Path(write(outcome, folder))
+    except OSError as exc:
+        if elsewhere:
+            return None
+        raise UserError(
+            f"cannot write the report in {folder} ({exc.strerror}): pass --html FILE to write it "
+            "elsewhere"
+        ) from None
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
     from bakeoff.evals.store import Store
 
     store = Store(args.store)
-    runs = store.list_runs()
-    for r in runs:
-        spec = store.get_spec(str(r["run_id"]))
-        r["models"] = [spec.labels.get(m, m) for m in spec.models]
-        r["tasks"] = len(spec.task_names)
+    runs = store.list_runs()  # what can be read; a damaged part is None and said once
+    damaged = [r for r in runs if "damaged" in r]
+    if damaged:
+        print(
+            f"warning: the results store {store.path} is damaged in places ({damaged[0]['damaged']}"
+            f"); {len(damaged)} of {len(runs)} runs are listed in part: move it aside to start "
+            "a new one, or pass --store PATH",
+            file=sys.stderr,
+        )
     if args.json:
         _emit_json(runs)
         return 0
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(r["created_at"])))  # type: ignore[arg-type]
+        if r["planned"] is None:
+            print(f"{r['run_id']}  {when}  {r['status']:<14} unreadable (damaged in the store)")
+            continue
+        done = "?" if r["done"] is None else r["done"]
         print(
-            f"{r['run_id']}  {when}  {r['status']:<14} {r['done']}/{r['planned']} trials  "
+            f"{r['run_id']}  {when}  {r['status']:<14} {done}/{r['planned']} trials  "
             f"{r['tasks']} tasks  {', '.join(r['models'])}"  # type: ignore[arg-type]
         )
     if not runs:
@@ -164,9 +191,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from bakeoff.evals.store import default_store_path
+    from bakeoff.viewer import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: give a port from 1 to 65535, or 0 for any free one")
+    try:
+        serve(args.store or default_store_path(), args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def add_history_commands(sub: Any) -> None:
-    """Register report, runs and compare on the main parser's subparsers."""
+    """Register report, runs, compare and view on the main parser's subparsers."""
     from bakeoff.cli import EXIT_STATUS_HELP, example_parser
+    from bakeoff.cli_flags import run_ref
 
     p = example_parser(
         sub,
@@ -177,7 +218,9 @@ def add_history_commands(sub: Any) -> None:
         "  bakeoff report latest --fail-under 0.8         exit 1 if a model is below 0.8\n\n"
         + EXIT_STATUS_HELP,
     )
-    p.add_argument("run_id", metavar="RUN_ID", help="a run id from `bakeoff runs`, or latest")
+    p.add_argument(
+        "run_id", metavar="RUN_ID", type=run_ref, help="a run id from `bakeoff runs`, or latest"
+    )
     p.add_argument("--store", type=Path)
     p.add_argument("--html", help="write the HTML report to this file")
     p.add_argument("--csv", help="export every trial as CSV")
@@ -203,8 +246,21 @@ def add_history_commands(sub: Any) -> None:
         "examples:\n  bakeoff compare 20261128-090000-ab12 latest\n"
         "  bakeoff compare RUN_A RUN_B --json",
     )
-    p.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id, or latest)")
-    p.add_argument("run_b", metavar="RUN_B", help="the later run (an id, or latest)")
+    p.add_argument(
+        "run_a", metavar="RUN_A", type=run_ref, help="the earlier run (an id, or latest)"
+    )
+    p.add_argument("run_b", metavar="RUN_B", type=run_ref, help="the later run (an id, or latest)")
     p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.set_defaults(handler=cmd_compare)
+
+    p = example_parser(
+        sub,
+        "view",
+        "browse every stored run in a local, read-only web viewer",
+        "examples:\n  bakeoff view                 prints http://127.0.0.1:PORT/?token=... to open\n"
+        "  bakeoff view --port 8765 --store .bakeoff/results.sqlite",
+    )
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    p.add_argument("--store", type=Path)
+    p.set_defaults(handler=cmd_view)
