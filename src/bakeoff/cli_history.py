@@ -5,6 +5,7 @@ wherever a run id goes."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -197,10 +198,8 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port}: give a port from 1 to 65535, or 0 for any free one")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a viewer is stopped
         serve(args.store or default_store_path(), args.port)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
