@@ -242,3 +242,33 @@ def test_mcp_json_never_holds_an_absolute_path(
     assert entry == {"command": "bakeoff", "args": ["mcp"]}
     flat = " ".join(out.split())
     assert "note: `bakeoff` is not on PATH" in flat and "(activate the venv first" in flat
+
+
+def test_init_with_http_sends_the_servers_token_without_committing_it(
+    tmp_path: Path,
+    isolated_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    args = ["init", "claude", "--models", "local", "--dir", str(project)]
+    assert main([*args, "--http", "127.0.0.1:8765"]) == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"]["bakeoff"]
+    assert entry == {
+        "type": "http",
+        "url": "http://127.0.0.1:8765/mcp",
+        "headers": {"Authorization": "Bearer ${BAKEOFF_MCP_TOKEN}"},
+    }
+    kept = tmp_path / "config" / "bakeoff" / "mcp-token"
+    token = kept.read_text().strip()
+    assert len(token) >= 32 and kept.stat().st_mode & 0o777 == 0o600
+    assert not any(token in p.read_text() for p in project.rglob("*") if p.is_file())
+    assert "`bakeoff mcp --http 127.0.0.1:8765`" in flat
+    assert f'export BAKEOFF_MCP_TOKEN="$(cat {kept})"' in flat
+    assert main([*args, "--http", "127.0.0.1:8765"]) == 0  # again: same token, nothing new
+    assert kept.read_text().strip() == token
+    assert main([*args, "--http", "0.0.0.0:8765", "--force"]) == 2
+    assert "not a loopback address" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from models.wire_servers import WireServer, anthropic_stream, anthropic_text_blo
 from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import UserError
-from bakeoff.mcp_http import parse_http_address
+from bakeoff.mcp_http import parse_http_address, stored_token
 from bakeoff.mcp_server import TOOL_NAMES, build_server
 
 WRITER = [
@@ -62,7 +62,17 @@ def child_env(project: Path) -> dict[str, str]:
     env["BAKEOFF_CONFIG"] = str(project / "bakeoff.toml")
     env["BAKEOFF_STORE"] = str(project / ".bakeoff" / "results.sqlite")
     env["TMPDIR"] = str(project.parent / "tmp")
+    env["XDG_CONFIG_HOME"] = str(project.parent / "config")  # where the MCP token is kept
     return env
+
+
+def token_of(project: Path) -> str:
+    """The token a `bakeoff mcp --http` started with `child_env(project)` keeps."""
+    return (project.parent / "config" / "bakeoff" / "mcp-token").read_text().strip()
+
+
+def bearer(project: Path) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_of(project)}"}
 
 
 def text_of(result: CallToolResult) -> str:
@@ -570,7 +580,10 @@ def http_server(project: Path) -> Iterator[str]:
 
 
 async def test_streamable_http_end_to_end(http_server: str, project: Path, tmp_path: Path) -> None:
-    async with Client(http_server) as client:
+    async with (
+        httpx2.AsyncClient(headers=bearer(project), timeout=60) as http,
+        Client(streamable_http_client(http_server, http_client=http)) as client,
+    ):
         await check_tools(client)
         await check_agent_writes(client, project)
         await check_list_models(client)
@@ -593,24 +606,68 @@ def post_initialize(url: str, **headers: str) -> httpx2.Response:
     return httpx2.post(url, json=INITIALIZE, headers={**MCP_HEADERS, **headers}, timeout=30)
 
 
-def test_http_refuses_a_foreign_host_or_origin(http_server: str) -> None:
+def test_loopback_http_needs_the_token_too(project: Path) -> None:
+    """A contestant given the network reaches the host's loopback: no token, no agent."""
+    with running_http_server(project) as server:
+        token = token_of(project)
+        refused = [
+            post_initialize(server.url),
+            post_initialize(server.url, Authorization="Bearer"),
+            post_initialize(server.url, Authorization=f"Bearer {token[:-1]}"),
+            post_initialize(server.url, Authorization=f"bearer {token} extra"),
+        ]
+        accepted = post_initialize(server.url, Authorization=f"bearer {token}")
+        first = server.output()
+    assert [r.status_code for r in refused] == [401] * len(refused)
+    assert accepted.status_code == 200
+    assert first.count(token) == 1  # made now: shown once, so the user can copy it
+    kept = project.parent / "config" / "bakeoff" / "mcp-token"
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
+    with running_http_server(project) as again:
+        assert post_initialize(again.url, **bearer(project)).status_code == 200
+        assert token not in again.output() and str(kept) in again.output()
+
+
+def test_a_token_file_others_can_read_or_a_link_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "mcp-token"
+    token, made = stored_token(path)
+    assert made and len(token) >= 32 and stored_token(path) == (token, False)
+    path.chmod(0o644)
+    with pytest.raises(UserError, match="chmod 600"):
+        stored_token(path)
+    path.unlink()
+    (tmp_path / "elsewhere").write_text("x" * 40)
+    path.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="remove it"):
+        stored_token(path)
+    path.unlink()
+    path.write_text("short\n")
+    path.chmod(0o600)
+    with pytest.raises(UserError, match="under 16 characters"):
+        stored_token(path)
+
+
+def test_http_refuses_a_foreign_host_or_origin(http_server: str, project: Path) -> None:
     """A DNS-rebinding page reaches the port under its own name: refused before any tool runs."""
     port = http_server.split(":")[2].split("/")[0]
-    rebound = post_initialize(http_server, Host=f"evil.example:{port}")
+    auth = bearer(project)
+    rebound = post_initialize(http_server, **auth, Host=f"evil.example:{port}")
     assert rebound.status_code == 421 and "Invalid Host header" in rebound.text
-    assert post_initialize(http_server, Host="evil.example").status_code == 421
+    assert post_initialize(http_server, **auth, Host="evil.example").status_code == 421
     # Host of another loopback port (a second local service's origin) is not ours either.
-    assert post_initialize(http_server, Host="127.0.0.1:1").status_code == 421
-    cross = post_initialize(http_server, Origin="http://evil.example")
+    assert post_initialize(http_server, **auth, Host="127.0.0.1:1").status_code == 421
+    cross = post_initialize(http_server, **auth, Origin="http://evil.example")
     assert cross.status_code == 403 and "Invalid Origin header" in cross.text
     # A modern-era request goes through the other code path of the SDK: also checked.
     modern = post_initialize(
-        http_server, Host="evil.example", **{"MCP-Protocol-Version": "2026-07-28"}
+        http_server, **auth, Host="evil.example", **{"MCP-Protocol-Version": "2026-07-28"}
     )
     assert modern.status_code == 421
-    assert post_initialize(http_server).status_code == 200
-    assert post_initialize(http_server, Host=f"localhost:{port}").status_code == 200
-    assert post_initialize(http_server, Origin=f"http://127.0.0.1:{port}").status_code == 200
+    assert post_initialize(http_server, **auth).status_code == 200
+    assert post_initialize(http_server, **auth, Host=f"localhost:{port}").status_code == 200
+    assert (
+        post_initialize(http_server, **auth, Origin=f"http://127.0.0.1:{port}").status_code == 200
+    )
 
 
 def test_allow_remote_requires_the_printed_token(project: Path) -> None:

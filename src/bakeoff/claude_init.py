@@ -8,8 +8,11 @@ fans a prompt out to all of them in parallel and grades the answers with the bak
 formulas and letter bands — imported here from the graders, so the text cannot drift from the
 report — and the weights and speed/cost bands of the config given (`[weights]`, `[grading]`;
 the defaults without one), as they stand when the command is written: rerun with `force` after
-changing them. `next_steps` says what is left to do by hand: approve the server, which key each
-sub-agent needs, how to run `/bakeoff`. Existing files are never overwritten without `force`;
+changing them. With `http`, `.mcp.json` names a `bakeoff mcp --http` server instead, and
+Claude Code sends its token from `$BAKEOFF_MCP_TOKEN` (`${VAR}` is expanded in `headers`), so
+the token — made here if there is none, 0600 in `~/.config/bakeoff/` — is never in a file the
+team commits. `next_steps` says what is left to do by hand: approve the server, which key each
+sub-agent needs, how to run `/bakeoff` (and, with `http`, how to start the server). Existing files are never overwritten without `force`;
 nothing is written when anything would be."""
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
 from bakeoff.evals.grading import LETTER_BANDS
 from bakeoff.evals.judge import CRITERIA, DEFAULT_RUBRIC
+from bakeoff.mcp_http import TOKEN_ENV, http_url, parse_http_address, stored_token, token_file
 from bakeoff.mcp_server import SERVER_NAME
 from bakeoff.weights import GradeWeights
 
@@ -96,8 +100,12 @@ def server_command(
     )
 
 
-def mcp_entry(command: ServerCommand) -> dict[str, Any]:
-    """The `.mcp.json` server entry for `command`."""
+def mcp_entry(command: ServerCommand, url: str | None = None) -> dict[str, Any]:
+    """The `.mcp.json` server entry: `command` over stdio, or the HTTP server at `url` with
+    the token Claude Code reads from `$BAKEOFF_MCP_TOKEN` when it starts."""
+    if url is not None:
+        auth = f"Bearer ${{{TOKEN_ENV}}}"
+        return {"type": "http", "url": url, "headers": {"Authorization": auth}}
     return {"command": command.command, "args": ["mcp"]}
 
 
@@ -118,6 +126,8 @@ class InitResult:
     project: Path = field(default_factory=Path)
     command: ServerCommand = field(default_factory=lambda: ServerCommand("bakeoff"))
     models: list[tuple[str, str]] = field(default_factory=list)
+    http: str | None = None
+    """The HOST:PORT of the `bakeoff mcp --http` server `.mcp.json` names; None: stdio."""
 
 
 def model_slug(model: str) -> str:
@@ -257,11 +267,14 @@ def init_claude(
     *,
     force: bool = False,
     config: BakeoffConfig | None = None,
+    http: str | None = None,
 ) -> InitResult:
-    """Write .mcp.json, the relay sub-agents and the /bakeoff command into `directory`."""
+    """Write .mcp.json, the relay sub-agents and the /bakeoff command into `directory`; with
+    `http` (HOST:PORT on loopback) `.mcp.json` names that HTTP server, and its token is made."""
     root = Path(directory)
     if not root.is_dir():
         raise UserError(f"--dir {root}: no such directory")
+    url = http_url(*parse_http_address(http)) if http is not None else None
     checked = _check_models(models, config)
     files = {
         root / ".claude" / "agents" / f"{agent_name(m)}.md": render_agent(m, mid)
@@ -274,15 +287,22 @@ def init_claude(
     mcp_path = root / ".mcp.json"
     existing = mcp_path.read_text(encoding="utf-8") if mcp_path.is_file() else None
     command = server_command(root)
-    mcp_text, kept, differs = merge_mcp_json(existing, mcp_entry(command))
+    mcp_text, kept, differs = merge_mcp_json(existing, mcp_entry(command, url))
     clashes = [str(p) for p, text in files.items() if p.exists() and p.read_text("utf-8") != text]
     if differs:
         clashes.append(f'{mcp_path} (its "{SERVER_NAME}" server entry differs)')
     if clashes and not force:
         raise _exists_error(clashes)
     result = InitResult(
-        mcp_json=mcp_path, kept_servers=kept, project=root, command=command, models=checked
+        mcp_json=mcp_path,
+        kept_servers=kept,
+        project=root,
+        command=command,
+        models=checked,
+        http=http,
     )
+    if http is not None:
+        stored_token()  # made now (0600), so the user can export it before starting claude
     for path, text in {**files, mcp_path: mcp_text}.items():
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             continue  # re-running init is a no-op, not an overwrite
@@ -335,7 +355,15 @@ def next_steps(result: InitResult, config: BakeoffConfig | None = None) -> str:
         "true}.",
         "1. ",
     )
-    if result.command.command != "bakeoff":
+    if result.http is not None:
+        lines += _para(
+            f"Start the server yourself: `bakeoff mcp --http {result.http}` (it reads its token "
+            f"from {token_file()}), and start `claude` from a shell holding that token: "
+            f'export {TOKEN_ENV}="$(cat {token_file()})". Claude Code sends it with each '
+            "request; a request without it is refused.",
+            "   ",
+        )
+    elif result.command.command != "bakeoff":
         lines += _para(
             f".mcp.json starts `{result.command.command} mcp` from the folder `claude` starts "
             "in: start it in the project root, where each teammate makes the same venv.",

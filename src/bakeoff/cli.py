@@ -142,7 +142,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     config = load_config(args.config)
-    result = init_claude(models, args.dir, force=args.force, config=config)
+    result = init_claude(models, args.dir, force=args.force, config=config, http=args.http)
     for path in result.written:
         print(f"wrote {path}")
     if not result.written:
@@ -317,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".", help="project directory to write into (default: .)")
     p.add_argument(
         "--force", action="store_true", help="overwrite existing sub-agent and command files"
+    )
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="register a `bakeoff mcp --http HOST:PORT` server (loopback) instead of stdio; "
+        "Claude Code sends its token from $BAKEOFF_MCP_TOKEN",
     )
     p.set_defaults(handler=cmd_init)
 

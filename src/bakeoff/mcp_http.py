@@ -3,16 +3,20 @@ it listens on loopback (127.0.0.1, ::1, localhost) unless the user passes `--all
 every request's Host header must name the address it listens on (or a loopback name, or a host
 the user allowed) and a browser's Origin header must be one of those too, which the MCP SDK's
 transport security checks, so a web page that rebinds its DNS name to 127.0.0.1 is refused; and
-with `--allow-remote` (or `--token-env`) every request must carry `Authorization: Bearer TOKEN`,
-else 401. The token is read from an environment variable or generated and printed once."""
+every request must carry `Authorization: Bearer TOKEN`, else 401 — loopback included, since a
+contestant's command given the network reaches the host's loopback too. The token is read from
+`--token-env`'s variable, or else from `token_file()` (0600, in a 0700 folder), made there and
+printed once on first use; `bakeoff init claude --http` makes Claude Code send it."""
 
 from __future__ import annotations
 
 import hmac
 import os
 import secrets
+import stat
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 
 DEFAULT_HTTP_PATH = "/mcp"
 MIN_TOKEN_CHARS = 16
+TOKEN_ENV = "BAKEOFF_MCP_TOKEN"
+"""The variable `.mcp.json` (from `bakeoff init claude --http`) reads the token from."""
 
 
 @dataclass(frozen=True)
@@ -37,14 +43,19 @@ class HttpOptions:
     host: str
     """The address listened on (IPv6 without brackets)."""
     port: int
-    token: str | None = None
-    """The bearer token every request must carry; None = no authentication (loopback only)."""
+    token: str
+    """The bearer token every request must carry."""
     allowed_hosts: tuple[str, ...] = ()
     """Further names clients may use in the Host header (a DNS name of this machine)."""
 
     @property
     def url(self) -> str:
-        return f"http://{url_host(self.host)}:{self.port}{DEFAULT_HTTP_PATH}"
+        return http_url(self.host, self.port)
+
+
+def http_url(host: str, port: int) -> str:
+    """The URL clients reach a server listening on `host`:`port` at."""
+    return f"http://{url_host(host)}:{port}{DEFAULT_HTTP_PATH}"
 
 
 def parse_http_address(text: str, *, allow_remote: bool = False) -> tuple[str, int]:
@@ -65,9 +76,52 @@ def parse_http_address(text: str, *, allow_remote: bool = False) -> tuple[str, i
     return host, port
 
 
-def bearer_token(token_env: str | None, *, allow_remote: bool) -> str | None:
-    """The token clients must send: the value of `$token_env` when named (it must be set and at
-    least 16 characters long), else a fresh random one when `allow_remote`, else None."""
+def token_file() -> Path:
+    """Where the server's token is kept: `$XDG_CONFIG_HOME/bakeoff/mcp-token` (by default
+    `~/.config/bakeoff/mcp-token`): outside every project, so no workspace holds it."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "bakeoff" / "mcp-token"
+
+
+def stored_token(path: Path | None = None) -> tuple[str, bool]:
+    """The token kept in `path` (default `token_file()`) and whether this call made it: a new
+    one is random, written with mode 0600 in a folder made 0700. A file that is a symlink, not
+    ours, readable or writable by others, or holds a short token is refused (UserError)."""
+    path = path or token_file()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC
+    token = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, flags | os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token + "\n")
+        return token, True
+    try:
+        fd = os.open(path, flags | os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the MCP token ({exc.strerror}); remove it") from None
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as held:
+        st = os.fstat(held.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise UserError(
+                f"{path}: the MCP token file must be a regular file of yours that only you can "
+                f"read and write; run `chmod 600 {path}` (or remove it for a new token)"
+            )
+        token = held.read(4096).strip()
+    if len(token) < MIN_TOKEN_CHARS:
+        raise UserError(
+            f"{path} holds under {MIN_TOKEN_CHARS} characters; remove it and a new token is made"
+        )
+    return token, False
+
+
+def bearer_token(token_env: str | None) -> tuple[str, str | None]:
+    """The token clients must send, and where it came from for the start-up message (None: it
+    was just made, so the message shows it, once): the value of `$token_env` when named (set,
+    at least 16 characters long), else the stored token (`stored_token`)."""
     if token_env:
         value = os.environ.get(token_env, "").strip()
         if len(value) < MIN_TOKEN_CHARS:
@@ -76,8 +130,9 @@ def bearer_token(token_env: str | None, *, allow_remote: bool) -> str | None:
                 f"--token-env {token_env}: ${token_env} {state}; put a long random token in it "
                 '(e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")'
             )
-        return value
-    return secrets.token_urlsafe(32) if allow_remote else None
+        return value, f"the value of ${token_env}"
+    token, made = stored_token()
+    return token, None if made else f"in {token_file()}"
 
 
 def transport_security(options: HttpOptions) -> TransportSecuritySettings:
@@ -110,7 +165,8 @@ class BearerTokenMiddleware:
                 return
             response = PlainTextResponse(
                 "missing or wrong bearer token: send the header 'Authorization: Bearer TOKEN' "
-                "with the token `bakeoff mcp` printed or read from --token-env",
+                "with the token `bakeoff mcp` printed at its first start (kept in "
+                "~/.config/bakeoff/mcp-token) or the one in its --token-env variable",
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="bakeoff"'},
             )
@@ -127,28 +183,28 @@ class BearerTokenMiddleware:
 
 
 def http_app(server: MCPServer, options: HttpOptions) -> ASGIApp:
-    """The server's streamable HTTP app with Host/Origin checks and, with a token, auth."""
+    """The server's streamable HTTP app with Host/Origin checks and bearer-token auth."""
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=DEFAULT_HTTP_PATH,
         transport_security=transport_security(options),
         host=options.host,
     )
-    return app if options.token is None else BearerTokenMiddleware(app, options.token)
+    return BearerTokenMiddleware(app, options.token)
 
 
-def serve_http(server: MCPServer, options: HttpOptions, *, token_generated: bool) -> None:
-    """Serve until interrupted. Says where on stderr, and prints a generated token once."""
+def serve_http(server: MCPServer, options: HttpOptions, *, token_from: str | None) -> None:
+    """Serve until interrupted. Says where on stderr, with the token itself only when it was
+    just made (`token_from` None), else where it is kept."""
     import anyio
     import uvicorn
 
     print(f"bakeoff MCP server on {options.url}", file=sys.stderr)
-    if options.token is not None:
-        shown = options.token if token_generated else "the value of --token-env"
-        print(
-            f"clients must send the header 'Authorization: Bearer TOKEN'; TOKEN: {shown}",
-            file=sys.stderr,
-            flush=True,
-        )
+    shown = options.token if token_from is None else token_from
+    print(
+        f"clients must send the header 'Authorization: Bearer TOKEN'; TOKEN: {shown}",
+        file=sys.stderr,
+        flush=True,
+    )
     config = uvicorn.Config(
         http_app(server, options), host=options.host, port=options.port, log_level="warning"
     )

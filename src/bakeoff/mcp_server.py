@@ -410,13 +410,13 @@ def serve(
     config: BakeoffConfig | None = None,
     *,
     http: HttpOptions | None = None,
-    token_generated: bool = False,
+    token_from: str | None = None,
 ) -> None:
     """Run the server until its client goes away (stdio) or until interrupted (HTTP, guarded as
-    `bakeoff.mcp_http` describes; `token_generated` prints the token once)."""
+    `bakeoff.mcp_http` describes; `token_from` None prints the token, just made)."""
     _log_to_stderr()  # before the SDK's basicConfig, so every record goes to stderr
     server = build_server(roots, config)
     if http is None:
         server.run("stdio")
         return
-    serve_http(server, http, token_generated=token_generated)
+    serve_http(server, http, token_from=token_from)
