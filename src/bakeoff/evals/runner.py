@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig, load_config
-from bakeoff.errors import UserError
+from bakeoff.errors import UnknownModelError, UserError
 from bakeoff.evals.calibration import apply_calibration, calibrate_run, uncounted_judges
 from bakeoff.evals.model_names import model_labels
 from bakeoff.evals.outcomes import BakeoffOutcome, build_outcome, crashed_trial
@@ -129,13 +129,16 @@ async def run_bakeoff(
     )
     # Make and reach every model before anything runs: a missing key, a stopped server or a
     # refused key stops the run now, in one message, not as an hour of errored trials.
-    contestants, judge_models = await ready_models(
+    ready = await ready_models(
         [m for m in spec.models if plan.left_of.get(m)],
         spec.judges,
         config,
         ping=preflight,
         timeout_s=preflight_timeout_s,
     )
+    contestants, judge_models = ready.contestants, ready.judges
+    if (probed := ready.note()) is not None:
+        notes.append(probed)
     if continuing:
         store.set_status(spec.run_id, "running")
     else:
@@ -144,7 +147,7 @@ async def run_bakeoff(
         config,
         max_parallel=max_parallel,
         max_cost_usd=spec.max_cost_usd,
-        spent_usd=store.spent_usd(spec.run_id),
+        spent_usd=store.spent_usd(spec.run_id) + (ready.spent_usd or 0.0),
     )
     total = len(task_list) * len(spec.models) * spec.repeats
     run = _Run(spec, store, observer, on_progress, plan, total)
@@ -170,8 +173,10 @@ async def run_bakeoff(
             run.uncounted = uncounted_judges(list(calibrations.values()))
             await limits.spend(sum(c.cost_usd or 0.0 for c in calibrations.values()))
         await run.drain(runner, scheduler.max_parallel)
-        if spec.pairwise and judge_models:
-            await _judge_pairs(spec, task_list, store, judge_models, limits, config, max_parallel)
+        # A judge that failed calibration is not asked head to head: its verdicts would not count.
+        pairing = {j: m for j, m in judge_models.items() if j not in run.uncounted}
+        if spec.pairwise and pairing:
+            await _judge_pairs(spec, task_list, store, pairing, limits, config, max_parallel)
     except BaseException:
         store.set_status(spec.run_id, "interrupted")
         raise
@@ -206,7 +211,7 @@ def _new_spec(
         raise UserError("--repeats must be at least 1")
     if not task_list:
         raise UserError("no tasks to run")
-    typed = [(canonical_model_id(m, config), m) for m in [*models, *judges]]
+    typed = _canonical_ids([*models, *judges], config)
     return BakeoffSpec(
         run_id=run_id or new_run_id(),
         task_paths=[str(t.path.resolve()) for t in task_list],
@@ -222,6 +227,23 @@ def _new_spec(
         created_at=time.time(),
         labels=model_labels(typed),
     )
+
+
+def _canonical_ids(typed: Sequence[str], config: BakeoffConfig) -> list[tuple[str, str]]:
+    """(full id, as typed) for each model; every unknown one is named in one error."""
+    out: list[tuple[str, str]] = []
+    unknown: list[UnknownModelError] = []
+    for model in typed:
+        try:
+            out.append((canonical_model_id(model, config), model))
+        except UnknownModelError as exc:
+            unknown.append(exc)
+    if len(unknown) == 1:
+        raise unknown[0]
+    if unknown:
+        named = "; ".join(str(e).split(" use an alias", 1)[0] for e in unknown)
+        raise UnknownModelError(f"{len(unknown)} unknown models: {named} (see `bakeoff models`)")
+    return out
 
 
 def _price_policy(spec: BakeoffSpec, config: BakeoffConfig, allow_unpriced: bool) -> list[str]:
