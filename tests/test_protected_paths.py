@@ -319,3 +319,19 @@ async def test_a_contestant_nesting_1100_folders_with_write_file_is_cleaned_up(
     )
     assert record.status != "error", record.agent.error
     assert list(work.iterdir()) == []  # the workspace is gone
+
+
+def test_the_protected_table_reaches_the_agent_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bakeoff.cli import main
+
+    (tmp_path / "bakeoff.toml").write_text('[protected]\nalso = ["notes.md"]\n')
+    call = {"name": "write_file", "arguments": {"path": "NOTES.md", "content": "x"}}
+    script(tmp_path, [{"tool_calls": [call]}])
+    ws = tmp_path / "ws"
+    args = ["--config", str(tmp_path / "bakeoff.toml"), "agent", "plant"]
+    args += ["--model", f"script:{tmp_path / 'hostile.json'}", "--workspace", str(ws), "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert not (ws / "NOTES.md").exists()

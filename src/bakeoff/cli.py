@@ -80,6 +80,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         max_cost_usd=args.max_cost,
         max_output_tokens=args.max_output_tokens,
         read_only=args.read_only,
+        protected=config.protected,
         **sandbox_options(args),
     )
 

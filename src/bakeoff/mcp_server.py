@@ -253,7 +253,9 @@ def build_server(
             where = workspaces.fresh()
         else:  # before the agent starts: run_bakeoff refuses it even while the agent works
             workspaces.add(where)
-        agent_config = AgentConfig(max_turns=max_turns, read_only=read_only)
+        agent_config = AgentConfig(
+            max_turns=max_turns, read_only=read_only, protected=cfg.protected
+        )
 
         async def go(on_progress: ProgressFn) -> Any:
             # Kept open after the call: the next one finds a local model loaded.
