@@ -24,13 +24,13 @@ import ast
 import itertools
 import re
 import tokenize
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 
 from bakeoff.evals import tamper_rules as R
-from bakeoff.evals.tamper_fold import UNKNOWN, Binding, Folder
+from bakeoff.evals.tamper_fold import UNKNOWN, Binding
+from bakeoff.evals.tamper_names import Names, children, walk
 from bakeoff.evals.tamper_rules import Rule, Severity
 
 MAX_TOKENS = 100_000
@@ -68,7 +68,7 @@ def scan_source(data: bytes) -> list[Hit]:
     except (RecursionError, MemoryError):
         return [_whole("void", "is nested too deeply for the tamper scan")]
     try:
-        hits = _Analysis(tree, {}, 0).run()
+        hits = _Analysis(tree, {}, 0, walrus=b":=" in data).run()
     except (RecursionError, MemoryError):
         return [_whole("void", "is nested too deeply for the tamper scan")]
     if not hits:
@@ -94,18 +94,6 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def _walk(root: ast.AST, skip_defs: bool = False) -> Iterator[ast.AST]:
-    """Every node under `root`, iteratively; with `skip_defs`, not into nested functions."""
-    stack = list(ast.iter_child_nodes(root))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not (
-            skip_defs and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-        ):
-            stack.extend(ast.iter_child_nodes(node))
-
-
 def _is_main_guard(node: ast.If) -> bool:
     t = node.test
     if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
@@ -120,164 +108,51 @@ class _Analysis:
     """One pass to bind names, one to judge every node; `inherited` carries the bindings of the
     file whose `exec` string this is."""
 
-    def __init__(self, tree: ast.Module, inherited: Mapping[str, Sequence[Binding]], depth: int):
+    def __init__(
+        self,
+        tree: ast.Module,
+        inherited: Mapping[str, Sequence[Binding]],
+        depth: int,
+        walrus: bool = True,
+    ):
         self.tree = tree
         self.depth = depth
-        self.bindings: defaultdict[str, list[Binding]] = defaultdict(list)
-        for name, bound in inherited.items():
-            self.bindings[name].extend(bound)
-        self.folder = Folder(self.bindings, self.qualify)
+        self.names = Names(tree, inherited, walrus=walrus)
+        self.bindings = self.names.bindings
+        self.folder = self.names.folder
+        self.qualify = self.names.qualify
         self.hits: dict[tuple[int | None, str], Hit] = {}
-        self.defined: set[str] = set()
         self.exiting: set[str] = set()
 
     def run(self) -> list[Hit]:
-        self._bind()
         self._find_exiting_functions()
         stack: list[tuple[ast.AST, bool, bool]] = [(self.tree, True, False)]
         while stack:  # (node, runs at import time, is a statement of a class body)
             node, at_import, in_class = stack.pop()
             if self._judge(node, at_import, in_class):
                 continue  # a folded constant: nothing under it runs
-            children: list[tuple[ast.AST, bool, bool]] = []
+            kids: list[tuple[ast.AST, bool, bool]] = []
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 inner = set(map(id, node.body if isinstance(node.body, list) else [node.body]))
-                for child in ast.iter_child_nodes(node):
-                    children.append((child, at_import and id(child) not in inner, False))
+                for child in children(node):
+                    kids.append((child, at_import and id(child) not in inner, False))
             elif isinstance(node, ast.ClassDef):
                 body = set(map(id, node.body))
-                children = [(c, at_import, id(c) in body) for c in ast.iter_child_nodes(node)]
+                kids = [(c, at_import, id(c) in body) for c in children(node)]
             elif isinstance(node, ast.If) and _is_main_guard(node):
                 body = set(map(id, node.body))
-                children = [
-                    (c, at_import and id(c) not in body, False) for c in ast.iter_child_nodes(node)
-                ]
+                kids = [(c, at_import and id(c) not in body, False) for c in children(node)]
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-                children = []  # a docstring or bare string does nothing
+                kids = []  # a docstring or bare string does nothing
             else:
-                children = [(c, at_import, False) for c in ast.iter_child_nodes(node)]
-            stack.extend(reversed(children))
+                kids = [(c, at_import, False) for c in children(node)]
+            stack.extend(reversed(kids))
         return sorted(self.hits.values(), key=lambda h: (h.line or 0, h.severity != "void"))
-
-    # -- names -------------------------------------------------------------------------------
-
-    def _bind(self) -> None:
-        for node in ast.walk(self.tree):  # breadth first: statements of one block in order
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    self.bindings[a.asname or a.name.split(".")[0]].append(
-                        a.name if a.asname else a.name.split(".")[0]
-                    )
-            elif isinstance(node, ast.ImportFrom):
-                for a in node.names:
-                    if a.name != "*":
-                        full = f"{node.module}.{a.name}" if node.module and not node.level else None
-                        self.bindings[a.asname or a.name].append(full)
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    self._bind_target(target, node.value)
-            elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
-                self._bind_target(node.target, node.value)
-            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                before = self.bindings[node.target.id]
-                last = before[-1] if before else None
-                grown = None
-                if isinstance(last, ast.expr):  # `x += "xit"` after `x = "_e"` folds to "_exit"
-                    grown = ast.BinOp(left=last, op=node.op, right=node.value)
-                before.append(grown)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                self.bindings[node.name].append(None)
-                self.defined.add(node.name)
-
-    def _bind_target(self, target: ast.expr, value: ast.expr) -> None:
-        if isinstance(target, ast.Name):
-            self.bindings[target.id].append(value)
-        elif isinstance(target, ast.Tuple | ast.List):
-            pairs = (
-                zip(target.elts, value.elts, strict=True)
-                if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
-                else ((t, None) for t in target.elts)
-            )
-            for t, v in pairs:
-                if v is not None:
-                    self._bind_target(t, v)
-                elif isinstance(t, ast.Name):
-                    self.bindings[t.id].append(None)
-
-    def qualify(self, node: ast.expr, depth: int = 0) -> str | None:
-        """The module path and attributes `node` denotes (`"os._exit"`), however it was
-        reached; `<globals>` for a module's own namespace; None when not a known name."""
-        if depth > 30:
-            return None
-        q = self.qualify
-        if isinstance(node, ast.Name):
-            bound = self.bindings.get(node.id)
-            if not bound:
-                if node.id == "__builtins__":
-                    return "builtins"
-                return f"builtins.{node.id}" if node.id in R.BUILTIN_NAMES else None
-            for b in reversed(bound):
-                found = b if isinstance(b, str) else b and q(b, depth + 1)
-                if found:
-                    return found
-            return None
-        if isinstance(node, ast.Attribute):
-            base = q(node.value, depth + 1)
-            return f"{base}.{node.attr}" if base else None
-        if isinstance(node, ast.Subscript):
-            base, key = q(node.value, depth + 1), self.folder.text(node.slice)
-            if base is None or key is None:
-                return None
-            if base in ("sys.modules", "builtins"):
-                return key if base == "sys.modules" else f"builtins.{key}"
-            if base.endswith(".__dict__"):
-                return f"{base[: -len('.__dict__')]}.{key}"
-            return q(ast.Name(id=key), depth + 1) if base == "<globals>" else None
-        if isinstance(node, ast.Call):
-            return self._qualify_call(node, depth)
-        return None
-
-    def _qualify_call(self, node: ast.Call, depth: int) -> str | None:
-        func, args = node.func, node.args
-        if (
-            isinstance(func, ast.Call)
-            and self.qualify(func.func, depth + 1) == "operator.attrgetter"
-        ):
-            name = self.folder.text(func.args[0]) if func.args else None
-            base = self.qualify(args[0], depth + 1) if args else None
-            return f"{base}.{name}" if base and name else None
-        f = self.qualify(func, depth + 1)
-        if f in R.IMPORTERS and args:
-            return self.folder.text(args[0])
-        if f in ("builtins.globals", "builtins.locals") or (f == "builtins.vars" and not args):
-            return "<globals>"
-        if f == "builtins.vars" and args:
-            base = self.qualify(args[0], depth + 1)
-            return f"{base}.__dict__" if base else None
-        if f in ("sys.modules.get", "sys.modules.__getitem__") and args:
-            return self.folder.text(args[0])
-        target = self._attr_lookup(node, f)
-        if target is not None and target[1] is not None:
-            base = self.qualify(target[0], depth + 1)
-            name = self.folder.text(target[1])
-            return f"{base}.{name}" if base and name else None
-        return None
-
-    def _attr_lookup(
-        self, node: ast.Call, f: str | None
-    ) -> tuple[ast.expr, ast.expr | None] | None:
-        """(object, name) when `node` looks an attribute up by a string."""
-        args = node.args
-        if f in R.GETATTRS:
-            return (args[0], args[1] if len(args) > 1 else None) if args else None
-        if isinstance(node.func, ast.Attribute) and node.func.attr in R.ATTR_METHODS:
-            return (node.func.value, args[0] if args else None)
-        return None
 
     def _find_exiting_functions(self) -> None:
         for stmt in self.tree.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                for n in _walk(stmt, skip_defs=True):
+                for n in walk(stmt, skip_defs=True):
                     if (isinstance(n, ast.Call) and self._exits(n)) or (
                         isinstance(n, ast.Raise) and self._raises_exit(n)
                     ):
@@ -322,7 +197,7 @@ class _Analysis:
 
     def _attr(self, node: ast.AST, attr: str, store: bool = False) -> None:
         verdict = R.ATTRIBUTES.get(attr) or (R.STORE_ATTRIBUTES.get(attr) if store else None)
-        if verdict is not None and attr not in self.defined:
+        if verdict is not None and attr not in self.names.defined:
             self._hit(node, verdict)
 
     def _judge(self, node: ast.AST, at_import: bool, in_class: bool) -> bool:
@@ -380,7 +255,7 @@ class _Analysis:
 
     def _call(self, node: ast.Call, at_import: bool) -> None:
         f = self.qualify(node.func)
-        lookup = self._attr_lookup(node, f)
+        lookup = self.names.attr_lookup(node, f)
         if lookup is not None:
             obj, name_node = lookup
             store = f in (
@@ -443,7 +318,7 @@ class _Analysis:
         return ""
 
     def _encoded(self, node: ast.expr) -> bool:
-        for n in itertools.islice(itertools.chain([node], _walk(node)), 500):
+        for n in itertools.islice(itertools.chain([node], walk(node)), 500):
             if isinstance(n, ast.Call):
                 f = n.func
                 name = (
@@ -510,7 +385,7 @@ class _Analysis:
         """What each `return` of `fn` gives, `UNKNOWN` where it is not a constant."""
         return [
             None if n.value is None else self.folder.value(n.value)
-            for n in _walk(fn, skip_defs=True)
+            for n in walk(fn, skip_defs=True)
             if isinstance(n, ast.Return)
         ]
 
