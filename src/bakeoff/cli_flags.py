@@ -1,14 +1,105 @@
 """The flags that several commands share, with one meaning each: the agent's limits
 (`--max-turns`, `--timeout`, `--max-output-tokens`), whose defaults and help come from
-`AgentConfig`, and the sandbox flags that decide how contestant code runs."""
+`AgentConfig`, and the sandbox flags that decide how contestant code runs; the `type=`
+functions that check every value while the arguments are parsed (a finite number in range, a
+whole count in range, a plain run id, a fixture folder of bounded size); and `Parser`, whose
+refusals are one line."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import Any
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 _UNSET = object()
+
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+"""The longest wall-clock limit a flag may set: a week (past it, it is a typo)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose refusals are one line on stderr (exit status 2): the error and
+    where the help is, without the usage block that would bury it."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0, at most `MAX_TIMEOUT_S`."""
+    value = _number(text)
+    if not 0 < value <= MAX_TIMEOUT_S:  # NaN fails this too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time limit: give seconds above 0, at most {MAX_TIMEOUT_S:g}"
+        )
+    return value
+
+
+def usd(text: str) -> float:
+    """argparse type: a finite amount of US dollars above 0."""
+    value = _number(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount: give USD above 0 (e.g. 2.5)")
+    return value
+
+
+def count(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text[:40]!r} is not a whole number from {low} to {high}"
+            )
+        return value
+
+    parse.__name__ = "count"  # argparse names the type in some messages
+    return parse
+
+
+def run_id(text: str) -> str:
+    """argparse type of a new run's id: a plain name (`store.check_run_id`)."""
+    from bakeoff.errors import UserError
+    from bakeoff.evals.store import check_run_id
+
+    try:
+        return check_run_id(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_ref(text: str) -> str:
+    """argparse type of a stored run: `latest`, or a plain run id."""
+    return text if text == "latest" else run_id(text)
+
+
+def fixture_folder(text: str) -> Path:
+    """argparse type of `--files`: a folder of bounded size holding only files, folders and
+    links (`user_files.measure_folder`); /proc, devices and FIFOs are refused."""
+    from bakeoff.errors import UserError
+    from bakeoff.user_files import measure_folder
+
+    path = Path(text).expanduser()
+    try:
+        measure_folder(path, what="")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 class AgentDefault(argparse.Action):
@@ -62,21 +153,21 @@ def add_limit_flags(p: argparse.ArgumentParser, *, per: str) -> None:
     scope = f" {per}" if per else ""
     p.add_argument(
         "--max-turns",
-        type=int,
+        type=count(1, 100_000),
         action=AgentDefault,
         field="max_turns",
         help=f"model requests allowed{scope}",
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         action=AgentDefault,
         field="timeout_s",
         help=f"wall-clock limit{scope} in seconds",
     )
     p.add_argument(
         "--max-output-tokens",
-        type=int,
+        type=count(1, 10_000_000),
         action=AgentDefault,
         field="max_output_tokens",
         help="output-token cap per request",

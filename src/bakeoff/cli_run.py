@@ -48,6 +48,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
 
     config = load_config(args.config)
     store = Store(args.store)
+    store.require_writable()  # a read-only store: one line now, not after the first trial
     resume = args.resume and resolve_run_id(store, args.resume)
     retry = args.retry_errors and resolve_run_id(store, args.retry_errors)
     judges = _split(args.judge)
@@ -189,7 +190,15 @@ RUN_EXAMPLES = """examples:
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
     from bakeoff.cli import EXIT_STATUS_HELP, example_parser
-    from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags
+    from bakeoff.cli_flags import (
+        add_limit_flags,
+        add_sandbox_flags,
+        count,
+        fixture_folder,
+        run_id,
+        run_ref,
+        usd,
+    )
     from bakeoff.cli_history import add_fail_under, add_history_commands
 
     for name, handler, help_text, examples in (
@@ -218,7 +227,7 @@ def add_commands(sub: Any) -> None:
             p.add_argument("--models", help="comma-separated model ids or aliases")
             p.add_argument(
                 "--files",
-                type=Path,
+                type=fixture_folder,
                 metavar="DIR",
                 help="for a prompt: the folder every model starts from (a fresh copy each)",
             )
@@ -232,11 +241,13 @@ def add_commands(sub: Any) -> None:
             p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
             p.add_argument(
                 "--resume",
+                type=run_ref,
                 metavar="RUN_ID",
                 help="finish an interrupted run (or `latest`): its missing and errored trials",
             )
             p.add_argument(
                 "--retry-errors",
+                type=run_ref,
                 metavar="RUN_ID",
                 help="rerun only the trials of RUN_ID (or `latest`) that ended in an error (auth, "
                 "unreachable, 5xx...), replacing their records, and print the table again",
@@ -258,7 +269,12 @@ def add_commands(sub: Any) -> None:
             action="store_true",
             help="skip reaching every model once before the run (unreachable ones then error)",
         )
-        p.add_argument("--repeats", type=int, default=1, help="runs per task and model (default 1)")
+        p.add_argument(
+            "--repeats",
+            type=count(1, 10_000),
+            default=1,
+            help="runs per task and model (default 1)",
+        )
         p.add_argument("--judge", help="comma-separated judge model ids (LLM-as-judge, blind)")
         p.add_argument(
             "--pairwise",
@@ -271,10 +287,14 @@ def add_commands(sub: Any) -> None:
             help="show judges the check's verdict and output (off: judges grade blind, so their "
             "agreement with the checks is a real measurement)",
         )
-        p.add_argument("--run-id", help="name this run (default: a timestamp)")
+        p.add_argument(
+            "--run-id",
+            type=run_id,
+            help="name this run: letters, digits, '.', '_', '-' (default: a timestamp)",
+        )
         p.add_argument(
             "--max-cost",
-            type=float,
+            type=usd,
             help="stop starting trials once contestants and judges have spent this many USD "
             "(refused while a model has no known price, unless --allow-unpriced)",
         )
@@ -289,7 +309,12 @@ def add_commands(sub: Any) -> None:
             "--allow-commands", action="store_true", help="offer run_command in every task"
         )
         add_sandbox_flags(p)
-        p.add_argument("--max-parallel", type=int, default=32, help="trials in flight at most")
+        p.add_argument(
+            "--max-parallel",
+            type=count(1, 4096),
+            default=32,
+            help="trials in flight at most",
+        )
         p.add_argument(
             "--store", type=Path, help="results database (default .bakeoff/results.sqlite)"
         )

@@ -7,6 +7,7 @@ of a run, which are recorded against the run and never crash a bake-off::
     ├── UserError                  bad input: fix it and retry
     │   ├── ConfigError            a config file or a task file is malformed (names file + field)
     │   ├── UnknownModelError      a model id or alias no provider knows (lists what is known)
+    │   ├── StoreError             the results store cannot be read or written (names the file)
     │   └── MissingKeyError        the provider's API key env var is not set
     └── RunError                   something went wrong while running
         ├── ProviderError          the provider failed a request (status, body, transient?)
@@ -33,6 +34,11 @@ class ConfigError(UserError):
 
 class UnknownModelError(UserError):
     """A model id that no provider or alias knows."""
+
+
+class StoreError(UserError):
+    """The results store is damaged, foreign, newer, read-only or out of space; the message
+    names the file and what to do."""
 
 
 class MissingKeyError(UserError):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bakeoff.errors import UserError
 from bakeoff.evals.task import TASK_FILE, TaskSpec, builtin_task, builtin_task_names, load_tasks
+from bakeoff.user_files import measure_folder
 
 ADHOC_RUBRIC = "Correct, complete and concise; follows the prompt exactly."
 
@@ -27,11 +28,12 @@ def adhoc_task(
     files: Path | None = None,
 ) -> TaskSpec:
     """A one-off task from a bare prompt: no checks, graded by judges only; its fixture is a
-    copy of `files` (default: empty). It is written as a real task folder under `root`
+    copy of `files` (default: empty), which must pass `user_files.measure_folder` (links are
+    copied as links, never followed). It is written as a real task folder under `root`
     (default `.bakeoff/adhoc`) so `--resume` finds it; the same prompt and files give the
     same folder."""
-    if files is not None and not files.is_dir():
-        raise UserError(f"--files {files}: no such folder")
+    if files is not None:  # a folder of bounded size: no /proc, devices or FIFOs
+        measure_folder(files, what="--files")
     key = json.dumps([prompt, rubric, None if files is None else str(files.resolve())])
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     folder = (root or Path(".bakeoff/adhoc")) / f"prompt-{digest}"

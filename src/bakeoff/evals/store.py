@@ -5,24 +5,40 @@ run can neither lose nor repeat one: resume means "skip the keys already here". 
 record the store keeps its lean facts (`rows.trial_facts`), so summaries read small rows
 (`trial_rows`) and reports stream full records a page at a time (`iter_trials`): reading a run
 of 100,000 trials never holds their transcripts all at once. Everything passes through the
-redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API key."""
+redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API key, and
+through `store_file.storable`, so no text a contestant sends (a lone surrogate, a NUL) can fail
+to be stored. Opening the file and every error SQLite raises are `store_file`'s: whatever is at
+the path, each command gets a connection or one line naming the file and what to do. Run ids
+are plain names (`check_run_id`): they become file names of reports."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from bakeoff.errors import UserError
 from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
 from bakeoff.evals.rows import RowReader, TrialRow, trial_facts
+from bakeoff.evals.store_file import (
+    SCHEMA_VERSION,
+    open_store,
+    read_only_error,
+    storable,
+    store_errors,
+)
 from bakeoff.redact import redact_model
+
+__all__ = ["PAGE", "SCHEMA", "SCHEMA_VERSION", "Store", "check_run_id", "default_store_path"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -69,44 +85,72 @@ CREATE TABLE IF NOT EXISTS judge_calibrations (
 PAGE = 500
 """Trials read per query when streaming a run (the lock is released between pages)."""
 
+MAX_RUN_ID = 128
+_RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is a plain name — letters, digits, '.', '_', '-', not starting with '.',
+    no '..', at most `MAX_RUN_ID` characters, not `latest` — else a UserError. A run id names
+    its report file, so nothing else may reach a path."""
+    if (
+        not _RUN_ID.fullmatch(run_id)
+        or ".." in run_id
+        or len(run_id) > MAX_RUN_ID
+        or run_id == "latest"
+    ):
+        shown = run_id if len(run_id) <= 40 else run_id[:40] + "..."
+        raise UserError(
+            f"run id {shown!r} is not a plain name: use up to {MAX_RUN_ID} letters, digits, "
+            "'.', '_' or '-' (no '..', not starting with '.'; `latest` means the newest run)"
+        )
+    return run_id
+
+
+def _encoded(model: M) -> tuple[M, str]:
+    """`model` as it is stored (surrogates replaced, secrets redacted) and its JSON."""
+    clean, text = storable(model)
+    redacted = redact_model(clean)
+    return (clean, text) if redacted is clean else (redacted, redacted.model_dump_json())
+
 
 def default_store_path() -> Path:
     return Path(os.environ.get("BAKEOFF_STORE", ".bakeoff/results.sqlite"))
 
 
 class Store:
-    """Thread-safe access to the results database."""
+    """Thread-safe access to the results database. Every method raises `StoreError` (one
+    line: the file, what to do) when the file fails it; `read_only` says whether it was opened
+    read-only (a read-only file or mount: it can be read, not written)."""
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
-        self._add_facts_column()
+        self._db, self.read_only = open_store(self.path, SCHEMA)
 
-    def _add_facts_column(self) -> None:
-        # Stores written before the lean facts existed: their rows read from the full record.
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(trials)")}
-        if "facts" not in columns:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-                self._db.execute("ALTER TABLE trials ADD COLUMN facts TEXT")
+    def _guard(
+        self, doing: str, run_id: str | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        return store_errors(self.path, doing, run_id)
+
+    def require_writable(self) -> None:
+        """Refuse, before anything runs, a store that was opened read-only."""
+        if self.read_only:
+            raise read_only_error(self.path)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):  # nothing left to lose
             self._db.close()
 
     def create_run(self, spec: BakeoffSpec) -> None:
-        spec = redact_model(spec)
+        check_run_id(spec.run_id)
+        spec, text = _encoded(spec)
         now = time.time()
-        with self._lock:
+        with self._lock, self._guard("write the new run to", spec.run_id):
             try:
                 self._db.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, 'running', ?)",
-                    (spec.run_id, now, now, spec.model_dump_json()),
+                    "INSERT INTO runs VALUES (?, ?, ?, 'running', ?)", (spec.run_id, now, now, text)
                 )
             except sqlite3.IntegrityError:
                 raise UserError(
@@ -115,45 +159,43 @@ class Store:
                 ) from None
 
     def set_status(self, run_id: str, status: str) -> None:
-        with self._lock:
+        with self._lock, self._guard("write the status of the run to", run_id):
             self._db.execute(
                 "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
                 (status, time.time(), run_id),
             )
 
     def get_spec(self, run_id: str) -> BakeoffSpec:
-        with self._lock:
+        with self._lock, self._guard("read", run_id):
             row = self._db.execute("SELECT spec FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             known = ", ".join(str(r["run_id"]) for r in self.list_runs()[:10]) or "none yet"
             raise UserError(f"no run {run_id!r} in {self.path} (recent runs: {known})")
-        return BakeoffSpec.model_validate_json(row[0])
+        with self._guard("read", run_id):
+            return BakeoffSpec.model_validate_json(row[0])
 
     def list_runs(self) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT r.run_id, r.created_at, r.status, r.spec, COUNT(t.task) "
-                "FROM runs r LEFT JOIN trials t USING (run_id) "
-                "GROUP BY r.run_id ORDER BY r.created_at DESC"
-            ).fetchall()
-        out: list[dict[str, object]] = []
-        for run_id, created, status, spec, done in rows:
-            s = json.loads(spec)
-            planned = len(s["task_names"]) * len(s["models"]) * s["repeats"]
-            out.append(
-                {
-                    "run_id": run_id,
-                    "created_at": created,
-                    "status": status,
-                    "done": done,
-                    "planned": planned,
-                }
-            )
-        return out
+        """Every run, newest first: run_id, created_at, status, done (stored trials), planned,
+        tasks, models (as shown). What cannot be read is None and the run's `damaged` says
+        why — a damaged trials table, a rotted spec — so the rest is still listed."""
+        runs = "SELECT r.run_id, r.created_at, r.status, r.spec, {} FROM runs r {} ORDER BY 2 DESC"
+        joined = runs.format("COUNT(t.task)", "LEFT JOIN trials t USING (run_id) GROUP BY r.run_id")
+        damage: str | None = None
+        with self._lock, self._guard("list the runs of"):
+            try:
+                rows = self._db.execute(joined).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_CORRUPT"):
+                    raise
+                damage = f"its trials cannot be read: {exc}"
+                rows = self._db.execute(runs.format("NULL", "")).fetchall()
+        return [
+            _listed(run, at, status, spec, done, damage) for run, at, status, spec, done in rows
+        ]
 
     def add_trial(self, record: TrialRecord) -> None:
-        record = redact_model(record)
-        with self._lock:
+        record, text = _encoded(record)
+        with self._lock, self._guard("write a trial to", record.run_id):
             self._db.execute(
                 # A retried error replaces the record it retries; nothing else has its key.
                 "INSERT OR REPLACE INTO trials (run_id, task, model, repeat, status, passed, "
@@ -170,24 +212,22 @@ class Store:
                     record.agent.cost_usd,
                     record.finished_at,
                     trial_facts(record),
-                    record.model_dump_json(),
+                    text,
                 ),
             )
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         """Keys of the trials that need no rerun: every stored one but the errors."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT task, model, repeat FROM trials WHERE run_id = ? AND status != 'error'",
-                (run_id,),
-            ).fetchall()
-        return {(t, m, int(r)) for t, m, r in rows}
+        return self._keys(run_id, "!=")
 
     def error_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         """Keys of the trials that ended in an infrastructure error (`--retry-errors`)."""
-        with self._lock:
+        return self._keys(run_id, "=")
+
+    def _keys(self, run_id: str, op: str) -> set[tuple[str, str, int]]:
+        with self._lock, self._guard("read", run_id):
             rows = self._db.execute(
-                "SELECT task, model, repeat FROM trials WHERE run_id = ? AND status = 'error'",
+                f"SELECT task, model, repeat FROM trials WHERE run_id = ? AND status {op} 'error'",
                 (run_id,),
             ).fetchall()
         return {(t, m, int(r)) for t, m, r in rows}
@@ -210,25 +250,27 @@ class Store:
         so writers go on meanwhile."""
         pages = self._pages(run_id, "record, NULL", min(page, limit or page), tasks)
         for _, _, record, _ in itertools.islice(pages, limit):
-            yield TrialRecord.model_validate_json(record)
+            with self._guard("read", run_id):
+                trial = TrialRecord.model_validate_json(record)
+            yield trial
 
     def trial_rows(self, run_id: str, reader: RowReader | None = None) -> list[TrialRow]:
         """Every trial of a run as a lean row (`rows.TrialRow`, built by `reader`: names,
         calibration, which models keep request speeds), by task, model, repeat."""
         reader = reader or RowReader()
         out: list[TrialRow] = []
-        for _, _, record, facts in self._pages(
-            run_id, "CASE WHEN facts IS NULL THEN record END, facts", PAGE
-        ):
-            if facts is None:  # written before facts were kept
-                out.append(reader.row_of(TrialRecord.model_validate_json(record)))
-            else:
-                out.append(reader.row(facts))
+        columns = "CASE WHEN facts IS NULL THEN record END, facts"
+        with self._guard("read", run_id):
+            for _, _, record, facts in self._pages(run_id, columns, PAGE):
+                if facts is None:  # written before facts were kept
+                    out.append(reader.row_of(TrialRecord.model_validate_json(record)))
+                else:
+                    out.append(reader.row(facts))
         return out
 
     def status_counts(self, run_id: str) -> dict[str, int]:
         """How many stored trials of a run ended in each status (`records.TrialStatus`)."""
-        with self._lock:
+        with self._lock, self._guard("read", run_id):
             rows = self._db.execute(
                 "SELECT status, COUNT(*) FROM trials WHERE run_id = ? GROUP BY status", (run_id,)
             ).fetchall()
@@ -242,7 +284,7 @@ class Store:
         only = "" if tasks is None else f"AND task IN ({', '.join('?' * len(tasks))}) "
         after: tuple[str, str, int] = ("", "", -1)
         while True:
-            with self._lock:
+            with self._lock, self._guard("read", run_id):
                 rows = self._db.execute(
                     f"SELECT task, model, repeat, {columns} FROM trials WHERE run_id = ? {only}"
                     "AND (task, model, repeat) > (?, ?, ?) ORDER BY task, model, repeat LIMIT ?",
@@ -255,15 +297,15 @@ class Store:
             after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def spent_usd(self, run_id: str) -> float:
-        with self._lock:
+        with self._lock, self._guard("read", run_id):
             row = self._db.execute(
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM trials WHERE run_id = ?", (run_id,)
             ).fetchone()
         return float(row[0])
 
     def add_verdict(self, run_id: str, verdict: PairVerdict) -> None:
-        verdict = redact_model(verdict)
-        with self._lock:
+        verdict, text = _encoded(verdict)
+        with self._lock, self._guard("write a verdict to", run_id):
             self._db.execute(
                 "INSERT OR REPLACE INTO pair_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -273,33 +315,47 @@ class Store:
                     verdict.judge,
                     verdict.model_a,
                     verdict.model_b,
-                    verdict.model_dump_json(),
+                    text,
                 ),
             )
 
     def verdicts(self, run_id: str) -> list[PairVerdict]:
-        with self._lock:
+        with self._lock, self._guard("read", run_id):
             rows = self._db.execute(
                 "SELECT record FROM pair_verdicts WHERE run_id = ?", (run_id,)
             ).fetchall()
-        return [PairVerdict.model_validate_json(r[0]) for r in rows]
+            return [PairVerdict.model_validate_json(r[0]) for r in rows]
 
     def add_calibration(self, run_id: str, calibration: JudgeCalibration) -> None:
-        calibration = redact_model(calibration)
-        with self._lock:
+        calibration, text = _encoded(calibration)
+        with self._lock, self._guard("write a judge's calibration to", run_id):
             self._db.execute(
                 "INSERT OR REPLACE INTO judge_calibrations VALUES (?, ?, ?, ?)",
-                (
-                    run_id,
-                    calibration.judge,
-                    int(calibration.calibrated),
-                    calibration.model_dump_json(),
-                ),
+                (run_id, calibration.judge, int(calibration.calibrated), text),
             )
 
     def calibrations(self, run_id: str) -> list[JudgeCalibration]:
-        with self._lock:
+        with self._lock, self._guard("read", run_id):
             rows = self._db.execute(
                 "SELECT record FROM judge_calibrations WHERE run_id = ? ORDER BY judge", (run_id,)
             ).fetchall()
-        return [JudgeCalibration.model_validate_json(r[0]) for r in rows]
+            return [JudgeCalibration.model_validate_json(r[0]) for r in rows]
+
+
+def _listed(
+    run_id: str, created: float, status: str, spec: str, done: int | None, damage: str | None
+) -> dict[str, object]:
+    """One entry of `Store.list_runs`."""
+    entry: dict[str, object] = {"run_id": run_id, "created_at": created, "status": status}
+    try:
+        s = BakeoffSpec.model_validate_json(spec)
+    except ValueError as exc:
+        damage = f"its spec cannot be read: {str(exc).splitlines()[0]}"
+        entry.update(done=done, planned=None, tasks=None, models=[])
+    else:
+        planned = len(s.task_names) * len(s.models) * s.repeats
+        models = [s.labels.get(m, m) for m in s.models]
+        entry.update(done=done, planned=planned, tasks=len(s.task_names), models=models)
+    if damage is not None:
+        entry["damaged"] = damage
+    return entry

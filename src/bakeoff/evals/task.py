@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bakeoff.errors import ConfigError
+from bakeoff.user_files import read_task_file
 from bakeoff.workspace import install_file
 
 ANSWER_FILE = "ANSWER.txt"
@@ -51,7 +52,6 @@ class CheckSpec(BaseModel):
     the interpreter running bakeoff, so `python -m pytest -q hidden_test_x.py` works."""
     timeout_s: float = Field(default=60.0, gt=0)
     """Wall-clock limit in seconds; past it the whole process group is killed and it fails."""
-
     graded: list[str] | None = None
     """Globs of the workspace files the check sees (`todo/**/*.py`); None: the fixture's files
     and the files the prompt names. Nothing else the agent wrote is there when the check runs
@@ -65,6 +65,7 @@ class CheckSpec(BaseModel):
             if not glob or glob.startswith("/") or "\\" in glob or ".." in parts:
                 raise ValueError(f"{glob!r}: a glob relative to the workspace, without '..'")
         return value
+
 
 class JudgeSpec(BaseModel):
     """`[judge]`: what an LLM judge grades the run against."""
@@ -171,10 +172,11 @@ def load_task(path: Path | str) -> TaskSpec:
         folder = folder.parent
     toml_path = folder / TASK_FILE
     shown = _display(toml_path)
-    if not toml_path.is_file():
+    if not toml_path.exists() and not toml_path.is_symlink():
         raise ConfigError(f"{shown}: no such file (a task folder needs a {TASK_FILE})")
+    raw = read_task_file(toml_path, shown)  # a regular file of bounded size, never a FIFO
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:

@@ -7,7 +7,9 @@ to report). It may instead be `{"scripts": [{"prompt_contains": "...", "turns": 
 which picks the first script whose text occurs in the first user message (a script without
 `prompt_contains` matches anything) — one scripted contestant can then run a whole suite.
 The turn to play is the number of assistant messages already in the conversation, so one
-instance serves any number of concurrent runs. Past the last turn it answers with empty text."""
+instance serves any number of concurrent runs. Past the last turn it answers with empty text.
+The file must be a regular file of at most `MAX_SCRIPT_BYTES` (`bakeoff.user_files`), checked
+whole when the model is made: a wrong shape is a `ConfigError` naming the file and the turn."""
 
 from __future__ import annotations
 
@@ -18,9 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bakeoff.errors import ConfigError
 from bakeoff.models.base import ModelAdapter, RetryPolicy
 from bakeoff.types import Completion, Message, RequestTiming, ToolCall, ToolSpec, Usage
+from bakeoff.user_files import MAX_SCRIPT_BYTES, read_regular_file
+
+MAX_DELAY_S = 3600
+"""The longest simulated latency a turn may ask for."""
 
 
 def _zero_cost(usage: Usage, seconds: float) -> float:
@@ -31,11 +39,26 @@ def _check_turns(path: Path, turns: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(turns, list):
         raise ConfigError(f"{path}: {where} must be a list of turns")
     for i, turn in enumerate(turns):
+        at = f"{path}: {where}[{i}]"
         if not isinstance(turn, dict) or not ({"text", "tool_calls"} & set(turn)):
-            raise ConfigError(f"{path}: {where}[{i}] needs 'text' and/or 'tool_calls'")
-        for j, call in enumerate(turn.get("tool_calls", [])):
+            raise ConfigError(f"{at} needs 'text' and/or 'tool_calls'")
+        if not isinstance(turn.get("text", ""), str):
+            raise ConfigError(f"{at}.text must be a string")
+        calls = turn.get("tool_calls", [])
+        if not isinstance(calls, list):
+            raise ConfigError(f"{at}.tool_calls must be a list")
+        for j, call in enumerate(calls):
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                raise ConfigError(f"{path}: {where}[{i}].tool_calls[{j}] needs a 'name'")
+                raise ConfigError(f"{at}.tool_calls[{j}] needs a 'name'")
+            if not isinstance(call.get("arguments", {}), dict):
+                raise ConfigError(f"{at}.tool_calls[{j}].arguments must be an object")
+        delay = turn.get("delay_s", 0)
+        if not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_S:
+            raise ConfigError(f"{at}.delay_s must be a number of seconds, 0 to {MAX_DELAY_S}")
+        try:
+            Usage.model_validate(turn.get("usage", {}))
+        except ValidationError:
+            raise ConfigError(f"{at}.usage must map token kinds to counts") from None
     return turns
 
 
@@ -45,23 +68,33 @@ class ScriptedModel(ModelAdapter):
     def __init__(self, path: str | Path) -> None:
         super().__init__("script", str(path), cost_fn=_zero_cost, retry=RetryPolicy(0))
         self.path = Path(path)
+        raw = read_regular_file(
+            self.path, limit=MAX_SCRIPT_BYTES, what="script file", error=ConfigError
+        )
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"script file not found: {self.path}") from None
-        except json.JSONDecodeError as exc:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.path}: not UTF-8 text") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise ConfigError(f"{self.path}: not valid JSON: {exc}") from None
         self.scripts: list[tuple[str | None, list[dict[str, Any]]]] = []
         if isinstance(data, dict) and "scripts" in data:
+            if not isinstance(data["scripts"], list):
+                raise ConfigError(f"{self.path}: 'scripts' must be a list")
             for k, entry in enumerate(data["scripts"]):
-                where = f"scripts[{k}].turns"
-                turns = _check_turns(self.path, entry.get("turns"), where)
-                self.scripts.append((entry.get("prompt_contains"), turns))
+                if not isinstance(entry, dict):
+                    raise ConfigError(f"{self.path}: scripts[{k}] must be an object")
+                needle = entry.get("prompt_contains")
+                if needle is not None and not isinstance(needle, str):
+                    raise ConfigError(f"{self.path}: scripts[{k}].prompt_contains: a string")
+                turns = _check_turns(self.path, entry.get("turns"), f"scripts[{k}].turns")
+                self.scripts.append((needle, turns))
         else:
             self.scripts.append((None, _check_turns(self.path, data, "the top level")))
 
-    async def ping(self) -> None:
+    async def ping(self) -> Completion | None:
         """Always reachable: the script was read and checked when the model was made."""
+        return None
 
     def _turns_for(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         prompt = next((m.content for m in messages if m.role == "user"), "")

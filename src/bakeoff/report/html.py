@@ -58,8 +58,12 @@ def run_anchor(task: str, model: str, repeat: int) -> str:
 
 def write_run_report(outcome: BakeoffOutcome, report_dir: Path) -> Path:
     """Write a bake-off's HTML report as `report_dir/RUN_ID.html`, note its path on the
-    outcome, and return it. The shells call this; the runner only returns results."""
-    outcome.report_html = write_outcome_html(outcome, report_dir / f"{outcome.run_id}.html")
+    outcome, and return it. The shells call this; the runner only returns results. A run id
+    that is not a plain name (`store.check_run_id`) is refused: it must not reach a path."""
+    from bakeoff.evals.store import check_run_id
+
+    name = f"{check_run_id(outcome.run_id)}.html"
+    outcome.report_html = write_outcome_html(outcome, report_dir / name)
     return outcome.report_html
 
 
