@@ -231,9 +231,11 @@ async def test_judges_grade_blind_and_pairwise_catches_position_bias(
         assert [j.overall for j in record.judges] == [7.0]
     judging = out.summary.judging
     assert len(judging.judges) == 1 and judging.judges == ["script:judge"]
-    # Two contestants, one task: one pair judged in both orders; "always 1" never holds both ways.
-    assert judging.pairwise_consistency == 0.0
-    assert out.summary.judges[0].calibrated is False  # always 7: can't tell a fix from no change
+    # Always 7 and "always 1" head to head: calibration catches it (it cannot tell a fix from
+    # no change, and position is no choice), so it is never asked to compare the contestants.
+    assert out.summary.judges[0].calibrated is False
+    assert judging.pairwise_consistency is None and out.store is not None
+    assert out.store.verdicts(out.run_id) == []
     assert all(m.judge_score.value is None for m in out.summary.ranking)
 
 

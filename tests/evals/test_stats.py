@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from bakeoff.evals import stats
 from bakeoff.evals.stats import (
     cohen_kappa,
     detectable_gap,
@@ -166,3 +167,11 @@ def test_cohen_kappa_extremes_and_undefined_cases() -> None:
     assert cohen_kappa([], []) is None
     with pytest.raises(ValueError):
         cohen_kappa([True], [True, False])
+
+
+def test_auc_counts_pairs_ordered_rightly_and_ties_half() -> None:
+    assert stats.auc([9, 9], [2, 2]) == 1.0
+    assert stats.auc([9, 9], [9, 9]) == 0.5  # a constant score is chance
+    assert stats.auc([9], [2, 9]) == 0.75
+    assert stats.auc([2], [9]) == 0.0
+    assert stats.auc([], [1]) is None and stats.auc([1], []) is None

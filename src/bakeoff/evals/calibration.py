@@ -1,17 +1,23 @@
 """Judges that earn their place. Before a judge's scores count, it must tell a task's reference
-solution from the untouched fixture: on up to CALIBRATION_TASKS tasks with a `solution/` (the
-run's own first, then the built-in suite's FALLBACK_TASKS) it scores, blind and exactly as it
-scores trials, the reference (the solution laid over the fixture: its diff, and its ANSWER.txt
-as the answer) and the fixture (no change), both claiming the same bare "Done." where the
-solution has no answer of its own; then it compares the two head to head, in both orders.
+solution from broken ones: on up to CALIBRATION_TASKS tasks with a `solution/` (the run's own
+first, then the built-in suite's FALLBACK_TASKS) it scores, blind and exactly as it scores
+trials, the reference (the solution laid over the fixture: its diff, and its ANSWER.txt as the
+answer) and two broken versions of it: the untouched fixture (no change) and the solution
+truncated (every file the solution writes cut to the first half of its lines, its answer to
+the first half of its words: work that looks done but is not). Where the solution has no answer
+of its own, all three claim the same bare "Done.", so only the work tells them apart. Then it
+compares the reference with the truncated version head to head, in both orders.
 
-"Clearly" means: a task is *separated* when the reference's overall score is at least MARGIN
-(2) points above the fixture's AND the head-to-head names the reference in both orders; the
-judge is *calibrated* when at least SHARE_REQUIRED (2/3, rounded up: 1 of 1, 2 of 2, 2 of 3)
-of its calibration tasks are separated. A missing verdict separates nothing. An always-10 judge,
-a judge that only echoes a claim of success, and one that picks by position all fail. An
-uncalibrated judge still grades the run, and its scores are shown, but they are marked
-`counted=False` and left out of quality. Calibration cost and time are recorded apart.
+"Clearly" means all three of: the AUC over every (reference, broken) pair of scores is at least
+AUC_REQUIRED (0.8; a tie counts half, so a constant judge gets 0.5); the mean broken score is
+at least MARGIN (2) points below the mean reference score; and at least SHARE_REQUIRED (2/3,
+rounded up: 1 of 1, 2 of 2, 2 of 3) of the tasks are *separated*: the reference scores MARGIN
+above each broken version AND the head-to-head names the reference in both orders. A missing
+verdict separates nothing. An always-10 judge, an always-9 one, one that gives 9 to any change
+and only faults an empty diff, one that only echoes a claim of success, and one that picks by
+position all fail. An uncalibrated judge still grades the run, and its scores are shown, but
+they are marked `counted=False` and left out of quality, and its head-to-head verdicts are
+neither asked nor counted. Calibration cost and time are recorded apart.
 
 Also here: the per-judge summary of a finished run (`judge_summaries`) and the report's
 sentences about it (`judge_notes`): calibration, Cohen's kappa of "the judge would pass it"
@@ -57,9 +63,11 @@ from bakeoff.models.base import Model
 from bakeoff.types import total_cost
 
 CALIBRATION_TASKS = 3
-"""At most this many tasks per judge: 4 judge requests each (2 scores, 2 pair orders)."""
+"""At most this many tasks per judge: 5 judge requests each (3 scores, 2 pair orders)."""
 MARGIN = 2.0
-"""Points (of 10) the reference must score above the untouched fixture."""
+"""Points (of 10) the reference must score above each broken version."""
+AUC_REQUIRED = 0.8
+"""Share of (reference, broken) score pairs the judge must order rightly, ties counting half."""
 SHARE_REQUIRED = 2 / 3
 """Share of calibration tasks, rounded up, that must be separated."""
 FALLBACK_TASKS = ("fix-pagination", "implement-slugify", "http-status-answer")
@@ -67,7 +75,7 @@ FALLBACK_TASKS = ("fix-pagination", "implement-slugify", "http-status-answer")
 tasks of its own with a reference solution."""
 CLAIM = "Done."
 """The answer both sides claim when the solution has none, so only the work tells them apart."""
-REFERENCE, FIXTURE = "reference", "fixture"
+REFERENCE, FIXTURE, TRUNCATED = "reference", "fixture", "truncated"
 
 
 def has_reference(task: TaskSpec) -> bool:
@@ -88,13 +96,15 @@ def calibration_tasks(
     return own[:limit]
 
 
-def reference_work(task: TaskSpec) -> tuple[str, str]:
+def reference_work(task: TaskSpec, *, truncated: bool = False) -> tuple[str, str]:
     """(answer, diff) of the reference solution as a trial would show them: the diff of the
-    solution over the fixture, without ANSWER.txt, whose text is the answer."""
+    solution over the fixture, without ANSWER.txt, whose text is the answer. `truncated`: the
+    broken version instead, every file the solution writes (and its answer) cut to its first
+    half (`truncate`)."""
     with tempfile.TemporaryDirectory(prefix="bakeoff-calibration-") as tmp:
         ws = prepare_workspace(task, Path(tmp) / "ws")
         before = snapshot(ws)
-        apply_solution(task, ws)
+        written = apply_solution(task, ws)
         answer = task.expected_answer or CLAIM
         answer_file = ws / ANSWER_FILE
         if (task.solution_dir / ANSWER_FILE).is_file():
@@ -105,13 +115,31 @@ def reference_work(task: TaskSpec) -> tuple[str, str]:
                 answer_file.write_bytes(prior)
             else:
                 answer_file.unlink()
+        if truncated:
+            answer = truncate(answer, sep=" ") or CLAIM
+            for rel in written:
+                path = ws / rel
+                if rel != ANSWER_FILE and path.is_file():
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                    path.write_text(truncate(text), encoding="utf-8")
         return answer, unified_diff(before, ws)
+
+
+def truncate(text: str, sep: str = "\n") -> str:
+    """The first half (rounded down) of `text`'s lines, or its words with `sep=" "`: at least
+    one is always cut, so the result is never the whole."""
+    parts = text.split("\n") if sep == "\n" else text.split()
+    if sep == "\n" and parts and parts[-1] == "":
+        parts.pop()  # a final newline ends the last line, it is not one more
+    kept = parts[: len(parts) // 2]
+    return "".join(f"{line}\n" for line in kept) if sep == "\n" else " ".join(kept)
 
 
 async def _calibrate_on(
     judge: Model, task: TaskSpec, slot: asyncio.Semaphore | None
 ) -> tuple[CalibrationTask, list[float | None]]:
     answer, diff = await asyncio.to_thread(reference_work, task)
+    cut_answer, cut_diff = await asyncio.to_thread(reference_work, task, truncated=True)
     rubric = task.judge.rubric if task.judge else DEFAULT_RUBRIC
 
     async def score(work: tuple[str, str]) -> tuple[float | None, str | None, float | None]:
@@ -130,36 +158,43 @@ async def _calibrate_on(
                 task_prompt=task.prompt,
                 rubric=rubric,
                 a=(REFERENCE, answer, diff),
-                b=(FIXTURE, CLAIM, ""),
+                b=(TRUNCATED, cut_answer, cut_diff),
             )
 
-    (ref, ref_error, ref_cost), (fix, fix_error, fix_cost), verdict = await asyncio.gather(
-        score((answer, diff)), score((CLAIM, "")), pair()
+    (ref, ref_e, ref_c), (fix, fix_e, fix_c), (cut, cut_e, cut_c), verdict = await asyncio.gather(
+        score((answer, diff)), score((CLAIM, "")), score((cut_answer, cut_diff)), pair()
     )
-    winner: Literal["reference", "fixture"] | None = (
+    winner: Literal["reference", "truncated"] | None = (
         "reference"
         if verdict.winner == REFERENCE
-        else "fixture"
-        if verdict.winner == FIXTURE
+        else "truncated"
+        if verdict.winner == TRUNCATED
         else None
     )
     item = CalibrationTask(
         task=task.name,
         reference_score=ref,
         fixture_score=fix,
+        truncated_score=cut,
         pair_winner=winner,
         separated=ref is not None
         and fix is not None
-        and ref >= fix + MARGIN
+        and cut is not None
+        and ref >= max(fix, cut) + MARGIN
         and winner == REFERENCE,
-        errors=[e for e in (ref_error, fix_error, verdict.error) if e],
+        errors=[e for e in (ref_e, fix_e, cut_e, verdict.error) if e],
     )
-    return item, [ref_cost, fix_cost, verdict.cost_usd]
+    return item, [ref_c, fix_c, cut_c, verdict.cost_usd]
 
 
 def required_separated(n_tasks: int) -> int:
     """Separated tasks a judge needs out of `n_tasks`: SHARE_REQUIRED of them, rounded up."""
     return math.ceil(SHARE_REQUIRED * n_tasks - 1e-9)
+
+
+def broken_scores(item: CalibrationTask) -> list[float]:
+    """The scores a judge gave the broken versions of one task (those it gave)."""
+    return [s for s in (item.fixture_score, item.truncated_score) if s is not None]
 
 
 async def calibrate_judge(
@@ -171,22 +206,31 @@ async def calibrate_judge(
     items = [item for item, _ in results]
     separated = sum(1 for i in items if i.separated)
     required = required_separated(len(items))
-    calibrated = bool(items) and separated >= required
     refs = [i.reference_score for i in items if i.reference_score is not None]
-    fixes = [i.fixture_score for i in items if i.fixture_score is not None]
+    broken = [s for i in items for s in broken_scores(i)]
+    auc = stats.auc(refs, broken)
+    ref_mean = statistics.fmean(refs) if refs else None
+    broken_mean = statistics.fmean(broken) if broken else None
+    apart = ref_mean is not None and broken_mean is not None and ref_mean - broken_mean >= MARGIN
+    calibrated = (
+        bool(items) and separated >= required and auc is not None and auc >= AUC_REQUIRED and apart
+    )
     if not items:
         reason = "no task with a reference solution to calibrate on"
     else:
+        shown_auc = "undefined" if auc is None else f"{auc:.2f}"
         reason = (
-            f"told the reference solution from the untouched fixture on {separated} of "
-            f"{len(items)} tasks (needs {required}: reference >= fixture + {MARGIN:g} points "
-            "and chosen head to head in both orders)"
-        )
-        if refs and fixes:
-            reason += (
-                f"; mean score reference {statistics.fmean(refs):.1f}, "
-                f"fixture {statistics.fmean(fixes):.1f}"
+            f"AUC {shown_auc} over reference vs broken scores (needs {AUC_REQUIRED:g})"
+            + (
+                f"; mean score reference {ref_mean:.1f}, broken {broken_mean:.1f} (needs "
+                f"{MARGIN:g} points apart)"
+                if ref_mean is not None and broken_mean is not None
+                else ""
             )
+            + f"; told the reference from the untouched fixture and the truncated solution on "
+            f"{separated} of {len(items)} tasks (needs {required}: {MARGIN:g} points above "
+            "each, and chosen head to head in both orders)"
+        )
         unanswered = sum(len(i.errors) for i in items)
         if unanswered:
             reason += f"; {unanswered} calibration requests got no usable verdict"
@@ -196,6 +240,9 @@ async def calibrate_judge(
         reason=reason,
         margin=MARGIN,
         required=required,
+        auc=auc,
+        reference_mean=ref_mean,
+        broken_mean=broken_mean,
         tasks=items,
         cost_usd=total_cost([c for _, costs in results for c in costs]),
         duration_s=round(time.perf_counter() - started, 3),
@@ -233,7 +280,8 @@ async def calibrate_run(
 
 
 def uncounted_judges(calibrations: Sequence[JudgeCalibration]) -> frozenset[str]:
-    """Judges whose scores quality leaves out: those that failed calibration."""
+    """Judges whose scores quality and the head-to-head tests leave out: those that failed
+    calibration."""
     return frozenset(c.judge for c in calibrations if not c.calibrated)
 
 
@@ -299,8 +347,9 @@ def judge_notes(summaries: Sequence[JudgeSummary]) -> list[str]:
     for j in summaries:
         if j.calibrated is False:
             notes.append(
-                f"Judge {j.model} is not calibrated ({j.calibration}): its scores are shown but "
-                "left out of quality."
+                f"Judge {j.model} is uncounted: it failed calibration ({j.calibration}); its "
+                "scores are shown but left out of quality, and its head-to-head verdicts are "
+                "neither asked nor counted."
             )
         if j.agreement_n:
             kappa = "undefined" if j.agreement_kappa is None else f"{j.agreement_kappa:.2f}"

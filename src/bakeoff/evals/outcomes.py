@@ -156,7 +156,9 @@ def build_outcome(
     name = namer(stored)
     spec, _, verdicts, calibrations = relabel(stored, [], store.verdicts(run_id), calibrations)
     records = store.trial_rows(run_id, RowReader(name, uncounted, requests_for=local_ids))
-    summary = summarize(spec, records, verdicts, local_models={name(m) for m in local_ids})
+    # An uncalibrated judge's head-to-head verdicts count nowhere (stored by older runs).
+    counted = [v for v in verdicts if v.judge not in uncounted_judges(calibrations)]
+    summary = summarize(spec, records, counted, local_models={name(m) for m in local_ids})
     summary.judges = judge_summaries(spec, records, verdicts, calibrations)
     summary.unsandboxed = sum(not r.sandboxed for r in records)
     if summary.unsandboxed:

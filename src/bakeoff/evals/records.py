@@ -287,25 +287,30 @@ class JudgeReliability(BaseModel):
 
 
 class CalibrationTask(BaseModel):
-    """One judge on one calibration task: the reference solution and the untouched fixture,
-    each scored blind as a trial, and compared head to head in both orders."""
+    """One judge on one calibration task: the reference solution and two broken versions of
+    it (the untouched fixture, the solution truncated), each scored blind as a trial, and the
+    reference compared head to head with the truncated one in both orders."""
 
     task: str
     reference_score: float | None = None  # overall 1-10; None: no verdict
     fixture_score: float | None = None
-    pair_winner: Literal["reference", "fixture"] | None = None  # named in both orders
-    separated: bool = False  # reference >= fixture + margin and the pair chose the reference
+    truncated_score: float | None = None  # None also in calibrations stored before it existed
+    pair_winner: Literal["reference", "fixture", "truncated"] | None = None  # both orders
+    separated: bool = False  # reference >= each broken + margin, and chosen head to head
     errors: list[str] = Field(default_factory=list)
 
 
 class JudgeCalibration(BaseModel):
-    """Whether a judge told reference solutions from untouched fixtures before the run."""
+    """Whether a judge told reference solutions from broken ones before the run."""
 
     judge: str
     calibrated: bool
     reason: str  # one sentence a report can show
-    margin: float  # points the reference must score above the fixture
+    margin: float  # points the reference must score above each broken version
     required: int  # separated tasks needed to pass
+    auc: float | None = None  # P(reference scores above a broken version), ties half
+    reference_mean: float | None = None
+    broken_mean: float | None = None
     tasks: list[CalibrationTask] = Field(default_factory=list)
     cost_usd: float | None = 0.0  # the judge's own, apart from the run's
     duration_s: float = 0.0

@@ -224,3 +224,14 @@ def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
     if p_e >= 1.0:
         return None
     return (p_o - p_e) / (1 - p_e)
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """The area under the ROC curve of a score that should rank `positives` above `negatives`:
+    the share of (positive, negative) pairs the score orders rightly, a tie counting half
+    (the Mann-Whitney U statistic over the number of pairs). 1 separates them perfectly, 0.5
+    is chance, and so is a constant score. None when either side is empty."""
+    if not positives or not negatives:
+        return None
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
