@@ -136,7 +136,7 @@ def test_bad_script_file_names_the_problem(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"\[0\] needs 'text'"):
         script(tmp_path, [{"txt": "typo"}])
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match=r"nope\.json: no such file"):
         ScriptedModel(tmp_path / "nope.json")
 
 

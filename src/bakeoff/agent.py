@@ -4,9 +4,12 @@ hangs, and always returns an AgentResult — a hit limit or a provider failure i
 reason, not an exception. Only cancellation (Ctrl-C) propagates. A model that takes its tools as
 fenced blocks (`tool_format = "blocks"`: small local ones) opens with the workspace's small files
 shown and that format's system prompt; its blocks come back as the same tool calls. The wall
-clock does not run while a request waits for its turn under a rate limit (`wait_time_s`); a
-reply that degenerates or hits the output cap without a tool call stops the run as `runaway`;
-on timeout the reply still streaming is kept at the end of the transcript."""
+clock counts only the model's time (`guards.WallClock`): not a request's wait for its turn
+under a rate limit, nor a failed try and its back-off (`wait_time_s`); a provider silent when
+time runs out gets until its own timeout, so a hung one ends the run as `provider_error`, and
+`timeout` means the model was producing or its tools running. A reply that degenerates or hits
+the output cap without a tool call stops the run as `runaway`; on timeout the reply still
+streaming is kept at the end of the transcript."""
 
 from __future__ import annotations
 
@@ -123,7 +126,7 @@ def no_attempt(answer: str, tool_calls: int) -> str | None:
     match = _WRAPPED_CALL.match(text)
     try:
         value = json.loads(match.group(1) if match else text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a reply nested past the decoder
         return None
     calls = value if isinstance(value, list) else [value]
     if calls and all(

@@ -47,7 +47,11 @@ class ProviderConfig(BaseModel):
     hourly_usd: float | None = Field(default=None, ge=0)
     """Cost of the compute in $/hour (self-hosted servers); tokens are then free."""
     timeout_s: float = Field(default=120.0, gt=0)
-    """Timeout of one model request, in seconds."""
+    """Seconds a model request may go without a byte from the server (connecting, before the
+    answer begins, between its chunks) before it fails as the provider's error, not the model's."""
+    max_retries: int = Field(default=4, ge=0)
+    """Times a request that failed for a passing reason (429, 5xx, no byte within `timeout_s`, a
+    dropped connection) is sent again, with back-off, before the trial is an error."""
     shares_machine: bool | None = None
     """Whether its models compete for this machine's CPU/GPU and so take turns with the other
     local models in one shared pool (size: `[providers.local] concurrency`). None = guess: yes

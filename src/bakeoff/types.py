@@ -101,7 +101,8 @@ class Usage(BaseModel):
 
 class RequestTiming(BaseModel):
     """Timing of one model request. `latency_s` is the whole request; `wait_s` is time spent
-    before it could be sent (rate-limit back-off, waiting for a free local slot)."""
+    before the try that answered was sent (waiting for a rate limit's turn, failed tries and
+    the back-off after each)."""
 
     latency_s: float
     ttft_s: float | None = None

@@ -174,8 +174,13 @@ async def test_the_agent_stops_a_runaway_and_it_is_never_a_pass(
 async def test_a_timed_out_run_keeps_the_reply_it_was_receiving(
     model: OpenAIChatModel, server: WireServer, tmp_path: Path
 ) -> None:
-    server.add(
-        openai_stream(openai_chunk({"content": "I will write hello.py"}), Pause(10.0)),
+    server.add(  # still producing when the time runs out: the model's timeout
+        openai_stream(
+            openai_chunk({"content": "I will write hello.py"}),
+            Pause(1.0),
+            openai_chunk({"content": " now"}),
+            Pause(10.0),
+        ),
     )
     result = await run_agent("Say hello", model, tmp_path, AgentConfig(timeout_s=0.5))
     assert result.stop_reason == "timeout"

@@ -21,12 +21,12 @@ import httpx2
 
 from bakeoff.errors import EmptyAnswer, ProviderError
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
+from bakeoff.models.guards import progress
 from bakeoff.models.http_errors import (
     Endpoint,
     connection_error,
     error_detail,
     event_error,
-    ping_failed,
     status_error,
     timeout_error,
     transport_error,
@@ -46,6 +46,8 @@ class AnthropicModel(ModelAdapter):
 
     With `thinking_budget`, extended thinking is on; its blocks are kept (by tool-call id) and
     sent back with the assistant turn that made the calls, as the API requires."""
+
+    timeout_s: float  # the SDK client's: connect, send, and each read
 
     def __init__(
         self,
@@ -93,20 +95,7 @@ class AnthropicModel(ModelAdapter):
         except anthropic.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
-            raise transport_error(self.id, exc) from exc
-
-    async def ping(self) -> None:
-        """Ask for one entry of the model list: the server answers and takes the key, at no
-        token cost. A compatible server without that endpoint has answered all the same."""
-        try:
-            await self._client().models.list(limit=1)
-        except anthropic.APIStatusError as exc:
-            if ping_failed(exc.status_code):
-                raise self._provider_error(exc) from exc
-        except anthropic.APIError as exc:
-            raise self._provider_error(exc) from exc
-        except httpx2.TransportError as exc:
-            raise transport_error(self.id, exc) from exc
+            raise transport_error(self._endpoint(), exc) from exc
 
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
@@ -181,6 +170,7 @@ class AnthropicModel(ModelAdapter):
         stop: str | None = None
         async with stream:
             async for event in stream:
+                progress()
                 now = time.perf_counter() - t0
                 if event.type == "message_start":
                     usage.update(_fields(event.message.usage))
@@ -270,9 +260,12 @@ class AnthropicModel(ModelAdapter):
                 del self._thinking[next(iter(self._thinking))]
         return Message(role="assistant", content=text, tool_calls=calls)
 
-    def _provider_error(self, exc: anthropic.APIError) -> ProviderError:
+    def _endpoint(self) -> Endpoint:
         where = str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
-        endpoint = Endpoint(self.provider, self.name, where, self.timeout_s)
+        return Endpoint(self.provider, self.name, where, self.timeout_s)
+
+    def _provider_error(self, exc: anthropic.APIError) -> ProviderError:
+        endpoint = self._endpoint()
         if isinstance(exc, anthropic.APITimeoutError):
             return timeout_error(endpoint)
         if isinstance(exc, anthropic.APIConnectionError):

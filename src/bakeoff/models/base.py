@@ -2,9 +2,11 @@
 that retries transient provider errors with back-off and prices each completion.
 
 An adapter subclasses `ModelAdapter` and implements `_request()`: one attempt, raising
-`ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts; it may override
-`ping()`, the preflight probe, with something cheaper than a request. Everything above the
-adapter (the agent, the runner) sees only `Model`."""
+`ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts, and calling
+`guards.progress()` for each streamed chunk; an adapter whose requests fail by themselves after
+`timeout_s` without a byte sets it, so a silent provider is not taken for a slow model (see
+`guards.WallClock`). It may override `ping()`, the preflight probe, with something cheaper than
+a request. Everything above the adapter (the agent, the runner) sees only `Model`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from bakeoff.errors import ProviderError
+from bakeoff.models.guards import in_flight, not_counted, progress
 from bakeoff.types import Completion, Message, ToolFormat, ToolSpec, Usage
 
 CostFn = Callable[[Usage, float], "float | None"]
@@ -45,10 +48,11 @@ class Model(Protocol):
 
     async def aclose(self) -> None: ...
 
-    async def ping(self) -> None:
-        """Reach the model once, as cheaply as the provider allows (its model list, or a
-        one-token request), without retries; raise `ProviderError` when it cannot be reached or
-        refuses the key. Loads nothing: a local model is only checked to be startable."""
+    async def ping(self) -> Completion | None:
+        """Reach the model once with a real round trip — one chat request for one output
+        token, without retries — and return it (its usage and cost count); raise
+        `ProviderError` when it cannot be reached, refuses the key or fails to answer. A local
+        model is loaded and made to generate; a scripted one returns None (nothing spent)."""
         ...
 
 
@@ -76,6 +80,9 @@ class ModelAdapter:
 
     local = False
     tool_format: ToolFormat = "native"
+    timeout_s: float | None = None
+    """Seconds a request may go without a byte from the provider before it fails by itself
+    (connect, first byte, between chunks); None: the adapter sets no such limit."""
     _sdk: Any = None
     """The adapter's SDK client, made on first use; `aclose()` closes it."""
 
@@ -96,9 +103,15 @@ class ModelAdapter:
     async def start(self) -> float:
         return 0.0
 
-    async def ping(self) -> None:
-        """The fallback for adapters without a cheaper probe: one one-token request, once."""
-        await self._request([Message(role="user", content="ping")], [], 1)
+    ping_timeout_s: float | None = None
+    """How long preflight waits for `ping` when that may take longer than its usual limit (a
+    local model loading its weights); None: preflight's own limit."""
+
+    async def ping(self) -> Completion | None:
+        """One chat request for one output token, once, priced."""
+        completion = await self._request([Message(role="user", content="Reply with OK.")], [], 1)
+        completion.cost_usd = self.cost_fn(completion.usage, completion.timing.latency_s)
+        return completion
 
     async def aclose(self) -> None:
         if self._sdk is not None:  # closing the SDK client frees its connection pool
@@ -120,15 +133,24 @@ class ModelAdapter:
         *,
         max_output_tokens: int | None = None,
     ) -> Completion:
+        """One answer, asking again after a transient failure as the retry policy allows. A
+        failed try and the pause after it are the provider's time: the running agent's wall
+        clock moves back by it, and it is counted in the answer's `wait_s`. The error that
+        ends the tries says how many there were."""
         waited = 0.0
         for attempt in range(self.retry.max_retries + 1):
+            t0 = time.perf_counter()
             try:
-                completion = await self._request(messages, tools, max_output_tokens)
+                with in_flight(self.timeout_s):
+                    completion = await self._request(messages, tools, max_output_tokens)
+                progress()  # a whole answer past the deadline: the model's time ran out
             except ProviderError as exc:
                 if not exc.transient or attempt == self.retry.max_retries:
+                    if exc.transient and attempt:
+                        exc.args = (f"{exc} ({attempt + 1} tries)",)
                     raise
                 pause = self.retry.delay(attempt, exc.retry_after_s)
-                t0 = time.perf_counter()
+                not_counted(time.perf_counter() - t0 + pause)
                 await asyncio.sleep(pause)
                 waited += time.perf_counter() - t0
                 continue

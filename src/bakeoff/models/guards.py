@@ -3,8 +3,10 @@ all: `RepetitionGuard` spots a degenerate stream (the same text repeated over an
 adapter stops it early instead of running to the output cap; `fit_context` trims old tool
 output (and old file contents sent as tool arguments) from a request that would not fit the
 model's context window, leaving a note to the model in their place; `guarded_run` lets the agent
-keep the text of a request still streaming when the run's wall clock runs out, and lets a
-request queueing for its turn (`not_counted`) push that wall clock back by the time it waits."""
+keep the text of a request still streaming when the run's wall clock runs out, and makes that
+wall clock count only the model's time (`WallClock`): a request queueing for its turn or
+failing and retried (`not_counted`) pushes it back, and a provider that goes silent past the
+deadline gets until its own timeout to fail, an infrastructure error, not the model's timeout."""
 
 from __future__ import annotations
 
@@ -124,22 +126,97 @@ def _trim_call(call: dict[str, Any]) -> dict[str, Any]:
     return {**call, "function": {**function, "arguments": json.dumps(trimmed)}}
 
 
+SILENCE_SLACK_S = 1.0
+"""Added to a request's silence allowance (`WallClock`): the client's timeout fires a little
+after the moment a chunk was last seen, and the loop may be busy."""
+
+
+class WallClock:
+    """A run's wall-clock limit over its `asyncio.Timeout`, counting only the model's time.
+
+    `deadline` (event-loop time) is when the model's time runs out; `not_counted` moves it back
+    by time that was not the model's: a turn waited for under a rate limit, a request that
+    failed and the pause before its retry. While a request is in flight and the provider has
+    sent nothing since it started or since its last chunk, the deadline waits for it: a chunk
+    (or a whole answer) arriving after the deadline ends the run at once (`progress` raises
+    `TimeoutError`: the model was producing when its time ran out), and a request that fails
+    by the provider's own timeout is the provider's failure (retried, then the run's error).
+    Tools run with no request in flight, so their time is always the model's. A request silent
+    for longer than its client could let it be (three times the provider's timeout, for
+    connect, send and read, plus `SILENCE_SLACK_S`) ends the run all the same: a server that
+    keeps a connection alive without sending what the client counts cannot hold a run open."""
+
+    def __init__(self, timeout: asyncio.Timeout) -> None:
+        self._timeout = timeout
+        self.deadline = timeout.when()
+        self._silence_s: float | None = None  # the request in flight's allowance, if any
+        self._heard = 0.0  # loop time it started or sent its last chunk
+        self.closed = False
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def check(self) -> None:
+        """Raise `TimeoutError` when the model's time has run out."""
+        if self.deadline is not None and self._now() >= self.deadline:
+            raise TimeoutError("the run's wall clock ran out while the model was producing")
+
+    def not_counted(self, seconds: float) -> None:
+        """Move the deadline `seconds` later."""
+        if self.deadline is not None and seconds > 0:
+            self.deadline += seconds
+            self._arm()
+
+    @contextmanager
+    def request(self, silence_s: float | None) -> Iterator[None]:
+        """Around one request that fails by itself after `silence_s` without a byte (None: it
+        sets no such limit, and gets no grace). Raises `TimeoutError` when the run's time ran
+        out before it started."""
+        self.check()
+        self._silence_s, self._heard = silence_s, self._now()
+        self._arm()
+        try:
+            yield
+        finally:
+            self._silence_s = None
+            self._arm()
+
+    def progress(self) -> None:
+        """A chunk of the request in flight arrived (or its whole answer)."""
+        self.check()
+        self._heard = self._now()
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.closed or self._timeout.expired():
+            return  # firing, or the run is over: nothing left to move
+        when = self.deadline
+        if when is not None and self._silence_s is not None:
+            when = max(when, self._heard + 3 * self._silence_s + SILENCE_SLACK_S)
+        if when != self._timeout.when():
+            self._timeout.reschedule(when)
+
+
 _PARTIAL: ContextVar[list[str] | None] = ContextVar("bakeoff_partial_reply", default=None)
-_CLOCK: ContextVar[asyncio.Timeout | None] = ContextVar("bakeoff_wall_clock", default=None)
+_CLOCK: ContextVar[WallClock | None] = ContextVar("bakeoff_wall_clock", default=None)
 
 
 @contextmanager
 def guarded_run(wall_clock: asyncio.Timeout | None = None) -> Iterator[list[str]]:
     """While open, in this task: adapters record the text of the request in flight into the
     yielded list (emptied when a request starts and when it returns whole), so what is left in
-    it after a cancellation is the reply that was cut short; and `not_counted` pushes
-    `wall_clock`'s deadline back."""
+    it after a cancellation is the reply that was cut short; and `wall_clock` counts only the
+    model's time (`WallClock`: `not_counted`, `in_flight`, `progress`)."""
     pieces: list[str] = []
-    partial, clock = _PARTIAL.set(pieces), _CLOCK.set(wall_clock)
+    clock = WallClock(wall_clock) if wall_clock is not None else None
+    partial, clock_token = _PARTIAL.set(pieces), _CLOCK.set(clock)
     try:
         yield pieces
     finally:
-        _CLOCK.reset(clock)
+        if clock is not None:
+            clock.closed = True
+        _CLOCK.reset(clock_token)
         _PARTIAL.reset(partial)
 
 
@@ -149,9 +226,28 @@ def partial_pieces() -> list[str] | None:
 
 
 def not_counted(seconds: float) -> None:
-    """Move the running agent's wall-clock deadline `seconds` later: time about to be spent
-    waiting for a turn (a rate limit's spacing), which is no time of the model's."""
+    """Move the running agent's wall-clock deadline `seconds` later: time spent that is no time
+    of the model's (waiting for a turn under a rate limit, a failed request and its back-off)."""
     clock = _CLOCK.get()
-    deadline = clock.when() if clock is not None else None
-    if clock is not None and deadline is not None and seconds > 0:
-        clock.reschedule(deadline + seconds)
+    if clock is not None:
+        clock.not_counted(seconds)
+
+
+@contextmanager
+def in_flight(silence_s: float | None) -> Iterator[None]:
+    """Around one request to the provider, which fails by itself after `silence_s` without a
+    byte (see `WallClock.request`); nothing outside a run."""
+    clock = _CLOCK.get()
+    if clock is None:
+        yield
+        return
+    with clock.request(silence_s):
+        yield
+
+
+def progress() -> None:
+    """Say that a chunk of the request in flight arrived (or its whole answer): the model is
+    producing. Raises `TimeoutError` when the running agent's time has run out."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.progress()

@@ -4,7 +4,9 @@ and calls the function here, so a status means the same whichever API answered. 
 key, 403 the model, 404 the model and base URL; 408, 409, 429 and 5xx are transient and carry
 the server's retry-after (`retry-after-ms`, `retry-after` in seconds or as an HTTP date) for
 `ModelAdapter.complete` to wait; other 4xx are the request's own fault and not retried. A
-connection nobody accepts is `ProviderUnreachable`, with what to start or fix."""
+connection nobody accepts is `ProviderUnreachable`, with what to start or fix; no byte within the
+provider's timeout (connecting, before the answer, between its chunks) is transient, and says
+which timeout to raise if the server is only slow."""
 
 from __future__ import annotations
 
@@ -41,15 +43,16 @@ def is_transient_status(status: int) -> bool:
     return status in TRANSIENT_STATUSES or status >= 500
 
 
-def ping_failed(status: int) -> bool:
-    """Whether a status answering a probe means the model cannot be used: the key refused
-    (401, 403) or the server broken (5xx). Any other status (404, 405...) is an answer."""
-    return status in (401, 403) or status >= 500
+_SLOW_HINT = "; if the server is only slow, raise [providers.{provider}] timeout_s"
+"""What a user can do about a provider that sent no byte in time."""
 
 
 def timeout_error(endpoint: Endpoint) -> ProviderError:
+    """No byte within the provider's timeout, connecting or waiting for the answer to begin: a
+    hung or overloaded server, or one slower to begin than its timeout allows (transient)."""
     return ProviderError(
-        f"{endpoint.id}: no answer from {endpoint.where} within {endpoint.timeout_s:g}s",
+        f"{endpoint.id}: no byte from {endpoint.where} within {endpoint.timeout_s:g}s"
+        f"{_SLOW_HINT.format(provider=endpoint.provider)}",
         transient=True,
     )
 
@@ -65,11 +68,18 @@ def connection_error(endpoint: Endpoint, exc: BaseException) -> ProviderError:
     return ProviderError(f"{endpoint.id}: connection to {endpoint.where} failed", transient=True)
 
 
-def transport_error(model_id: str, exc: httpx2.TransportError) -> ProviderError:
-    """A connection that broke or stalled after the request was sent: transient."""
+def transport_error(endpoint: Endpoint, exc: httpx2.TransportError) -> ProviderError:
+    """A connection that broke, or a stream that stalled (no byte within the timeout), after
+    the answer began: transient."""
     if isinstance(exc, httpx2.TimeoutException):
-        return ProviderError(f"{model_id}: the stream stalled: {exc!r}", transient=True)
-    return ProviderError(f"{model_id}: connection lost: {exc!r}", transient=True)
+        return ProviderError(
+            f"{endpoint.id}: the stream from {endpoint.where} stalled: no byte within "
+            f"{endpoint.timeout_s:g}s{_SLOW_HINT.format(provider=endpoint.provider)}",
+            transient=True,
+        )
+    return ProviderError(
+        f"{endpoint.id}: connection to {endpoint.where} lost: {exc!r}", transient=True
+    )
 
 
 def event_error(

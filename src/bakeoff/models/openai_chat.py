@@ -37,13 +37,18 @@ from bakeoff.errors import EmptyAnswer, ProviderError
 from bakeoff.models import blocks
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
 from bakeoff.models.constrained import constrained_request, parse_constrained_reply
-from bakeoff.models.guards import RepetitionGuard, estimate_tokens, fit_context, partial_pieces
+from bakeoff.models.guards import (
+    RepetitionGuard,
+    estimate_tokens,
+    fit_context,
+    partial_pieces,
+    progress,
+)
 from bakeoff.models.http_errors import (
     Endpoint,
     connection_error,
     error_detail,
     event_error,
-    ping_failed,
     status_error,
     timeout_error,
     transport_error,
@@ -88,6 +93,8 @@ class OpenAIChatModel(ModelAdapter):
     trims old tool output from requests that would not fit; `constrained_tools` sends the tools
     as a JSON-schema `response_format` as well (llama.cpp-based servers): on every request, or
     with `"first"` until the model's first call."""
+
+    timeout_s: float  # the SDK client's: connect, send, and each read
 
     def __init__(
         self,
@@ -157,7 +164,7 @@ class OpenAIChatModel(ModelAdapter):
         except openai.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
-            raise transport_error(self.id, exc) from exc
+            raise transport_error(self._endpoint(), exc) from exc
 
     async def _send(self, params: dict[str, Any], tools: Sequence[ToolSpec]) -> Completion:
         if self.stream:
@@ -169,19 +176,6 @@ class OpenAIChatModel(ModelAdapter):
                 # This server rejects streaming or stream_options: stop asking.
                 self.stream = False
         return await self._whole(params, tools)
-
-    async def ping(self) -> None:
-        """Ask for the server's model list: it answers and takes the key, at no token cost. A
-        server without that endpoint (404, 405...) has answered, which is all a probe asks."""
-        try:
-            await self._client().models.list()
-        except openai.APIStatusError as exc:
-            if ping_failed(exc.status_code):
-                raise self._provider_error(exc) from exc
-        except openai.APIError as exc:
-            raise self._provider_error(exc) from exc
-        except httpx2.TransportError as exc:
-            raise transport_error(self.id, exc) from exc
 
     def _params(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_output_tokens: int | None
@@ -244,6 +238,7 @@ class OpenAIChatModel(ModelAdapter):
             async for chunk in stream:
                 if degenerate is not None:
                     break  # leaving the block closes the stream: the server stops generating
+                progress()
                 now = time.perf_counter() - t0
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in chunk.choices or []:
@@ -363,11 +358,12 @@ class OpenAIChatModel(ModelAdapter):
             text, calls = extract_text_tool_calls(text, tools, id_prefix=prefix)
         return Message(role="assistant", content=text, tool_calls=calls)
 
-    def _where(self) -> str:
-        return str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
+    def _endpoint(self) -> Endpoint:
+        where = str(self._sdk.base_url if self._sdk is not None else self.base_url).rstrip("/")
+        return Endpoint(self.provider, self.name, where, self.timeout_s)
 
     def _provider_error(self, exc: openai.APIError) -> ProviderError:
-        endpoint = Endpoint(self.provider, self.name, self._where(), self.timeout_s)
+        endpoint = self._endpoint()
         if isinstance(exc, openai.APITimeoutError):
             return timeout_error(endpoint)
         if isinstance(exc, openai.APIConnectionError):

@@ -67,6 +67,7 @@ class RateLimitedModel:
         self.name = inner.name
         self.local = inner.local
         self.tool_format = inner.tool_format
+        self.ping_timeout_s = getattr(inner, "ping_timeout_s", None)
 
     async def start(self) -> float:
         return await self.inner.start()
@@ -74,8 +75,8 @@ class RateLimitedModel:
     async def aclose(self) -> None:
         await self.inner.aclose()
 
-    async def ping(self) -> None:
-        await self.inner.ping()  # one probe is no load worth spacing out
+    async def ping(self) -> Completion | None:
+        return await self.inner.ping()  # one probe is no load worth spacing out
 
     async def complete(
         self,

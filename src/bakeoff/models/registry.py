@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bakeoff.config import BakeoffConfig, ProviderConfig, ProviderKind
 from bakeoff.errors import MissingKeyError, UnknownModelError
-from bakeoff.models.base import Model
+from bakeoff.models.base import Model, RetryPolicy
 from bakeoff.models.prices import Price, make_cost_fn, price_for
 
 BUILTIN_ALIASES: dict[str, str] = {
@@ -200,6 +200,7 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
             base_url=cfg.base_url,
             cost_fn=cost_fn,
             timeout_s=cfg.timeout_s,
+            retry=RetryPolicy(max_retries=cfg.max_retries),
         )
     from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 
@@ -210,6 +211,7 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
         api_key=api_key,
         cost_fn=cost_fn,
         timeout_s=cfg.timeout_s,
+        retry=RetryPolicy(max_retries=cfg.max_retries),
         reasoning=is_reasoning_model(name),
         **chat_options(cfg),
     )
