@@ -53,6 +53,8 @@ def pytest_task(tmp_path: Path) -> TaskSpec:
     folder = tmp_path / "task"
     (folder / "hidden").mkdir(parents=True)
     (folder / "hidden" / "hidden_test_calc.py").write_text(HIDDEN_TEST)
+    (folder / "solution").mkdir()  # a trusted run of it names the tests a verdict must hold
+    (folder / "solution" / "calc.py").write_text(RIGHT)
     return TaskSpec(
         name="calc",
         prompt="Create calc.py with add(a, b).",
@@ -287,3 +289,87 @@ async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> No
     # what doing nothing earns.
     quality = {m.model.rsplit("/", 1)[-1]: m.quality.value for m in outcome.summary.ranking}
     assert quality["script:forger"] == quality["script:idle"]
+
+
+# Forges a verdict every way it can find (the old JUnit path from PYTEST_ADDOPTS, any
+# inherited descriptor, the results folder named in the environment), then exits 0 through
+# an obfuscated call.
+FORGER = """\
+import os, re
+_ids = ["hidden_test_calc.py::test_add", "hidden_test_calc.py::test_add_negative"]
+_xml = '<testsuites><testsuite tests="2" failures="0" errors="0" skipped="0">' + "".join(
+    f'<testcase classname="hidden_test_calc" name="{i.split("::")[1]}"/>' for i in _ids
+) + "</testsuite></testsuites>"
+_env = os.environ.get("PYTEST_ADDOPTS", "") + " " + " ".join(os.environ.values())
+for _path in re.findall(r"--junitxml=(\\S+)", _env) + re.findall(r"(/\\S*result\\S*)", _env):
+    try:
+        open(_path, "w").write(_xml)
+    except OSError:
+        pass
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        if int(_fd) > 2:
+            os.write(int(_fd), b'{"event": "finish", "exitstatus": 0, "outcomes": {}}\\n')
+    except OSError:
+        pass
+getattr(os, "_e" + "xit")(0)
+"""
+# Names Python 3.11 and pytest try to import at start-up and do not find (measured with a
+# meta-path finder appended last: org, _winapi, nt, msvcrt), plus customize hooks, backports
+# and optional plugins: a contestant module under any of them must never be imported.
+PLANTED = [
+    "org/__init__.py",
+    "org/python/__init__.py",
+    "org/python/core.py",
+    "_winapi.py",
+    "nt.py",
+    "msvcrt.py",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "_manylinux.py",
+    "exceptiongroup.py",
+    "tomli.py",
+    "pytest_asyncio.py",
+    "colorama.py",
+    "__init__.py",
+]
+
+
+async def test_planted_modules_pass_neither_a_pytest_nor_a_script_check(tmp_path: Path) -> None:
+    turns = writes(dict.fromkeys(PLANTED, FORGER), answer="All done.")
+    for task in (pytest_task(tmp_path), answer_task(tmp_path)):
+        record = await trial(tmp_path, task, turns)
+        assert record.check is not None and not record.check.passed, record.check.output
+        assert record.status == "failed"
+
+
+async def test_a_graded_file_that_forges_the_verdict_fails(tmp_path: Path) -> None:
+    # The solution file itself forges (it is imported by the check): no JUnit path, no results
+    # folder, and an empty verdict on the descriptor accounts for none of the task's tests.
+    record = await trial(tmp_path, pytest_task(tmp_path), writes({"calc.py": FORGER}))
+    assert record.check is not None and not record.check.passed, record.check.output
+    assert (record.check.tests_passed or 0) == 0
+
+
+async def test_a_verdict_without_the_tasks_tests_fails(tmp_path: Path) -> None:
+    # Tests of its own that pass, and the hidden tests skipped at import: pytest exits 0,
+    # but the tests a trusted run passes did not.
+    skipper = "import pytest, sys\nif 'hidden_test_calc' in sys.modules:\n    pytest.skip('x', allow_module_level=True)\n"
+    record = await trial(tmp_path, pytest_task(tmp_path), writes({"calc.py": skipper + WRONG}))
+    assert record.check is not None and not record.check.passed, record.check.output
+
+
+async def test_hidden_tests_of_the_built_in_suite_are_out_of_reach(tmp_path: Path) -> None:
+    from bakeoff.evals.task import builtin_suite_dir
+
+    suite = builtin_suite_dir()
+    record = await trial(
+        tmp_path,
+        pytest_task(tmp_path),
+        commands(
+            f"cat {suite}/add-numbers/hidden/hidden_test_calc.py {suite}/*/solution/*",
+            'python3 -c "import bakeoff, pathlib; print(pathlib.Path(bakeoff.__file__).parent)"',
+        ),
+    )
+    transcript = json.dumps(record.agent.model_dump(mode="json"))
+    assert "def test_add" not in transcript and "return a + b" not in transcript

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from bakeoff.errors import ConfigError
 from bakeoff.evals.task import (
     ANSWER_FILE,
+    CheckSpec,
     TaskSpec,
     builtin_suite_dir,
     install_hidden,
@@ -226,3 +228,65 @@ def test_write_answer_replaces_anything_at_answer_txt(tmp_path: Path) -> None:
     path = write_answer(tmp_path, "8443\n")
     assert path == tmp_path / "ANSWER.txt"
     assert path.read_text() == "8443\n"
+
+
+def test_graded_globs_default_to_the_fixture_and_the_files_the_prompt_names(
+    tmp_path: Path,
+) -> None:
+    from bakeoff.evals.check_folder import graded_globs, named_in_prompt
+
+    assert named_in_prompt(
+        "Create `todo/export.py` and money.py; run `python -m pytest -q tests`. "
+        "TodoList.export(fmt), 3.5, e.g. ../up.py, and format_money(-5) name no file."
+    ) == ["money.py", "todo/export.py"]
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "report.py").write_text("")
+    task = TaskSpec(
+        name="t",
+        prompt="Create money.py.",
+        category="c",
+        difficulty=1,
+        check=CheckSpec(command="true"),
+        path=tmp_path,
+    )
+    assert graded_globs(task) == ["ANSWER.txt", "money.py", "report.py"]
+
+
+def test_only_graded_files_reach_the_check_folder(tmp_path: Path) -> None:
+    from bakeoff.evals.check_folder import build_check_folder
+
+    (tmp_path / "task" / "files").mkdir(parents=True)
+    (tmp_path / "task" / "files" / "keep.py").write_text("fixture")
+    (tmp_path / "task" / "files" / "gone.py").write_text("fixture")
+    (tmp_path / "task" / "hidden").mkdir()
+    (tmp_path / "task" / "hidden" / "hidden_test.py").write_text("hidden")
+    task = TaskSpec(
+        name="t",
+        prompt="Write calc.py.",
+        category="c",
+        difficulty=1,
+        check=CheckSpec(command="true", graded=["*.py", "pkg/**"]),
+        path=tmp_path / "task",
+    )
+    ws = tmp_path / "ws"
+    (ws / "pkg" / "deep").mkdir(parents=True)
+    (ws / "keep.py").write_text("changed")
+    (ws / "calc.py").write_text("mine")
+    (ws / "pkg" / "deep" / "m.py").write_text("deep")
+    (ws / "notes.txt").write_text("not graded")
+    (ws / "hidden_test.py").write_text("forged")
+    (ws / "link.py").symlink_to(ws / "calc.py")
+    os.mkfifo(ws / "fifo.py")
+    taken = build_check_folder(task, ws, tmp_path / "check")
+    assert taken == ["calc.py", "keep.py", "pkg/deep/m.py"]
+    folder = tmp_path / "check"
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == ["calc.py", "hidden_test.py", "keep.py", "pkg/deep/m.py"]
+    assert (folder / "keep.py").read_text() == "changed"  # gone.py: deleted by the contestant
+    assert (folder / "hidden_test.py").read_text() == "hidden"
+
+
+@pytest.mark.parametrize("glob", ["/etc/*", "../x.py", "a/../../b", ""])
+def test_graded_globs_stay_inside_the_workspace(glob: str) -> None:
+    with pytest.raises(ValueError, match="relative to the workspace"):
+        CheckSpec(command="true", graded=[glob])

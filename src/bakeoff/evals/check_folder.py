@@ -103,8 +103,9 @@ def build_check_folder(task: TaskSpec, workspace: Path, dest: Path) -> list[str]
     candidates = set(literal) | set(overlay_files(task.files_dir))
     if len(literal) < len(matchers):
         candidates |= set(_walk(workspace))
+    hidden = set(overlay_files(task.hidden_dir))
     taken = []
-    for rel in sorted(candidates):
+    for rel in sorted(candidates - hidden):  # a hidden file always wins over its namesake
         if not any(m.fullmatch(rel) for m in matchers):
             continue
         data = _regular_file(workspace, rel)
