@@ -19,6 +19,7 @@ import ast
 import json
 import re
 import uuid
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -50,9 +51,51 @@ SHOW_FILE_BYTES = 6_000
 """A file larger than this is listed, not shown."""
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([^\n`]*)\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
-_PATH = re.compile(r"\.[A-Za-z_][\w.-]*|[\w./~-]*[\w-]\.[A-Za-z_][\w-]*|[\w./~-]*/[\w.-]*\w[\w.-]*")
+_CLOSER = re.compile(r"^[ \t]*```[ \t]*$", re.MULTILINE)
+_PATH = re.compile(
+    r"\.[A-Za-z_][\w.-]*|[\w./~-]*[\w-]\.[A-Za-z_][\w-]*|[\w./~-]*/(?=[.-]*\w)[\w.-]*"
+)
 """A path as a model writes one: a name with an extension, or with a folder. Whether it stays in
-the workspace is the workspace's to decide (`../x` and `/etc/x` reach it, and are refused)."""
+the workspace is the workspace's to decide (`../x` and `/etc/x` reach it, and are refused).
+(The last name after a folder holds a word character: a look-ahead says so, where a pattern
+that matched it in place backtracked over every split of a long name.)"""
+MAX_PATH_CHARS = 4096
+"""A longer line is no path (Linux's PATH_MAX), whatever it looks like."""
+MAX_BLOCKS = 256
+"""Blocks read from one message; the rest stay text (the agent runs 16 calls a reply at most,
+and 40,000 tiny blocks in a 1 MB reply cost a third of a second to read)."""
+
+
+def _is_path(text: str) -> bool:
+    return len(text) <= MAX_PATH_CHARS and _PATH.fullmatch(text) is not None
+
+
+def _last_closer(text: str) -> int | None:
+    """Where the last line that can close a block ends, or None when there is none."""
+    last = deque(_CLOSER.finditer(text), maxlen=1)  # iterated in C: no Python step a match
+    return last[0].end() if last else None
+
+
+def _fences(text: str) -> list[tuple[re.Match[str], str]]:
+    """Each fenced block of `text` with the last non-blank line above it, in linear time. The
+    search ends at the last line that can close a block: an opening fence after it would have
+    made the lazy body scan to the end of the text, once per such fence (a reply of 20 KB of
+    unclosed fences took a second). The line above a block is looked for from the start of the
+    block before it, not from the start of the text."""
+    last = _last_closer(text)
+    if last is None:
+        return []
+    found: list[tuple[re.Match[str], str]] = []
+    since = 0
+    for match in _FENCE.finditer(text, 0, last):
+        if len(found) == MAX_BLOCKS:
+            break
+        lines = text[since : match.start()].rstrip().splitlines()
+        found.append((match, lines[-1] if lines else ""))
+        since = match.start()
+    return found
+
+
 _SHELLS = {"bash", "sh", "shell", "console", "zsh"}
 _LANGUAGES = {"python", "py", "python3", "text", "txt", "json", "toml", "yaml", "ini", "md", ""}
 
@@ -94,32 +137,30 @@ def opening(prompt: str, shown: Sequence[tuple[str, str]], listed: Sequence[str]
     return "\n".join(parts)
 
 
-def _line_above(text: str, start: int) -> str:
-    """The last non-blank line before `start` ("" when there is none)."""
-    lines = text[:start].rstrip().splitlines()
-    return lines[-1] if lines else ""
-
-
-def _path_above(text: str, start: int) -> str | None:
-    """The path written on the last non-blank line before a block, if that line is one."""
-    line = _line_above(text, start).strip().strip("*`#:").strip()
+def _path_above(above: str) -> str | None:
+    """The path written on `above` (the last non-blank line before a block), if it is one."""
+    line = above.strip().strip("*`#:").strip()
+    if len(line) > MAX_PATH_CHARS:
+        return None
     line = re.sub(r"^(?:file(?:name)?|path)\s*[:=]?\s*", "", line, flags=re.IGNORECASE)
     line = line.strip("*`:").strip()
-    return line if _PATH.fullmatch(line) else None
+    return line if _is_path(line) else None
 
 
-def _path_in_prose(text: str, start: int) -> str | None:
-    """The one path named in backticks on the last line before a block ("The file `calc.py`
-    holds:"), if there is exactly one."""
-    found = re.findall(r"`([^`\s]+)`", _line_above(text, start))
-    named = {name for name in found if _PATH.fullmatch(name)}
+def _path_in_prose(above: str) -> str | None:
+    """The one path named in backticks on `above`, the last line before a block ("The file
+    `calc.py` holds:"), if there is exactly one."""
+    found = re.findall(r"`([^`\s]+)`", above)
+    named = {name for name in found if _is_path(name)}
     return named.pop() if len(named) == 1 else None
 
 
 def _named_in_first_line(body: str) -> str | None:
-    first = body.split("\n", 1)[0].strip()
+    first = body.partition("\n")[0].strip()
+    if len(first) > MAX_PATH_CHARS:
+        return None
     name = re.sub(r"^(?:#|//)\s*(?:file(?:name)?\s*:?\s*)?", "", first, flags=re.IGNORECASE)
-    return name if name != first and _PATH.fullmatch(name) else None
+    return name if name != first and _is_path(name) else None
 
 
 def _defined(code: str) -> set[str]:
@@ -136,20 +177,30 @@ def shown_files(texts: Iterable[str]) -> dict[str, str]:
     content they were last shown with."""
     files: dict[str, str] = {}
     for text in texts:
-        for match in _FENCE.finditer(text):
-            path = _path_above(text, match.start())
+        for match, above in _fences(text):
+            path = _path_above(above)
             if path is not None:
                 files[path] = match.group(2)
     return files
 
 
-def _owner(code: str, files: dict[str, str]) -> str | None:
-    """The one Python file among `files` defining the most of `code`'s top-level names."""
-    names = _defined(code)
+def _owner(
+    code: str, files: dict[str, str], parsed: dict[str, set[str]] | None = None
+) -> str | None:
+    """The one Python file among `files` defining the most of `code`'s top-level names
+    (`parsed`: the names each text defines, kept across calls so each file is parsed once)."""
+    parsed = {} if parsed is None else parsed
+
+    def defined(text: str) -> set[str]:
+        if text not in parsed:
+            parsed[text] = _defined(text)
+        return parsed[text]
+
+    names = defined(code)
     if not names:
         return None
     scores = {
-        path: len(names & _defined(content))
+        path: len(names & defined(content))
         for path, content in files.items()
         if path.endswith(".py") and not path.split("/")[-1].startswith("test")
     }
@@ -166,25 +217,27 @@ def block_calls(
     names = {t.name for t in tools}
     calls: list[ToolCall] = []
     files = shown_files(m.content for m in messages if m.role in ("user", "assistant"))
-    for match in _FENCE.finditer(text):
+    parsed: dict[str, set[str]] = {}
+    for match, above in _fences(text):
         info, body = match.group(1).strip(), match.group(2)
-        path = _path_above(text, match.start())
-        lines = body.split("\n")
-        if len(lines) > 2 and _PATH.fullmatch(lines[0].strip()) and lines[1].startswith("```"):
+        path = _path_above(above)
+        first, _, rest = body.partition("\n")
+        second = rest.partition("\n")[0]
+        if "\n" in rest and _is_path(first.strip()) and second.startswith("```"):
             # ```python / duration.py / ```python / the code / ```: a path fenced on its own
-            path, info, body = lines[0].strip(), lines[1].strip("` \t"), "\n".join(lines[2:])
+            path, info, body = first.strip(), second.strip("` \t"), rest.partition("\n")[2]
         language = info.split()[0].lower() if info else ""
         if language in _SHELLS:
             if "run_command" in names and body.strip():
                 calls.append(_call(id_prefix, calls, "run_command", command=body.strip()))
             continue
-        if path is None and info and language not in _LANGUAGES and _PATH.fullmatch(info):
+        if path is None and info and language not in _LANGUAGES and _is_path(info):
             path = info  # ```hello.py
         if path is None:
             path = _named_in_first_line(body)  # ```python / # calc.py
         if path is None and language in ("python", "py", "python3", ""):
-            path = _owner(body, files)
-        if path is None and (named := _path_in_prose(text, match.start())) is not None:
+            path = _owner(body, files, parsed)
+        if path is None and (named := _path_in_prose(above)) is not None:
             path = named if named not in files else None  # a shown one only as its owner above
         if path is not None and "write_file" in names:
             content = body if body.endswith("\n") or not body else body + "\n"
@@ -347,10 +400,12 @@ def _trim_blocks(out: list[dict[str, Any]], budget_tokens: int) -> None:
         if message["role"] != "assistant":
             continue
         before = message["content"]
-        message["content"] = _FENCE.sub(
-            lambda m: f"```\n[{m.group(2).count(chr(10))} lines, trimmed to fit the context]\n```",
-            before,
-        )
+        kept, cursor = [], 0
+        for match, _ in _fences(before):  # linear, as block_calls reads them
+            note = f"[{match.group(2).count(chr(10))} lines, trimmed to fit the context]"
+            kept += [before[cursor : match.start()], f"```\n{note}\n```"]
+            cursor = match.end()
+        message["content"] = "".join(kept) + before[cursor:]
         excess -= int((len(before) - len(message["content"])) / CHARS_PER_TOKEN)
 
 

@@ -18,6 +18,7 @@ and only when the request offered tools. Which objects are calls:
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Sequence
@@ -31,20 +32,38 @@ from bakeoff.types import ToolCall, ToolSpec
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)```", re.DOTALL)
-_FUNCTION_TAG = re.compile(
-    r"""<function\s+name\s*=\s*["']([\w.-]+)["']\s+(?:arguments|parameters)\s*=\s*"""
-    r"""(?:'(.*?)'|"(.*?)")\s*/?>(?:\s*</function>)?""",
-    re.DOTALL,
-)
 _TOOLS_WRAPPER = re.compile(r"</?tools>")
 
 
+_FUNCTION_OPEN = re.compile(
+    r"""<function\s+name\s*=\s*["']([\w.-]+)["']\s+(?:arguments|parameters)\s*=\s*(['"])"""
+)
+_FUNCTION_CLOSE = {q: re.compile(q + r"\s*/?>(?:\s*</function>)?") for q in "'\""}
+
+
 def function_markup(text: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, name, arguments text) of each `<function name=... arguments=.../>`."""
-    return [
-        (m.start(), m.end(), m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
-        for m in _FUNCTION_TAG.finditer(text)
-    ]
+    """(start, end, name, arguments text) of each `<function name=... arguments=.../>`, the
+    arguments ending at the first closing quote (then `/>` or `>`) after them. Linear: a
+    regular expression with lazy arguments ran to the end of the text from every opening never
+    closed; here the closings are found once, and each opening takes its own by bisection."""
+    if "<function" not in text:
+        return []
+    closes = {q: list(pattern.finditer(text)) for q, pattern in _FUNCTION_CLOSE.items()}
+    ends = {q: [m.start() for m in found] for q, found in closes.items()}
+    found: list[tuple[int, int, str, str]] = []
+    position = 0
+    while (opening := _FUNCTION_OPEN.search(text, position)) is not None:
+        quote = opening.group(2)
+        k = bisect.bisect_left(ends[quote], opening.end())
+        if k == len(ends[quote]):
+            position = opening.start() + 1
+            continue
+        close = closes[quote][k]
+        found.append(
+            (opening.start(), close.end(), opening.group(1), text[opening.end() : close.start()])
+        )
+        position = close.end()
+    return found
 
 
 def only_function_markup(text: str) -> list[str]:
@@ -78,7 +97,7 @@ def extract_text_tool_calls(
     for start, end, name, raw in function_markup(text):
         try:
             arguments = LENIENT.decode(raw.strip())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the decoder
             continue
         calls = _as_calls({"name": name, "arguments": arguments}, offered)
         if calls:
@@ -133,7 +152,7 @@ def _calls_in(block: str, offered: dict[str, ToolSpec]) -> list[tuple[str, dict[
             return calls
         try:
             value, position = LENIENT.raw_decode(block, position)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return []
         more = _as_calls(value, offered)
         if not more:
@@ -161,7 +180,7 @@ def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, An
     if isinstance(arguments, str):  # double-encoded, as in the OpenAI wire format
         try:
             arguments = json.loads(arguments, strict=False) if arguments.strip() else {}
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(arguments, dict):
         return None
