@@ -20,6 +20,7 @@ from bakeoff.models.openai_chat import OpenAIChatModel
 
 from .wire_servers import (
     JITTER_S,
+    KeepAlive,
     Pause,
     Reply,
     WireServer,
@@ -149,6 +150,22 @@ async def test_a_silent_request_whose_answer_begins_after_the_deadline_is_timed_
     assert result.stop_reason == "timeout"
     assert len(server.requests) == 1
     assert 0.6 - JITTER_S <= result.duration_s < 2.0  # waited for the byte, not the timeout
+
+
+async def test_a_provider_sending_only_keep_alives_cannot_hold_a_run_open(
+    server: WireServer, tmp_path: Path
+) -> None:
+    # The SDK skips SSE comments and its read timeout never fires: the run's clock waits for
+    # the request no longer than three provider timeouts and a second (SILENCE_SLACK_S).
+    server.add(openai_stream(*[item for _ in range(80) for item in (KeepAlive(), Pause(0.1))]))
+    model = openai_model(server)
+    model.timeout_s = 0.3
+    try:
+        result = await run_agent("Say hi", model, tmp_path, AgentConfig(timeout_s=WALL_S))
+    finally:
+        await model.aclose()
+    assert result.stop_reason == "timeout"
+    assert 3 * 0.3 + 1.0 - JITTER_S <= result.duration_s < 4.0
 
 
 async def test_a_failed_try_and_its_back_off_are_not_the_models_time(

@@ -41,6 +41,11 @@ class Pause:
 
 
 @dataclass
+class KeepAlive:
+    """Inside a stream: an SSE comment line (`: keep-alive`), bytes that clients skip."""
+
+
+@dataclass
 class Event:
     """One server-sent event; `name` is the `event:` line (Anthropic), None for OpenAI."""
 
@@ -54,7 +59,7 @@ class Reply:
 
     status: int = 200
     body: Any = None
-    events: list[Event | Pause] | None = None
+    events: list[Event | Pause | KeepAlive] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # before the status line: long enough, and the client times out
     drop: bool = False  # close the connection without answering
@@ -189,6 +194,10 @@ def _handler_for(server: WireServer) -> type[BaseHTTPRequestHandler]:
                     if server._stop.wait(item.seconds):
                         return
                     continue
+                if isinstance(item, KeepAlive):
+                    self.wfile.write(b": keep-alive\n\n")
+                    self.wfile.flush()
+                    continue
                 head = f"event: {item.name}\n" if item.name else ""
                 self.wfile.write(f"{head}data: {item.data}\n\n".encode())
                 self.wfile.flush()
@@ -281,7 +290,7 @@ def openai_chunk(
     return Event(json.dumps(chunk))
 
 
-def openai_stream(*items: Event | Pause) -> Reply:
+def openai_stream(*items: Event | Pause | KeepAlive) -> Reply:
     """A streamed answer; `data: [DONE]` is appended."""
     return Reply(events=[*items, Event("[DONE]")])
 
