@@ -307,3 +307,76 @@ def test_a_bakeoff_stores_and_exports_no_key(
     assert leaker["agent"]["answer"] == f"found {REDACTED}"
     assert REDACTED in leaker["diff"] and REDACTED in leaker["judges"][0]["error"]
     assert rejected["status"] == "error" and REDACTED in rejected["agent"]["error"]
+
+
+# --- encoded, reversed and split forms; the cache -------------------------------------------------
+
+
+def encoded_forms(value: str) -> dict[str, str]:
+    """The forms a contestant can echo a key back in, each as it would sit in a longer text."""
+    import base64
+
+    raw = value.encode()
+    forms = {
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "url": quote(value, safe=""),
+        "\\u": "".join(f"\\u{ord(c):04x}" for c in value),
+        "json": json.dumps(value)[1:-1],
+        "reversed": value[::-1],
+    }
+    for pad in range(3):  # the key at each byte offset inside a longer encoded blob
+        blob = b"p" * pad + raw + b" and more"
+        forms[f"base64+{pad}"] = base64.b64encode(blob).decode()
+        forms[f"urlsafe+{pad}"] = base64.urlsafe_b64encode(blob).decode()
+    return forms
+
+
+def test_encoded_and_reversed_forms_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-test-" + secrets.token_urlsafe(24)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    for name, form in encoded_forms(key).items():
+        out = redact(f"echo: {form} :end")
+        assert REDACTED in out, name
+        # What is left cannot give the key back: its own characters are gone.
+        assert form not in out and key not in out, name
+
+
+def test_a_key_streamed_in_chunks_is_redacted_once_assembled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "sk-test-" + secrets.token_hex(16)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    chunks = [key[i : i + 3] for i in range(0, len(key), 3)]
+    message = Message(role="assistant", content="".join(f"{c}" for c in chunks))
+    result = AgentResult(
+        ok=True, answer="", model="m", provider="p", stop_reason="completed", transcript=[message]
+    )
+    assert key not in redact_model(result).model_dump_json()
+
+
+def test_lone_surrogates_become_storable(monkeypatch: pytest.MonkeyPatch) -> None:
+    leaky = AgentResult(
+        ok=True, answer="a\ud800b", model="m", provider="p", stop_reason="completed"
+    )
+    out = redact_model(leaky)
+    assert out.answer == "a\ufffdb"
+    out.model_dump_json().encode("utf-8")
+
+
+def test_the_redactor_is_rebuilt_only_when_the_environment_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bakeoff.redact import current
+
+    monkeypatch.setenv("CACHE_TEST_TOKEN", "tok-" + secrets.token_hex(8))
+    first = current()
+    assert current() is first  # nothing changed: the same redactor, no re-read
+    monkeypatch.setenv("UNRELATED_SETTING", "x")
+    second = current()
+    monkeypatch.setenv("CACHE_TEST_TOKEN", "tok-" + secrets.token_hex(8))
+    third = current()
+    assert third is not second
+    assert redact(os.environ["CACHE_TEST_TOKEN"]) == REDACTED
+    register_secret_env("CACHE_TEST_ODD")
+    assert current() is not third
