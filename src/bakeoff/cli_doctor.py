@@ -49,6 +49,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     elif blocking:
         print(f"not ready: {', '.join(blocking)} failed (fixes above)", file=sys.stderr)
+    elif not findings:
+        print("nothing to check: --only, --skip and --models left no check", file=sys.stderr)
     return ExitStatus.FAILED if blocking else ExitStatus.OK
 
 

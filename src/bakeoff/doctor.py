@@ -111,7 +111,7 @@ async def diagnose(
                     jobs.append(_timed(_check_provider(name, provider, config, timeout_s)))
         local = ["local"] if "local" in checks else []
     else:
-        for model_id in models:
+        for model_id in dict.fromkeys(models):
             if _is_embedded(model_id, config):
                 local += [model_id] if "local" in checks else []
             elif "providers" in checks:
@@ -149,8 +149,11 @@ def render(finding: Finding, *, ascii_only: bool = False) -> str:
         mark, arrow = f"{ASCII_MARKS[finding.status]:<4}", "->"
     else:
         mark, arrow = MARKS[finding.status], "→"
-    fix = f" {arrow} {finding.fix}" if finding.fix else ""
-    return f"{mark} {finding.subject:<26} {finding.detail}{fix}"
+    # One line per check, whatever a server's message holds (a crash report's log lines).
+    said = " ".join(finding.detail.split())
+    if finding.fix:
+        said += f" {arrow} " + " ".join(finding.fix.split())
+    return f"{mark} {finding.subject:<26} {said}"
 
 
 # --- the sandbox -------------------------------------------------------------------------------
