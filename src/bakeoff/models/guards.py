@@ -160,7 +160,7 @@ class WallClock:
     def check(self) -> None:
         """Raise `TimeoutError` when the model's time has run out."""
         if self.deadline is not None and self._now() >= self.deadline:
-            raise TimeoutError("the run's wall clock ran out while the model was producing")
+            raise TimeoutError("the run's wall clock ran out")
 
     def not_counted(self, seconds: float) -> None:
         """Move the deadline `seconds` later."""
@@ -183,7 +183,8 @@ class WallClock:
             self._arm()
 
     def progress(self) -> None:
-        """A chunk of the request in flight arrived (or its whole answer)."""
+        """A chunk of the request in flight arrived (or its whole answer); raises
+        `TimeoutError` when it came after the deadline: the model was producing."""
         self.check()
         self._heard = self._now()
         self._arm()
