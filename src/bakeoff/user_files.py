@@ -112,7 +112,10 @@ def measure_folder(root: Path, *, what: str) -> tuple[int, int]:
                     f"{what} {root} holds over {MAX_FOLDER_ENTRIES} files and folders: name a "
                     "smaller folder (each trial gets its own copy)"
                 )
-            st = child.stat(follow_symlinks=False)
+            try:
+                st = child.stat(follow_symlinks=False)
+            except FileNotFoundError:  # gone while we walked: nothing to copy
+                continue
             if stat.S_ISDIR(st.st_mode):
                 pending.append(Path(child.path))
             elif stat.S_ISREG(st.st_mode):
