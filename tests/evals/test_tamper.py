@@ -136,6 +136,54 @@ ATTACKS: list[tuple[str, str, int]] = [
     ("hook-def", "def pytest_runtest_makereport(item, call):\n    pass\n", 1),
     ("plugins-var", "pytest_plugins = ['evil']\n", 1),
     ("pytest-internals-plain", "from _pytest import junitxml\n", 1),
+    # Round two: written against the scan above.
+    ("walrus", "import os\n(x := '_e' + 'xit')\ngetattr(os, x)(0)\n", 3),
+    (
+        "name-as-argument",
+        "import os\n\ndef f(m, n):\n    return getattr(m, n)\n\nf(os, '_exit')(0)\n",
+        6,
+    ),
+    (
+        "namespace-walk",
+        "import os\nexits = [v for k, v in vars(os).items() if k.endswith('xit')]\n",
+        2,
+    ),
+    (
+        "namespace-key",
+        "import os\nos.__dict__[[k for k in os.__dict__ if k[-3:] == 'xit'][0]](0)\n",
+        2,
+    ),
+    (
+        "unbound-getattribute",
+        "import os, types\nn = input()\ntypes.ModuleType.__getattribute__(os, n)(0)\n",
+        3,
+    ),
+    ("re-exported-module", "import inspect\ninspect.sys.exit(0)\n", 2),
+    ("star-import", "from os import *\nkill(getppid(), 9)\n", 2),
+    (
+        "eq-or-true",
+        "class A:\n    def __eq__(self, other):\n        return other is None or True\n",
+        2,
+    ),
+    (
+        "decorator-exit",
+        "import sys\n\ndef bye(f):\n    sys.exit(0)\n\n@bye\ndef g():\n    pass\n",
+        6,
+    ),
+    ("libc-exit", "import ctypes\nctypes.CDLL(None).exit(0)\n", 2),
+    (
+        "execv",
+        "import os, sys\n\ndef run():\n    os.execv(sys.executable, ['python', '-c', 'pass'])\n",
+        4,
+    ),
+    ("globals-escape", "f = ().__class__.__base__.__subclasses__()[0].__init__.__globals__\n", 1),
+    (
+        "breakpoint-hook",
+        "import os\nos.environ['PYTHONBREAKPOINT'] = 'os._exit'\nbreakpoint(0)\n",
+        2,
+    ),
+    ("fromlist", "m = __import__('os', fromlist=['_exit'])\n", 1),
+    ("threading-atexit", "import threading\nthreading._register_atexit(print)\n", 2),
 ]
 
 
@@ -223,6 +271,17 @@ HONEST: list[tuple[str, str]] = [
         "import argparse, logging, sys\nlogging.basicConfig(stream=sys.stderr)\n"
         "parser = argparse.ArgumentParser()\n",
     ),
+    (
+        "everything-set",
+        "class Everything:\n    def __contains__(self, item):\n        return True\n",
+    ),
+    (
+        "registry",
+        "class Base:\n    pass\n\nplugins = {c.__name__: c for c in Base.__subclasses__()}\n",
+    ),
+    ("own-module", "import sys\n\ndef mod(cls):\n    return sys.modules[cls.__module__]\n"),
+    ("argparse-vars", "import argparse\nopts = vars(argparse.ArgumentParser().parse_args([]))\n"),
+    ("own-exit-method", "class Door:\n    def _exit(self):\n        return 1\n\nDoor()._exit()\n"),
     (
         "dataclass",
         "from dataclasses import dataclass, field\n\n@dataclass(frozen=True)\n"
@@ -317,3 +376,25 @@ def test_many_files_share_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     findings = scan({}, files)
     unread = [f.path for f in findings if "past what the tamper scan reads" in f.why]
     assert unread and "m00.py" not in unread and voids(findings)
+
+
+def test_harmless_flags_in_one_file_do_not_hide_a_void_in_the_next() -> None:
+    flood = "\n".join(f"import ctypes as c{i}" for i in range(120)).encode()
+    findings = scan({}, {"a.py": flood, "z.py": b"import os\ngetattr(os, '_e' + 'xit')(0)\n"})
+    assert "z.py" in {f.path for f in findings if f.severity == "void"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s = 'x = 1'\n" + "exec(s)\n" * 10_000,
+        "".join(f"exec('x = {i}')\n" for i in range(2_000)),
+        "x = 1\n" * 15_000 + "getattr(y, x)\n" * 5_000,
+        "x = 'a' * 4000\n" + "y = x + ''\n" * 10_000,
+    ],
+    ids=["same-exec", "many-execs", "rebound-name", "many-built-strings"],
+)
+def test_repetition_stays_bounded(source: str) -> None:
+    started = time.perf_counter()
+    _scan(source)
+    assert time.perf_counter() - started < 3.0

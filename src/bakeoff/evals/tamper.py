@@ -19,6 +19,7 @@ so a workspace of hostile files costs bounded time.
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -75,6 +76,9 @@ class TamperFinding(BaseModel):
     before the scan named them."""
 
 
+_Found = TypeVar("_Found", TamperFinding, tamper_ast.Hit)
+
+
 def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
     """Findings in the files of `after` (the finished workspace) that are new or differ from
     `before` (the fixture). Pure: both snapshots were taken without following links."""
@@ -108,17 +112,24 @@ def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
                 )
             source = _python_source(name, data)
             if source is not None:
-                cost = tamper_ast.tokens(source)
+                # Counted no further than the budget left, so a workspace of big files costs
+                # what the budget allows, not what the files hold.
+                cost = tamper_ast.tokens(source, min(tamper_ast.MAX_TOKENS, budget))
                 if cost > budget:
+                    budget = 0
                     why = "is Python past what the tamper scan reads in one workspace"
                     hits = [tamper_ast.Hit(None, "void", "unscannable", why)]
                 else:
                     budget -= cost
                     hits = tamper_ast.scan_source(source)
-                findings.extend(_finding(shown, h) for h in hits)
-        if len(findings) >= MAX_FINDINGS:
-            break
-    return findings[:MAX_FINDINGS]
+                findings.extend(_finding(shown, h) for h in _voids_first(hits)[:MAX_FINDINGS])
+    # Every file is scanned (a file of harmless flags must not hide the next one's void), and
+    # the voids are kept when there are too many to keep.
+    return findings if len(findings) <= MAX_FINDINGS else _voids_first(findings)[:MAX_FINDINGS]
+
+
+def _voids_first(found: list[_Found]) -> list[_Found]:
+    return sorted(found, key=lambda f: f.severity != "void")
 
 
 def _python_source(name: str, data: bytes) -> bytes | None:

@@ -40,6 +40,14 @@ MAX_EXEC_DEPTH = 3
 _TOKEN = re.compile(rb"\w+|[^\w\s]")
 
 
+@dataclass
+class _Budget:
+    """What one file's scan may still spend, shared with the scans of its `exec` strings."""
+
+    exec_scans: int = 64
+    built_chars: int = 1_000_000
+
+
 @dataclass(frozen=True)
 class Hit:
     """One finding in a Python source."""
@@ -94,6 +102,12 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
 
+def _is_dunder_name(node: ast.expr) -> bool:
+    """`__name__` or `x.__module__`: how honest code names its own module."""
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return name in ("__name__", "__module__")
+
+
 def _is_main_guard(node: ast.If) -> bool:
     t = node.test
     if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
@@ -114,6 +128,7 @@ class _Analysis:
         inherited: Mapping[str, Sequence[Binding]],
         depth: int,
         walrus: bool = True,
+        budget: _Budget | None = None,
     ):
         self.tree = tree
         self.depth = depth
@@ -122,6 +137,8 @@ class _Analysis:
         self.folder = self.names.folder
         self.qualify = self.names.qualify
         self.hits: dict[tuple[int | None, str], Hit] = {}
+        self.budget = budget or _Budget()
+        self.scanned: dict[str | bytes, list[Hit]] = {}
         self.exiting: set[str] = set()
 
     def run(self) -> list[Hit]:
@@ -211,20 +228,25 @@ class _Analysis:
         elif isinstance(node, ast.Attribute):
             store = isinstance(node.ctx, ast.Store | ast.Del)
             self._attr(node, node.attr, store)
-            self._name(node, self.qualify(node), store)
+            qual = self.qualify(node)
+            self._name(node, qual, store)
+            if qual is not None and qual.endswith(".__dict__"):
+                self._namespace(node, qual[: -len(".__dict__")])
         elif isinstance(node, ast.Name):
             if node.id == "__builtins__":
                 self._hit(node, R.ATTRIBUTES["__builtins__"])
-            elif isinstance(node.ctx, ast.Load) and node.id in self.bindings:
+            elif isinstance(node.ctx, ast.Load) and (node.id in self.bindings or self.names.stars):
                 self._name(node, self.qualify(node))
             if node.id == "pytest_plugins" and isinstance(node.ctx, ast.Store):
                 self._hit(node, ("void", "pytest", "loads pytest plugins"))
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
             self._store_item(node)
+        elif isinstance(node, ast.Subscript):
+            self._load_item(node)
         elif isinstance(node, ast.Raise) and at_import and self._raises_exit(node):
             self._hit(node, ("void", "exit", "exits the process when imported"))
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            self._definition(node, in_class)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            self._definition(node, in_class, at_import)
         elif isinstance(node, ast.Assign) and in_class:
             for t in node.targets:
                 if isinstance(t, ast.Name):
@@ -244,6 +266,18 @@ class _Analysis:
                 self._words(node, text, built=True)
                 return True
         return False
+
+    def _namespace(self, node: ast.AST, module: str | None) -> None:
+        if module is not None and module.split(".", 1)[0] in R.SENSITIVE_ROOTS:
+            self._hit(node, ("void", "dynamic", f"reads the namespace of {module}"))
+
+    def _load_item(self, node: ast.Subscript) -> None:
+        """`os.__dict__[k]`, `sys.modules[k]` with a key the folder cannot compute."""
+        if self.folder.text(node.slice) is not None:
+            return
+        container = self.qualify(node.value)
+        if container == "sys.modules" and not _is_dunder_name(node.slice):
+            self._hit(node, ("flag", "dynamic", "reaches a module by a computed name"))
 
     def _store_item(self, node: ast.Subscript) -> None:
         container = self.qualify(node.value)
@@ -279,6 +313,8 @@ class _Analysis:
                 self._computed(node, node.args[0], "builtins", "imports a module")
             else:
                 self._name(node, name)
+        if f in R.NAMESPACE_READERS and node.args:
+            self._namespace(node, self.qualify(node.args[0]))
         if f in R.RUNNERS and node.args:
             self._run_string(node, R.RUNNERS[f])
         unpickles = f in ("pickle.loads", "_pickle.loads") and node.args
@@ -346,14 +382,34 @@ class _Analysis:
         if self.depth >= MAX_EXEC_DEPTH:
             self._hit(node, ("void", "exec", "nests code in strings too deeply to scan"))
             return
-        try:
-            tree = ast.parse(source, mode="exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return  # neither can exec run it
-        for hit in _Analysis(tree, self.bindings, self.depth + 1).run():
+        if source not in self.scanned:
+            if self.budget.exec_scans <= 0:
+                self._hit(node, ("void", "exec", "runs more strings of code than the scan reads"))
+                return
+            self.budget.exec_scans -= 1
+            try:
+                tree = ast.parse(source, mode="exec")
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return  # neither can exec run it
+            sub = _Analysis(tree, self.bindings, self.depth + 1, budget=self.budget)
+            self.scanned[source] = sub.run()
+        for hit in self.scanned[source]:
             self._hit(node, (hit.severity, hit.rule, hit.why), prefix="in code run from a string: ")
 
-    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef, in_class: bool) -> None:
+    def _definition(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+        in_class: bool,
+        at_import: bool,
+    ) -> None:
+        for decorator in node.decorator_list if at_import else ():
+            call = decorator if isinstance(decorator, ast.Call) else ast.Call(decorator, [], [])
+            if self._exits(call) or (
+                isinstance(call.func, ast.Name) and call.func.id in self.exiting
+            ):
+                self._hit(decorator, ("void", "exit", "exits the process when imported"))
+        if isinstance(node, ast.ClassDef):
+            return
         if in_class:
             self._always(node.name, node)
         elif node.name.startswith("pytest_") and node in self.tree.body:
@@ -365,44 +421,44 @@ class _Analysis:
     def _always(self, method: str, body: ast.AST) -> None:
         """Comparison methods that return the same truth whatever they are given."""
         if isinstance(body, ast.Lambda):
-            results = [self.folder.value(body.body)]
+            results: list[ast.expr | None] = [body.body]
         elif isinstance(body, ast.FunctionDef | ast.AsyncFunctionDef):
             results = self._returns(body)
         else:
             return
-        if not results or UNKNOWN in results:
-            return
         if method == "__hash__":
-            self._hit(body, ("flag", "always-equal", "hashes every instance alike"))
+            values = [None if r is None else self.folder.value(r) for r in results]
+            if values and UNKNOWN not in values:
+                self._hit(body, ("flag", "always-equal", "hashes every instance alike"))
         elif method in R.ALWAYS:
-            want, severity = R.ALWAYS[method]
-            if all(bool(r) is want for r in results):
-                side = "equal to anything" if want else "never unequal"
+            want, severity, side = R.ALWAYS[method]
+            truths = [False if r is None else self.folder.truth(r) for r in results]
+            if truths and all(t is want for t in truths):
                 why = f"defines {method} that always returns {want}: {side}"
                 self._hit(body, (severity, "always-equal", why))
 
-    def _returns(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[object]:
-        """What each `return` of `fn` gives, `UNKNOWN` where it is not a constant."""
-        return [
-            None if n.value is None else self.folder.value(n.value)
-            for n in walk(fn, skip_defs=True)
-            if isinstance(n, ast.Return)
-        ]
+    def _returns(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr | None]:
+        """What each `return` of `fn` returns (None for a bare `return`)."""
+        return [n.value for n in walk(fn, skip_defs=True) if isinstance(n, ast.Return)]
 
     def _words(self, node: ast.AST, text: str | bytes, *, built: bool) -> None:
         if isinstance(text, bytes):
             text = text.decode("latin-1")
-        if len(text) > 100_000:
-            text = text[:100_000]
-        for m in R.WORDS.finditer(text):
-            group = m.lastgroup or ""
-            index = int(group[1:])
-            if group.startswith("v"):
-                self._hit(node, ("void", "grader-name", R.VOID_WHYS[index]))
+        if built:
+            if self.budget.built_chars < len(text):
+                self._hit(node, ("void", "dynamic", "builds more strings than the scan reads"))
+                return
+            self.budget.built_chars -= len(text)
+        elif text in R.VOID_NAMES:  # `f(os, "_exit")`: the whole literal is the name
+            self._hit(node, R.VOID_NAMES[text])
+        for m in R.WORD.finditer(text):
+            found = R.telling_word(m.group(), text[m.start() - 1 : m.start()])
+            if found is None:
+                continue
+            rule, always = found
+            if always is not None:
+                self._hit(node, ("void", rule, always))
             elif built:
-                self._hit(
-                    node,
-                    ("void", R.WORD_RULES[index], f"builds the name {m.group()!r} at run time"),
-                )
+                self._hit(node, ("void", rule, f"builds the name {m.group()!r} at run time"))
             else:
-                self._hit(node, ("flag", R.WORD_RULES[index], f"names {m.group()!r}"))
+                self._hit(node, ("flag", rule, f"names {m.group()!r}"))

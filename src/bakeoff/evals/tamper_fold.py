@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 MAX_DEPTH = 40
+MAX_BINDINGS = 64
+"""The latest bindings of a name that folding it looks at."""
 MAX_STEPS = 200_000
 """Fold steps per file; past this every fold is `UNKNOWN` (nested comprehensions multiply)."""
 MAX_LEN = 4096
@@ -86,6 +88,7 @@ class Folder:
         self._qualify = qualify
         self._locals: dict[str, object] = {}
         self._memo: dict[int, object] = {}
+        self._names: dict[str, object] = {}
         self._busy: set[int] = set()
         self._steps = 0
 
@@ -110,6 +113,23 @@ class Folder:
             self._memo[key] = result
         return result
 
+    def truth(self, node: ast.expr, depth: int = 0) -> bool | None:
+        """Whether `node` is always truthy (True), always falsy (False), or either (None):
+        `x or True` is always truthy whatever `x` is."""
+        if depth > MAX_DEPTH:
+            return None
+        if isinstance(node, ast.BoolOp):
+            truths = [self.truth(v, depth + 1) for v in node.values[:MAX_LEN]]
+            decisive = isinstance(node.op, ast.Or)  # one truthy operand decides an `or`
+            if decisive in truths:
+                return decisive
+            return None if None in truths else not decisive
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.truth(node.operand, depth + 1)
+            return None if inner is None else not inner
+        value = self.value(node)
+        return None if value is UNKNOWN else bool(value)
+
     def text(self, node: ast.expr) -> str | None:
         """`node` folded to a str (bytes read as Latin-1), or None."""
         value = self.value(node)
@@ -124,12 +144,18 @@ class Folder:
         if isinstance(node, ast.Name):
             if node.id in self._locals:
                 return self._locals[node.id]
-            for bound in reversed(self._bindings.get(node.id, ())):
+            if node.id in self._names:
+                return self._names[node.id]
+            found: object = UNKNOWN
+            # The latest few bindings only: 50,000 uses of a name bound 50,000 times stay cheap.
+            for bound in reversed(self._bindings.get(node.id, ())[-MAX_BINDINGS:]):
                 if isinstance(bound, ast.expr):
                     found = v(bound, depth)
                     if found is not UNKNOWN:
-                        return found
-            return UNKNOWN
+                        break
+            if not self._locals:
+                self._names[node.id] = found
+            return found
         if isinstance(node, ast.JoinedStr):
             return self._fstring(node, depth)
         if isinstance(node, ast.BinOp):

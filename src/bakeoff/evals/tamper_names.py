@@ -21,6 +21,12 @@ from bakeoff.evals import tamper_rules as R
 from bakeoff.evals.tamper_fold import Binding, Folder
 
 MAX_DEPTH = 30
+MAX_BINDINGS = 64
+"""The latest bindings of a name that resolving it looks at."""
+# Modules that other modules re-export (`os.sys`, `inspect.os`): a name through one of them is
+# the module's own name.
+_MODULES = frozenset({"sys", "os", "builtins", "importlib", "_pytest", "atexit", "gc", "signal",
+                      "subprocess", "ctypes", "inspect", "posix", "threading", "marshal"})  # fmt: skip
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
@@ -64,6 +70,17 @@ def _statements(root: ast.Module) -> Iterator[ast.AST]:
                 pending.extend(block)
 
 
+def _rooted(qual: str | None) -> str | None:
+    """`os.sys.exit` as `sys.exit`: the path from the last module it passes through."""
+    if qual is None or "." not in qual:
+        return qual
+    parts = qual.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in _MODULES:
+            return ".".join(parts[i:])
+    return qual
+
+
 class Names:
     """The bindings of one file (plus `inherited` ones, for code run from a string) and what
     its expressions denote."""
@@ -81,7 +98,10 @@ class Names:
         self.defined: set[str] = set()
         """Functions and classes the file defines (its own `_exit` method is no exit)."""
         self.folder = Folder(self.bindings, self.qualify)
+        self.stars: list[str] = []
+        """Modules the file imports `*` from."""
         self._memo: dict[int, str | None] = {}
+        self._names: dict[str, str | None] = {}
         self._bind(tree, walrus)
 
     def _bind(self, tree: ast.Module, walrus: bool) -> None:
@@ -98,9 +118,11 @@ class Names:
                     )
             elif isinstance(node, ast.ImportFrom):
                 for a in node.names:
+                    full = f"{node.module}.{a.name}" if node.module and not node.level else None
                     if a.name != "*":
-                        full = f"{node.module}.{a.name}" if node.module and not node.level else None
                         self.bindings[a.asname or a.name].append(full)
+                    elif node.module and not node.level:
+                        self.stars.append(node.module)
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     self._bind_target(target, node.value)
@@ -140,24 +162,38 @@ class Names:
             return self._memo[key]
         if depth > MAX_DEPTH:
             return None
-        found = self._qualify(node, depth)
+        found = _rooted(self._qualify(node, depth))
         if depth == 0:  # a result cut short by the depth cap is not remembered
             self._memo[key] = found
+        return found
+
+    def _name(self, name: str, depth: int) -> str | None:
+        if name in self._names:
+            return self._names[name]
+        bound = self.bindings.get(name)
+        found: str | None = None
+        if bound:
+            # The latest few bindings: a name assigned 50,000 times must not cost that much
+            # at each of its 50,000 uses.
+            for b in reversed(bound[-MAX_BINDINGS:]):
+                found = (
+                    b if isinstance(b, str) else None if b is None else self.qualify(b, depth + 1)
+                )
+                if found:
+                    break
+        elif name == "__builtins__":
+            found = "builtins"
+        elif name in R.BUILTIN_NAMES:
+            found = f"builtins.{name}"
+        elif self.stars:  # `from os import *`: an unknown name may come from there
+            found = f"{self.stars[-1]}.{name}"
+        self._names[name] = found
         return found
 
     def _qualify(self, node: ast.expr, depth: int) -> str | None:
         q = self.qualify
         if isinstance(node, ast.Name):
-            bound = self.bindings.get(node.id)
-            if not bound:
-                if node.id == "__builtins__":
-                    return "builtins"
-                return f"builtins.{node.id}" if node.id in R.BUILTIN_NAMES else None
-            for b in reversed(bound):
-                found = b if isinstance(b, str) else b and q(b, depth + 1)
-                if found:
-                    return found
-            return None
+            return self._name(node.id, depth)
         if isinstance(node, ast.Attribute):
             base = q(node.value, depth + 1)
             return f"{base}.{node.attr}" if base else None
@@ -169,7 +205,7 @@ class Names:
                 return key if base == "sys.modules" else f"builtins.{key}"
             if base.endswith(".__dict__"):
                 return f"{base[: -len('.__dict__')]}.{key}"
-            return q(ast.Name(id=key), depth + 1) if base == "<globals>" else None
+            return self._name(key, depth + 1) if base == "<globals>" else None
         if isinstance(node, ast.Call):
             return self._qualify_call(node, depth)
         return None
@@ -184,6 +220,8 @@ class Names:
             base = self.qualify(args[0], depth + 1) if args else None
             return f"{base}.{name}" if base and name else None
         f = self.qualify(func, depth + 1)
+        if f in R.LIBRARY_LOADERS:
+            return "libc"
         if f in R.IMPORTERS and args:
             return self.folder.text(args[0])
         if f in ("builtins.globals", "builtins.locals") or (f == "builtins.vars" and not args):
@@ -206,5 +244,9 @@ class Names:
         if f in R.GETATTRS:
             return (args[0], args[1] if len(args) > 1 else None) if args else None
         if isinstance(node.func, ast.Attribute) and node.func.attr in R.ATTR_METHODS:
+            # `T.__getattribute__(obj, name)` (unbound) or `obj.__getattribute__(name)`
+            unbound = len(args) >= (3 if node.func.attr == "__setattr__" else 2)
+            if unbound:
+                return (args[0], args[1])
             return (node.func.value, args[0] if args else None)
         return None

@@ -72,7 +72,15 @@ QUALIFIED: tuple[tuple[tuple[str, ...], Verdict], ...] = (
         ("void", "exit", "signals a process"),
     ),
     (("signal",), ("flag", "signal", "handles signals")),
-    (("atexit",), ("void", "exit", "registers exit hooks")),
+    (("atexit", "threading._register_atexit"), ("void", "exit", "registers exit hooks")),
+    (
+        tuple(
+            f"libc.{n}"
+            for n in ("exit", "_exit", "_Exit", "quick_exit", "abort", "kill", "killpg", "raise")
+        ),
+        ("void", "exit", "exits the process through the C library"),
+    ),
+    (("os.exec*", "posix.exec*"), ("void", "process", "replaces the process")),
     (
         tuple(
             f"sys.modules.{m}"
@@ -184,7 +192,7 @@ ATTRIBUTES: dict[str, Verdict] = {
     "tb_frame": ("flag", "frame", "inspects a frame"),
     "gi_frame": ("flag", "frame", "inspects a frame"),
     "cr_frame": ("flag", "frame", "inspects a frame"),
-    "__globals__": ("flag", "frame", "reaches a function's globals"),
+    "__globals__": ("void", "frame", "reaches into a function's module namespace"),
     "__subclasses__": ("flag", "frame", "walks the class tree"),
 }
 STORE_ATTRIBUTES: dict[str, Verdict] = {
@@ -193,16 +201,16 @@ STORE_ATTRIBUTES: dict[str, Verdict] = {
 }
 
 # Comparison methods that, always returning this, make an object pass any assertion.
-ALWAYS: dict[str, tuple[bool, Severity]] = {
-    "__eq__": (True, "void"),
-    "__ne__": (False, "void"),
-    "__instancecheck__": (True, "void"),
-    "__subclasscheck__": (True, "void"),
-    "__contains__": (True, "flag"),  # an "everything" set is an honest sentinel
-    "__lt__": (True, "flag"),
-    "__le__": (True, "flag"),
-    "__gt__": (True, "flag"),
-    "__ge__": (True, "flag"),
+ALWAYS: dict[str, tuple[bool, Severity, str]] = {
+    "__eq__": (True, "void", "equal to anything"),
+    "__ne__": (False, "void", "never unequal"),
+    "__instancecheck__": (True, "void", "an instance of anything"),
+    "__subclasscheck__": (True, "void", "a subclass of anything"),
+    "__contains__": (True, "flag", "holds anything"),  # an "everything" set is an honest sentinel
+    "__lt__": (True, "flag", "less than anything"),
+    "__le__": (True, "flag", "less than anything"),
+    "__gt__": (True, "flag", "greater than anything"),
+    "__ge__": (True, "flag", "greater than anything"),
 }
 
 EXIT_CALLS = frozenset(
@@ -229,32 +237,57 @@ ENCODERS = frozenset(
      "urlsafe_b64decode", "unhexlify", "decompress", "rot13"}
 )  # fmt: skip
 BUILTIN_NAMES = frozenset(dir(builtins))
+NAMESPACE_READERS = frozenset(
+    {"builtins.vars", "builtins.dir", "inspect.getmembers", "inspect.getmembers_static"}
+)
+LIBRARY_LOADERS = frozenset(
+    {"ctypes.CDLL", "ctypes.PyDLL", "ctypes.cdll.LoadLibrary", "ctypes.pydll.LoadLibrary",
+     "ctypes.CDLL.LoadLibrary"}
+)  # fmt: skip
+"""Calls whose result is a C library (`libc` in qualified names)."""
 
 # Words that give a string away. A string the code builds at run time holding one is void (it
-# was hidden on purpose); a plain literal holding one is a flag, unless the word is in VOID_WORDS.
-_IDENT = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
+# was hidden on purpose); a plain literal holding one is a flag, unless `telling_word` says the
+# word is void wherever it is.
 _WORDS: dict[str, Rule] = {
     "_exit": "exit", "atexit": "exit", "_getframe": "frame", "f_back": "frame",
     "f_locals": "frame", "f_globals": "frame", "settrace": "tracing", "setprofile": "tracing",
     "meta_path": "import-hook", "path_hooks": "import-hook", "__builtins__": "builtins",
-    "builtins": "builtins", "_pytest": "pytest", "pytest_[a-z_]+": "pytest", "junitxml": "pytest",
-    "pythonapi": "native", "get_referrers": "frame",
+    "builtins": "builtins", "_pytest": "pytest", "junitxml": "pytest", "pythonapi": "native",
+    "get_referrers": "frame",
 }  # fmt: skip
-VOID_WORDS: dict[str, str] = {
-    "<testsuite": "writes a JUnit report",
-    "<testcase": "writes a JUnit report",
+_VOID_WORDS: dict[str, str] = {
     "PYTEST_CURRENT_TEST": "detects a running test",
     "PYTEST_ADDOPTS": "changes pytest's options",
     "PYTEST_PLUGINS": "loads pytest plugins",
-    "BAKEOFF_": "reads bakeoff's own settings",
 }
-WORDS = re.compile(
-    "|".join(f"(?P<w{i}>{_IDENT.format(w)})" for i, w in enumerate(_WORDS))
-    + "|"
-    + "|".join(f"(?P<v{i}>{re.escape(w)})" for i, w in enumerate(VOID_WORDS))
-)
-WORD_RULES: list[Rule] = list(_WORDS.values())
-VOID_WHYS: list[str] = list(VOID_WORDS.values())
+WORD = re.compile(r"[A-Za-z0-9_]+")
+"""What a word is, in a string: matched in C, then looked up (a pattern of every word with
+look-arounds costs a microsecond a character)."""
+
+
+def telling_word(word: str, before: str) -> tuple[Rule, str | None] | None:
+    """The rule a word in a string falls under, with the reason when the word is void even
+    as a plain literal; `before` is the character ahead of it."""
+    if word in ("testsuite", "testcase") and before == "<":
+        return ("grader-name", "writes a JUnit report")
+    if word.startswith("BAKEOFF_"):
+        return ("grader-name", "reads bakeoff's own settings")
+    if word in _VOID_WORDS:
+        return ("grader-name", _VOID_WORDS[word])
+    if word.startswith("pytest_"):
+        return ("pytest", None)
+    rule = _WORDS.get(word)
+    return None if rule is None else (rule, None)
+
+
+# A string literal that is exactly one of these names is the name, passed on to be used
+# (`f(os, "_exit")`, `os.environ["PYTHONBREAKPOINT"] = "os._exit"`).
+VOID_NAMES: dict[str, Verdict] = {
+    # not "__builtins__": `eval(text, {"__builtins__": {}})` is how honest code restricts eval
+    **{name: v for name, v in ATTRIBUTES.items() if v[0] == "void" and name != "__builtins__"},
+    **{p: v for patterns, v in QUALIFIED for p in patterns if v[0] == "void" and "*" not in p},
+}
 
 # Names no computed name may start like, for a known prefix to make it safe.
 DANGEROUS_NAMES = frozenset(
