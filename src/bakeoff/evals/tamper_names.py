@@ -7,7 +7,7 @@ assignment, a lookup by string (`getattr`, `__getattribute__`, `operator.attrget
 (`__import__`, `importlib.import_module`), with every string folded first
 (`evals/tamper_fold.py`). Bindings are gathered once for the whole file, flow-insensitively: a
 name means whatever any assignment to it could make it mean, the latest that resolves first.
-`walk` is the iterative tree walk both passes use (no recursion, so no depth can crash it).
+`children` and `walk` are the tree walks the scan uses: iterative, so no depth can crash them.
 """
 
 from __future__ import annotations
@@ -43,14 +43,11 @@ def children(node: ast.AST) -> Iterator[ast.AST]:
                     yield item
 
 
-def walk(
-    root: ast.AST, *, skip_defs: bool = False, breadth_first: bool = False
-) -> Iterator[ast.AST]:
+def walk(root: ast.AST, *, skip_defs: bool = False) -> Iterator[ast.AST]:
     """Every node under `root`, iteratively; with `skip_defs`, not into nested functions."""
     pending: deque[ast.AST] = deque(children(root))
-    take = pending.popleft if breadth_first else pending.pop
     while pending:
-        node = take()
+        node = pending.pop()
         yield node
         if not (
             skip_defs and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
