@@ -6,10 +6,13 @@ GPU when llama.cpp was built with CUDA or Metal (`n_gpu_layers`). `EmbeddedModel
 `OpenAIChatModel` pointed at it, free in tokens: the server starts with its first request and
 stops when the last model using it is closed; `start()` reports the load time so the agent keeps
 it apart from answering time; `settle()` waits until the server has finished a generation the
-client gave up on; its preflight `ping()` only checks that llama.cpp and the weights are
-installed, loading nothing. That server sends no usage in a stream, so the model asks it for each
-streamed request's exact prompt tokens afterwards (see `bakeoff.models.llama_server`) and counts
-output tokens from the stream."""
+client gave up on; its preflight `ping()` loads the model and generates one token, then lets it
+go. Every start ends with that one-token self-check, so a build this CPU cannot run (SIGILL) or a
+model that will not load is found before a trial; a server that dies says how (`exit_cause`: the
+signal or exit code in words, what to do, the log) and is started again at most `MAX_RESTARTS`
+times per process, after a pause, then not at all. That server sends no usage in a stream, so
+the model asks it for each streamed request's exact prompt tokens afterwards (see
+`bakeoff.models.llama_server`) and counts output tokens from the stream."""
 
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ __all__ = [
     "shared_server",
     "stop_local_servers",
 ]
+from bakeoff.models.base import RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel, chat_options
 from bakeoff.models.prices import make_cost_fn
 from bakeoff.types import Completion, Message, ToolSpec
@@ -491,6 +495,7 @@ class EmbeddedModel(OpenAIChatModel):
             api_key=None,
             cost_fn=make_cost_fn("local", name, config),
             timeout_s=provider.timeout_s if provider else 120.0,
+            retry=RetryPolicy(max_retries=provider.max_retries) if provider else None,
             extra_body=dict(MODEL_SAMPLING),
             **chat_options(config.provider("local"), context_tokens=config.local.n_ctx),
         )
