@@ -321,6 +321,7 @@ def judge_summaries(
                 model=judge,
                 calibrated=None if calibration is None else calibration.calibrated,
                 calibration="" if calibration is None else calibration.reason,
+                calibration_auc=None if calibration is None else calibration.auc,
                 sees_checks=spec.judge_sees_checks,
                 agreement_kappa=stats.cohen_kappa([a for a, _ in both], [b for _, b in both]),
                 agreement_n=len(both),

@@ -21,7 +21,10 @@ Formulas (also printed with every report through GradeWeights and GradeBands):
   never as free.
 - overall = quality * (w.quality + w.speed * speed + w.cost * cost) / (w.quality + w.speed +
   w.cost): speed and cost can pull a score below quality, never above it. Letter: the best of
-  bands.letters the overall reaches, else F. Nothing here depends on the other contestants.
+  bands.letters the overall reaches, else F, capped by the solved rate (`capped`): never
+  better than the letter the share of checked tasks solved outright (every test passing)
+  earns; the letter partial credit alone would give is kept beside it. Nothing here depends
+  on the other contestants.
 - ranking: on the same work (`coverage`): by quality over the compared tasks, where every
   graded model has a graded trial, complete models first, then incomplete ones (trials errored
   or missing); within each, the tests cut that order into tiers (`compare.tiers`), and within
@@ -102,6 +105,23 @@ def letter(score: float | None, floors: LetterFloors | None = None) -> Grade:
         if score >= floor - 1e-9:  # 0.7 computed as 0.6999999 is still a B
             return name
     return "F"
+
+
+def capped(earned: Grade, solved_rate: float | None, floors: LetterFloors) -> Grade:
+    """`earned`, but no better than the letter `solved_rate` earns (the task-mean share of
+    checked trials whose check passed; None: nothing checked, no cap).
+
+    Why a cap and not a mark: the letter is what a reader takes away, and the question behind
+    it is "will this model do my task". Partial test credit rewards work that still fails
+    (4 of 10 exercises solved and most other tests passing reads 0.76, a B), so a letter from
+    it would outrun what the model delivers. Capping keeps the letter honest; the uncapped
+    letter is still shown beside it ("F, B by partial credit"), so nothing is hidden, and
+    quality, the ranking and the tests keep the partial credit, where it does separate a model
+    that nearly solved a task from one that did nothing."""
+    if solved_rate is None or earned == "-":
+        return earned
+    order: list[Grade] = [name for name, _ in letter_bands(floors)]
+    return max(earned, letter(solved_rate, floors), key=order.index)  # later in order: worse
 
 
 def band_score(value: float, best: float, worst: float) -> float:
@@ -323,6 +343,9 @@ def _model_summary(
     if quality.value is not None:
         factor = w.quality + w.speed * (speed or 0.0) + w.cost * cost_score
         overall = quality.value * factor / (w.quality + w.speed + w.cost)
+    pass_rate = _interval(means.passes.get(model, {}))
+    earned = "-" if withheld else letter(overall, b.letters)
+    grade = capped(earned, pass_rate.value, b.letters)
     return ModelSummary(
         model=model,
         provider=records[0].agent.provider if records else model.partition(":")[0],
@@ -334,7 +357,7 @@ def _model_summary(
         errors=len(records) - len(valid),
         checked=len(checked),
         passed=passed,
-        pass_rate=_interval(means.passes.get(model, {})),
+        pass_rate=pass_rate,
         judge_score=_interval(means.judge.get(model, {}), 1.0, 10.0),
         quality=quality,
         median_s=median_s,
@@ -348,8 +371,11 @@ def _model_summary(
         speed_score=speed,
         cost_score=cost_score,
         overall=overall,
-        grade="-" if withheld else letter(overall, b.letters),
-        quality_grade="-" if withheld else letter(quality.value, b.letters),
+        grade=grade,
+        quality_grade="-"
+        if withheld
+        else capped(letter(quality.value, b.letters), pass_rate.value, b.letters),
+        partial_credit_grade=earned if earned != grade else "-",
         planned=cov.planned.get(model, 0),
         missing=cov.missing.get(model, 0),
         withheld=withheld,

@@ -232,8 +232,9 @@ class ModelSummary(BaseModel):
     speed_score: float | None = None  # 0..1, median time against the bands
     cost_score: float | None = None  # 0..1, cost per solved task against the bands
     overall: float | None = None  # 0..1: quality scaled by speed and cost (GradeWeights)
-    grade: Grade = "-"  # letter of `overall`
-    quality_grade: Grade = "-"  # letter of quality alone
+    grade: Grade = "-"  # letter of `overall`, capped by the solved rate (grading.capped)
+    quality_grade: Grade = "-"  # letter of quality alone, capped alike
+    partial_credit_grade: Grade = "-"  # the letter partial credit would give: "-" unless capped
     tier: int | None = None  # 1 = best; models in a tier cannot be told apart on quality
     group: str = ""  # compact letter display: models sharing a letter cannot be told apart
     same_family_judges: list[str] = Field(default_factory=list)
@@ -322,6 +323,7 @@ class JudgeSummary(BaseModel):
     model: str
     calibrated: bool | None  # None: not calibrated (no calibration record)
     calibration: str = ""  # the calibration's reason, in words
+    calibration_auc: float | None = None  # reference vs broken scores (JudgeCalibration.auc)
     sees_checks: bool = False  # shown the check's verdict: agreement is then circular
     agreement_kappa: float | None = None  # Cohen's kappa: (score >= 6) vs check passed
     agreement_n: int = 0  # trials with both a check result and this judge's verdict
@@ -396,7 +398,8 @@ class BakeoffSummary(BaseModel):
 
     def ranking_public(self) -> list[dict[str, Any]]:
         """The `run --json` contract: model, quality, pass_rate, judge_score, median_s, cost_usd,
-        grade, errors, timeouts; and incomplete, missing, withheld,
+        grade, errors, timeouts; and partial_credit_grade (the letter the solved rate capped,
+        else null), solved and checked (trials), incomplete, missing, withheld,
         judge_injections, cost_source."""
         return [
             {
@@ -407,6 +410,11 @@ class BakeoffSummary(BaseModel):
                 "median_s": m.median_s,
                 "cost_usd": m.cost_usd,
                 "grade": m.grade,
+                "partial_credit_grade": None
+                if m.partial_credit_grade == "-"
+                else m.partial_credit_grade,
+                "solved": m.passed,
+                "checked": m.checked,
                 "errors": m.errors,
                 "timeouts": m.timeouts,
                 "incomplete": m.missing > 0,

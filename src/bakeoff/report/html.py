@@ -39,8 +39,10 @@ from bakeoff.report.terminal import (
     fmt_pass,
     fmt_pct,
     fmt_seconds,
+    judge_lines,
     judging_line,
     recommendation_lines,
+    solved_legend,
     unranked_lines,
     weights_line,
 )
@@ -219,6 +221,8 @@ def _grade(m: ModelSummary) -> str:
     overall = "" if m.overall is None else f" <small>{m.overall:.2f}</small>"
     if m.withheld:
         overall = f" <small>{escape(m.withheld)}</small>"
+    if m.partial_credit_grade != "-":
+        overall += f' <small class="unknown">{m.partial_credit_grade} by partial credit</small>'
     return f'<td class="grade-cell" data-label="grade"><span class="grade grade-{escape(m.grade)}">{escape(m.grade)}</span>{overall}</td>'
 
 
@@ -229,9 +233,9 @@ def _comparison(summary: BakeoffSummary) -> str:
             [
                 "#",
                 "Model",
+                "Solved",
                 "Grade",
                 "Quality",
-                "Pass",
                 "Judge",
                 "Median time",
                 "Timeouts",
@@ -249,9 +253,9 @@ def _comparison(summary: BakeoffSummary) -> str:
             f'<tr data-model="{escape(m.model)}">'
             + _cell(str(rank), f"[{m.group}]" if m.group else "", "rank")
             + f'<td class="mid model">{_model_name(m)}</td>'
+            + _cell(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else "", "solved")
             + _grade(m)
             + _cell(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True), "quality")
-            + _cell(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else "", "pass")
             + _cell(fmt_judge(m.judge_score), fmt_ci(m.judge_score, pct=False), "judge")
             + _cell(fmt_seconds(m.median_s), f"model {fmt_seconds(m.median_model_s)}", "time")
             + _count_cell(m.timeouts, "timeout")
@@ -265,6 +269,7 @@ def _comparison(summary: BakeoffSummary) -> str:
         f'<div class="table-wrap"><table class="cards"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         + "".join(f'<p class="muted">{escape(line)}</p>' for line in _ranking_lines(summary))
+        + f'<p class="muted">{escape(_sentence(solved_legend(summary.spec.weights)))}</p>'
         + '<p class="muted">Small print under a number is its 95% confidence interval. '
         "Judging cost and time are not included in a model's cost and time. "
         f"{escape(OUTCOME_LEGEND[0].upper() + OUTCOME_LEGEND[1:])}.</p>"
@@ -415,7 +420,15 @@ def _judging(summary: BakeoffSummary) -> str:
         f'<p class="unknown">{escape(j)} judged models of its own family: {escape(", ".join(c))}</p>'
         for j, c in summary.judging.same_family.items()
     )
-    return f"<p>{escape(line)}</p>{fam}"
+    judges = "".join(
+        f'<p class="{"unknown" if "UNCOUNTED" in j else ""}">{escape(j)}</p>'
+        for j in judge_lines(summary.judges)
+    )
+    return f"<p>{escape(line)}</p>{judges}{fam}"
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
 
 
 def _runs(

@@ -26,6 +26,7 @@ from bakeoff.evals.records import (
     GradeWeights,
     Interval,
     JudgeReliability,
+    JudgeSummary,
     ModelSummary,
     TrialRecord,
 )
@@ -159,9 +160,23 @@ def fmt_judge(iv: Interval) -> str:
 
 
 def fmt_pass(m: ModelSummary) -> str:
+    """'4/10' under the column 'solved': trials whose check passed (every test) of those
+    checked."""
     if not m.checked:
         return "–"
-    return f"{m.passed}/{m.checked} {fmt_pct(m.pass_rate.value)}"
+    return f"{m.passed}/{m.checked}"
+
+
+def solved_legend(w: GradeWeights) -> str:
+    """How solved and partial credit enter the numbers (grading's module docstring), shared by
+    the terminal and HTML reports."""
+    return (
+        "solved: trials whose check passed, every test (its interval: the share of tasks "
+        f"solved); quality = {fmt_pct(w.check)} check + {fmt_pct(w.judge)} judges, the check "
+        "part being the share of its tests passed (partial credit) where the check counts "
+        "tests, else 1 or 0; the letter is never better than the one the solved share earns: "
+        "'B by partial credit' names the letter partial credit alone would give"
+    )
 
 
 def fmt_cost_per_solved(m: ModelSummary) -> str:
@@ -255,6 +270,28 @@ def judging_line(j: JudgeReliability) -> str | None:
     return " · ".join(parts)
 
 
+def judge_lines(judges: Sequence[JudgeSummary]) -> list[str]:
+    """One line per judge: whether its vote counts (its calibration's AUC) and its Cohen's
+    kappa against the checks. Shared by the terminal and HTML reports."""
+    lines = []
+    for j in judges:
+        auc = "" if j.calibration_auc is None else f", AUC {j.calibration_auc:.2f}"
+        standing = {
+            True: f"counted (passed calibration{auc})",
+            False: f"UNCOUNTED (failed calibration{auc}): its scores are shown, never "
+            "counted in quality or head to head",
+            None: "not calibrated (it graded nothing that needed it)",
+        }[j.calibrated]
+        if not j.agreement_n:
+            kappa = "no trial with both a check and its verdict"
+        elif j.agreement_kappa is None:
+            kappa = f"kappa vs checks undefined (n={j.agreement_n}: one answer throughout)"
+        else:
+            kappa = f"Cohen's kappa vs checks {j.agreement_kappa:.2f} (n={j.agreement_n})"
+        lines.append(f"Judge {j.model}: {standing} · {kappa}")
+    return lines
+
+
 def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     """The bake-off comparison table (each model's timeouts and errors under its name, and the
     models not ranked for want of a valid trial), the ranking with its letter groups and how the
@@ -272,8 +309,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     columns = [
         ("#", "right"),
         ("model", "left"),
+        ("solved", "right"),
         ("quality", "right"),
-        ("pass", "right"),
         ("judge /10", "right"),
         ("median", "right"),
     ]
@@ -298,12 +335,14 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
             letter.append("\nnot enough graded trials", style="yellow")
         elif m.overall is not None:
             letter.append(f" {m.overall:.2f}", style="dim")
+        if m.partial_credit_grade != "-":
+            letter.append(f"\n{m.partial_credit_grade} by partial credit", style="yellow")
         judge = "–" if m.judge_score.value is None else f"{m.judge_score.value:.1f}"
         row: list[str | Text] = [
             str(rank) if ranked and m.quality.value is not None else "–",
             name,
-            _with_ci(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True)),
             _with_ci(fmt_pass(m), fmt_ci(m.pass_rate, pct=True) if m.checked else ""),
+            _with_ci(fmt_pct(m.quality.value), fmt_ci(m.quality, pct=True)),
             _with_ci(judge, fmt_ci(m.judge_score, pct=False)),
             fmt_seconds(m.median_s),
         ]
@@ -316,6 +355,7 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print("[dim]second line of a cell: 95% confidence interval[/dim]")
+    console.print(Text(solved_legend(summary.spec.weights), style="dim"))
     console.print(Text(COST_LEGEND, style="dim"))
     if any(m.timeouts or m.errors or m.missing or m.injections for m in summary.ranking):
         console.print(f"[dim]{OUTCOME_LEGEND}[/dim]")
@@ -348,6 +388,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     judging = judging_line(summary.judging)
     if judging:
         console.print(esc(judging))
+    for line in judge_lines(summary.judges):
+        console.print(Text(line, style="yellow" if "UNCOUNTED" in line else ""))
     for judge, contestants in summary.judging.same_family.items():
         console.print(
             f"[yellow]{esc(judge)} judged its own family: {esc(', '.join(contestants))}[/yellow]"
