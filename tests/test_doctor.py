@@ -121,8 +121,9 @@ def test_json_lists_every_finding_for_machines(
         (lambda p: p.write_bytes(b"this is not a database" * 100), "cannot be used"),
         (lambda p: p.mkdir(), "cannot be used"),
         (lambda p: p.parent.parent.joinpath("file").write_text("x"), "not a writable folder"),
+        (lambda p: None, "File name too long"),
     ],
-    ids=["garbage", "a-folder", "under-a-file"],
+    ids=["garbage", "a-folder", "under-a-file", "name-too-long"],
 )
 def test_a_store_that_cannot_be_used_is_named_with_a_fix(
     make: Any,
@@ -132,6 +133,8 @@ def test_a_store_that_cannot_be_used_is_named_with_a_fix(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = tmp_path / "file" / "results.sqlite" if "writable" in words else tmp_path / "r.sqlite"
+    if "too long" in words:
+        store = tmp_path / ("x" * 300) / "r.sqlite"
     make(store)
     assert main(["doctor", "--only", "store", "--store", str(store)]) == 1
     line = lines_of(capsys.readouterr().out)["store"]

@@ -98,17 +98,20 @@ async def diagnose(
     embedded model; `timeout_s` replaces every check's own timeout."""
     jobs: list[Awaitable[Finding]] = []
     if "sandbox" in checks:
-        jobs.append(_timed(_check_sandbox(timeout_s or QUICK_TIMEOUT_S)))
+        jobs.append(_guarded("sandbox", "sandbox", _check_sandbox(timeout_s or QUICK_TIMEOUT_S)))
     if "store" in checks:
-        jobs.append(_timed(asyncio.to_thread(_check_store, store_path or default_store_path())))
+        # SQLite's busy timeout (10 s) bounds this one: a thread cannot be cancelled.
+        store = asyncio.to_thread(_check_store, store_path or default_store_path())
+        jobs.append(_guarded("store", "store", store))
     if "chromium" in checks:
-        jobs.append(_timed(_check_chromium()))
+        jobs.append(_guarded("chromium", "chromium", _check_chromium()))
     local: list[str] = []
     if models is None:
         if "providers" in checks:
             for name, provider in config.providers.items():
                 if provider.kind not in ("local", "script"):
-                    jobs.append(_timed(_check_provider(name, provider, config, timeout_s)))
+                    check = _check_provider(name, provider, config, timeout_s)
+                    jobs.append(_guarded("providers", name, check))
         local = ["local"] if "local" in checks else []
     else:
         for model_id in dict.fromkeys(models):
@@ -116,9 +119,10 @@ async def diagnose(
                 local += [model_id] if "local" in checks else []
             elif "providers" in checks:
                 chat = _check_chat(model_id, config, timeout_s or QUICK_TIMEOUT_S, chosen=True)
-                jobs.append(_timed(chat))
+                jobs.append(_guarded("providers", model_id, chat))
     for model_id in local:
-        jobs.append(_timed(_check_local(model_id, config, timeout_s or LOCAL_TIMEOUT_S)))
+        check = _check_local(model_id, config, timeout_s or LOCAL_TIMEOUT_S)
+        jobs.append(_guarded("local", model_id, check))
     tasks = [asyncio.ensure_future(job) for job in jobs]
     findings = []
     try:
@@ -133,9 +137,20 @@ async def diagnose(
     return findings
 
 
-async def _timed(job: Awaitable[Finding]) -> Finding:
+async def _guarded(check: CheckName, subject: str, job: Awaitable[Finding]) -> Finding:
+    """`job`'s finding with its duration; a check that raises (a bug of ours, or something no
+    check foresaw) is a failed finding that says so, never a crash of the others."""
     started = time.perf_counter()
-    finding = await job
+    try:
+        finding = await job
+    except Exception as exc:
+        finding = Finding(
+            check,
+            subject,
+            "failed",
+            f"the check itself failed: {type(exc).__name__}: {redact(str(exc))}",
+            "please report this as a bakeoff bug, with this line",
+        )
     return replace(finding, duration_s=round(time.perf_counter() - started, 3))
 
 
@@ -188,8 +203,7 @@ async def _check_sandbox(timeout_s: float) -> Finding:
             "failed",
             f"bubblewrap starts, but {sys.executable} does not run inside it "
             f"(exit {step.exit_code}: {last[:200]})",
-            "the sandbox binds the Python running bakeoff read-only: install bakeoff in a "
-            "virtualenv or a folder outside /home and /root, or report this output",
+            "checks cannot run sandboxed here: report it with `bakeoff doctor --json`",
         )
     return Finding("sandbox", "sandbox", "ok", f"bubblewrap works ({status.bwrap})")
 
@@ -361,6 +375,14 @@ async def _check_local(model_id: str, config: BakeoffConfig, timeout_s: float) -
 def _check_store(path: Path) -> Finding:
     """The results store opens and is writable; one that does not exist yet can be created
     (nothing is created here)."""
+    try:
+        return _store_finding(path)
+    except OSError as exc:  # a name too long, a folder this user may not enter...
+        why = exc.strerror or str(exc)
+        return Finding("store", "store", "failed", f"{path}: {why}", "pass --store FILE")
+
+
+def _store_finding(path: Path) -> Finding:
     if path.exists():
         try:
             store = Store(path)
