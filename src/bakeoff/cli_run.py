@@ -24,7 +24,8 @@ def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def _agent_config(args: argparse.Namespace) -> Any:
+def _agent_config(args: argparse.Namespace, config: Any) -> Any:
+    """The contestants' `AgentConfig`: the flags, and the config's `[protected]` table."""
     from bakeoff.agent import AgentConfig
     from bakeoff.cli_flags import sandbox_options
 
@@ -32,6 +33,7 @@ def _agent_config(args: argparse.Namespace) -> Any:
         max_turns=args.max_turns,
         timeout_s=args.timeout,
         max_output_tokens=args.max_output_tokens,
+        protected=config.protected,
         **sandbox_options(args),
     )
 
@@ -85,7 +87,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
                     allow_unpriced=args.allow_unpriced,
                     store=store,
                     config=config,
-                    agent=_agent_config(args),
+                    agent=_agent_config(args, config),
                     observer=observer,
                     max_parallel=args.max_parallel,
                     executor=args.executor,

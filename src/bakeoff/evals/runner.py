@@ -222,7 +222,7 @@ def _new_spec(
         pairwise=pairwise,
         weights=weights or config.weights,
         max_cost_usd=max_cost_usd,
-        agent=agent or AgentConfig(),
+        agent=agent or AgentConfig(protected=config.protected),
         judge_sees_checks=judge_sees_checks,
         created_at=time.time(),
         labels=model_labels(typed),

