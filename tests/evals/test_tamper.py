@@ -184,6 +184,11 @@ ATTACKS: list[tuple[str, str, int]] = [
     ),
     ("fromlist", "m = __import__('os', fromlist=['_exit'])\n", 1),
     ("threading-atexit", "import threading\nthreading._register_atexit(print)\n", 2),
+    ("eq-is-self", "class A:\n    __eq__ = lambda self, other: self is self\n", 2),
+    ("eq-ifexp", "class A:\n    def __eq__(self, o):\n        return True if o else 1 > 0\n", 2),
+    ("eq-patched-later", "class A:\n    pass\n\nA.__eq__ = lambda s, o: bool(1)\n", 4),
+    ("eq-setattr", "class A:\n    pass\n\nsetattr(A, '__eq__', lambda s, o: True)\n", 4),
+    ("approx", "import pytest\n\ndef add(a, b):\n    return pytest.approx(0, abs=1e18)\n", 4),
 ]
 
 
@@ -398,3 +403,13 @@ def test_repetition_stays_bounded(source: str) -> None:
     started = time.perf_counter()
     _scan(source)
     assert time.perf_counter() - started < 3.0
+
+
+def test_objects_that_equal_anything_are_test_idioms_in_a_test_file() -> None:
+    source = (
+        "import pytest\nfrom unittest.mock import ANY\n\n"
+        "def test_total():\n    assert {'at': 1.0, 'id': 3} == {'at': pytest.approx(1), 'id': ANY}\n"
+    )
+    findings = _scan(source, "test_totals.py")
+    assert findings and not voids(findings), describe(findings)
+    assert voids(_scan(source, "totals.py"))

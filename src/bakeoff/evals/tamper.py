@@ -121,7 +121,8 @@ def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
                     hits = [tamper_ast.Hit(None, "void", "unscannable", why)]
                 else:
                     budget -= cost
-                    hits = tamper_ast.scan_source(source)
+                    test_file = name.startswith("test_") or name.endswith("_test.py")
+                    hits = tamper_ast.scan_source(source, test_file=test_file)
                 findings.extend(_finding(shown, h) for h in _voids_first(hits)[:MAX_FINDINGS])
     # Every file is scanned (a file of harmless flags must not hide the next one's void), and
     # the voids are kept when there are too many to keep.

@@ -75,6 +75,7 @@ class Analysis:
         depth: int,
         walrus: bool = True,
         budget: _Budget | None = None,
+        test_file: bool = False,
     ):
         self.tree = tree
         self.depth = depth
@@ -84,6 +85,7 @@ class Analysis:
         self.qualify = self.names.qualify
         self.hits: dict[tuple[int | None, str], Hit] = {}
         self.budget = budget or _Budget()
+        self.test_file = test_file
         self.scanned: dict[str | bytes, list[Hit]] = {}
         self.exiting: set[str] = set()
 
@@ -144,6 +146,8 @@ class Analysis:
     def _hit(self, node: ast.AST | None, verdict: R.Verdict, prefix: str = "") -> None:
         line = getattr(node, "lineno", None)
         severity, rule, why = verdict
+        if self.test_file and rule == "always-equal":
+            severity = "flag"
         key = (line, why)
         if key not in self.hits or (severity == "void" and self.hits[key].severity == "flag"):
             self.hits[key] = Hit(line, severity, rule, prefix + why)
@@ -193,10 +197,12 @@ class Analysis:
             self._hit(node, ("void", "exit", "exits the process when imported"))
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self._definition(node, in_class, at_import)
-        elif isinstance(node, ast.Assign) and in_class:
-            for t in node.targets:
-                if isinstance(t, ast.Name):
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:  # in a class body, or patched on later: `A.__eq__ = …`
+                if isinstance(t, ast.Name) and in_class:
                     self._always(t.id, node.value)
+                elif isinstance(t, ast.Attribute):
+                    self._always(t.attr, node.value)
         elif isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=True):
                 key = None if k is None else self.folder.text(k)
@@ -251,6 +257,8 @@ class Analysis:
             if name is not None:
                 self._attr(node, name, store)
                 self._name(node, f"{base}.{name}" if base else None, store)
+                if store and len(node.args) == 3:  # setattr(A, "__eq__", lambda s, o: True)
+                    self._always(name, node.args[2])
             elif name_node is not None:
                 self._computed(node, name_node, base, "looks up an attribute")
         if f in R.IMPORTERS and node.args:
@@ -337,7 +345,9 @@ class Analysis:
                 tree = ast.parse(source, mode="exec")
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return  # neither can exec run it
-            sub = Analysis(tree, self.bindings, self.depth + 1, budget=self.budget)
+            sub = Analysis(
+                tree, self.bindings, self.depth + 1, budget=self.budget, test_file=self.test_file
+            )
             self.scanned[source] = sub.run()
         for hit in self.scanned[source]:
             self._hit(node, (hit.severity, hit.rule, hit.why), prefix="in code run from a string: ")

@@ -30,8 +30,10 @@ def tokens(data: bytes, limit: int = MAX_TOKENS) -> int:
     return sum(1 for _ in itertools.islice(_TOKEN.finditer(data), limit + 1))
 
 
-def scan_source(data: bytes) -> list[Hit]:
-    """Findings in one Python source (bytes, so a coding cookie is honoured as Python would)."""
+def scan_source(data: bytes, *, test_file: bool = False) -> list[Hit]:
+    """Findings in one Python source (bytes, so a coding cookie is honoured as Python would).
+    In a `test_file` objects that equal anything (`mock.ANY`, `pytest.approx`, an always-true
+    `__eq__`) are test idioms, so a flag; a check never runs the contestant's own tests."""
     if tokens(data) > MAX_TOKENS:
         return [_whole("void", f"is too large for the tamper scan (over {MAX_TOKENS} tokens)")]
     try:
@@ -43,7 +45,7 @@ def scan_source(data: bytes) -> list[Hit]:
         return [_whole("void", "is nested too deeply for the tamper scan")]
     text = _decode(data)
     try:
-        hits = Analysis(tree, {}, 0, walrus=":=" in text).run()
+        hits = Analysis(tree, {}, 0, walrus=":=" in text, test_file=test_file).run()
     except (RecursionError, MemoryError):
         return [_whole("void", "is nested too deeply for the tamper scan")]
     except Exception as exc:  # a bug of ours that this file found: it cannot be vouched for

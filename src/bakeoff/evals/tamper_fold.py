@@ -16,6 +16,7 @@ import ast
 import base64
 import binascii
 import codecs
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -69,7 +70,14 @@ _PURE_METHODS = {
     "rstrip", "replace", "removeprefix", "removesuffix", "split", "zfill", "hex", "format",
     "join", "decode", "encode",
 }  # fmt: skip
-_BUILTIN_CALLS = {"chr", "ord", "str", "bytes", "bytearray", "reversed", "list", "tuple", "int"}
+_BUILTIN_CALLS = {
+    "chr", "ord", "str", "bytes", "bytearray", "reversed", "list", "tuple", "int", "bool", "len",
+}  # fmt: skip
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}  # fmt: skip
 _WIDE = re.compile(r"\d{4,}")  # a format field this wide builds a huge string
 _INT_LIMIT = 1 << 64
 
@@ -127,6 +135,17 @@ class Folder:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             inner = self.truth(node.operand, depth + 1)
             return None if inner is None else not inner
+        if isinstance(node, ast.IfExp):  # `True if x else 1`: both branches agree
+            body, orelse = self.truth(node.body, depth + 1), self.truth(node.orelse, depth + 1)
+            return body if body == orelse else None
+        if (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], ast.Is | ast.IsNot)
+            and ast.dump(node.left) == ast.dump(node.comparators[0])
+            and isinstance(node.left, ast.Name)
+        ):  # `self is self`
+            return isinstance(node.ops[0], ast.Is)
         value = self.value(node)
         return None if value is UNKNOWN else bool(value)
 
@@ -170,9 +189,10 @@ class Folder:
             return next((x for x in values[:-1] if pick(x)), values[-1])
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             left, right = v(node.left, depth), v(node.comparators[0], depth)
-            if UNKNOWN in (left, right) or not isinstance(node.ops[0], ast.Eq | ast.NotEq):
+            compare = _COMPARE.get(type(node.ops[0]))
+            if UNKNOWN in (left, right) or compare is None:
                 return UNKNOWN
-            return (left == right) == isinstance(node.ops[0], ast.Eq)
+            return compare(left, right)
         if isinstance(node, ast.IfExp):
             test = v(node.test, depth)
             return UNKNOWN if test is UNKNOWN else v(node.body if test else node.orelse, depth)
@@ -323,7 +343,8 @@ def _builtin(name: str, args: list[object]) -> object:
         return UNKNOWN
     if name == "int" and args and isinstance(args[0], str) and len(args[0]) > 100:
         return UNKNOWN
-    return {"chr": chr, "ord": ord, "str": str, "int": int}[name](*args)  # type: ignore[operator]
+    call: Any = {"chr": chr, "ord": ord, "str": str, "int": int, "bool": bool, "len": len}[name]
+    return call(*args)
 
 
 def _iterate(items: object, each: Callable[[object], object]) -> object:

@@ -51,6 +51,11 @@ QUALIFIED: tuple[tuple[tuple[str, ...], Verdict], ...] = (
     (("pytest.hookimpl", "pytest.hookspec"), ("void", "pytest", "declares pytest hooks")),
     (("pytest.skip", "pytest.xfail", "pytest.importorskip"), ("flag", "pytest", "skips tests")),
     (("unittest.mock.ANY",), ("void", "always-equal", "uses mock.ANY, which equals anything")),
+    (("unittest.mock",), ("flag", "always-equal", "uses mocks")),
+    (
+        ("pytest.approx",),
+        ("void", "always-equal", "uses pytest.approx, which equals what it is told to"),
+    ),
     (
         (
             "unittest.TestResult",
