@@ -159,6 +159,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from bakeoff.evals.checks import validate_tasks
     from bakeoff.evals.task import load_tasks
 
+    if args.action == "from-git":
+        from bakeoff.cli_tasks import cmd_from_git
+
+        return cmd_from_git(args)
     tasks = load_tasks(args.paths)
     if args.action == "list":
         if args.json:
@@ -344,10 +348,21 @@ def add_commands(sub: Any) -> None:
     p = example_parser(
         sub,
         "tasks",
-        "list or validate task folders (default: the built-in suite)",
-        "examples:\n  bakeoff tasks list\n  bakeoff tasks validate ./my-tasks",
+        "list or validate task folders (default: the built-in suite), or make them from git",
+        "examples:\n  bakeoff tasks list\n  bakeoff tasks validate ./my-tasks\n"
+        "  bakeoff tasks from-git . HEAD~30..HEAD --out ./my-tasks   tasks from your own commits",
     )
-    p.add_argument("action", choices=["list", "validate"])
-    p.add_argument("paths", nargs="*")
+    p.add_argument("action", choices=["list", "validate", "from-git"])
+    p.add_argument(
+        "paths", nargs="*", help="task folders; for from-git: REPO [REV|RANGE] (default HEAD)"
+    )
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default="tasks", help="from-git: where to write the task folders")
+    p.add_argument(
+        "--limit", type=int, default=50, help="from-git: at most this many commits (newest first)"
+    )
+    p.add_argument(
+        "--test-command",
+        help="from-git: the test command, the changed test files appended (default: pytest)",
+    )
     p.set_defaults(handler=cmd_tasks)
