@@ -26,6 +26,7 @@ from bakeoff.evals.records import (
     JudgeReliability,
     PairVerdict,
     PairwiseTest,
+    PowerEstimate,
     Resolution,
     Verdict,
 )
@@ -212,9 +213,43 @@ def compact_letters(ordered: Sequence[str], tests: Sequence[PairwiseTest]) -> di
     return letters
 
 
-def resolution(tests: Sequence[PairwiseTest], means: TaskMeans) -> Resolution:
+POWER_GAPS = (0.1, 0.2, 0.3)
+"""Quality gaps whose power every report states for the run's own design."""
+SHOWN_GAP = 0.3
+"""The gap whose power the report states for other designs (more repeats, more tasks)."""
+POWER_TARGET = 0.8
+
+
+def power_estimates(
+    n_tasks: int, repeats: int, level: float, n_tests: int
+) -> tuple[list[PowerEstimate], float | None]:
+    """Power at POWER_GAPS for this design, at SHOWN_GAP for three more repeats' worth (x3),
+    twice the tasks and both, and the least gap (of 0.05, 0.10, ... 1.0) found POWER_TARGET of
+    the time here (power grows with the gap, so a bisection finds it)."""
+
+    def found(gap: float, n: int, k: int) -> PowerEstimate:
+        p = stats.power(gap, n, k, level=level, n_tests=n_tests, alpha=SIGNIFICANCE)
+        return PowerEstimate(tasks=n, repeats=k, gap=gap, found=p)
+
+    rows = [found(g, n_tasks, repeats) for g in POWER_GAPS]
+    for n, k in ((n_tasks, 3 * repeats), (2 * n_tasks, repeats), (2 * n_tasks, 3 * repeats)):
+        rows.append(found(SHOWN_GAP, n, k))
+    grid = [round(0.05 * i, 2) for i in range(1, 21)]
+    lo, hi = 0, len(grid)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if found(grid[mid], n_tasks, repeats).found >= POWER_TARGET:
+            hi = mid
+        else:
+            lo = mid + 1
+    return rows, grid[lo] if lo < len(grid) else None
+
+
+def resolution(tests: Sequence[PairwiseTest], means: TaskMeans, repeats: int = 1) -> Resolution:
     """What the quality tests could resolve: pairs, tasks, the pooled spread of the per-task
-    differences and the smallest gap that could show (stats.detectable_gap)."""
+    differences, the smallest gap that could show (stats.detectable_gap), and the power of
+    this run's design and of larger ones at the tested models' mean quality
+    (`power_estimates`)."""
     if not tests:
         return Resolution(alpha=SIGNIFICANCE)
     variances = []
@@ -225,6 +260,10 @@ def resolution(tests: Sequence[PairwiseTest], means: TaskMeans) -> Resolution:
             variances.append(statistics.variance(diffs))
     spread = math.sqrt(statistics.fmean(variances)) if variances else None
     n = max(t.n for t in tests)
+    tested = {m for t in tests for m in (t.model_a, t.model_b)}
+    values = [v for m in tested for v in means[m].values()]
+    level = statistics.fmean(values) if values else 0.5
+    power, gap_80 = power_estimates(n, repeats, level, len(tests))
     return Resolution(
         tasks=n,
         pairs=len(tests),
@@ -234,6 +273,10 @@ def resolution(tests: Sequence[PairwiseTest], means: TaskMeans) -> Resolution:
             n, len(tests), max(spread or 0.0, SPREAD_FLOOR), SIGNIFICANCE
         ),
         tasks_needed=stats.tasks_needed(len(tests), SIGNIFICANCE),
+        repeats=repeats,
+        level=level,
+        power=power,
+        gap_found_80=gap_80,
     )
 
 

@@ -243,7 +243,7 @@ def summarize(
         judging=judging,
         categories=categories,
         missing=missing,
-        resolution=resolution(tests, compared),
+        resolution=resolution(tests, compared, spec.repeats),
         notes=notes,
         compared_tasks=list(cov.compared),
         dropped_tasks=cov.dropped,

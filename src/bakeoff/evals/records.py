@@ -350,6 +350,15 @@ class UnrankedModel(BaseModel):
     errors: int = 0
 
 
+class PowerEstimate(BaseModel):
+    """How often a true quality gap would show in a run of this design (`stats.power`)."""
+
+    tasks: int
+    repeats: int
+    gap: float  # 0..1 quality
+    found: float  # share of simulated runs whose test shows it
+
+
 class Resolution(BaseModel):
     """What the run's quality tests could tell apart: the method, stated in every report, and
     the smallest gap its number of tasks lets show."""
@@ -360,6 +369,10 @@ class Resolution(BaseModel):
     spread: float | None = None  # SD of per-task quality differences, pooled over pairs
     detectable_gap: float | None = None  # None: no gap can show with this many tasks
     tasks_needed: int = 0  # fewest tasks with which any gap could show over these pairs
+    repeats: int = 1  # the run's repeats per task
+    level: float | None = None  # mean quality of the tested models: where power is simulated
+    power: list[PowerEstimate] = Field(default_factory=list)  # this design, then others
+    gap_found_80: float | None = None  # least gap found 80% of the time here; None: none <= 1
 
 
 class BakeoffSummary(BaseModel):

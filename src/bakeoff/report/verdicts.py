@@ -76,12 +76,43 @@ def method_lines(summary: BakeoffSummary) -> list[str]:
             f"With {tasks} no quality gap can show over {pairs}: {res.tasks_needed} tasks are "
             "the fewest that could."
         )
-    else:
+    return lines + power_lines(summary)
+
+
+def power_lines(summary: BakeoffSummary) -> list[str]:
+    """What the run could and could not detect (compare.power_estimates), in words."""
+    res = summary.resolution
+    if not res.power or res.level is None:
+        return []
+
+    def design(n: int, k: int) -> str:
+        return f"{n} task{'s' if n != 1 else ''} × {k} repeat{'s' if k != 1 else ''}"
+
+    here = [p for p in res.power if (p.tasks, p.repeats) == (res.tasks, res.repeats)]
+    other = [p for p in res.power if p not in here]
+    found = ", ".join(f"{_pts(p.gap)} {100 * p.found:.0f}%" for p in here)
+    eighty = (
+        f"a gap is found 80% of the time only from {_pts(res.gap_found_80)} up"
+        if res.gap_found_80 is not None
+        else "no gap up to 100 points is found 80% of the time"
+    )
+    lines = [
+        f"Power: with {design(res.tasks, res.repeats)}, a true quality gap between two "
+        f"models is found this often: {found}; {eighty}. Not told apart is no evidence of equal."
+    ]
+    if other:
+        gap = _pts(other[0].gap)
         lines.append(
-            f"With {tasks} only a quality gap of ≥ {100 * res.detectable_gap:.0f} points "
-            f"shows (spread of per-task differences {_num(res.spread)})."
+            f"A {gap} gap would be found with "
+            + "; ".join(f"{design(p.tasks, p.repeats)}: {100 * p.found:.0f}%" for p in other)
+            + f" (simulated pass/fail trials at this run's mean quality {100 * res.level:.0f}%, "
+            f"tested as above at α/{res.pairs} = {res.alpha / res.pairs:.3g})."
         )
     return lines
+
+
+def _pts(gap: float | None) -> str:
+    return "–" if gap is None else f"{100 * gap:.0f} points"
 
 
 def matrices(summary: BakeoffSummary) -> list[Matrix]:
