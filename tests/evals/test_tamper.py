@@ -188,6 +188,17 @@ ATTACKS: list[tuple[str, str, int]] = [
     ("eq-ifexp", "class A:\n    def __eq__(self, o):\n        return True if o else 1 > 0\n", 2),
     ("eq-patched-later", "class A:\n    pass\n\nA.__eq__ = lambda s, o: bool(1)\n", 4),
     ("eq-setattr", "class A:\n    pass\n\nsetattr(A, '__eq__', lambda s, o: True)\n", 4),
+    (
+        "renamed-main",
+        "import sys\n__name__ = '__main__'\nif __name__ == '__main__':\n    sys.exit(0)\n",
+        4,
+    ),
+    ("exit-via-chain", "import sys\n\ndef a():\n    sys.exit()\n\ndef b():\n    a()\n\nb()\n", 9),
+    (
+        "exit-via-class",
+        "import sys\n\nclass Bye:\n    def __init__(self):\n        raise SystemExit\n\nBye()\n",
+        7,
+    ),
     ("approx", "import pytest\n\ndef add(a, b):\n    return pytest.approx(0, abs=1e18)\n", 4),
 ]
 
@@ -396,8 +407,11 @@ def test_harmless_flags_in_one_file_do_not_hide_a_void_in_the_next() -> None:
         "".join(f"exec('x = {i}')\n" for i in range(2_000)),
         "x = 1\n" * 15_000 + "getattr(y, x)\n" * 5_000,
         "x = 'a' * 4000\n" + "y = x + ''\n" * 10_000,
+        "import sys\n\ndef f0():\n    sys.exit(0)\n"
+        + "".join(f"def f{i}():\n    f{i - 1}()\n" for i in range(1, 8_000))
+        + "f7999()\n",
     ],
-    ids=["same-exec", "many-execs", "rebound-name", "many-built-strings"],
+    ids=["same-exec", "many-execs", "rebound-name", "many-built-strings", "call-chain"],
 )
 def test_repetition_stays_bounded(source: str) -> None:
     started = time.perf_counter()

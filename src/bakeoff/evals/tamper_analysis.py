@@ -88,6 +88,8 @@ class Analysis:
         self.test_file = test_file
         self.scanned: dict[str | bytes, list[Hit]] = {}
         self.exiting: set[str] = set()
+        self.renamed = "__name__" in self.bindings
+        """A file that assigns `__name__` runs its `if __name__ == "__main__"` block itself."""
 
     def run(self) -> list[Hit]:
         self._find_exiting_functions()
@@ -104,7 +106,7 @@ class Analysis:
             elif isinstance(node, ast.ClassDef):
                 body = set(map(id, node.body))
                 kids = [(c, at_import, id(c) in body) for c in children(node)]
-            elif isinstance(node, ast.If) and _is_main_guard(node):
+            elif isinstance(node, ast.If) and _is_main_guard(node) and not self.renamed:
                 body = set(map(id, node.body))
                 kids = [(c, at_import and id(c) not in body, False) for c in children(node)]
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -115,14 +117,26 @@ class Analysis:
         return sorted(self.hits.values(), key=lambda h: (h.line or 0, h.severity != "void"))
 
     def _find_exiting_functions(self) -> None:
+        """Module-level functions and classes that exit when called, directly or through
+        each other (`bye()` calls `really_bye()` calls `sys.exit(0)`; `Bye()` exits in
+        `__init__`)."""
+        callers: dict[str, set[str]] = {}
         for stmt in self.tree.body:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                for n in walk(stmt, skip_defs=True):
-                    if (isinstance(n, ast.Call) and self._exits(n)) or (
-                        isinstance(n, ast.Raise) and self._raises_exit(n)
-                    ):
-                        self.exiting.add(stmt.name)
-                        break
+            if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for n in walk(stmt):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                    callers.setdefault(n.func.id, set()).add(stmt.name)
+                if (isinstance(n, ast.Call) and self._exits(n)) or (
+                    isinstance(n, ast.Raise) and self._raises_exit(n)
+                ):
+                    self.exiting.add(stmt.name)
+        pending = list(self.exiting)
+        while pending:  # whoever calls an exiting function exits too
+            for caller in callers.get(pending.pop(), ()):
+                if caller not in self.exiting:
+                    self.exiting.add(caller)
+                    pending.append(caller)
 
     def _exits(self, call: ast.Call) -> bool:
         """Whether `call` may exit the process with status 0 (a pass, to a check that runs a
