@@ -199,6 +199,13 @@ ATTACKS: list[tuple[str, str, int]] = [
         "import sys\n\nclass Bye:\n    def __init__(self):\n        raise SystemExit\n\nBye()\n",
         7,
     ),
+    (
+        "load-by-path",
+        "import importlib.util as u\nspec = u.spec_from_file_location('m', 'notes.txt')\n",
+        2,
+    ),
+    ("code-replace", "def f():\n    pass\n\ng = f.__code__.replace(co_code=b'')\n", 4),
+    ("small-int", "import ctypes\nctypes.c_long.from_address(id(1) + 24).value = 2\n", 2),
     ("approx", "import pytest\n\ndef add(a, b):\n    return pytest.approx(0, abs=1e18)\n", 4),
 ]
 

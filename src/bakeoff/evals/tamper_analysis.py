@@ -281,6 +281,8 @@ class Analysis:
                 self._computed(node, node.args[0], "builtins", "imports a module")
             else:
                 self._name(node, name)
+        if any(k.arg == "co_code" for k in node.keywords):  # code.replace(co_code=…)
+            self._hit(node, R.ATTRIBUTES["co_code"])
         if f in R.NAMESPACE_READERS and node.args:
             self._namespace(node, self.qualify(node.args[0]))
         if f in R.RUNNERS and node.args:

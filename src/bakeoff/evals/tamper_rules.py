@@ -120,6 +120,18 @@ QUALIFIED: tuple[tuple[tuple[str, ...], Verdict], ...] = (
         ("void", "import-hook", "edits the import machinery"),
     ),
     (
+        (
+            "importlib.util.spec_from_file_location",
+            "importlib.machinery.SourceFileLoader",
+            "importlib.machinery.SourcelessFileLoader",
+            "runpy.run_path",
+            "imp.load_source",
+            "imp.load_compiled",
+            "zipimport",
+        ),
+        ("void", "import-hook", "runs code from a file by its path (which may not be Python)"),
+    ),
+    (
         ("sys.path.insert", "sys.path.append", "sys.path.extend", "importlib.machinery"),
         ("flag", "import-hook", "changes how modules are found"),
     ),
@@ -193,6 +205,8 @@ ATTRIBUTES: dict[str, Verdict] = {
     "path_importer_cache": ("void", "import-hook", "edits the import machinery"),
     "__builtins__": ("void", "builtins", "rewrites builtins"),
     "pythonapi": ("void", "native", "pokes the interpreter's memory"),
+    "from_address": ("void", "native", "pokes the interpreter's memory"),
+    "co_code": ("void", "bytecode", "rewrites byte code"),
     "_getframe": ("flag", "frame", "inspects its caller"),
     "tb_frame": ("flag", "frame", "inspects a frame"),
     "gi_frame": ("flag", "frame", "inspects a frame"),
