@@ -434,3 +434,8 @@ def test_objects_that_equal_anything_are_test_idioms_in_a_test_file() -> None:
     findings = _scan(source, "test_totals.py")
     assert findings and not voids(findings), describe(findings)
     assert voids(_scan(source, "totals.py"))
+
+
+def test_an_excerpt_is_printable_text() -> None:
+    findings = _scan("import os\nos._exit(0)  # \x1b[2J\u202e hidden\n")
+    assert findings and all(f.excerpt.isprintable() for f in findings)

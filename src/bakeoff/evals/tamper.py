@@ -11,9 +11,12 @@ found however it is spelled. A finding of severity `void` (pytest internals, pro
 anything, names hidden at run time, a Python file too large or too deep to scan) voids a passing
 check: the trial fails, and the report and the judge see why. A finding of severity `flag`
 (ctypes, caller inspection, signals, processes, code run from a string) is shown to the report
-and the judge, and grades nothing by itself: honest code uses these now and then. The scan reads
-at most `MAX_TOKENS_TOTAL` tokens of Python in all; a Python file past that is a `void` finding,
-so a workspace of hostile files costs bounded time.
+and the judge, and grades nothing by itself: honest code uses these now and then; so are
+objects that equal anything in the contestant's own test files (`test_*.py`), where `mock.ANY`
+and `pytest.approx` are idioms. The scan reads at most `MAX_TOKENS_TOTAL` tokens of Python in
+all; a Python file past that, or one the snapshot could not read, is a `void` finding, so a
+workspace of hostile files costs bounded time. Every changed file is scanned; when there are
+more than `MAX_FINDINGS`, the voids are the ones kept.
 """
 
 from __future__ import annotations

@@ -56,9 +56,14 @@ def scan_source(data: bytes, *, test_file: bool = False) -> list[Hit]:
     return [
         h
         if h.line is None or not 0 < h.line <= len(lines)
-        else Hit(h.line, h.severity, h.rule, h.why, lines[h.line - 1].strip()[:120])
+        else Hit(h.line, h.severity, h.rule, h.why, _excerpt(lines[h.line - 1]))
         for h in hits
     ]
+
+
+def _excerpt(line: str) -> str:
+    """A line of contestant source as safe text for a terminal, a report and a judge."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in line.strip()[:120])
 
 
 def _whole(severity: Severity, why: str) -> Hit:
