@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bakeoff.cli import ExitStatus, example_parser
+from bakeoff.cli import EXIT_STATUS_HELP, ExitStatus, example_parser
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -88,8 +88,8 @@ def add_doctor_command(sub: Any) -> None:
         "generates),\n  providers (one one-token request to each with a key set or a server "
         "here), store,\n  chromium (optional). Exit 1 when a required check fails.\n\n"
         "examples:\n  bakeoff doctor\n  bakeoff doctor --skip local                  the quick "
-        "checks only\n  bakeoff doctor --models haiku,ollama:qwen3:8b  these models only\n"
-        "  bakeoff doctor --json | jq '.checks[] | select(.blocking)'",
+        "checks only\n  bakeoff doctor --models haiku,local          these models only\n"
+        "  bakeoff doctor --json | jq '.checks[] | select(.blocking)'\n\n" + EXIT_STATUS_HELP,
     )
     p.add_argument(
         "--only", type=_check_names, metavar="CHECKS", help="run only these (comma-separated)"
@@ -100,10 +100,16 @@ def add_doctor_command(sub: Any) -> None:
         help="check these model ids or aliases instead of one model per usable provider and "
         "the embedded model",
     )
-    p.add_argument("--store", type=Path, help="results database (default .bakeoff/results.sqlite)")
+    p.add_argument(
+        "--store",
+        type=Path,
+        metavar="FILE",
+        help="results database (default .bakeoff/results.sqlite)",
+    )
     p.add_argument(
         "--timeout",
         type=_seconds,
+        metavar="SECONDS",
         help="seconds each check may take (default 30; the embedded model 600)",
     )
     p.add_argument("--json", action="store_true", help="print {ok, checks: [...]} as JSON")

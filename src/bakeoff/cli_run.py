@@ -190,7 +190,7 @@ RUN_EXAMPLES = """examples:
   bakeoff run --category bugfix --models haiku,local --repeats 3
   bakeoff run --resume latest                            finish an interrupted run
   bakeoff run --retry-errors latest                      rerun only the errored trials
-  bakeoff run ./ci-tasks --models local --fail-under 0.8  a CI gate: exit 1 below 0.8"""
+  bakeoff run ./ci --models haiku --fail-under 0.8       a CI gate: exit 1 below 0.8"""
 
 
 def add_commands(sub: Any) -> None:
