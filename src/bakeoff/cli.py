@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
@@ -64,15 +65,45 @@ def _agent_workspace(given: str | None) -> Path:
     return made
 
 
+def refuse_unpriced_cap(model: str, config: Any) -> None:
+    """`agent --max-cost` counts only known prices: a model without one would run uncapped,
+    so it is refused (UserError) unless the user passes --allow-unpriced."""
+    from bakeoff.evals.scheduler import unpriced_models
+    from bakeoff.models.registry import resolve_model_id
+
+    if unpriced_models([resolve_model_id(model, config)], config):
+        raise UserError(
+            f"--max-cost cannot cap {model}: no price is known for it, so its spend cannot be "
+            f'counted. Set one under [prices."ID"] in the config, or pass --allow-unpriced to '
+            "run it with its spend counted as $0"
+        )
+
+
+def _log_agent_run(args: argparse.Namespace, entry: Any) -> None:
+    """Keep the run in the agent log (`bakeoff logs`); a log that cannot be written is said
+    in one line on stderr and never fails the run."""
+    from bakeoff.evals.agent_log import log_run
+    from bakeoff.evals.store import default_store_path
+
+    try:
+        log_run(args.store or default_store_path(), entry)
+    except BakeoffError as exc:
+        print(f"warning: this run was not logged ({redact(str(exc))}); --no-log skips the log",
+              file=sys.stderr)  # fmt: skip
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     from bakeoff.agent import AgentConfig, run_agent
     from bakeoff.config import load_config
+    from bakeoff.evals.agent_log import AgentLogEntry, logging_disabled
     from bakeoff.evals.model_names import display_name
     from bakeoff.models.registry import resolve_model
     from bakeoff.report.progress import AgentProgress
     from bakeoff.report.terminal import print_agent_result
 
     config = load_config(args.config)
+    if args.max_cost is not None and not args.allow_unpriced:
+        refuse_unpriced_cap(args.model, config)
     model = resolve_model(args.model, config)
     agent_config = AgentConfig(
         max_turns=args.max_turns,
@@ -85,6 +116,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     )
 
     workspace = _agent_workspace(args.workspace)
+    started_at = time.time()
 
     async def go() -> Any:
         try:
@@ -95,6 +127,11 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     result = redact_model(asyncio.run(go()))
     result = result.model_copy(update={"model": display_name(args.model)})
+    if not logging_disabled(args.no_log):
+        _log_agent_run(args, AgentLogEntry(
+            started_at=started_at, source="agent", prompt=args.prompt, model=result.model,
+            workspace=str(workspace.absolute()), result=result,
+        ))  # fmt: skip
     if args.transcript:
         Path(args.transcript).write_text(result.model_dump_json(indent=2), encoding="utf-8")
     if args.json:
@@ -119,6 +156,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
+    from bakeoff.evals.agent_log import logging_disabled
+    from bakeoff.evals.store import default_store_path
     from bakeoff.mcp_http import HttpOptions, bearer_token, parse_http_address
     from bakeoff.mcp_server import serve
     from bakeoff.redact import register_secret_env
@@ -132,16 +171,24 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         http = HttpOptions(host, port, token, tuple(args.allow_host))
     elif args.allow_remote or args.token_env or args.allow_host:
         raise UserError("--allow-remote, --token-env and --allow-host apply to --http only")
+    log = None if logging_disabled(args.no_log) else default_store_path()
     # Nothing may be printed to stdout here: in stdio mode it is the protocol channel.
-    serve(args.root, load_config(args.config), http=http, token_from=token_from)
+    serve(args.root, load_config(args.config), http=http, token_from=token_from, agent_log=log)
     return 0
+
+
+INIT_MODELS = "gpt-5-mini,sonnet-4,haiku,local"
+"""The sub-agents `bakeoff init claude` writes when --models is not given."""
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from bakeoff.claude_init import init_claude, next_steps
+    from bakeoff.cli_config import cmd_init_config
     from bakeoff.config import load_config
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.target == "config":
+        return cmd_init_config(args)
+    models = [m.strip() for m in (args.models or INIT_MODELS).split(",") if m.strip()]
     config = load_config(args.config)
     result = init_claude(models, args.dir, force=args.force, config=config, http=args.http)
     for path in result.written:
@@ -223,7 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
         "to stderr; pass --workspace . for the current folder)",
     )
     add_limit_flags(p, per="")
-    p.add_argument("--max-cost", type=usd, default=None, help="stop once this many USD are spent")
+    p.add_argument(
+        "--max-cost",
+        type=usd,
+        default=None,
+        help="stop once this many USD are spent (refused for a model of unknown price, unless "
+        "--allow-unpriced)",
+    )
+    p.add_argument(
+        "--allow-unpriced",
+        action="store_true",
+        help="with --max-cost, run a model of unknown price anyway, its spend counted as $0",
+    )
     p.add_argument(
         "--allow-commands", action="store_true", help="offer the run_command tool (sandboxed)"
     )
@@ -240,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quiet", "-q", action="store_true", help="print no turn-by-turn progress on stderr"
     )
+    p.add_argument(
+        "--no-log",
+        action="store_true",
+        help="keep no record of this run in the agent log (`bakeoff logs`; $BAKEOFF_NO_LOG=1 "
+        "for every run)",
+    )
+    p.add_argument(
+        "--store", type=Path, help="results database the run is logged in (default "
+        ".bakeoff/results.sqlite)",
+    )  # fmt: skip
     p.set_defaults(handler=cmd_agent)
 
     p = example_parser(
@@ -251,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models)
 
+    from bakeoff.cli_route import add_route_command
     from bakeoff.cli_run import add_commands
 
     add_commands(sub)
+    add_route_command(sub)
 
     p = example_parser(
         sub,
@@ -297,27 +367,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory workspaces and task folders must lie in; repeatable (default: the current directory)",
     )
+    p.add_argument(
+        "--no-log",
+        action="store_true",
+        help="keep no record of prompt_nano_agent calls in the agent log (`bakeoff logs`; "
+        "$BAKEOFF_NO_LOG=1 does the same)",
+    )
     p.set_defaults(handler=cmd_mcp)
 
     p = example_parser(
         sub,
         "init",
-        "wire bakeoff into a project for a coding assistant",
-        "examples:\n  bakeoff init claude\n  bakeoff init claude --models haiku,local --dir ~/proj",
+        "wire bakeoff into a project for a coding assistant, or write a bakeoff.toml",
+        "examples:\n  bakeoff init claude\n  bakeoff init claude --models haiku,local --dir ~/proj\n"
+        "  bakeoff init config --models haiku,local     a commented bakeoff.toml",
     )
     p.add_argument(
         "target",
-        choices=["claude"],
-        help="claude: .mcp.json, .claude/agents/nano-agent-*.md and the /bakeoff command",
+        choices=["claude", "config"],
+        help="claude: .mcp.json, .claude/agents/nano-agent-*.md and the /bakeoff command; "
+        "config: a commented bakeoff.toml ([defaults] of `bakeoff run`, providers, aliases)",
     )
     p.add_argument(
         "--models",
-        default="gpt-5-mini,sonnet-4,haiku,local",
-        help="comma-separated models, one sub-agent each (default: gpt-5-mini,sonnet-4,haiku,local)",
+        help=f"comma-separated models: claude: one sub-agent each (default: {INIT_MODELS}); "
+        "config: the [defaults] models (default: left commented out)",
     )
     p.add_argument("--dir", default=".", help="project directory to write into (default: .)")
     p.add_argument(
-        "--force", action="store_true", help="overwrite existing sub-agent and command files"
+        "--force",
+        action="store_true",
+        help="overwrite existing sub-agent and command files (config: an existing bakeoff.toml)",
     )
     p.add_argument(
         "--http",
@@ -328,7 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_init)
 
+    from bakeoff.cli_apply import add_apply_command
+    from bakeoff.cli_config import add_config_commands
+
+    add_config_commands(sub)
+    add_apply_command(sub)
+
     from bakeoff.cli_doctor import add_doctor_command
+    from bakeoff.cli_logs import add_logs_command
+
+    add_logs_command(sub)
 
     add_doctor_command(sub)
 

@@ -11,7 +11,9 @@ back as tool errors with a message, never as a crashed server. In stdio mode not
 protocol messages reaches stdout: the SDK points file descriptor 1 at stderr while serving, and
 our logging goes to stderr. HTTP serving and its guards live in `bakeoff.mcp_http`. The nano
 agents' models stay open across calls for the server's session (`bakeoff.mcp_models`), so the
-embedded model loads once rather than on every call."""
+embedded model loads once rather than on every call. Every `prompt_nano_agent` call is kept in
+the agent log (`bakeoff.evals.agent_log`, listed by `bakeoff logs`) unless `--no-log` or
+`$BAKEOFF_NO_LOG` says not to."""
 
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -42,7 +45,7 @@ from bakeoff.redact import redact, redact_json, redact_model
 
 SERVER_NAME = "bakeoff"
 """The name clients register the server under; Claude Code calls its tools mcp__bakeoff__<tool>."""
-TOOL_NAMES = ("prompt_nano_agent", "list_models", "run_bakeoff")
+TOOL_NAMES = ("prompt_nano_agent", "list_models", "route_task", "run_bakeoff")
 
 log = logging.getLogger("bakeoff.mcp")
 T = TypeVar("T")
@@ -53,7 +56,9 @@ INSTRUCTIONS = (
     "bakeoff runs agentic coding prompts on other LLMs (cloud or local) as isolated nano agents "
     "that read and write files in a workspace. Use prompt_nano_agent to hand a sub-task to one "
     "model, list_models to see which models are usable now, and run_bakeoff to compare several "
-    "models on the same prompt or task and grade them on quality, speed and cost."
+    "models on the same prompt or task and grade them on quality, speed and cost. route_task "
+    "says which model the stored bake-offs show is the cheapest to clear a quality bar for a "
+    "task's category (and can hand the task to it)."
 )
 
 
@@ -179,11 +184,13 @@ def build_server(
     config: BakeoffConfig | None = None,
     *,
     models: OpenModels | None = None,
+    agent_log: Path | None = None,
 ) -> MCPServer:
     """The bakeoff MCP server. `roots` bound every workspace and task folder (default: the
     current directory); `config` defaults to `load_config()`; `models` keeps the nano agents'
     models open across calls (default: made by `resolve_model`, closed after `IDLE_S` idle)
-    and is closed when the server's session ends."""
+    and is closed when the server's session ends. Each `prompt_nano_agent` call is logged
+    in the results store at `agent_log` (`bakeoff logs`); None logs nothing."""
     from bakeoff.agent import AgentConfig
 
     default_turns: int = AgentConfig.model_fields["max_turns"].default
@@ -239,6 +246,7 @@ def build_server(
         error, plus `workspace`, the folder the agent worked in. A run stopped by a limit or a
         provider failure has ok=false and says why."""
         from bakeoff.agent import run_agent
+        from bakeoff.evals.agent_log import AgentLogEntry
         from bakeoff.evals.model_names import display_name
 
         where = None if workspace is None else allowed.resolve(workspace)
@@ -268,7 +276,14 @@ def build_server(
                     on_turn=lambda r: on_progress(r.turns, max_turns, f"turn {r.turns}"),
                 )
 
+        started_at = time.time()
         result = await with_progress(ctx, go)
+        if agent_log is not None:
+            entry = AgentLogEntry(
+                started_at=started_at, source="mcp", prompt=agentic_prompt,
+                model=display_name(model_id), workspace=str(where), result=result,
+            )  # fmt: skip
+            await asyncio.to_thread(_log_call, agent_log, entry)
         public: dict[str, Any] = redact_json(result.to_public())
         public["model"] = display_name(model_id)  # as the CLI shows it
         public["workspace"] = str(where)
@@ -283,6 +298,53 @@ def build_server(
         # The usability check may probe local servers for up to half a second each.
         infos = await asyncio.to_thread(registry_models, cfg)
         return {"models": [info.model_dump(mode="json") for info in infos]}
+
+    @_tool(server, "Route a task to a model", open_world_hint=True)
+    async def route_task(
+        ctx: Context,
+        prompt: Annotated[str, Field(description="The task to route (and, to delegate, run).")],
+        category: Annotated[
+            str | None,
+            Field(description="The task's category; default: read from the prompt's words."),
+        ] = None,
+        min_quality: Annotated[
+            float, Field(ge=0, le=1, description="The bar: 95% interval's low end must clear it.")
+        ] = 0.8,
+        by: Annotated[
+            Literal["cost", "speed"], Field(description="Cheapest or fastest of those that clear.")
+        ] = "cost",
+        delegate: Annotated[
+            bool, Field(description="Also hand the prompt to the chosen model's nano agent.")
+        ] = False,
+        workspace: Annotated[
+            str | None, Field(description="With delegate: as prompt_nano_agent's workspace.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Which model should take this task, from the evidence of stored bake-offs: the
+        cheapest (or fastest) model whose quality in the task's category clears `min_quality`
+        with 95% confidence, with the evidence (runs, tasks, interval, cost) — or no model and
+        "not enough evidence". With `delegate`, the prompt then goes to that model's nano agent
+        and its `prompt_nano_agent` result is returned as `result`."""
+        from bakeoff.evals.route import route
+        from bakeoff.evals.store import Store
+
+        def decide() -> Any:
+            store = Store()
+            try:
+                return route(store, prompt, category=category, min_quality=min_quality, by=by)
+            finally:
+                store.close()
+
+        try:
+            answer = await asyncio.to_thread(decide)
+        except BakeoffError as exc:
+            raise _user_error(exc) from exc
+        out: dict[str, Any] = redact_json(answer.public())
+        if delegate and answer.model is not None:
+            out["result"] = await prompt_nano_agent(
+                ctx, prompt, answer.model, workspace=workspace, max_turns=default_turns
+            )
+        return out
 
     @_tool(server, "Run a bake-off", open_world_hint=True)
     async def run_bakeoff(
@@ -336,6 +398,17 @@ def build_server(
         return redact_model(_bakeoff_result(outcome, judged=bool(judge)))
 
     return server
+
+
+def _log_call(path: Path, entry: Any) -> None:
+    """Keep a nano agent's call in the agent log; a log that cannot be written is a warning
+    on stderr, never a failed call."""
+    from bakeoff.evals.agent_log import log_run
+
+    try:
+        log_run(path, entry)
+    except BakeoffError as exc:
+        log.warning("prompt_nano_agent call not logged: %s", redact(str(exc)))
 
 
 def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) -> dict[str, Any]:
@@ -413,11 +486,13 @@ def serve(
     *,
     http: HttpOptions | None = None,
     token_from: str | None = None,
+    agent_log: Path | None = None,
 ) -> None:
     """Run the server until its client goes away (stdio) or until interrupted (HTTP, guarded as
-    `bakeoff.mcp_http` describes; `token_from` None prints the token, just made)."""
+    `bakeoff.mcp_http` describes; `token_from` None prints the token, just made). Nano-agent
+    calls are logged in the results store at `agent_log` (None: not logged)."""
     _log_to_stderr()  # before the SDK's basicConfig, so every record goes to stderr
-    server = build_server(roots, config)
+    server = build_server(roots, config, agent_log=agent_log)
     if http is None:
         server.run("stdio")
         return
