@@ -8,6 +8,8 @@ command). A rule is a name pattern matched against every component of the path, 
 names are compared after Unicode NFKC, case folding and dropping trailing dots and spaces, the
 forms under which case-insensitive file systems (macOS, Windows) treat them as the same file.
 `ProtectedPaths` is the `[protected]` config table that adds rules or lifts built-in ones.
+`scan` lists the protected paths a workspace holds, however deep, for `run_command`'s guard
+(`bakeoff.command_guard`), which a shell would otherwise write past.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import stat
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,26 +88,33 @@ def _rule_parts(rule: str) -> tuple[str, ...]:
     return tuple(fold(p) for p in rule.strip("/").split("/") if p not in ("", "."))
 
 
-def matches(rule: str, parts: Sequence[str]) -> bool:
-    """Whether `parts` (folded path components) lie in or at what `rule` names."""
+def matches(rule: str, parts: Sequence[str], *, ending: bool = False) -> bool:
+    """Whether `parts` (folded path components) lie in or at what `rule` names; `ending`: only
+    whether the rule names the path itself (a walk that already knows its folders are free)."""
     want = _rule_parts(rule)
     if not want:
         return False
     last = len(parts) - len(want)
     return any(
         all(fnmatch.fnmatchcase(parts[i + k], pat) for k, pat in enumerate(want))
-        for i in range(last + 1)
+        for i in range(last if ending else 0, last + 1)
     )
 
 
 def protection(
-    parts: Sequence[str], config: ProtectedPaths | None = None, *, allow_git: bool = False
+    parts: Sequence[str],
+    config: ProtectedPaths | None = None,
+    *,
+    allow_git: bool = False,
+    ending: bool = False,
 ) -> str | None:
-    """Why the path made of `parts` is protected, or None when the agent may write it."""
+    """Why the path made of `parts` is protected, or None when the agent may write it.
+    `ending`: the folders above it are known to be free (see `matches`); `parts` may then be
+    only the path's last few components (as many as the longest rule has)."""
     config = config or ProtectedPaths()
     folded = [fold(p) for p in parts]
     for rule in config.also:
-        if matches(rule, folded):
+        if matches(rule, folded, ending=ending):
             return f"it matches the [protected] rule {rule!r}"
     lifted = {fold(r.strip("/")) for r in config.allow}
     for rule, why in BUILTIN_RULES.items():
@@ -111,14 +123,36 @@ def protection(
                 continue
         elif fold(rule) in lifted:
             continue
-        if matches(rule, folded):
+        if matches(rule, folded, ending=ending):
             return why
     return None
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-MAX_LISTED_DEPTH = 64
-MAX_LISTED_ENTRIES = 20_000
+Kind = Literal["directory", "file", "symlink", "other"]
+Inode = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A protected path present in a workspace."""
+
+    path: str
+    """Relative, `/`-separated."""
+    inode: Inode
+    """(device, inode): the same file however it was renamed since."""
+    kind: Kind
+    marker: bool = False
+    """Protected because the folder holds `pyvenv.cfg`, not by its own name."""
+
+
+@dataclass
+class Scan:
+    """The protected paths under a workspace, topmost only (a protected folder is listed, not
+    what it holds), and where the `wanted` inodes of an earlier scan are now."""
+
+    found: dict[str, Found] = field(default_factory=dict)
+    located: dict[Inode, str] = field(default_factory=dict)
 
 
 def venv_folder(root: Path, parts: Sequence[str]) -> str | None:
@@ -144,38 +178,101 @@ def venv_folder(root: Path, parts: Sequence[str]) -> str | None:
         os.close(fd)
 
 
+def scan(
+    root: Path,
+    config: ProtectedPaths | None = None,
+    *,
+    allow_git: bool = False,
+    wanted: Collection[Inode] = (),
+) -> Scan:
+    """Every protected path under `root`, and where each of `wanted` is now (looked for inside
+    protected folders too, except the wanted ones themselves). Walks the whole tree, however
+    deep and wide (a listing with a cap is one a contestant can hide a path behind): by
+    descriptor, one folder down by name and back up by `..`, so it holds two descriptors and
+    never builds a path longer than the OS takes; no symlink is followed. Meant for a tree
+    nothing else changes while it is walked (a sandboxed step has ended)."""
+    walk = _Walk(config or ProtectedPaths(), allow_git, set(wanted))
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        pending = [walk.folder(fd, inside=False)]
+        while pending:
+            if pending[-1]:
+                name, inside = pending[-1].pop()
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue
+                os.close(fd)
+                fd = child
+                walk.here.append(name)
+                pending.append(walk.folder(fd, inside=inside))
+            else:
+                pending.pop()
+                if walk.here:
+                    parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                    os.close(fd)
+                    fd = parent
+                    walk.here.pop()
+    finally:
+        os.close(fd)
+    return walk.out
+
+
+class _Walk:
+    """The state of one `scan`: where it is, and what it found."""
+
+    def __init__(self, config: ProtectedPaths, allow_git: bool, wanted: set[Inode]) -> None:
+        self.config, self.allow_git, self.wanted = config, allow_git, wanted
+        self.depth = max(len(_rule_parts(r)) for r in [*config.also, *BUILTIN_RULES])
+        self.here: list[str] = []
+        self.out = Scan()
+
+    def folder(self, fd: int, *, inside: bool) -> list[tuple[str, bool]]:
+        """Record what of folder `fd` (at `here`; `inside` a protected one: only where the
+        wanted inodes are) is protected or wanted; the subfolders to walk."""
+        try:
+            with os.scandir(fd) as it:
+                entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+        except OSError:
+            return []
+        rel = "/".join(self.here)
+        if not inside and self.here and any(name == VENV_MARKER for name, _ in entries):
+            st = os.fstat(fd)
+            self.out.found[rel] = Found(rel, (st.st_dev, st.st_ino), "directory", marker=True)
+            if not self.wanted or (st.st_dev, st.st_ino) in self.wanted:
+                return []
+            inside = True
+        folders = []
+        for name, st in sorted(entries, reverse=True):  # popped from the end: walked in order
+            path = f"{rel}/{name}" if rel else name
+            inode = (st.st_dev, st.st_ino)
+            if inode in self.wanted:
+                self.out.located[inode] = path
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if not inside:
+                tail = [*self.here[max(0, len(self.here) - self.depth + 1) :], name]
+                why = protection(tail, self.config, allow_git=self.allow_git, ending=True)
+                if why is not None:
+                    self.out.found[path] = Found(path, inode, _kind(st.st_mode))
+                    if is_dir and self.wanted and inode not in self.wanted:
+                        folders.append((name, True))
+                    continue
+            if is_dir and inode not in self.wanted:
+                folders.append((name, inside))
+        return folders
+
+
+def _kind(mode: int) -> Kind:
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "symlink" if stat.S_ISLNK(mode) else "other"
+
+
 def protected_paths(
     root: Path, config: ProtectedPaths | None = None, *, allow_git: bool = False
 ) -> list[str]:
     """The protected paths that exist under `root` now, relative and topmost (a protected
-    folder is listed, not what it holds), for a sandbox to mount read-only. The walk follows
-    no symlink, holds no descriptor per level, and stops at `MAX_LISTED_DEPTH` levels and
-    `MAX_LISTED_ENTRIES` entries: a path the agent nests deeper stays refused by the tools,
-    which check every path they write."""
-    found: list[str] = []
-    pending: list[tuple[str, ...]] = [()]
-    seen = 0
-    while pending and seen < MAX_LISTED_ENTRIES:
-        parts = pending.pop()
-        try:
-            fd = os.open(root.joinpath(*parts), _DIR_FLAGS)
-        except OSError:
-            continue
-        try:
-            if parts and VENV_MARKER in os.listdir(fd):
-                found.append("/".join(parts))
-                continue
-            with os.scandir(fd) as it:
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        for name, is_dir in sorted(entries):
-            seen += 1
-            here = (*parts, name)
-            if protection(here, config, allow_git=allow_git) is not None:
-                found.append("/".join(here))
-            elif is_dir and len(here) < MAX_LISTED_DEPTH:
-                pending.append(here)
-    return sorted(found)
+    folder is listed, not what it holds), sorted (see `scan`)."""
+    return sorted(scan(root, config, allow_git=allow_git).found)

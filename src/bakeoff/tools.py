@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bakeoff import sandbox
+from bakeoff import command_guard, sandbox
 from bakeoff.errors import ToolError
 from bakeoff.redact import redact
 from bakeoff.types import ToolCall, ToolSpec
@@ -307,20 +307,27 @@ async def run_command(
     network: bool = False,
 ) -> str:
     """Run a contestant's shell command in the OS sandbox (`bakeoff.sandbox`) at the
-    workspace root; `sandboxed=False` only when the user passed --unsafe-no-sandbox. `python`
+    workspace root, its protected paths read-only and what it makes there undone
+    (`bakeoff.command_guard`); `sandboxed=False` only when the user passed
+    --unsafe-no-sandbox. `python`
     and `pytest` are bakeoff's own interpreter and its pytest (the folder of `sys.executable`
     leads PATH), the ones the hidden checks run with."""
+    protected, binds = await asyncio.to_thread(command_guard.before_command, ws)
     with tempfile.TemporaryDirectory(prefix="bakeoff-cmd-") as scratch:
-        step = await sandbox.run_sandboxed(
-            command,
-            workspace=ws.root,
-            output_path=Path(scratch) / "output.log",
-            timeout_s=timeout_s,
-            env=sandbox.step_env(ws.root, path_prefix=[Path(sys.executable).parent]),
-            policy=sandbox.SandboxPolicy(network=network),
-            sandboxed=sandboxed,
-        )
-        text = sandbox.read_tail(step.output_path, MAX_COMMAND_OUTPUT)
+        try:
+            step = await sandbox.run_sandboxed(
+                command,
+                workspace=ws.root,
+                output_path=Path(scratch) / "output.log",
+                timeout_s=timeout_s,
+                env=sandbox.step_env(ws.root, path_prefix=[Path(sys.executable).parent]),
+                policy=sandbox.SandboxPolicy(network=network, workspace_bytes=MAX_WORKSPACE_BYTES),
+                mounts=sandbox.Mounts(read_only_over=binds),
+                sandboxed=sandboxed,
+            )
+        finally:  # a timeout or a cancel too: what the command planted never stays
+            undone = await asyncio.to_thread(command_guard.after_command, ws, protected)
+        text = sandbox.read_tail(step.output_path, MAX_COMMAND_OUTPUT) + undone
     if step.timed_out:
         raise ToolError(f"command timed out after {timeout_s:g} s and was killed\n{text}")
     used = await asyncio.to_thread(workspace_bytes, ws.root)
