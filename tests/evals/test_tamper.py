@@ -417,8 +417,9 @@ def test_harmless_flags_in_one_file_do_not_hide_a_void_in_the_next() -> None:
         "import sys\n\ndef f0():\n    sys.exit(0)\n"
         + "".join(f"def f{i}():\n    f{i - 1}()\n" for i in range(1, 8_000))
         + "f7999()\n",
+        "import os\ngetattr(os, " + "x + " * 3_000 + "'y')\n",
     ],
-    ids=["same-exec", "many-execs", "rebound-name", "many-built-strings", "call-chain"],
+    ids=["same-exec", "many-execs", "rebound-name", "many-built-strings", "call-chain", "prefix"],
 )
 def test_repetition_stays_bounded(source: str) -> None:
     started = time.perf_counter()

@@ -16,7 +16,6 @@ every repeated cost (code in strings, built strings) is drawn from a per-file bu
 from __future__ import annotations
 
 import ast
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -299,48 +298,15 @@ class Analysis:
     def _computed(self, node: ast.Call, name_node: ast.expr, base: str | None, does: str) -> None:
         """A name the folder could not compute: safe behind a known harmless prefix, void when
         built from encoded pieces or looked up on a module that matters, a flag otherwise."""
-        prefix = self._prefix(name_node)
+        prefix = self.names.known_prefix(name_node)
         if prefix and not any(d.startswith(prefix) for d in R.DANGEROUS_NAMES):
             return
         root = (base or "").split(".", 1)[0]
-        if self._encoded(name_node) or root in R.SENSITIVE_ROOTS:
+        if self.names.encoded(name_node) or root in R.SENSITIVE_ROOTS:
             where = f" of {base}" if base and base != "builtins" else ""
             self._hit(node, ("void", "dynamic", f"{does}{where} by a name computed at run time"))
         elif not isinstance(name_node, ast.Name | ast.Attribute | ast.Subscript):
             self._hit(node, ("flag", "dynamic", f"{does} by a name computed at run time"))
-
-    def _prefix(self, node: ast.expr) -> str:
-        """The known start of a string expression (`"visit_" + kind` starts `visit_`)."""
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left = self.folder.text(node.left)
-            return left + self._prefix(node.right) if left is not None else self._prefix(node.left)
-        if isinstance(node, ast.JoinedStr) and node.values:
-            first = node.values[0]
-            return (
-                first.value
-                if isinstance(first, ast.Constant) and isinstance(first.value, str)
-                else ""
-            )
-        return ""
-
-    def _encoded(self, node: ast.expr) -> bool:
-        for n in itertools.islice(itertools.chain([node], walk(node)), 500):
-            if isinstance(n, ast.Call):
-                f = n.func
-                name = (
-                    f.attr
-                    if isinstance(f, ast.Attribute)
-                    else f.id
-                    if isinstance(f, ast.Name)
-                    else ""
-                )
-                if name in R.ENCODERS:
-                    return True
-            if isinstance(n, ast.Slice) and n.step is not None:
-                return True
-            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitXor):
-                return True
-        return False
 
     def _run_string(self, node: ast.Call, severity: Severity) -> None:
         source = self.folder.value(node.args[0])

@@ -7,7 +7,9 @@ assignment, a lookup by string (`getattr`, `__getattribute__`, `operator.attrget
 (`__import__`, `importlib.import_module`), with every string folded first
 (`evals/tamper_fold.py`). Bindings are gathered once for the whole file, flow-insensitively: a
 name means whatever any assignment to it could make it mean, the latest that resolves first.
-`children` and `walk` are the tree walks the scan uses: iterative, so no depth can crash them.
+`known_prefix` and `encoded` describe a name the folder could not compute (safe behind a known
+prefix, or hidden on purpose). `children` and `walk` are the tree walks the scan uses: iterative,
+so no depth can crash them.
 """
 
 from __future__ import annotations
@@ -247,3 +249,39 @@ class Names:
                 return (args[0], args[1])
             return (node.func.value, args[0] if args else None)
         return None
+
+    def known_prefix(self, node: ast.expr, depth: int = 0) -> str:
+        """The known start of a string expression (`"visit_" + kind` starts `visit_`)."""
+        if depth > MAX_DEPTH:
+            return ""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.folder.text(node.left)
+            if left is None:
+                return self.known_prefix(node.left, depth + 1)
+            return left + self.known_prefix(node.right, depth + 1)
+        if isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+        return ""
+
+    def encoded(self, node: ast.expr) -> bool:
+        """Whether a name expression is built from encoded pieces (`chr`, `bytes`, `decode`,
+        a reversing slice, XOR…): honest code computing a name does not hide it."""
+        for n in itertools.islice(itertools.chain([node], walk(node)), 500):
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = (
+                    f.attr
+                    if isinstance(f, ast.Attribute)
+                    else f.id
+                    if isinstance(f, ast.Name)
+                    else ""
+                )
+                if name in R.ENCODERS:
+                    return True
+            if isinstance(n, ast.Slice) and n.step is not None:
+                return True
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitXor):
+                return True
+        return False
