@@ -9,6 +9,7 @@ import difflib
 import fnmatch
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ from bakeoff.evals.task import TASK_FILE, TaskSpec, builtin_task, builtin_task_n
 from bakeoff.user_files import measure_folder
 
 ADHOC_RUBRIC = "Correct, complete and concise; follows the prompt exactly."
+FILES_ORIGIN = "files-origin"
+"""In an ad-hoc task's folder: the `--files` folder its fixture copies (`bakeoff apply`)."""
 
 
 def adhoc_task(
@@ -30,7 +33,8 @@ def adhoc_task(
     """A one-off task from a bare prompt: no checks, graded by judges only; its fixture is a
     copy of `files` (default: empty), which must pass `user_files.measure_folder` (links are
     copied as links, never followed). It is written as a real task folder under `root`
-    (default `.bakeoff/adhoc`) so `--resume` finds it; the same prompt and files give the
+    (default `.bakeoff/adhoc`) so `--resume` finds it, with the folder `files` noted in it
+    (`files_origin`: `bakeoff apply` writes back there); the same prompt and files give the
     same folder."""
     if files is not None:  # a folder of bounded size: no /proc, devices or FIFOs
         measure_folder(files, what="--files")
@@ -42,6 +46,7 @@ def adhoc_task(
         shutil.rmtree(fixture)  # the fixture is what `files` holds now, not last time
     if files is not None:
         shutil.copytree(files, fixture, symlinks=True)
+        (folder / FILES_ORIGIN).write_bytes(os.fsencode(files.resolve()))
     fixture.mkdir(parents=True, exist_ok=True)
     toml = (
         f'name = "prompt-{digest}"\n'
@@ -51,6 +56,14 @@ def adhoc_task(
     )
     (folder / TASK_FILE).write_text(toml, encoding="utf-8")
     return load_tasks([folder])[0]
+
+
+def files_origin(task_folder: Path) -> Path | None:
+    """The `--files` folder an ad-hoc task's fixture was copied from; None for any other."""
+    try:
+        return Path(os.fsdecode((task_folder / FILES_ORIGIN).read_bytes()))
+    except OSError:
+        return None
 
 
 def _toml_str(text: str) -> str:

@@ -1,5 +1,6 @@
 """The results store: one SQLite file (WAL) holding every bake-off's spec, every finished
-trial, every pairwise verdict and every judge's calibration, each written (and committed) the
+trial (and, apart from its record, the files it changed: `evals/changes.py`, for `bakeoff
+apply`), every pairwise verdict and every judge's calibration, each written (and committed) the
 moment it completes. A trial's key (run_id, task, model, repeat) is its primary key, so a resumed
 run can neither lose nor repeat one: resume means "skip the keys already here". Beside each full
 record the store keeps its lean facts (`rows.trial_facts`), so summaries read small rows
@@ -27,6 +28,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from bakeoff.errors import UserError
+from bakeoff.evals import changes as kept
 from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
 from bakeoff.evals.rows import RowReader, TrialRow, trial_facts
 from bakeoff.evals.store_file import (
@@ -40,7 +42,8 @@ from bakeoff.redact import redact_model
 
 __all__ = ["PAGE", "SCHEMA", "SCHEMA_VERSION", "Store", "check_run_id", "default_store_path"]
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     created_at REAL NOT NULL,
@@ -80,6 +83,8 @@ CREATE TABLE IF NOT EXISTS judge_calibrations (
     PRIMARY KEY (run_id, judge)
 );
 """
+    + kept.SCHEMA
+)
 
 
 PAGE = 500
@@ -194,27 +199,75 @@ class Store:
         ]
 
     def add_trial(self, record: TrialRecord) -> None:
+        """Store `record` (replacing a retried error); its changes, when it carries them
+        (`changes.TrialWithChanges`), go to their own table in the same transaction."""
+        changes = None
+        if isinstance(record, kept.TrialWithChanges):
+            record, changes = record.split()
         record, text = _encoded(record)
         with self._lock, self._guard("write a trial to", record.run_id):
-            self._db.execute(
-                # A retried error replaces the record it retries; nothing else has its key.
-                "INSERT OR REPLACE INTO trials (run_id, task, model, repeat, status, passed, "
-                "duration_s, cost_usd, finished_at, facts, record) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.run_id,
-                    record.task,
-                    record.model,
-                    record.repeat,
-                    record.status,
-                    None if record.passed is None else int(record.passed),
-                    record.agent.duration_s,
-                    record.agent.cost_usd,
-                    record.finished_at,
-                    trial_facts(record),
-                    text,
-                ),
+            self._db.execute("BEGIN IMMEDIATE")  # the record and its changes, or neither
+            try:
+                self._insert_trial(record, text)
+                self._replace_changes(record.key, record.run_id, changes)
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the error that got here says why
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _insert_trial(self, record: TrialRecord, text: str) -> None:
+        self._db.execute(
+            # A retried error replaces the record it retries; nothing else has its key.
+            "INSERT OR REPLACE INTO trials (run_id, task, model, repeat, status, passed, "
+            "duration_s, cost_usd, finished_at, facts, record) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.run_id,
+                record.task,
+                record.model,
+                record.repeat,
+                record.status,
+                None if record.passed is None else int(record.passed),
+                record.agent.duration_s,
+                record.agent.cost_usd,
+                record.finished_at,
+                trial_facts(record),
+                text,
+            ),
+        )
+
+    def _replace_changes(
+        self, key: tuple[str, str, int], run_id: str, changes: kept.TrialChanges | None
+    ) -> None:
+        """A retried trial's changes replace the ones it had (none is none)."""
+        self._db.execute(
+            "DELETE FROM trial_changes WHERE run_id = ? AND task = ? AND model = ? AND repeat = ?",
+            (run_id, *key),
+        )
+        if changes is not None:
+            self._db.executemany(
+                f"INSERT INTO trial_changes (run_id, task, model, repeat, {kept.COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((run_id, *key, *row) for row in kept.rows_of(changes)),
             )
+
+    def trial_changes(self, run_id: str, task: str, model: str, repeat: int) -> kept.TrialChanges:
+        """The files one trial changed (`changes.TrialChanges`), by path; empty when it
+        changed nothing, or ran before bakeoff kept changes."""
+        with self._lock, self._guard("read", run_id):
+            try:
+                rows = self._db.execute(
+                    f"SELECT {kept.COLUMNS} FROM trial_changes WHERE run_id = ? AND task = ? "
+                    "AND model = ? AND repeat = ? ORDER BY path",
+                    (run_id, task, model, repeat),
+                ).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):  # a read-only store made before the table
+                    raise
+                rows = []
+        with self._guard("read", run_id):
+            return kept.changes_of(rows)
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         """Keys of the trials that need no rerun: every stored one but the errors."""

@@ -1,5 +1,6 @@
 """One trial: a task, a model and a repeat number, run end to end — a fresh copy of the
-fixture, the nano agent in it, the diff of what it changed, the tamper scan of what it wrote,
+fixture, the nano agent in it, the diff of what it changed (and the changed files themselves,
+kept for `bakeoff apply`: evals/changes.py), the tamper scan of what it wrote,
 its final answer written to ANSWER.txt, the hidden checks copied in and run in the sandbox, then
 the judges. The scheduler decides when a trial runs; this module decides what a trial is, and
 `scheduled_trial` runs one under a scheduler's limits (the `Limits` it is given: the contestant's
@@ -30,6 +31,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig
 from bakeoff.evals import tamper
+from bakeoff.evals.changes import TrialWithChanges, changes_between
 from bakeoff.evals.checks import CheckResult, arun_check
 from bakeoff.evals.diff import snapshot, unified_diff
 from bakeoff.evals.judge import judge_trial
@@ -152,6 +154,8 @@ async def run_trial(
             return _record(task, model, repeat, run_id, result, "error", slot_wait, started)
         after = await _off_loop("snapshotting the workspace", snapshot, ws)
         diff = redact(await _off_loop("diffing the workspace", unified_diff, before, ws, after))
+        # Kept for `bakeoff apply`, apart from the record (evals/changes.py).
+        changes = await _off_loop("keeping the changes", changes_between, before, after)
         findings = await _off_loop("scanning for tampering", tamper.scan, before, after)
         check = None
         if task.check is not None:
@@ -159,7 +163,7 @@ async def run_trial(
             check = await _grade(task, ws, result, findings, network=network)
         scores = await _judge(task, judges, result, diff, check, findings, judge_sees_checks)
         status = trial_status(result, check)
-        return _record(
+        record = _record(
             task,
             model,
             repeat,
@@ -174,6 +178,7 @@ async def run_trial(
             tamper=findings,
             sandboxed=result.sandboxed and (check is None or check.sandboxed),
         )
+        return TrialWithChanges(**dict(record), changes=changes)
     except Exception as exc:  # never out of a trial: a record, the fault named (`attribute`)
         status, stop, why = attribute(exc, acted=acted, step=step)
         failed = result or AgentResult(
