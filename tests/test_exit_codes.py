@@ -13,6 +13,8 @@ import pytest
 from models.wire_servers import free_port
 
 from bakeoff.cli import main
+from bakeoff.cli_history import exit_status
+from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, UnrankedModel
 
 CALC_TEST = """\
 from calc import add, mul
@@ -166,3 +168,15 @@ def test_help_states_the_exit_status(
     text = " ".join(capsys.readouterr().out.split())
     assert "exit status: 0 ok; 1" in text
     assert "2 bad usage or input; 3 nothing could be graded" in text
+
+
+def test_a_run_in_which_no_trial_ran_is_ungraded_and_says_so_without_blaming_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = BakeoffSpec(run_id="r", task_paths=[], task_names=["t"], models=["m:x"])
+    stopped = UnrankedModel(model="m:x", reason="the budget ran out before it started", errors=0)
+    summary = BakeoffSummary(run_id="r", spec=spec, ranking=[], unranked=[stopped])
+    assert exit_status(summary, fail_under=0.5) == 3
+    err = capsys.readouterr().err
+    assert "no trial ran" in err and "budget" in err
+    assert "infrastructure" not in err and "--retry-errors" not in err

@@ -63,15 +63,14 @@ def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
     from bakeoff.cli import ExitStatus
 
     if not summary.ranking:
-        if summary.unranked:
-            why = "; ".join(f"{u.model}: {u.reason}" for u in summary.unranked)
-            print(
-                f"error: nothing could be graded, every trial was an infrastructure error "
-                f"({why}). Fix that, then: bakeoff run --retry-errors {summary.run_id}",
-                file=sys.stderr,
-            )
-        else:
-            print("error: nothing could be graded: no trial ran", file=sys.stderr)
+        errored = any(u.errors for u in summary.unranked)
+        what = "every trial was an infrastructure error" if errored else "no trial ran"
+        why = "; ".join(f"{u.model}: {u.reason}" for u in summary.unranked)
+        retry = f" Fix that, then: bakeoff run --retry-errors {summary.run_id}" if errored else ""
+        print(
+            f"error: nothing could be graded, {what}" + (f" ({why})." if why else ".") + retry,
+            file=sys.stderr,
+        )
         return ExitStatus.UNGRADED
     if fail_under is None:
         return ExitStatus.OK
