@@ -31,7 +31,12 @@ from bakeoff.evals.store import Store, default_store_path
 from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
 from bakeoff.models.preflight import START_COMMANDS, _problem
 from bakeoff.models.prices import price_for
-from bakeoff.models.registry import BUILTIN_ALIASES, resolve_model, resolve_model_id
+from bakeoff.models.registry import (
+    BUILTIN_ALIASES,
+    is_reasoning_model,
+    resolve_model,
+    resolve_model_id,
+)
 from bakeoff.redact import redact
 from bakeoff.types import Message
 
@@ -262,17 +267,19 @@ async def _check_provider(
 
 def _model_of(provider: str, config: BakeoffConfig) -> str | None:
     """The model a provider is checked with: the user's first alias or priced model of it,
-    else the built-in alias with the lowest output price."""
+    else the cheapest built-in alias that answers without thinking first (a thinking model
+    may spend its one token thinking)."""
     for model_id in [*config.aliases.values(), *config.prices]:
         if model_id.partition(":")[0] == provider:
             return model_id
     builtin = [m for m in BUILTIN_ALIASES.values() if m.partition(":")[0] == provider]
 
-    def output_price(model_id: str) -> float:
-        price = price_for(provider, model_id.partition(":")[2], config)
-        return price.output if price is not None else float("inf")
+    def cheapest(model_id: str) -> tuple[bool, float]:
+        name = model_id.partition(":")[2]
+        price = price_for(provider, name, config)
+        return is_reasoning_model(name), price.output if price is not None else float("inf")
 
-    return min(builtin, key=output_price, default=None)
+    return min(builtin, key=cheapest, default=None)
 
 
 async def _listening(base_url: str, timeout_s: float = 0.5) -> bool:
