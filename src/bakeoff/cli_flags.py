@@ -2,8 +2,8 @@
 (`--max-turns`, `--timeout`, `--max-output-tokens`), whose defaults and help come from
 `AgentConfig`, and the sandbox flags that decide how contestant code runs; the `type=`
 functions that check every value while the arguments are parsed (a finite number in range, a
-whole count in range, a plain run id, a fixture folder of bounded size); and `Parser`, whose
-refusals are one line."""
+whole count in range, a plain run id, a run label, a fixture folder of bounded size); and
+`Parser`, whose refusals are one line."""
 
 from __future__ import annotations
 
@@ -81,6 +81,16 @@ def run_ref(text: str) -> str:
     return text if text == "latest" else run_id(text)
 
 
+def label(text: str) -> tuple[str, str]:
+    """argparse type of `--label KEY=VALUE` (rules: `bakeoff.labels`)."""
+    from bakeoff.labels import parse_label
+
+    try:
+        return parse_label(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def fixture_folder(text: str) -> Path:
     """argparse type of `--files`: a folder of bounded size holding only files, folders and
     links (`user_files.measure_folder`); /proc, devices and FIFOs are refused."""
@@ -131,7 +141,14 @@ class AgentDefault(argparse.Action):
 
     @property
     def help(self) -> str:
-        return f"{self._help} (default {self.default:g})".replace("%", "%%")
+        if self.default is None:  # `run`: bakeoff.toml's [defaults] may set it (cli_config)
+            from bakeoff.agent import AgentConfig
+
+            builtin = AgentConfig.model_fields[self.field].default
+            shown = f"(default: [defaults] in bakeoff.toml, else {builtin:g})"
+        else:
+            shown = f"(default {self.default:g})"
+        return f"{self._help} {shown}".replace("%", "%%")
 
     @help.setter
     def help(self, value: str | None) -> None:

@@ -10,7 +10,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from bakeoff.errors import UserError
 
@@ -147,13 +147,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from bakeoff.evals.store import Store
 
     store = Store(args.store)
-    runs = store.list_runs()  # what can be read; a damaged part is None and said once
+    labels = dict(args.label or [])
+    filtered = labels or any(f is not None for f in (args.status, args.since, args.model))
+    runs = store.list_runs(  # what can be read; a damaged part is None and said once
+        status=args.status, since=args.since, model=args.model, labels=labels
+    )
     damaged = [r for r in runs if "damaged" in r]
     if damaged:
         print(
             f"warning: the results store {store.path} is damaged in places ({damaged[0]['damaged']}"
+    from bakeoff.evals.records import RunStatus
             f"); {len(damaged)} of {len(runs)} runs are listed in part: move it aside to start "
             "a new one, or pass --store PATH",
+    statuses = get_args(RunStatus)
+    if args.status is not None and args.status not in statuses:
+        raise UserError(f"--status {args.status[:40]!r}: give one of {', '.join(statuses)}")
             file=sys.stderr,
         )
     if args.json:
@@ -167,12 +175,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
         done = "?" if r["done"] is None else r["done"]
         print(
             f"{r['run_id']}  {when}  {r['status']:<14} {done}/{r['planned']} trials  "
-            f"{r['tasks']} tasks  {', '.join(r['models'])}"  # type: ignore[arg-type]
+            f"{r['tasks']} tasks  {', '.join(r['models'])}{tags}"  # type: ignore[arg-type]
         )
-    if not runs:
+    if not runs and filtered:
+        print("no run matches these filters (`bakeoff runs` lists every run)")
+    elif not runs:
         print('no runs yet: try `bakeoff run "Create hello.py that prints hello" --models local`')
     return 0
 
+        tags = "".join(f"  {k}={v}" for k, v in r["labels"].items())  # type: ignore[attr-defined]
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from bakeoff.evals.run_compare import changes_public, compare_runs
@@ -182,6 +193,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     run_a, run_b = (resolve_run_id(store, r) for r in (args.run_a, args.run_b))
+def local_day(text: str) -> float:
+    """argparse type of `runs --since`: a date, YYYY-MM-DD, as the timestamp of its first
+    second in local time (the time `bakeoff runs` shows)."""
+    import time
+
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%d"))
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a date: give YYYY-MM-DD (e.g. 2026-11-29)"
+        ) from None
+
+
     a, b = build_outcome(store, run_a), build_outcome(store, run_b)
     changes = compare_runs((a.summary, a.rows), (b.summary, b.rows))
     if args.json:
@@ -205,7 +229,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 def add_history_commands(sub: Any) -> None:
     """Register report, runs, compare and view on the main parser's subparsers."""
     from bakeoff.cli import EXIT_STATUS_HELP, example_parser
-    from bakeoff.cli_flags import run_ref
+    from bakeoff.cli_flags import label, run_ref
 
     p = example_parser(
         sub,
@@ -231,7 +255,8 @@ def add_history_commands(sub: Any) -> None:
         sub,
         "runs",
         "list stored runs, newest first",
-        "examples:\n  bakeoff runs\n  bakeoff runs | head -3\n  bakeoff runs --json",
+        "examples:\n  bakeoff runs\n  bakeoff runs | head -3\n  bakeoff runs --json\n"
+        "  bakeoff runs --label team=infra --model haiku --since 2026-11-01 --status finished",
     )
     p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true")
@@ -249,6 +274,22 @@ def add_history_commands(sub: Any) -> None:
     )
     p.add_argument("run_b", metavar="RUN_B", type=run_ref, help="the later run (an id, or latest)")
     p.add_argument("--store", type=Path)
+    p.add_argument(
+        "--label",
+        action="append",
+        type=label,
+        metavar="KEY=VALUE",
+        help="only runs with this label and value (repeatable: every one must match)",
+    )
+    p.add_argument("--model", help="only runs with a model whose id or name contains this")
+    p.add_argument(
+        "--since", type=local_day, metavar="YYYY-MM-DD", help="only runs started that day or later"
+    )
+    p.add_argument(
+        "--status",
+        help="only runs in this state: running, interrupted, budget_stopped, incomplete or "
+        "finished",
+    )
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.set_defaults(handler=cmd_compare)
 

@@ -38,7 +38,12 @@ def _agent_config(args: argparse.Namespace, config: Any) -> Any:
     )
 
 
-def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick: bool) -> int:
+def _run(
+    args: argparse.Namespace, models: list[str] | None, targets: list[str], quick: bool
+) -> int:
+    """The bake-off `run` and `demo` share; `models` None means run's --models, else the
+    `[defaults]` models (`cli_config.standing_settings`, as for every standing flag)."""
+    from bakeoff.cli_config import apply_defaults
     from bakeoff.cli_history import exit_status, resolve_run_id
     from bakeoff.config import load_config
     from bakeoff.evals.runner import new_run_id, run_bakeoff
@@ -49,6 +54,17 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
     from bakeoff.report.terminal import console, print_summary, print_trials
 
     config = load_config(args.config)
+    args = apply_defaults(args, config)
+    if (args.resume or args.retry_errors) and args.label:
+        raise UserError("--label labels a new run: a resumed run keeps the labels it began with")
+    if models is None:
+        models = _split(args.models)
+        if not models and not args.resume and not args.retry_errors:
+            raise UserError(
+                "--models is required (e.g. --models gpt-5-mini,haiku,local; or set `models` "
+                "under [defaults] in bakeoff.toml: `bakeoff init config`), or --resume RUN_ID, "
+                "or --retry-errors RUN_ID"
+            )
     store = Store(args.store)
     store.require_writable()  # a read-only store: one line now, not after the first trial
     resume = args.resume and resolve_run_id(store, args.resume)
@@ -92,6 +108,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
                     max_parallel=args.max_parallel,
                     executor=args.executor,
                     ray_address=args.ray_address,
+                    tags=args.tags,
                 )
             )
     except KeyboardInterrupt:
@@ -128,13 +145,7 @@ def _run(args: argparse.Namespace, models: list[str], targets: list[str], quick:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    models = _split(args.models)
-    if not models and not args.resume and not args.retry_errors:
-        raise UserError(
-            "--models is required (e.g. --models gpt-5-mini,haiku,local), or --resume RUN_ID, "
-            "or --retry-errors RUN_ID"
-        )
-    return _run(args, models, args.targets, args.quick)
+    return _run(args, None, args.targets, args.quick)
 
 
 def demo_models(requested: list[str]) -> list[str]:
@@ -196,14 +207,13 @@ RUN_EXAMPLES = """examples:
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
     from bakeoff.cli import EXIT_STATUS_HELP, example_parser
+    from bakeoff.cli_config import add_standing_flags
     from bakeoff.cli_flags import (
         add_limit_flags,
         add_sandbox_flags,
-        count,
         fixture_folder,
         run_id,
         run_ref,
-        usd,
     )
     from bakeoff.cli_history import add_fail_under, add_history_commands
 
@@ -230,7 +240,11 @@ def add_commands(sub: Any) -> None:
                 help="a task folder, a folder of tasks, a built-in task's name, or a prompt in "
                 "quotes (an ad-hoc task; default: the built-in suite)",
             )
-            p.add_argument("--models", help="comma-separated model ids or aliases")
+            p.add_argument(
+                "--models",
+                help="comma-separated model ids or aliases (default: [defaults] models in "
+                "bakeoff.toml)",
+            )
             p.add_argument(
                 "--files",
                 type=fixture_folder,
@@ -275,13 +289,7 @@ def add_commands(sub: Any) -> None:
             action="store_true",
             help="skip reaching every model once before the run (unreachable ones then error)",
         )
-        p.add_argument(
-            "--repeats",
-            type=count(1, 10_000),
-            default=1,
-            help="runs per task and model (default 1)",
-        )
-        p.add_argument("--judge", help="comma-separated judge model ids (LLM-as-judge, blind)")
+        add_standing_flags(p)  # --judge, --repeats, --max-cost, --max-parallel, --label...
         p.add_argument(
             "--pairwise",
             action="store_true",
@@ -299,28 +307,15 @@ def add_commands(sub: Any) -> None:
             help="name this run: letters, digits, '.', '_', '-' (default: a timestamp)",
         )
         p.add_argument(
-            "--max-cost",
-            type=usd,
-            help="stop starting trials once contestants and judges have spent this many USD "
-            "(refused while a model has no known price, unless --allow-unpriced)",
-        )
-        p.add_argument(
             "--allow-unpriced",
             action="store_true",
             help="with --max-cost, run models of unknown price anyway, counting their spend as "
             "$0 (the summary notes which)",
         )
         add_limit_flags(p, per="per trial")
-        p.add_argument(
-            "--allow-commands", action="store_true", help="offer run_command in every task"
-        )
+        if name == "run":
+            p.set_defaults(timeout=None)  # absent: [defaults] timeout, else AgentConfig's
         add_sandbox_flags(p)
-        p.add_argument(
-            "--max-parallel",
-            type=count(1, 4096),
-            default=32,
-            help="trials in flight at most",
-        )
         p.add_argument(
             "--store", type=Path, help="results database (default .bakeoff/results.sqlite)"
         )

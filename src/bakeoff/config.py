@@ -1,8 +1,8 @@
 """The user's configuration: providers (built-in ones merged under the user's `[providers.NAME]`
 tables, so any OpenAI-compatible endpoint is a few lines of TOML and no code), aliases, price
-overrides and the embedded local model. `load_config()` reads the first file found among an
-explicit path, `$BAKEOFF_CONFIG`, `./bakeoff.toml` and `~/.config/bakeoff/config.toml`; no file
-means the defaults. A malformed file raises `ConfigError` naming the file and the field."""
+overrides, the embedded local model and the `[defaults]` of `bakeoff run`. `load_config()`
+reads the first file found among an explicit path, `$BAKEOFF_CONFIG`, `./bakeoff.toml` and
+`~/.config/bakeoff/config.toml`; no file means the defaults. A malformed file raises `ConfigError` naming the file and the field."""
 
 from __future__ import annotations
 
@@ -11,9 +11,18 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bakeoff.errors import ConfigError, UnknownModelError
+from bakeoff.labels import merge_labels
 from bakeoff.net import is_local_url
 from bakeoff.protected import ProtectedPaths
 from bakeoff.redact import register_secret_env
@@ -150,6 +159,40 @@ class LocalConfig(BaseModel):
     """Cost of this machine in $/hour, charged for the time spent answering."""
 
 
+class DefaultsConfig(BaseModel):
+    """`[defaults]`: what `bakeoff run` (and `demo`, but for its models) uses for a flag that is
+    not given; a flag always wins. A field left out means the built-in default. `bakeoff config`
+    shows every setting and where it came from."""
+
+    # strict: `repeats = "3"` or `allow_commands = 1` is a mistake to name, not to coerce
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, strict=True)
+
+    models: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    """Models to run when --models is absent or empty: ids or aliases (`bakeoff models`)."""
+    judges: list[Annotated[str, Field(min_length=1)]] | None = None
+    """Judge models when --judge is absent ([] = none; `--judge ""` turns these off)."""
+    repeats: int | None = Field(default=None, ge=1, le=10_000)
+    """Runs per task and model when --repeats is absent (built-in: 1)."""
+    timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    """Wall-clock limit per trial in seconds when --timeout is absent (at most a week, as the
+    flag; built-in: the agent's own limit, which `bakeoff config` shows)."""
+    max_cost: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """USD after which no new trial starts, when --max-cost is absent (built-in: no cap)."""
+    max_parallel: int | None = Field(default=None, ge=1, le=4096)
+    """Trials in flight at most when --max-parallel is absent (built-in: 32)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Labels every new run carries (`bakeoff.labels`); `--label KEY=VALUE` adds to them, its
+    value winning for the same key."""
+    allow_commands: bool | None = None
+    """Offer run_command in every task when neither --allow-commands nor --no-allow-commands
+    is given (built-in: false)."""
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_follow_the_rules(cls, labels: dict[str, str]) -> dict[str, str]:
+        return merge_labels(labels)  # a ValueError names the label and the rule
+
+
 def _builtin(
     kind: ProviderKind, concurrency: int, base_url: str | None = None, key: str | None = None
 ) -> dict[str, Any]:
@@ -206,6 +249,8 @@ class BakeoffConfig(BaseModel):
     protected: ProtectedPaths = Field(default_factory=ProtectedPaths)
     """`[protected]`: workspace paths the agent may not write, added to or lifted from the
     built-in ones (`bakeoff.protected`)."""
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    """`[defaults]`: values `bakeoff run` uses for the flags it is not given."""
     _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

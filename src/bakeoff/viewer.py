@@ -1,5 +1,5 @@
 """`bakeoff view`: a local, read-only web viewer over the results store. The run list with
-filters (model, task, run status, date), each run's report (the same page `bakeoff report`
+filters (model, task, label KEY=VALUE, run status, date), each run's report (the same page `bakeoff report`
 writes, rendered from the store), and each trial on a page of its own: transcript, diff, check
 output and judge reasons (`report.run_details`). A Starlette app served by uvicorn on loopback.
 
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
@@ -32,7 +32,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from bakeoff.errors import UserError
-from bakeoff.evals.records import BakeoffSpec, TrialRecord
+from bakeoff.evals.records import BakeoffSpec, RunStatus, TrialRecord
+from bakeoff.labels import matches, parse_label
 from bakeoff.redact import current
 
 TOKEN_COOKIE = "bakeoff_view"
@@ -115,6 +116,10 @@ def _since(text: str) -> float | None:
         return None
 
 
+def _labels(spec: BakeoffSpec | None) -> str:
+    return "" if spec is None else ", ".join(f"{k}={v}" for k, v in spec.tags.items())
+
+
 def _trial_href(run_id: str, task: str, model: str, repeat: int) -> str:
     query = urlencode({"task": task, "model": model, "repeat": repeat})
     return f"/runs/{quote(run_id, safe='')}/trial?{query}"
@@ -128,8 +133,16 @@ def build_app(store_path: Path, token: str) -> Starlette:
         q = request.query_params
         model, task, status = q.get("model", ""), q.get("task", ""), q.get("status", "")
         since = _since(q.get("since", ""))
+        label, wanted, refused = q.get("label", "").strip(), {}, ""
+        if label:
+            try:
+                wanted = dict([parse_label(label)])
+            except ValueError as exc:  # said on the page; nothing matches a label never stored
+                refused = f'<p class="damaged">{escape(str(exc))}</p>'
         rows = []
         for run_id, created, run_status, spec, trials in store.runs():
+            if label and (refused or spec is None or not matches(spec.tags, wanted)):
+                continue
             shown = [] if spec is None else [spec.labels.get(m, m) for m in spec.models]
             if model and not any(model in m for m in [*shown, *(spec.models if spec else [])]):
                 continue
@@ -145,9 +158,10 @@ def build_app(store_path: Path, token: str) -> Starlette:
             rows.append(
                 f'<tr><td><a href="/runs/{quote(run_id, safe="")}">{escape(run_id)}</a></td>'
                 f"<td>{_when(created)}</td><td>{escape(run_status)}</td><td>{what}</td>"
-                f"<td>{trials}</td><td>{escape(', '.join(shown))}</td></tr>"
+                f"<td>{trials}</td><td>{escape(', '.join(shown))}</td>"
+                f"<td>{escape(_labels(spec))}</td></tr>"
             )
-        statuses = ["", "running", "done", "interrupted"]
+        statuses = ["", *get_args(RunStatus)]
         options = "".join(
             f'<option value="{s}"{" selected" if s == status else ""}>{s or "any status"}</option>'
             for s in statuses
@@ -156,17 +170,20 @@ def build_app(store_path: Path, token: str) -> Starlette:
             '<form method="get" action="/">'
             f'<input name="model" placeholder="model" value="{escape(model)}">'
             f'<input name="task" placeholder="task" value="{escape(task)}">'
+            f'<input name="label" placeholder="KEY=VALUE" value="{escape(label)}">'
             f'<select name="status">{options}</select>'
             f'<input name="since" type="date" value="{escape(q.get("since", ""))}">'
             '<button type="submit">Filter</button> <a href="/">clear</a></form>'
         )
         table = (
             "<table><thead><tr><th>run</th><th>created</th><th>status</th><th>size</th>"
-            f"<th>trials</th><th>models</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            "<th>trials</th><th>models</th><th>labels</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
             if rows
             else "<p>No run matches.</p>"
         )
-        return _page("bakeoff runs", f"<h1>Runs</h1><p>{escape(str(store.path))}</p>{form}{table}")
+        head = f"<h1>Runs</h1><p>{escape(str(store.path))}</p>{form}{refused}"
+        return _page("bakeoff runs", head + table)
 
     async def run_report(request: Request) -> Response:
         from bakeoff.evals.outcomes import build_outcome

@@ -40,6 +40,16 @@ class BakeoffSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     """Stored model id -> the name every report shows (the id or alias the user typed;
     `script:` + file stem for scripted models). Ids missing here are shown as they are."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """The run's labels, KEY -> VALUE (`bakeoff run --label`, `[defaults] labels`; rules in
+    `bakeoff.labels`), to find it by (`bakeoff runs --label`). Not to be confused with `labels`
+    above, the models' display names, whose name older stores already hold."""
+
+
+RunStatus = Literal["running", "interrupted", "budget_stopped", "incomplete", "finished"]
+"""Where a stored run stands: trials still `running` (or its process died), `interrupted`
+(Ctrl-C, a crash), `budget_stopped` (--max-cost reached), `incomplete` (trials missing or
+errored: `--resume` or `--retry-errors` finish it), `finished`."""
 
 
 JudgeFailure = Literal["request_failed", "no_verdict", "copied_verdict"]

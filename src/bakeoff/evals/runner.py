@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bakeoff.agent import AgentConfig
@@ -95,6 +95,7 @@ async def run_bakeoff(
     max_parallel: int = 32,
     executor: str = "local",
     ray_address: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> BakeoffOutcome:
     """Run (or resume) a bake-off and return its graded outcome. Judges are calibrated first
     (evals/calibration.py); one that fails still grades, but its scores leave quality.
@@ -104,7 +105,8 @@ async def run_bakeoff(
     `max_cost_usd` stops starting trials once contestants and judges have spent it; a model
     with no known price makes it a UserError before anything runs, unless `allow_unpriced`
     (then those count as $0 and the summary says so). `max_parallel` is the most trials in
-    flight at once; `executor` is "local" or "ray" (`ray_address`: the cluster to join)."""
+    flight at once; `executor` is "local" or "ray" (`ray_address`: the cluster to join).
+    `tags` are the new run's labels (`BakeoffSpec.tags`; a continued run keeps its own)."""
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}: use local or ray")
     if resume and retry_errors:
@@ -120,6 +122,7 @@ async def run_bakeoff(
             models, judges, task_list, config,
             run_id=run_id, repeats=repeats, pairwise=pairwise, weights=weights,
             max_cost_usd=max_cost_usd, agent=agent, judge_sees_checks=judge_sees_checks,
+            tags=tags,
         )  # fmt: skip
     notes = _price_policy(spec, config, allow_unpriced)
     done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
@@ -203,6 +206,7 @@ def _new_spec(
     max_cost_usd: float | None,
     agent: AgentConfig | None,
     judge_sees_checks: bool,
+    tags: Mapping[str, str] | None = None,
 ) -> BakeoffSpec:
     """The spec of a new run, with every model id resolved (an unknown one raises here)."""
     if not models:
@@ -226,6 +230,7 @@ def _new_spec(
         judge_sees_checks=judge_sees_checks,
         created_at=time.time(),
         labels=model_labels(typed),
+        tags=dict(tags or {}),
     )
 
 

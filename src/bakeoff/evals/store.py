@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +38,7 @@ from bakeoff.evals.store_file import (
     storable,
     store_errors,
 )
+from bakeoff.labels import matches
 from bakeoff.redact import redact_model
 
 __all__ = ["PAGE", "SCHEMA", "SCHEMA_VERSION", "Store", "check_run_id", "default_store_path"]
@@ -179,24 +180,43 @@ class Store:
         with self._guard("read", run_id):
             return BakeoffSpec.model_validate_json(row[0])
 
-    def list_runs(self) -> list[dict[str, object]]:
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        since: float | None = None,
+        model: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[dict[str, object]]:
         """Every run, newest first: run_id, created_at, status, done (stored trials), planned,
-        tasks, models (as shown). What cannot be read is None and the run's `damaged` says
-        why — a damaged trials table, a rotted spec — so the rest is still listed."""
-        runs = "SELECT r.run_id, r.created_at, r.status, r.spec, {} FROM runs r {} ORDER BY 2 DESC"
-        joined = runs.format("COUNT(t.task)", "LEFT JOIN trials t USING (run_id) GROUP BY r.run_id")
+        tasks, models (as shown), labels (`BakeoffSpec.tags`). What cannot be read is None and
+        the run's `damaged` says why — a damaged trials table, a rotted spec — so the rest is
+        still listed. Filters, all optional and all applied: `status` exactly, created at or
+        after `since` (a timestamp), a model whose id or shown name contains `model`, and
+        every label of `labels` with its exact value (a run whose spec cannot be read matches
+        neither of the last two)."""
+        conditions = (("r.status = ?", status), ("r.created_at >= ?", since))
+        given = [(cond, value) for cond, value in conditions if value is not None]
+        where = f"WHERE {' AND '.join(c for c, _ in given)} " if given else ""
+        params = [value for _, value in given]
+        runs = f"SELECT r.run_id, r.created_at, r.status, r.spec, {{}} FROM runs r {{}} {where}"
+        runs += "{} ORDER BY 2 DESC"
+        joined = runs.format("COUNT(t.task)", "LEFT JOIN trials t USING (run_id)", "GROUP BY 1")
         damage: str | None = None
         with self._lock, self._guard("list the runs of"):
             try:
-                rows = self._db.execute(joined).fetchall()
+                rows = self._db.execute(joined, params).fetchall()
             except sqlite3.DatabaseError as exc:
                 if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_CORRUPT"):
                     raise
                 damage = f"its trials cannot be read: {exc}"
-                rows = self._db.execute(runs.format("NULL", "")).fetchall()
-        return [
+                rows = self._db.execute(runs.format("NULL", "", ""), params).fetchall()
+        listed = (
             _listed(run, at, status, spec, done, damage) for run, at, status, spec, done in rows
-        ]
+        )
+        if model is None and not labels:
+            return list(listed)
+        return [entry for entry in listed if _wanted(entry, model, labels or {})]
 
     def add_trial(self, record: TrialRecord) -> None:
         """Store `record` (replacing a retried error); its changes, when it carries them
@@ -409,6 +429,16 @@ def _listed(
         planned = len(s.task_names) * len(s.models) * s.repeats
         models = [s.labels.get(m, m) for m in s.models]
         entry.update(done=done, planned=planned, tasks=len(s.task_names), models=models)
+        entry.update(labels=dict(s.tags), model_ids=list(s.models))
     if damage is not None:
         entry["damaged"] = damage
     return entry
+
+
+def _wanted(entry: dict[str, object], model: str | None, labels: Mapping[str, str]) -> bool:
+    """Whether a `_listed` entry passes `list_runs`'s model and label filters."""
+    tags = entry.get("labels")
+    if not isinstance(tags, dict) or not matches(tags, labels):
+        return False
+    names = [*entry["models"], *entry.get("model_ids", [])]  # type: ignore[misc]
+    return model is None or any(model.lower() in str(n).lower() for n in names)

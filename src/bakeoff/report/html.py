@@ -183,6 +183,8 @@ def _header(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
         ("Bands", escape(bands_line(spec.weights).removeprefix("Bands: "))),
     ]
     if summary.missing:
+    if spec.tags:  # the run's labels (`bakeoff run --label`)
+        rows.append(("Labels", escape(", ".join(f"{k}={v}" for k, v in spec.tags.items()))))
         rows.append(
             (
                 "Missing",
