@@ -144,8 +144,12 @@ def _report_beside(
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
+    from bakeoff.evals.records import RunStatus
     from bakeoff.evals.store import Store
 
+    statuses = get_args(RunStatus)
+    if args.status is not None and args.status not in statuses:
+        raise UserError(f"--status {args.status[:40]!r}: give one of {', '.join(statuses)}")
     store = Store(args.store)
     labels = dict(args.label or [])
     filtered = labels or any(f is not None for f in (args.status, args.since, args.model))
@@ -156,12 +160,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if damaged:
         print(
             f"warning: the results store {store.path} is damaged in places ({damaged[0]['damaged']}"
-    from bakeoff.evals.records import RunStatus
             f"); {len(damaged)} of {len(runs)} runs are listed in part: move it aside to start "
             "a new one, or pass --store PATH",
-    statuses = get_args(RunStatus)
-    if args.status is not None and args.status not in statuses:
-        raise UserError(f"--status {args.status[:40]!r}: give one of {', '.join(statuses)}")
             file=sys.stderr,
         )
     if args.json:
@@ -173,6 +173,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{r['run_id']}  {when}  {r['status']:<14} unreadable (damaged in the store)")
             continue
         done = "?" if r["done"] is None else r["done"]
+        tags = "".join(f"  {k}={v}" for k, v in r["labels"].items())  # type: ignore[attr-defined]
         print(
             f"{r['run_id']}  {when}  {r['status']:<14} {done}/{r['planned']} trials  "
             f"{r['tasks']} tasks  {', '.join(r['models'])}{tags}"  # type: ignore[arg-type]
@@ -183,16 +184,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print('no runs yet: try `bakeoff run "Create hello.py that prints hello" --models local`')
     return 0
 
-        tags = "".join(f"  {k}={v}" for k, v in r["labels"].items())  # type: ignore[attr-defined]
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from bakeoff.evals.run_compare import changes_public, compare_runs
-    from bakeoff.evals.runner import build_outcome
-    from bakeoff.evals.store import Store
-    from bakeoff.report.side_by_side import print_run_changes
-
-    store = Store(args.store)
-    run_a, run_b = (resolve_run_id(store, r) for r in (args.run_a, args.run_b))
 def local_day(text: str) -> float:
     """argparse type of `runs --since`: a date, YYYY-MM-DD, as the timestamp of its first
     second in local time (the time `bakeoff runs` shows)."""
@@ -206,6 +198,14 @@ def local_day(text: str) -> float:
         ) from None
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bakeoff.evals.run_compare import changes_public, compare_runs
+    from bakeoff.evals.runner import build_outcome
+    from bakeoff.evals.store import Store
+    from bakeoff.report.side_by_side import print_run_changes
+
+    store = Store(args.store)
+    run_a, run_b = (resolve_run_id(store, r) for r in (args.run_a, args.run_b))
     a, b = build_outcome(store, run_a), build_outcome(store, run_b)
     changes = compare_runs((a.summary, a.rows), (b.summary, b.rows))
     if args.json:
@@ -259,21 +259,6 @@ def add_history_commands(sub: Any) -> None:
         "  bakeoff runs --label team=infra --model haiku --since 2026-11-01 --status finished",
     )
     p.add_argument("--store", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_runs)
-
-    p = example_parser(
-        sub,
-        "compare",
-        "each model's change between two runs, and whether it is more than noise",
-        "examples:\n  bakeoff compare 20261128-090000-ab12 latest\n"
-        "  bakeoff compare RUN_A RUN_B --json",
-    )
-    p.add_argument(
-        "run_a", metavar="RUN_A", type=run_ref, help="the earlier run (an id, or latest)"
-    )
-    p.add_argument("run_b", metavar="RUN_B", type=run_ref, help="the later run (an id, or latest)")
-    p.add_argument("--store", type=Path)
     p.add_argument(
         "--label",
         action="append",
@@ -290,6 +275,21 @@ def add_history_commands(sub: Any) -> None:
         help="only runs in this state: running, interrupted, budget_stopped, incomplete or "
         "finished",
     )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+    p = example_parser(
+        sub,
+        "compare",
+        "each model's change between two runs, and whether it is more than noise",
+        "examples:\n  bakeoff compare 20261128-090000-ab12 latest\n"
+        "  bakeoff compare RUN_A RUN_B --json",
+    )
+    p.add_argument(
+        "run_a", metavar="RUN_A", type=run_ref, help="the earlier run (an id, or latest)"
+    )
+    p.add_argument("run_b", metavar="RUN_B", type=run_ref, help="the later run (an id, or latest)")
+    p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.set_defaults(handler=cmd_compare)
 

@@ -182,9 +182,9 @@ def _header(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
         ("Weights", escape(weights_line(spec.weights).removeprefix("Weights: "))),
         ("Bands", escape(bands_line(spec.weights).removeprefix("Bands: "))),
     ]
-    if summary.missing:
     if spec.tags:  # the run's labels (`bakeoff run --label`)
         rows.append(("Labels", escape(", ".join(f"{k}={v}" for k, v in spec.tags.items()))))
+    if summary.missing:
         rows.append(
             (
                 "Missing",
