@@ -94,10 +94,13 @@ def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bakeoff.evals.runner import build_outcome
     from bakeoff.evals.store import Store
-    from bakeoff.report.export import records_public, write_csv, write_json
+    from bakeoff.report.export import records_public, write_csv, write_json, write_jsonl
+    from bakeoff.report.export_inspect import inspect_format, write_inspect
     from bakeoff.report.html import default_report_dir, write_outcome_html, write_run_report
     from bakeoff.report.terminal import console, print_summary
 
+    if args.inspect:
+        inspect_format(Path(args.inspect))  # a wrong suffix is refused before any work
     store = Store(args.store)
     outcome = build_outcome(store, resolve_run_id(store, args.run_id))
     html = _report_beside(store, outcome, write_run_report, default_report_dir, args.html)
@@ -108,6 +111,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         write_csv(outcome.iter_records(), Path(args.csv))
     if args.export_json:
         write_json(outcome.summary, outcome.iter_records(), Path(args.export_json))
+    if args.jsonl:
+        write_jsonl(outcome.iter_records(), Path(args.jsonl))
+    if args.inspect:
+        for path in write_inspect(outcome.summary, outcome.iter_records(), Path(args.inspect)):
+            print(f"Inspect log: {path}", file=sys.stderr)
     if args.json:
         _emit_json(
             {
@@ -237,6 +245,7 @@ def add_history_commands(sub: Any) -> None:
         "grade a stored run again and write its reports",
         "examples:\n  bakeoff report latest\n  bakeoff report latest --json | jq '.records[]'\n"
         "  bakeoff report 20261129-120000-ab12 --html report.html --csv trials.csv\n"
+        "  bakeoff report latest --jsonl trials.jsonl --inspect logs/run.eval\n"
         "  bakeoff report latest --fail-under 0.8         exit 1 if a model is below 0.8\n\n"
         + EXIT_STATUS_HELP,
     )
@@ -247,6 +256,12 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--html", help="write the HTML report to this file")
     p.add_argument("--csv", help="export every trial as CSV")
     p.add_argument("--export-json", help="export summary and every record as JSON")
+    p.add_argument("--jsonl", metavar="FILE", help="export every trial's record as JSON lines")
+    p.add_argument(
+        "--inspect",
+        metavar="FILE.eval",
+        help="export as Inspect eval logs (.eval or .json), one per model, for `inspect view`",
+    )
     p.add_argument("--json", action="store_true", help="print ranking and records as JSON")
     add_fail_under(p)
     p.set_defaults(handler=cmd_report)

@@ -1,6 +1,8 @@
 """Machine-readable exports of a bake-off: JSON (the summary and every record with all its
-fields, so it loads back into the same pydantic models), CSV (one flat row per trial, for a
-spreadsheet or pandas), and the short per-run form that `bakeoff report --json` prints. An
+fields, so it loads back into the same pydantic models), JSONL (every record whole, one a line,
+written as it is read: `TrialRecord.model_validate_json` reads each line back), CSV (one flat
+row per trial, for a spreadsheet or pandas), Inspect's eval log (`export_inspect`), and the
+short per-run form that `bakeoff report --json` prints. An
 unknown cost stays unknown in every format: `null` in JSON, an empty cell in CSV, never 0; so do
 token counts no server reported (`unreported_requests` says how many requests; with some
 reported, the counts are lower bounds). Every format passes through the redaction filter (`bakeoff.redact`) on its way out."""
@@ -25,6 +27,13 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+def public_status(r: TrialRecord) -> str:
+    """The status every export shows: the trial's outcome, `done` where nothing graded it
+    (never `passed`), `error`, `timeout`, `passed` or `failed` otherwise."""
+    outcome = trial_outcome(r)
+    return "done" if outcome == "no change" else outcome
+
+
 def records_public(records: Iterable[TrialRecord]) -> list[dict[str, Any]]:
     """The `report --json` contract: task, model, repeat, status, passed, duration_s, cost_usd,
     usage (as in `agent --json`: `unreported` and null counts when a server did not say); plus how the agent stopped (stop_reason) and its error, whether contestant code ran
@@ -35,8 +44,8 @@ def records_public(records: Iterable[TrialRecord]) -> list[dict[str, Any]]:
             "task": r.task,
             "model": r.model,
             "repeat": r.repeat,
-            "status": "done" if (o := trial_outcome(r)) == "no change" else o,
-            "outcome": o,
+            "status": public_status(r),
+            "outcome": trial_outcome(r),
             "stop_reason": r.agent.stop_reason,
             "error": r.agent.error,
             "passed": r.passed,
@@ -62,6 +71,19 @@ def write_json(summary: BakeoffSummary, records: Iterable[TrialRecord], path: Pa
         }
     )
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_jsonl(records: Iterable[TrialRecord], path: Path | str) -> Path:
+    """Every record as one JSON line, streamed: a run of any size is never held at once."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    redactor = current()
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            # ASCII: a U+2028 or U+0085 a contestant wrote must not split a line for readers
+            # that split on every line break (Python's str.splitlines does).
+            f.write(json.dumps(redactor.json(r.model_dump(mode="json"))) + "\n")
     return path
 
 
