@@ -179,7 +179,7 @@ def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -
     if cfg.kind == "script":
         from bakeoff.models.scripted import ScriptedModel
 
-        scripted = ScriptedModel(name)
+        scripted = ScriptedModel(name, provider)
         key = _script_price_key(name, config)
         if key is not None:  # a price override lets a script stand in for a paid model
             scripted.cost_fn = make_cost_fn(provider, key, config)

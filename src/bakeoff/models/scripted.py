@@ -63,10 +63,12 @@ def _check_turns(path: Path, turns: Any, where: str) -> list[dict[str, Any]]:
 
 
 class ScriptedModel(ModelAdapter):
-    """Replays a script; stateless between calls."""
+    """Replays a script; stateless between calls. `provider` is the configured provider it is
+    reached through (a `kind = "script"` table of any name), so its id, limits and records are
+    that provider's."""
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__("script", str(path), cost_fn=_zero_cost, retry=RetryPolicy(0))
+    def __init__(self, path: str | Path, provider: str = "script") -> None:
+        super().__init__(provider, str(path), cost_fn=_zero_cost, retry=RetryPolicy(0))
         self.path = Path(path)
         raw = read_regular_file(
             self.path, limit=MAX_SCRIPT_BYTES, what="script file", error=ConfigError
