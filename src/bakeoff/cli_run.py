@@ -65,6 +65,8 @@ def _run(
                 "under [defaults] in bakeoff.toml: `bakeoff init config`), or --resume RUN_ID, "
                 "or --retry-errors RUN_ID"
             )
+    if args.dry_run:  # before the store is opened: a dry run makes and reaches nothing
+        return _dry_run(args, models, targets, quick, config)
     store = Store(args.store)
     store.require_writable()  # a read-only store: one line now, not after the first trial
     resume = args.resume and resolve_run_id(store, args.resume)
@@ -142,6 +144,30 @@ def _run(
         print_summary(outcome.summary)
         console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
     return exit_status(outcome.summary, args.fail_under)
+
+
+def _dry_run(
+    args: argparse.Namespace, models: list[str], targets: list[str], quick: bool, config: Any
+) -> int:
+    from bakeoff.evals.estimate import dry_run
+    from bakeoff.evals.store import default_store_path
+
+    if args.resume or args.retry_errors:
+        raise UserError("--dry-run plans a new run: `bakeoff report RUN` shows a stored one")
+    lines = dry_run(
+        targets,
+        models,
+        judges=_split(args.judge),
+        repeats=args.repeats,
+        patterns=_split(args.task_patterns),
+        category=args.category,
+        files=args.files,
+        quick=quick,
+        store_path=args.store or default_store_path(),
+        config=config,
+    )
+    print("\n".join(lines))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -288,6 +314,12 @@ def add_commands(sub: Any) -> None:
             "--no-preflight",
             action="store_true",
             help="skip reaching every model once before the run (unreachable ones then error)",
+        )
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the trials it would run and a token and cost range per model (from "
+            "past runs in the store), then exit: nothing is run, reached or stored",
         )
         add_standing_flags(p)  # --judge, --repeats, --max-cost, --max-parallel, --label...
         p.add_argument(
