@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.evals.records import TrialRecord, error_kind
+from bakeoff.evals.runner import Observer, run_bakeoff
+from bakeoff.evals.store import Store
 from bakeoff.evals.task import CheckSpec, TaskSpec
 from bakeoff.evals.trial import HarnessError, attribute, run_trial
 from bakeoff.models.scripted import ScriptedModel
+from bakeoff.report.html import render_html
+from bakeoff.report.terminal import print_summary
 from bakeoff.sandbox import sandbox_status
+from bakeoff.types import AgentResult
 
 SANDBOX = sandbox_status()
 needs_sandbox = pytest.mark.skipif(not SANDBOX.available, reason=f"no sandbox: {SANDBOX.reason}")
@@ -209,8 +215,6 @@ def test_attribution_of_a_grading_failure(
 
 
 def test_an_internal_error_is_labelled_in_the_record() -> None:
-    from bakeoff.types import AgentResult
-
     base = dict(run_id="r", task="t", category="c", difficulty=1, model="m:x", repeat=0)
     internal = TrialRecord(
         **base,
@@ -227,3 +231,99 @@ def test_an_internal_error_is_labelled_in_the_record() -> None:
     assert error_kind(internal) == "internal"
     assert error_kind(provider) == "infrastructure"
     assert error_kind(internal.model_copy(update={"status": "failed"})) is None
+
+
+# ---- bakeoff's own bugs: `internal`, counted and shown ----------------------------------------
+
+
+def test_a_trial_that_raised_is_recorded_as_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`crashed_trial` is the runner's record of a trial that raised (run_trial never does
+    unless bakeoff has a bug): an error labelled internal, one line, no secret in it."""
+    from bakeoff.evals.outcomes import crashed_trial
+
+    monkeypatch.setenv("ATTRIBUTION_TEST_API_KEY", "sk-attribution-0123456789")
+    record = crashed_trial(
+        run_id="r",
+        task="t",
+        category="c",
+        difficulty=1,
+        model="m:x",
+        repeat=0,
+        exc=RuntimeError("key sk-attribution-0123456789\nsecond line"),
+        started_at=1.0,
+        finished_at=2.0,
+    )
+    assert (record.status, record.agent.stop_reason) == ("error", "internal")
+    assert error_kind(record) == "internal"
+    assert record.reason.startswith("internal error (a bakeoff bug)")
+    assert "second line" not in (record.agent.error or "")
+    assert "sk-attribution" not in (record.agent.error or "")
+
+
+class BuggyBoard(Observer):
+    """A progress display with a bug (code bakeoff runs inside every trial, as the CLI's live
+    board and the MCP server's progress do): it raises on one model's turns."""
+
+    def turn(self, task: str, model: str, repeat: int, result: AgentResult) -> None:
+        if "unlucky" in model:
+            raise ZeroDivisionError("division by zero in the progress display")
+
+
+@needs_sandbox
+async def test_internal_errors_are_counted_and_shown_in_every_report(tmp_path: Path) -> None:
+    """A bug of bakeoff's inside a trial (here a progress observer's, through the public
+    `run_bakeoff(observer=...)`) ends only that trial, as an `error` labelled `internal`; it is
+    counted per model and for the run, in `run --json`'s keys, and shown on the terminal and
+    in the HTML report with what to do — never hidden among infrastructure errors."""
+    turns = [{"tool_calls": [call("write_file", path="calc.py", content=RIGHT)]}, {"text": "ok"}]
+    paths = {}
+    for name in ("honest", "unlucky"):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(turns))
+    task = calc_task(tmp_path)
+    (task.path / "task.toml").write_text(
+        'name = "calc"\nprompt = "Create calc.py with add(a, b)."\ncategory = "implement"\n'
+        'difficulty = 1\n[check]\ncommand = "python -m pytest -q hidden_test_calc.py"\n'
+    )
+    store = Store(tmp_path / "results.sqlite")
+    outcome = await run_bakeoff(
+        [f"script:{p}" for p in paths.values()],
+        [task.path],
+        store=store,
+        repeats=2,
+        run_id="internal",
+        observer=BuggyBoard(),
+        preflight=False,
+    )
+    by_model = {r.model: r for r in outcome.records}
+    assert by_model["script:honest"].status == "passed"
+    unlucky = by_model["script:unlucky"]
+    assert (unlucky.status, unlucky.agent.stop_reason) == ("error", "internal")
+    assert "ZeroDivisionError" in unlucky.reason
+
+    summary = outcome.summary
+    assert summary.internal_errors == 2
+    public = summary.public()
+    assert public["internal_errors"] == 2
+    assert [u["internal_errors"] for u in public["unranked"]] == [2]
+    assert [m["internal_errors"] for m in public["ranking"]] == [0]
+
+    console = Console(record=True, width=140, force_terminal=False, color_system=None)
+    print_summary(summary, console=console)
+    shown = " ".join(console.export_text().split())
+    assert "2 internal errors (script:unlucky 2): a bakeoff bug" in shown
+    assert "please report it, with the trial's log" in shown
+    html = render_html(summary, outcome.rows, outcome.records)
+    assert "Internal errors" in html and "2 internal errors (script:unlucky 2)" in html
+
+
+def test_a_run_without_internal_errors_says_nothing_of_them(tmp_path: Path) -> None:
+    from bakeoff.evals.outcomes import internal_errors_line
+    from bakeoff.evals.records import BakeoffSpec, BakeoffSummary
+
+    spec = BakeoffSpec(run_id="r", task_paths=[], task_names=[], models=[])
+    summary = BakeoffSummary(run_id="r", spec=spec, ranking=[])
+    assert internal_errors_line(summary) is None
+    assert summary.public()["internal_errors"] == 0

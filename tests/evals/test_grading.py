@@ -369,7 +369,7 @@ def test_errors_count_nowhere_and_a_model_without_a_valid_trial_is_not_ranked() 
     without = summarize(spec([CHEAP, STRONG], tasks), flaky + others)
     assert [m.model for m in with_dead.ranking] == [m.model for m in without.ranking]
     assert [u.model_dump() for u in with_dead.unranked] == [
-        {"model": down, "reason": "connection refused", "errors": 3}
+        {"model": down, "reason": "connection refused", "errors": 3, "internal_errors": 0}
     ]
     cheap = by_model(with_dead)[CHEAP]
     assert (cheap.runs, cheap.errors, cheap.checked, cheap.passed) == (3, 1, 3, 2)
@@ -387,7 +387,7 @@ def test_missing_and_ungraded_trials_are_reported() -> None:
     assert [m.model for m in s.ranking] == [CHEAP]
     assert by_model(s)[CHEAP].quality.value == pytest.approx(1.0)  # the ungraded trial is left out
     assert [u.model_dump() for u in s.unranked] == [
-        {"model": STRONG, "reason": "no trial ran", "errors": 0}
+        {"model": STRONG, "reason": "no trial ran", "errors": 0, "internal_errors": 0}
     ]
     assert any("2 of 4 planned trials are missing" in n for n in s.notes)
     assert any("1 of 2 trials had neither a check nor a judge" in n for n in s.notes)

@@ -119,7 +119,9 @@ async def test_a_down_endpoint_is_unranked_and_changes_no_other_grade(
     assert summary.recommendation.best_local is None  # a dead local server is no "best local"
     assert any(f"--retry-errors {out.run_id}" in n for n in summary.notes)
     assert summary.ranking_public()[0]["errors"] == 0
-    assert summary.unranked_public() == [{"model": DOWN, "reason": down.reason, "errors": 4}]
+    assert summary.unranked_public() == [
+        {"model": DOWN, "reason": down.reason, "errors": 4, "internal_errors": 0}
+    ]
 
     # The same trials graded in a field without the down model: every grade is the same.
     spec = summary.spec.model_copy(update={"models": ranked})

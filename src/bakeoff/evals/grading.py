@@ -70,6 +70,7 @@ from bakeoff.evals.records import (
     PairVerdict,
     PairwiseTest,
     UnrankedModel,
+    error_kind,
 )
 from bakeoff.evals.rows import Trial
 from bakeoff.types import Usage, total_cost
@@ -243,6 +244,7 @@ def summarize(
         judging=judging,
         categories=categories,
         missing=missing,
+        internal_errors=_internal(records),
         resolution=resolution(tests, compared, spec.repeats),
         notes=notes,
         compared_tasks=list(cov.compared),
@@ -287,7 +289,14 @@ def _valid(records: Sequence[Trial]) -> list[Trial]:
 def _unranked(model: str, records: Sequence[Trial]) -> UnrankedModel:
     reasons = Counter(r.reason for r in records if r.reason)
     reason = reasons.most_common(1)[0][0] if reasons else "no trial ran"
-    return UnrankedModel(model=model, reason=reason, errors=len(records))
+    return UnrankedModel(
+        model=model, reason=reason, errors=len(records), internal_errors=_internal(records)
+    )
+
+
+def _internal(records: Sequence[Trial]) -> int:
+    """Trials that bakeoff's own bugs ended (`error_kind`): counted apart, to be reported."""
+    return sum(1 for r in records if error_kind(r) == "internal")
 
 
 def _interval(task_values: Mapping[str, float], lo: float = 0.0, hi: float = 1.0) -> Interval:
@@ -355,6 +364,7 @@ def _model_summary(
         completed=sum(1 for r in valid if r.status in ("passed", "failed")),
         timeouts=sum(1 for r in valid if r.status == "timeout"),
         errors=len(records) - len(valid),
+        internal_errors=_internal(records),
         checked=len(checked),
         passed=passed,
         pass_rate=pass_rate,

@@ -1,7 +1,8 @@
 """Errors apart from results, in words and in the store: `outcome_notes` tells the reader of a
-report which trials were left out as infrastructure errors and the command that reruns them;
-`crashed_trial` records a trial that bakeoff itself failed to run as an `error`, so it is
-counted, shown and retried like any other. (The grades leave errors out in `grading`; the
+report which trials were left out as errors and the command that reruns them;
+`internal_errors_line` says how many of them bakeoff's own bugs caused, never hidden;
+`crashed_trial` records a trial that bakeoff itself failed to run as an `error` with the stop
+reason `internal`, so it is counted, shown and retried like any other. (The grades leave errors out in `grading`; the
 outcome of one trial is `records.trial_status`.) And the graded run itself: `build_outcome`
 grades what the store holds from its lean rows (`rows.TrialRow`), and the `BakeoffOutcome` it
 returns streams the full records from the store on demand (`iter_records`), so grading and
@@ -27,6 +28,7 @@ from bakeoff.evals.model_names import namer, relabel, relabel_trial
 from bakeoff.evals.records import BakeoffSummary, TrialRecord, TrialStatus
 from bakeoff.evals.rows import RowReader, TrialRow
 from bakeoff.evals.store import Store
+from bakeoff.redact import redact
 from bakeoff.types import AgentResult
 
 Outcome = TrialStatus | Literal["done", "no change"]
@@ -52,19 +54,39 @@ def refused_calls(result: AgentResult) -> int:
 
 def outcome_notes(summary: BakeoffSummary) -> list[str]:
     """Sentences for the report: the errors left out of a ranked model's numbers, and the
-    command that reruns every errored trial (the models not ranked have lines of their own)."""
+    command that reruns every errored trial (the models not ranked have lines of their own;
+    bakeoff's own bugs have `internal_errors_line`)."""
     notes = []
     for m in summary.ranking:
         if m.errors:
+            why = "infrastructure errors"
+            if m.internal_errors:
+                why += f", {m.internal_errors} of them bakeoff's own bugs"
             notes.append(
                 f"{m.model}: {m.errors} of {m.errors + m.runs} trials failed for reasons outside "
-                "the model (infrastructure errors) and are left out of its numbers."
+                f"the model ({why}) and are left out of its numbers."
             )
     if any(m.errors for m in summary.ranking) or any(u.errors for u in summary.unranked):
         notes.append(
             f"Rerun only the errored trials with: bakeoff run --retry-errors {summary.run_id}"
         )
     return notes
+
+
+def internal_errors_line(summary: BakeoffSummary) -> str | None:
+    """The line every report shows when bakeoff's own bugs ended trials (stop reason
+    `internal`): how many, whose, and what to do; None when none did."""
+    n = summary.internal_errors
+    if not n:
+        return None
+    models = [(m.model, m.internal_errors) for m in summary.ranking if m.internal_errors]
+    models += [(u.model, u.internal_errors) for u in summary.unranked if u.internal_errors]
+    whose = ", ".join(f"{model} {count}" for model, count in models)
+    return (
+        f"{n} internal error{'s' if n != 1 else ''} ({whose}): a bakeoff bug, not the models' "
+        "failure, left out of their numbers — please report it, with the trial's log (its "
+        f"error in `bakeoff report {summary.run_id} --json`, stop_reason internal)."
+    )
 
 
 def crashed_trial(
@@ -79,14 +101,20 @@ def crashed_trial(
     started_at: float,
     finished_at: float,
 ) -> TrialRecord:
-    """The record of a trial that raised instead of returning: an `error`, never a grade."""
+    """The record of a trial that raised instead of returning: an `error` with the stop reason
+    `internal` (a trial never raises unless bakeoff has a bug: `trial.run_trial`), never a
+    grade."""
+    detail = str(exc).splitlines()[0][:300] if str(exc).strip() else ""
     agent = AgentResult(
         ok=False,
         answer="",
         model=model,
         provider=model.partition(":")[0],
-        stop_reason="error",
-        error=f"bakeoff failed to run this trial: {type(exc).__name__}: {exc}",
+        stop_reason="internal",
+        error=redact(
+            f"internal error (a bakeoff bug): bakeoff failed to run this trial: "
+            f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+        ),
     )
     return TrialRecord(
         run_id=run_id,

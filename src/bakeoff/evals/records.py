@@ -136,7 +136,21 @@ def trial_status(agent: AgentResult, check: CheckResult | None) -> TrialStatus:
     return "failed" if check is not None and not check.passed else "passed"
 
 
-def error_kind(record: TrialRecord) -> ErrorKind | None:
+class _Stopped(Protocol):
+    @property
+    def stop_reason(self) -> StopReason: ...
+
+
+class _Ended(Protocol):
+    """A trial in either form (a full `TrialRecord` or the store's lean row)."""
+
+    @property
+    def status(self) -> TrialStatus: ...
+    @property
+    def agent(self) -> _Stopped: ...
+
+
+def error_kind(record: _Ended) -> ErrorKind | None:
     """For an `error` trial, what failed: bakeoff itself (`internal`) or the infrastructure;
     None for any other status."""
     if record.status != "error":
@@ -224,6 +238,7 @@ class ModelSummary(BaseModel):
     completed: int = 0  # agent runs that ended with an answer (not a limit or an error)
     timeouts: int = 0  # trials where the model ran out of its own time, turns or cost cap
     errors: int = 0  # infrastructure errors: not in `runs`, nor in any number below
+    internal_errors: int = 0  # of `errors`, those bakeoff's own bugs caused (`error_kind`)
     checked: int = 0  # runs graded by a deterministic check
     passed: int = 0
     # Means over tasks of each task's mean over repeats; intervals: continuity-corrected Wilson
@@ -358,6 +373,7 @@ class UnrankedModel(BaseModel):
     model: str
     reason: str  # the most common error, or why nothing ran
     errors: int = 0
+    internal_errors: int = 0  # of `errors`, those bakeoff's own bugs caused (`error_kind`)
 
 
 class PowerEstimate(BaseModel):
@@ -402,16 +418,19 @@ class BakeoffSummary(BaseModel):
     resolution: Resolution = Field(default_factory=Resolution)
     judges: list[JudgeSummary] = Field(default_factory=list)  # per judge; filled by the runner
     unsandboxed: int = 0  # trials whose contestant code ran without the OS sandbox
+    internal_errors: int = 0  # error trials bakeoff's own bugs caused, every model's: shown
     compared_tasks: list[str] = Field(default_factory=list)  # every graded model graded on each
     dropped_tasks: dict[str, str] = Field(default_factory=dict)  # task -> why not compared
     notes: list[str] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
-        """The verdict part of the `run --json` contract: ranking, unranked, and judges and
+        """The verdict part of the `run --json` contract: ranking, unranked, internal_errors
+        (trials bakeoff's own bugs ended: 0 unless there is one to report), and judges and
         unsandboxed when they apply."""
         out: dict[str, Any] = {
             "ranking": self.ranking_public(),
             "unranked": self.unranked_public(),
+            "internal_errors": self.internal_errors,
         }
         if self.judges:
             out["judges"] = [j.public() for j in self.judges]
@@ -439,6 +458,7 @@ class BakeoffSummary(BaseModel):
                 "solved": m.passed,
                 "checked": m.checked,
                 "errors": m.errors,
+                "internal_errors": m.internal_errors,
                 "timeouts": m.timeouts,
                 "incomplete": m.missing > 0,
                 "missing": m.missing,
@@ -450,5 +470,5 @@ class BakeoffSummary(BaseModel):
         ]
 
     def unranked_public(self) -> list[dict[str, Any]]:
-        """The `run --json` contract's `unranked`: model, reason, errors."""
+        """The `run --json` contract's `unranked`: model, reason, errors, internal_errors."""
         return [u.model_dump() for u in self.unranked]

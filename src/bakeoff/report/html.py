@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bakeoff.evals.outcomes import internal_errors_line
 from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
 from bakeoff.evals.rows import Trial
 from bakeoff.evals.runner import BakeoffOutcome
@@ -191,6 +192,8 @@ def _header(summary: BakeoffSummary, records: Sequence[Trial]) -> str:
                 f'<span class="unknown">{summary.missing} planned run(s) not in the store</span>',
             )
         )
+    if internal := internal_errors_line(summary):  # a bakeoff bug: in plain sight, never muted
+        rows.append(("Internal errors", f'<span class="unknown">{escape(internal)}</span>'))
     notes = "".join(f'<p class="muted">{escape(n)}</p>' for n in summary.notes)
     meta = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<header><h1>Bake-off {escape(summary.run_id)}</h1><dl class="meta">{meta}</dl>{notes}</header>'

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bakeoff.evals.grading import injected, letter_bands
-from bakeoff.evals.outcomes import refused_calls, trial_outcome
+from bakeoff.evals.outcomes import internal_errors_line, refused_calls, trial_outcome
 from bakeoff.evals.records import (
     BakeoffSummary,
     GradeWeights,
@@ -363,6 +363,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
         console.print(Text(TOKENS_LEGEND, style="dim"))
     for line in unranked_lines(summary):
         console.print(Text(line, style="red"))
+    if internal := internal_errors_line(summary):
+        console.print(Text(internal, style="bold red"))
     if any(m.same_family_judges for m in summary.ranking):
         console.print(
             "[yellow]†[/yellow] [dim]judged by a model of its own family; read its judge score with care[/dim]"
