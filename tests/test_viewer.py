@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -61,13 +62,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         (root / "bakeoff.toml").write_text("")
         mp.setenv("BAKEOFF_CONFIG", str(root / "bakeoff.toml"))
-        for models, run_id in (
-            (f"script:{good},script:{bad}", "run-one"),
-            (f"script:{good}", "run-two"),
+        for models, run_id, labels in (
+            (f"script:{good},script:{bad}", "run-one", ["--label", "team=<i>a&b</i>"]),
+            (f"script:{good}", "run-two", ["--label", "team=web"]),
         ):
             code = main(
                 ["run", str(_task(root, "hello-" + run_id)), "--models", models,
-                 "--store", str(db), "--run-id", run_id, "--json"]
+                 "--store", str(db), "--run-id", run_id, "--json", *labels]
             )  # fmt: skip
             assert code in (0, 1)
     return db
@@ -155,6 +156,22 @@ def test_the_list_filters_and_the_pages_escape_model_output(viewer: str) -> None
     assert "&lt;b&gt;wrote&lt;/b&gt; bye" in page and "<b>wrote</b>" not in page
     status, _, _ = get(f"{viewer}/runs/nope", cookie)
     assert status == 404
+
+
+def test_the_list_filters_by_label(viewer: str) -> None:
+    cookie = {"cookie": f"bakeoff_view={SECRET_TOKEN}"}
+    _, body, _ = get(f"{viewer}/?label={quote('team=<i>a&b</i>')}", cookie)
+    assert "run-one" in body and "run-two" not in body
+    assert "team=&lt;i&gt;a&amp;b&lt;/i&gt;" in body and "<i>a" not in body  # shown as text
+    _, body, _ = get(f"{viewer}/?label=team%3Dweb&model=good", cookie)
+    assert "run-two" in body and "run-one" not in body
+    _, body, _ = get(f"{viewer}/?label=team%3Dwe", cookie)  # a value matches exactly
+    assert "No run matches" in body
+    status, body, _ = get(f"{viewer}/?label={quote('bad key=<x>')}", cookie)
+    assert status == 200 and "No run matches" in body and "is not a plain name" in body
+    assert "<x>" not in body
+    _, body, _ = get(f"{viewer}/?status=finished", cookie)  # the statuses runs really have
+    assert "run-one" in body and "run-two" in body
 
 
 @pytest.mark.browser
