@@ -18,6 +18,7 @@ from bakeoff.models.scripted import ScriptedModel
 from bakeoff.protected import ProtectedPaths, scan
 from bakeoff.sandbox import sandbox_status
 from bakeoff.types import AgentResult
+from bakeoff.workspace import remove_tree
 
 pytestmark = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
@@ -167,4 +168,7 @@ def test_scan_walks_past_the_depth_python_paths_reach(tmp_path: Path) -> None:
         os.close(os.open(".envrc", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
     finally:
         os.close(fd)
-    assert list(scan(tmp_path).found) == ["/".join(["d"] * 1500 + [".envrc"])]
+    try:
+        assert list(scan(tmp_path).found) == ["/".join(["d"] * 1500 + [".envrc"])]
+    finally:
+        remove_tree(tmp_path / "d")  # pytest's own clean-up recurses

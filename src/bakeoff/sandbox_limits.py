@@ -24,6 +24,7 @@ import itertools
 import os
 import resource
 import signal
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,16 +241,59 @@ async def watch(
 
 
 def disk_used(root: Path) -> int:
-    """Bytes allocated under `root`, links not followed."""
-    total, stack = 0, [str(root)]
-    while stack:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                with contextlib.suppress(OSError):
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
+    """Bytes allocated under `root` (sparse files as what they use), links not followed,
+    however deep its folders nest: walked by descriptor, one folder down by name and back up
+    by `..` (a walk by path stops at the OS's path length, some 2,000 levels down), holding two
+    descriptors. A folder moved while it is walked (a step still running) ends the walk where
+    it is: going up must land on the folder it came from."""
+    total = 0
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        above: list[tuple[int, int]] = []  # (device, inode) of each folder on the way down
+        pending = [_folder_usage(fd)]
+        total += pending[-1][0]
+        while pending:
+            folders = pending[-1][1]
+            if folders:
+                try:
+                    child = os.open(folders.pop(), _WALK_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue
+                st = os.fstat(fd)
+                above.append((st.st_dev, st.st_ino))
+                os.close(fd)
+                fd = child
+                pending.append(_folder_usage(fd))
+                total += pending[-1][0]
+            else:
+                pending.pop()
+                if not above:
+                    break
+                parent = os.open("..", _WALK_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != above.pop():
+                    break
+    finally:
+        os.close(fd)
     return total
+
+
+_WALK_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _folder_usage(fd: int) -> tuple[int, list[str]]:
+    """Bytes the entries of folder `fd` use, and its subfolders' names."""
+    total, folders = 0, []
+    with contextlib.suppress(OSError), os.scandir(fd) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                total += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    folders.append(entry.name)
+    return total, folders
 
 
 def _user_processes() -> int:

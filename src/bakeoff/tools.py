@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bakeoff import command_guard, sandbox
+from bakeoff import command_guard, sandbox, sandbox_limits
 from bakeoff.errors import ToolError
 from bakeoff.redact import redact
 from bakeoff.types import ToolCall, ToolSpec
@@ -341,18 +341,8 @@ async def run_command(
 
 def workspace_bytes(root: Path) -> int:
     """Bytes allocated on disk under `root`, links not followed (sparse files count as
-    what they really use, not their apparent size)."""
-    total = 0
-    stack = [str(root)]
-    while stack:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                with contextlib.suppress(OSError):
-                    st = entry.stat(follow_symlinks=False)
-                    total += st.st_blocks * 512
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-    return total
+    what they really use, not their apparent size), however deep (`sandbox_limits.disk_used`)."""
+    return sandbox_limits.disk_used(root)
 
 
 CONTESTANT_DATA_ERRORS = (ValueError, OSError, ArithmeticError, RecursionError, MemoryError)

@@ -9,6 +9,7 @@ graded folder...) all fail, each scoring what a contestant that does nothing sco
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bakeoff.evals.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.protected import ProtectedPaths
 from bakeoff.sandbox import sandbox_status
+from bakeoff.workspace import remove_tree
 
 needs_sandbox = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
@@ -128,3 +130,47 @@ def test_bakeoff_run_takes_the_protected_table_from_its_config(
     assert main(args) == 0, capsys.readouterr().err
     [record] = Store(tmp_path / "r.sqlite").trials("cli-protected")
     assert "secrets/NOTES.md refused" in tool_outputs(record)
+
+
+# --- c) folders nested past Python's recursion ------------------------------------------
+
+NESTER = """\
+import os
+fd = os.open(".", os.O_RDONLY)
+for _ in range(1100):
+    os.mkdir("d", dir_fd=fd)
+    nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nxt
+"""
+
+
+@needs_sandbox
+async def test_a_check_whose_code_nests_1100_folders_is_graded_not_an_error(
+    tmp_path: Path,
+) -> None:
+    record = await trial(tmp_path, pytest_task(tmp_path), writes({"calc.py": NESTER + RIGHT}))
+    assert record.status == "passed", record.agent.error or record.check
+    assert record.check is not None and record.check.tests_passed == 2
+
+
+def test_workspace_bytes_counts_a_file_3000_folders_down(tmp_path: Path) -> None:
+    from bakeoff.tools import workspace_bytes
+
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:  # the absolute path is far past PATH_MAX
+        for _ in range(3000):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        folders_only = workspace_bytes(tmp_path)
+        out = os.open("big", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+        os.write(out, b"x" * 4 * 1024**2)
+        os.close(out)
+    finally:
+        os.close(fd)
+    try:
+        assert workspace_bytes(tmp_path) - folders_only >= 4 * 1024**2
+    finally:
+        remove_tree(tmp_path / "d")  # pytest's own clean-up recurses

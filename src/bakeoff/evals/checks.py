@@ -22,13 +22,14 @@ untouched fixture and passes once `solution/` is laid over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -45,6 +46,7 @@ from bakeoff.evals.task import (
 )
 from bakeoff.redact import redact
 from bakeoff.tools import MAX_WORKSPACE_BYTES
+from bakeoff.workspace import remove_tree
 
 OUTPUT_CAP_BYTES = 8 * 1024
 """How much of the check's combined stdout+stderr is kept: the last 8 KiB, where verdicts are."""
@@ -126,8 +128,7 @@ async def _run(
 ) -> tuple[CheckResult, verdict.PytestVerdict]:
     assert task.check is not None
     workspace = Path(os.path.realpath(workspace))
-    with tempfile.TemporaryDirectory(prefix="bakeoff-check-") as scratch_name:
-        scratch = Path(os.path.realpath(scratch_name))
+    async with _scratch("bakeoff-check-") as scratch:
         folder = scratch / "check"
         await asyncio.to_thread(build_check_folder, task, workspace, folder)
         setup = _CheckSetup(task, folder, scratch)
@@ -170,6 +171,17 @@ async def _run(
     return result, found
 
 
+@contextlib.asynccontextmanager
+async def _scratch(prefix: str) -> AsyncIterator[Path]:
+    """A fresh temporary folder, removed however deep the code a check ran nested folders in it
+    (`tempfile`'s clean-up recurses, and raises past some 1,000 levels)."""
+    made = Path(os.path.realpath(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        yield made
+    finally:
+        await asyncio.to_thread(remove_tree, made, ignore_errors=True)
+
+
 def run_check(task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None) -> CheckResult:
     """Blocking form of `arun_check`, for callers without an event loop."""
     return asyncio.run(arun_check(task, workspace, sandboxed=sandboxed))
@@ -207,8 +219,8 @@ async def trusted_test_ids(
 async def _collect_trusted(
     task: TaskSpec, sandboxed: bool | None, network: bool
 ) -> frozenset[str] | None:
-    with tempfile.TemporaryDirectory(prefix="bakeoff-trusted-") as scratch:
-        solved = prepare_workspace(task, Path(scratch) / "ws")
+    async with _scratch("bakeoff-trusted-") as scratch:
+        solved = prepare_workspace(task, scratch / "ws")
         await asyncio.to_thread(apply_solution, task, solved)
         result, found = await _run(task, solved, None, sandboxed=sandboxed, network=network)
     if not result.passed:
@@ -248,8 +260,8 @@ async def avalidate_task(task: TaskSpec) -> ValidationResult:
     problem = _solution_problem(task)
     if problem:
         return ValidationResult(task=task.name, ok=False, message=problem)
-    with tempfile.TemporaryDirectory(prefix="bakeoff-validate-") as scratch:
-        untouched = await acheck_fixture(task, Path(scratch) / "untouched")
+    async with _scratch("bakeoff-validate-") as scratch:
+        untouched = await acheck_fixture(task, scratch / "untouched")
         if untouched.passed:
             return ValidationResult(
                 task=task.name,
@@ -258,9 +270,7 @@ async def avalidate_task(task: TaskSpec) -> ValidationResult:
                 "task is done",
                 untouched=untouched,
             )
-        solved = await acheck_fixture(
-            task, Path(scratch) / "solved", lambda ws: apply_solution(task, ws)
-        )
+        solved = await acheck_fixture(task, scratch / "solved", lambda ws: apply_solution(task, ws))
     if not solved.passed:
         how = "timed out" if solved.timed_out else f"exit {solved.exit_code}"
         return ValidationResult(
