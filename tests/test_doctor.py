@@ -15,7 +15,8 @@ import pytest
 from models.wire_servers import Reply, WireServer, free_port, openai_said
 
 from bakeoff.cli import main
-from bakeoff.doctor import Finding, render
+from bakeoff.cli_doctor import render
+from bakeoff.doctor import Finding
 from bakeoff.sandbox import sandbox_status
 
 

@@ -9,14 +9,33 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.cli import EXIT_STATUS_HELP, ExitStatus, example_parser
+
+if TYPE_CHECKING:  # the checks (and what they import) load only when doctor runs
+    from bakeoff.doctor import Finding, Status
+
+MARKS: dict[Status, str] = {"ok": "✔", "failed": "✘", "warning": "!", "skipped": "–"}
+ASCII_MARKS: dict[Status, str] = {"ok": "ok", "failed": "FAIL", "warning": "warn", "skipped": "-"}
+
+
+def render(finding: Finding, *, ascii_only: bool = False) -> str:
+    """One line: mark, what was checked, what was found, and `→ fix` when there is one."""
+    if ascii_only:  # a terminal whose encoding has no ✔ (LANG=C on an old system)
+        mark, arrow = f"{ASCII_MARKS[finding.status]:<4}", "->"
+    else:
+        mark, arrow = MARKS[finding.status], "→"
+    # One line per check, whatever a server's message holds (a crash report's log lines).
+    said = " ".join(finding.detail.split())
+    if finding.fix:
+        said += f" {arrow} " + " ".join(finding.fix.split())
+    return f"{mark} {finding.subject:<26} {said}"
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
-    from bakeoff.doctor import CHECK_NAMES, diagnose, render
+    from bakeoff.doctor import CHECK_NAMES, diagnose
 
     config = load_config(args.config)
     checks = [c for c in args.only or CHECK_NAMES if c not in (args.skip or ())]
@@ -27,7 +46,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except (UnicodeEncodeError, LookupError):
         ascii_only = True
 
-    def show(finding: Any) -> None:
+    def show(finding: Finding) -> None:
         if not args.json:
             print(render(finding, ascii_only=ascii_only), flush=True)
 

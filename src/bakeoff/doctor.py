@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import shlex
@@ -161,21 +162,9 @@ async def _guarded(check: CheckName, subject: str, job: Awaitable[Finding]) -> F
     return replace(finding, duration_s=round(time.perf_counter() - started, 3))
 
 
-MARKS: dict[Status, str] = {"ok": "✔", "failed": "✘", "warning": "!", "skipped": "–"}
-ASCII_MARKS: dict[Status, str] = {"ok": "ok", "failed": "FAIL", "warning": "warn", "skipped": "-"}
-
-
-def render(finding: Finding, *, ascii_only: bool = False) -> str:
-    """One line: mark, what was checked, what was found, and `→ fix` when there is one."""
-    if ascii_only:  # a terminal whose encoding has no ✔ (LANG=C on an old system)
-        mark, arrow = f"{ASCII_MARKS[finding.status]:<4}", "->"
-    else:
-        mark, arrow = MARKS[finding.status], "→"
-    # One line per check, whatever a server's message holds (a crash report's log lines).
-    said = " ".join(finding.detail.split())
-    if finding.fix:
-        said += f" {arrow} " + " ".join(finding.fix.split())
-    return f"{mark} {finding.subject:<26} {said}"
+_SANDBOX = functools.partial(Finding, "sandbox", "sandbox")
+_STORE = functools.partial(Finding, "store", "store")
+_CHROMIUM = functools.partial(Finding, "chromium", "chromium", required=False)
 
 
 # --- the sandbox -------------------------------------------------------------------------------
@@ -185,7 +174,7 @@ async def _check_sandbox(timeout_s: float) -> Finding:
     status = await asyncio.to_thread(sandbox.sandbox_status)
     if not status.available:
         fix = "`make sandbox`, or your system's bubblewrap package" if status.bwrap is None else ""
-        return Finding("sandbox", "sandbox", "failed", status.reason, fix or USERNS_FIX)
+        return _SANDBOX("failed", status.reason, fix or USERNS_FIX)
     # A real step, as a check runs one: the Python that runs bakeoff, inside the sandbox.
     probe = "import sys; print('python', sys.version_info[0], 'in the sandbox')"
     with tempfile.TemporaryDirectory(prefix="bakeoff-doctor-") as scratch:
@@ -201,18 +190,16 @@ async def _check_sandbox(timeout_s: float) -> Finding:
             )
             output = sandbox.read_tail(step.output_path, 1000).strip()
         except (OSError, RuntimeError) as exc:
-            return Finding("sandbox", "sandbox", "failed", f"bubblewrap failed: {exc}", USERNS_FIX)
+            return _SANDBOX("failed", f"bubblewrap failed: {exc}", USERNS_FIX)
     if step.exit_code != 0:
         last = output.splitlines()[-1] if output else "no output"
-        return Finding(
-            "sandbox",
-            "sandbox",
+        return _SANDBOX(
             "failed",
             f"bubblewrap starts, but {sys.executable} does not run inside it "
             f"(exit {step.exit_code}: {last[:200]})",
             "checks cannot run sandboxed here: report it with `bakeoff doctor --json`",
         )
-    return Finding("sandbox", "sandbox", "ok", f"bubblewrap works ({status.bwrap})")
+    return _SANDBOX("ok", f"bubblewrap works ({status.bwrap})")
 
 
 # --- models ------------------------------------------------------------------------------------
@@ -399,7 +386,7 @@ def _check_store(path: Path) -> Finding:
         return _store_finding(path)
     except OSError as exc:  # a name too long, a folder this user may not enter...
         why = exc.strerror or str(exc)
-        return Finding("store", "store", "failed", f"{path}: {why}", "pass --store FILE")
+        return _STORE("failed", f"{path}: {why}", "pass --store FILE")
 
 
 def _store_finding(path: Path) -> Finding:
@@ -411,26 +398,20 @@ def _store_finding(path: Path) -> Finding:
             finally:
                 store.close()
         except (BakeoffError, sqlite3.Error, OSError) as exc:
-            return Finding(
-                "store",
-                "store",
+            return _STORE(
                 "failed",
                 f"{path} cannot be used: {exc}",
                 f"move it aside (`mv {path} {path}.bak`), or pass --store FILE",
             )
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-            return Finding(
-                "store", "store", "failed", f"{path} is read-only", "pass --store FILE elsewhere"
-            )
-        return Finding("store", "store", "ok", f"{path}: {runs} runs, writable")
+            return _STORE("failed", f"{path} is read-only", "pass --store FILE elsewhere")
+        return _STORE("ok", f"{path}: {runs} runs, writable")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-        return Finding("store", "store", "ok", f"{path} will be created by the first run")
-    return Finding(
-        "store",
-        "store",
+        return _STORE("ok", f"{path} will be created by the first run")
+    return _STORE(
         "failed",
         f"cannot create {path}: {folder} is not a writable folder",
         "pass --store FILE in a writable folder, or set BAKEOFF_STORE",
@@ -440,12 +421,9 @@ def _store_finding(path: Path) -> Finding:
 async def _check_chromium() -> Finding:
     found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
     if found is None:
-        return Finding(
-            "chromium",
-            "chromium",
+        return _CHROMIUM(
             "skipped",
             "not found (optional: only the HTML report's browser tests use it)",
             "`make browser`",
-            required=False,
         )
-    return Finding("chromium", "chromium", "ok", found, required=False)
+    return _CHROMIUM("ok", found)
