@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from models.wire_servers import Reply, WireServer, free_port, openai_said
+from models.wire_servers import Reply, WireServer, error_reply, free_port, openai_said
 
 from bakeoff.cli import main
 from bakeoff.cli_doctor import render
@@ -85,6 +85,23 @@ def test_every_usable_provider_is_checked_and_the_rest_skipped_with_how_to_enabl
     assert found["openai"].startswith("–") and "OPENAI_API_KEY" in found["openai"]
     assert code == 0  # nothing the user set up failed
     assert len(good.requests) == 1
+
+
+def test_a_model_the_server_does_not_serve_fails_only_when_the_user_chose_it(
+    isolated_config: Path, good: WireServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ollama at our server: doctor picks a built-in model of it, which this server lacks.
+    isolated_config.write_text(
+        f'[providers.ollama]\nbase_url = "{good.url}/v1"\n'
+        f'[providers.mine]\nbase_url = "{good.url}/v1"\n[aliases]\nmy-model = "mine:m"\n'
+    )
+    good.add(*[error_reply(404, "model not found")] * 2)
+    code = main(["doctor", "--only", "providers"])
+    found = lines_of(capsys.readouterr().out)
+    [picked] = [line for subject, line in found.items() if subject.startswith("ollama:")]
+    assert picked.startswith("!") and "404" in picked and "--models ollama:MODEL" in picked
+    assert found["mine:m"].startswith("✘")  # the user's own alias: a real failure
+    assert code == 1
 
 
 def test_a_provider_that_never_answers_fails_within_the_timeout(

@@ -241,7 +241,7 @@ async def _check_provider(
         return Finding(
             "providers", name, "skipped", f"no server at {provider.base_url}", fix, False
         )
-    model_id = _model_of(name, config)
+    model_id, users = _model_of(name, config)
     if model_id is None:
         return Finding(
             "providers",
@@ -251,16 +251,16 @@ async def _check_provider(
             f"bakeoff doctor --models {name}:MODEL, or add an alias for one in bakeoff.toml",
             False,
         )
-    return await _check_chat(model_id, config, timeout_s or QUICK_TIMEOUT_S, chosen=False)
+    return await _check_chat(model_id, config, timeout_s or QUICK_TIMEOUT_S, chosen=users)
 
 
-def _model_of(provider: str, config: BakeoffConfig) -> str | None:
-    """The model a provider is checked with: the user's first alias or priced model of it,
-    else the cheapest built-in alias that answers without thinking first (a thinking model
-    may spend its one token thinking)."""
+def _model_of(provider: str, config: BakeoffConfig) -> tuple[str | None, bool]:
+    """The model a provider is checked with, and whether the user chose it: the first of
+    their aliases or priced models of it, else the cheapest built-in alias that answers
+    without thinking first (a thinking model may spend its one token thinking)."""
     for model_id in [*config.aliases.values(), *config.prices]:
         if model_id.partition(":")[0] == provider:
-            return model_id
+            return model_id, True
     builtin = [m for m in BUILTIN_ALIASES.values() if m.partition(":")[0] == provider]
 
     def cheapest(model_id: str) -> tuple[bool, float]:
@@ -268,7 +268,7 @@ def _model_of(provider: str, config: BakeoffConfig) -> str | None:
         price = price_for(provider, name, config)
         return is_reasoning_model(name), price.output if price is not None else float("inf")
 
-    return min(builtin, key=cheapest, default=None)
+    return min(builtin, key=cheapest, default=None), False
 
 
 async def _listening(base_url: str, timeout_s: float = 0.5) -> bool:
@@ -288,8 +288,8 @@ async def _listening(base_url: str, timeout_s: float = 0.5) -> bool:
 async def _check_chat(
     model_id: str, config: BakeoffConfig, timeout_s: float, *, chosen: bool
 ) -> Finding:
-    """One one-token chat request to `model_id`. A 404 on a model doctor chose itself is a
-    warning: the server answered, it just does not serve that model."""
+    """One one-token chat request to `model_id`. A 404 on a model the user did not choose
+    (a built-in alias doctor picked) is a warning: the server answered, and only lacks it."""
     try:
         model_id = resolve_model_id(model_id, config)
         model = resolve_model(model_id, config)
