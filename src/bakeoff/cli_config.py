@@ -133,7 +133,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     settings = standing_settings(args, config)
-    file = str(config.source) if config.source is not None else None
+    file = str(config.source.absolute()) if config.source is not None else None
     if args.json:
         public = {n: {"value": s.value, "source": s.source} for n, s in settings.items()}
         sys.stdout.write(json.dumps({"config_file": file, "settings": public}, indent=2) + "\n")
@@ -141,10 +141,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     where = file or "none found (`bakeoff init config` writes ./bakeoff.toml)"
     print(f"config file: {where}")
     print("bakeoff run uses (a flag wins, then [defaults] in the config file, then built in):")
+    shown = {name: _shown(name, s.value) for name, s in settings.items()}
+    width = min(48, max(len(v) for v in shown.values()))
     for name, s in settings.items():
-        source = s.source.replace("config", file or "config")
-        value = _shown(name, s.value)
-        print(f"  {name:<15} {value:<36} {source}")
+        source = s.source.replace("config", file or "config").replace("+", " + ")
+        print(f"  {name:<15} {shown[name]:<{width}}  {source}")
     return 0
 
 
