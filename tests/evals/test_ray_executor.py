@@ -89,6 +89,9 @@ async def test_ray_matches_local_and_resumes(
     remote = await run_bakeoff(models, tasks, store=store, executor="ray", run_id="r1")
     assert comparable(remote.records) == comparable(local.records)
     assert [m.model for m in remote.summary.ranking] == [m.model for m in local.summary.ranking]
+    right = store.get_spec("r1").models[0]
+    kept = store.trial_changes("r1", "t0", right, 0).files  # sent back for `bakeoff apply`
+    assert [(f.path, f.content) for f in kept] == [("out.txt", b"ok")]
 
     # A crash mid-way, as the store sees it: two finished trials are missing.
     with sqlite3.connect(tmp_path / "ray.sqlite") as con:

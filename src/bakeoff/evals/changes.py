@@ -16,6 +16,7 @@ I/O."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -93,6 +94,15 @@ class TrialWithChanges(TrialRecord):
         return TrialRecord.model_construct(**fields), self.changes
 
 
+def trial_from_json(text: str | bytes) -> TrialRecord:
+    """A trial's record sent as JSON (the Ray executor's workers), its changes kept when it
+    carries them."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("changes") is not None:
+        return TrialWithChanges.model_validate(data)
+    return TrialRecord.model_validate(data)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -141,6 +151,8 @@ def _not_kept(path: str, old: bytes | Unread | None, new: bytes | Unread | None)
         return "the workspace held more files than a snapshot reads"
     if _shown(path) != path:
         return "its name is not plain UTF-8 text"
+    if secret_in(path.encode("utf-8")):
+        return "its name holds a secret from the environment (an API key): not kept"
     if isinstance(old, Unread):
         return f"the fixture's entry here was not read ({old.note})"
     if isinstance(new, Unread):

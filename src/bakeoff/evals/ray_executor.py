@@ -26,6 +26,7 @@ from typing import Any
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
+from bakeoff.evals.changes import trial_from_json
 from bakeoff.evals.records import BakeoffSpec, TrialRecord
 from bakeoff.evals.scheduler import Dispatch, Scheduler, TrialJob, close_models
 from bakeoff.evals.task import TaskSpec, load_task
@@ -237,7 +238,7 @@ class RayExecutor:
             ticket,
             queued_s,
         )
-        return TrialRecord.model_validate_json(await ref)
+        return trial_from_json(await ref)  # with the files it changed (evals/changes.py)
 
     async def retire(self, model_id: str) -> None:
         if model_id not in self._judges:  # a judge still judges other models' trials
