@@ -160,8 +160,8 @@ class LocalConfig(BaseModel):
 
 
 class DefaultsConfig(BaseModel):
-    """`[defaults]`: what `bakeoff run` (and `demo`, but for its models) uses for a flag that is
-    not given; a flag always wins. A field left out means the built-in default. `bakeoff config`
+    """`[defaults]`: what `bakeoff run` (and `demo`, but for its own models and limits) uses for
+    a flag that is not given; a flag always wins. A field left out means the built-in default. `bakeoff config`
     shows every setting and where it came from."""
 
     # strict: `repeats = "3"` or `allow_commands = 1` is a mistake to name, not to coerce

@@ -189,12 +189,12 @@ class Store:
         labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, object]]:
         """Every run, newest first: run_id, created_at, status, done (stored trials), planned,
-        tasks, models (as shown), labels (`BakeoffSpec.tags`). What cannot be read is None and
-        the run's `damaged` says why — a damaged trials table, a rotted spec — so the rest is
-        still listed. Filters, all optional and all applied: `status` exactly, created at or
-        after `since` (a timestamp), a model whose id or shown name contains `model`, and
-        every label of `labels` with its exact value (a run whose spec cannot be read matches
-        neither of the last two)."""
+        tasks, models (as shown), model_ids (as stored), labels (`BakeoffSpec.tags`). What
+        cannot be read is None and the run's `damaged` says why — a damaged trials table, a
+        rotted spec — so the rest is still listed. Filters, all optional and all applied:
+        `status` exactly, created at or after `since` (a timestamp), a model whose id or shown
+        name contains `model` (any case), and every label of `labels` with its exact value (a
+        run whose spec cannot be read matches neither of the last two)."""
         conditions = (("r.status = ?", status), ("r.created_at >= ?", since))
         given = [(cond, value) for cond, value in conditions if value is not None]
         where = f"WHERE {' AND '.join(c for c, _ in given)} " if given else ""
