@@ -161,8 +161,8 @@ class LocalConfig(BaseModel):
 
 class DefaultsConfig(BaseModel):
     """`[defaults]`: what `bakeoff run` (and `demo`, but for its own models and limits) uses for
-    a flag that is not given; a flag always wins. A field left out means the built-in default. `bakeoff config`
-    shows every setting and where it came from."""
+    a flag that is not given; a flag always wins. A field left out means the built-in default.
+    `bakeoff config` shows every setting and where it came from."""
 
     # strict: `repeats = "3"` or `allow_commands = 1` is a mistake to name, not to coerce
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, strict=True)
