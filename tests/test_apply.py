@@ -154,7 +154,11 @@ def test_a_conflict_is_refused_and_force_writes_over_it(
     captured = capsys.readouterr()
     assert "CONFLICT: changed since the run" in captured.out
     err = captured.err.strip()
-    assert len(err.splitlines()) == 1 and "2 files in" in err and "--force" in err
+    assert (
+        len(err.splitlines()) == 1
+        and "changed since the run (2 files), nothing written" in err
+        and "--force" in err
+    )
     assert (target / "calc.py").read_text() == BUGGY + "# mine\n"
     assert (target / "NOTES.md").read_text() == "my notes\n"
 

@@ -47,7 +47,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return 0
     seeded = seed_folder(Path(target), chosen.task_path / "files")
     if seeded:
-        print(f"{target} was empty: copied the task's {seeded} fixture files into it first")
+        print(f"{target} was empty: copied the task's fixture ({_files(seeded)}) into it first")
     plan = plan_apply(changes, Path(target), config.protected)
     for line in summary_lines(plan):
         print(line)
@@ -59,8 +59,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         )
     if plan.conflicts and not args.force:
         raise UserError(
-            f"{_files(len(plan.conflicts))} in {target} differ from what the trial started from, "
-            "nothing written: "
+            f"{target} changed since the run ({_files(len(plan.conflicts))}), nothing written: "
             + "; ".join(f"{f.shown} ({f.conflict})" for f in plan.conflicts)
             + " (--force writes over them)"
         )
