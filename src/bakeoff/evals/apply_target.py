@@ -1,7 +1,9 @@
-"""Writing a trial's kept changes (`evals/changes.py`) into a folder of the user's: `plan_apply`
-reads the folder and says, for every file, what would change (lines added and removed), whether
-the folder still holds the bytes the trial started from (else a conflict: the user changed it
-since the run), and whether the file may be written at all; `write_plan` then writes it.
+"""Writing a trial's kept changes (`evals/changes.py`) into a folder of the user's: `choose_trial`
+picks the trial (the top-ranked model's best, or the one asked for), `seed_folder` gives a new
+or empty folder the task's fixture first, `plan_apply` reads the folder and says, for every
+file, what would change (lines added and removed), whether the folder still holds the bytes the
+trial started from (else a conflict: the user changed it since the run), and whether the file
+may be written at all; `write_plan` then writes it.
 
 The changes are a contestant's output read back from a store, so every path is an adversary's:
 it must be a plain relative path (no `..`, `.`, empty or absolute part, no NUL), must not be a
