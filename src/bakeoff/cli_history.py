@@ -127,7 +127,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     else:
         print_summary(outcome.summary)
-        console.print(f"\nReport: {html}")
+        console.print(f"\nReport: {html}", markup=False)
     return exit_status(outcome.summary, args.fail_under)
 
 

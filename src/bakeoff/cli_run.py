@@ -111,6 +111,7 @@ def _run(
                     executor=args.executor,
                     ray_address=args.ray_address,
                     tags=args.tags,
+                    until_decided=_until_decided(args),
                 )
             )
     except KeyboardInterrupt:
@@ -142,7 +143,7 @@ def _run(
         if adhoc:  # only prompt tasks are shown side by side: read just their records
             print_answers(list(outcome.iter_records(tasks=adhoc)))
         print_summary(outcome.summary)
-        console.print(f"\nReport: {html}\nRun id: {outcome.run_id}")
+        console.print(f"\nReport: {html}\nRun id: {outcome.run_id}", markup=False)
     return exit_status(outcome.summary, args.fail_under)
 
 
@@ -168,6 +169,26 @@ def _dry_run(
     )
     print("\n".join(lines))
     return 0
+
+
+def _until_decided(args: argparse.Namespace) -> Any:
+    """`--until-decided [--max-repeats N] [--min-gap G]` as the spec's `UntilDecided`."""
+    from bakeoff.evals.records import UntilDecided
+
+    if not getattr(args, "until_decided", False):
+        return None
+    return UntilDecided(max_repeats=args.max_repeats, min_gap=args.min_gap)
+
+
+def _gap(text: str) -> float:
+    """argparse type: a quality gap, more than 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a gap from 0 (excluded) to 1")
+    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -237,6 +258,7 @@ def add_commands(sub: Any) -> None:
     from bakeoff.cli_flags import (
         add_limit_flags,
         add_sandbox_flags,
+        count,
         fixture_folder,
         run_id,
         run_ref,
@@ -297,6 +319,29 @@ def add_commands(sub: Any) -> None:
                 metavar="RUN_ID",
                 help="rerun only the trials of RUN_ID (or `latest`) that ended in an error (auth, "
                 "unreachable, 5xx...), replacing their records, and print the table again",
+            )
+            p.add_argument(
+                "--until-decided",
+                action="store_true",
+                help="after the planned repeats, add one repeat at a time to the models of "
+                "undecided pairs until every pair is decided (beats, or no difference of "
+                "--min-gap) or --max-repeats or --max-cost is reached; the sequential test "
+                "keeps false 'beats' at 5%% over all looks (README: Until decided)",
+            )
+            p.add_argument(
+                "--max-repeats",
+                type=count(1, 100),
+                default=5,
+                metavar="N",
+                help="with --until-decided: extra repeats at most (default 5)",
+            )
+            p.add_argument(
+                "--min-gap",
+                type=_gap,
+                default=0.1,
+                metavar="G",
+                help="with --until-decided: quality gaps below G count as no difference "
+                "(default 0.1)",
             )
         else:
             p.add_argument(

@@ -6,13 +6,16 @@ transport security checks, so a web page that rebinds its DNS name to 127.0.0.1 
 every request must carry `Authorization: Bearer TOKEN`, else 401 — loopback included, since a
 contestant's command given the network reaches the host's loopback too. The token is read from
 `--token-env`'s variable, or else from `token_file()` (0600, in a 0700 folder), made there and
-printed once on first use; `bakeoff init claude --http` makes Claude Code send it."""
+printed once on first use; `bakeoff init claude --http` makes Claude Code send it. The port is
+bound before the server says it is up, so a port in use is one line and nothing else."""
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
 import secrets
+import socket
 import stat
 import sys
 from dataclasses import dataclass
@@ -192,12 +195,27 @@ def http_app(server: MCPServer, options: HttpOptions) -> ASGIApp:
     return BearerTokenMiddleware(app, options.token)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host`:`port`; a port in use (or an address this machine does not
+    have) is a one-line UserError, raised before anything says the server is up."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise UserError(
+            f"--http {url_host(host)}:{port}: port {port} on {host} {why}; stop what holds it "
+            "or pick another port"
+        ) from None
+
+
 def serve_http(server: MCPServer, options: HttpOptions, *, token_from: str | None) -> None:
-    """Serve until interrupted. Says where on stderr, with the token itself only when it was
-    just made (`token_from` None), else where it is kept."""
+    """Serve until interrupted. Binds first (`listen`), then says where on stderr, with the
+    token itself only when it was just made (`token_from` None), else where it is kept."""
     import anyio
     import uvicorn
 
+    sock = listen(options.host, options.port)
     print(f"bakeoff MCP server on {options.url}", file=sys.stderr)
     shown = options.token if token_from is None else token_from
     print(
@@ -208,4 +226,5 @@ def serve_http(server: MCPServer, options: HttpOptions, *, token_from: str | Non
     config = uvicorn.Config(
         http_app(server, options), host=options.host, port=options.port, log_level="warning"
     )
-    anyio.run(uvicorn.Server(config).serve)
+    with sock:
+        anyio.run(uvicorn.Server(config).serve, [sock])

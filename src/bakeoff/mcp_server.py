@@ -441,13 +441,11 @@ def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) 
 
 
 def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:
-    from rich.console import Console
-
-    from bakeoff.report.terminal import print_summary
+    from bakeoff.report.terminal import make_console, print_summary
 
     buffer = io.StringIO()
     # A private console: the shared one writes to stdout, which in stdio mode is not ours.
-    print_summary(outcome.summary, Console(file=buffer, width=140, color_system=None))
+    print_summary(outcome.summary, make_console(file=buffer, width=140, color_system=None))
     lines = [buffer.getvalue().rstrip(), "", f"run id: {outcome.run_id}"]
     # Absolute: the client may not share the server's working directory.
     report = None if outcome.report_html is None else Path(outcome.report_html).resolve()

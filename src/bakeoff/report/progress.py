@@ -24,7 +24,7 @@ from rich.text import Text
 from bakeoff.evals.records import TrialRecord
 from bakeoff.evals.runner import Observer
 from bakeoff.redact import redact
-from bakeoff.report.terminal import fmt_cost, fmt_seconds
+from bakeoff.report.terminal import fmt_cost, fmt_seconds, make_console
 from bakeoff.report.tokens import fmt_total
 from bakeoff.types import AgentResult, Usage
 
@@ -46,7 +46,7 @@ class LiveBoard(Observer):
     """An Observer that draws itself; use as a context manager around the run."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.rows: dict[str, dict[str, Any]] = {}
         self.running: dict[tuple[str, str, int], _Running] = {}
         self.bar = Progress(
@@ -232,5 +232,5 @@ class AgentProgress:
 
 def progress_observer(console: Console | None = None) -> LiveBoard | TrialLines:
     """The live board when stderr is a terminal, else one line per finished trial."""
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     return LiveBoard(console) if console.is_terminal else TrialLines()

@@ -38,7 +38,7 @@ def print_answers(records: Sequence[TrialRecord], console: Console = console) ->
     and cost, side by side — what there is to compare when no check or judge grades."""
     adhoc = sorted({r.task for r in records if r.category == "ad-hoc"})
     for task in adhoc:
-        table = Table(title=f"Answers — {task}", box=box.SIMPLE_HEAD, show_edge=False)
+        table = Table(title=Text(f"Answers — {task}"), box=box.SIMPLE_HEAD, show_edge=False)
         for col in ("model", "answer", "files changed", "time", "tokens in/out", "cost"):
             table.add_column(col, overflow="fold", ratio=3 if col == "answer" else None)
         rows = sorted((redact_model(r) for r in records if r.task == task), key=lambda r: r.model)

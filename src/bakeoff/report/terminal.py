@@ -1,8 +1,10 @@
 """Terminal output with rich: one agent run, the model list, and (for bake-offs) the
 comparison table. Everything goes to stdout through one Console so `--json` modes stay clean.
 Text from a run (answers, errors, names) is model output: it passes through the redaction filter
-(`bakeoff.redact`) and is printed as plain text, never read as rich markup. Token counts go through
-`bakeoff.report.tokens`: a count a server did not report is never shown as 0."""
+(`bakeoff.redact`) and is printed as plain text (`Text`, or escaped), never read as rich markup,
+and no console reads emoji codes (`make_console`): `ollama:ok:latest` prints as typed. Token
+counts go through `bakeoff.report.tokens`: a count a server did not report is never shown as 0.
+The comparison table fits 80 columns: names and notes wrap, numbers never do."""
 
 from __future__ import annotations
 
@@ -49,7 +51,15 @@ def _piped_width() -> int:
     return int(columns) if columns.isdigit() and int(columns) > 0 else 120
 
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else _piped_width())
+def make_console(**options: Any) -> Console:
+    """A Console for bakeoff's output (`options` as rich's): no emoji codes and no highlighting,
+    since model ids and answers hold `:ok:` or `:free:` (`ollama:ok:latest`) that Rich would
+    otherwise print as emoji. User strings still go in as `Text` or escaped: markup stays on
+    for our own styles."""
+    return Console(emoji=False, highlight=False, **options)
+
+
+console = make_console(width=None if sys.stdout.isatty() else _piped_width())
 
 
 def fmt_cost(cost: float | None) -> str:
@@ -116,7 +126,7 @@ def print_models(infos: Sequence[Any]) -> None:
         if not i.usable:
             n = reasons.setdefault(str(i.why_not), len(reasons) + 1)
             usable = Text.assemble(("no", "yellow"), f" [{n}]")
-        table.add_row(Text(i.id), ", ".join(i.aliases), price_text, usable)
+        table.add_row(Text(i.id), Text(", ".join(i.aliases)), price_text, usable)
     console.print(table)
     for why, n in reasons.items():
         console.print(Text(f"[{n}] {why}"))
@@ -317,7 +327,8 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     columns += [("tokens in/out", "right")] if wide else []
     columns += [("cost", "right")] + ([("$/solved", "right")] if wide else []) + [("grade", "left")]
     for col, justify in columns:
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        # Numbers never wrap (a folded "$0.02|46" misleads): names and notes take the squeeze.
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=justify == "right")  # type: ignore[arg-type]
     ranked = any(m.quality.value is not None for m in summary.ranking)
     for rank, m in enumerate(summary.ranking, 1):
         name = Text(m.model, style="bold")
@@ -380,29 +391,29 @@ def print_summary(summary: BakeoffSummary, console: Console = console) -> None:
     console.print("[bold]Recommendation[/bold]")
     for label, text in recommendation_lines(summary):
         console.print(
-            f"  {label}: [bold]{esc(text)}[/bold]"
+            Text.assemble(f"  {label}: ", (text, "bold"))
             if label != "Note"
-            else f"  [dim]{esc(text)}[/dim]"
+            else Text(f"  {text}", style="dim")
         )
     for matrix in matrices(summary):
         console.print(Text(f"Paired tests — {matrix_caption(matrix)}", style="bold"))
         console.print(matrix_table(matrix))
     judging = judging_line(summary.judging)
     if judging:
-        console.print(esc(judging))
+        console.print(Text(judging))
     for line in judge_lines(summary.judges):
         console.print(Text(line, style="yellow" if "UNCOUNTED" in line else ""))
     for judge, contestants in summary.judging.same_family.items():
         console.print(
-            f"[yellow]{esc(judge)} judged its own family: {esc(', '.join(contestants))}[/yellow]"
+            Text(f"{judge} judged its own family: {', '.join(contestants)}", style="yellow")
         )
     if summary.missing:
         console.print(
             f"[yellow]{summary.missing} planned run(s) missing (interrupted or over budget); resume to finish them[/yellow]"
         )
     for note in summary.notes:
-        console.print(f"[dim]{esc(note)}[/dim]")
-    console.print(f"[dim]{esc(weights_line(summary.spec.weights))}[/dim]")
+        console.print(Text(note, style="dim"))
+    console.print(Text(weights_line(summary.spec.weights), style="dim"))
     console.print(Text(bands_line(summary.spec.weights), style="dim"))
 
 
