@@ -380,3 +380,34 @@ def test_the_redactor_is_rebuilt_only_when_the_environment_changes(
     assert redact(os.environ["CACHE_TEST_TOKEN"]) == REDACTED
     register_secret_env("CACHE_TEST_ODD")
     assert current() is not third
+
+
+def test_a_key_with_its_slashes_json_escaped_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-a/b+" + secrets.token_hex(12)
+    monkeypatch.setenv("SLASHY_API_KEY", key)
+    escaped = key.replace("/", "\\/")  # how PHP's json_encode and some servers write '/'
+    assert redact(f'{{"k": "{escaped}"}}') == f'{{"k": "{REDACTED}"}}'
+
+
+def test_a_key_in_a_file_name_never_reaches_the_kept_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files named after a key (in two forms, so both stand-ins read `[redacted].txt`) are kept
+    as notes under distinct redacted names: the changes table keys on the name."""
+    from bakeoff.evals.changes import changes_between
+    from bakeoff.evals.diff import Snapshot
+
+    key = "sk-test-" + secrets.token_hex(16)
+    monkeypatch.setenv("NAMED_API_KEY", key)
+    after: Snapshot = {
+        f"{key}.txt": b"x",
+        f"{key.encode().hex()}.txt": b"y",
+        f"{REDACTED}.txt": b"a plain file already named so",
+    }
+    files = changes_between({}, after).files
+    names = [f.path for f in files]
+    assert len(set(names)) == 3, names
+    assert not any(key in n or key.encode().hex() in n for n in names), names
+    kept = {f.path: f for f in files}
+    assert kept[f"{REDACTED}.txt"].content == b"a plain file already named so"
+    assert all(f.content is None and f.not_kept for n, f in kept.items() if "(" in n)

@@ -7,9 +7,9 @@ import is still caught; the environment is compared with the one the search stri
 from (a dictionary comparison, no decoding), and they are rebuilt only when it changed.
 
 Each value is also caught in the forms a contestant or a server can echo it back in (`forms`):
-JSON-escaped, `\\u`-escaped, URL-encoded, HTML-escaped, hex (either case), base64 (standard
-and URL-safe, at each of the three byte alignments it can sit at inside a longer encoded text)
-and reversed. Redaction works on assembled text: a reply streamed in chunks is redacted as the
+JSON-escaped (`/` as `\\/` too), `\\u`-escaped, URL-encoded, HTML-escaped, hex (either case),
+base64 (standard and URL-safe, at each of the three byte alignments it can sit at inside a
+longer encoded text) and reversed. Redaction works on assembled text: a reply streamed in chunks is redacted as the
 whole message the transcript holds, never chunk by chunk. A model's strings are also made
 storable: a lone surrogate (bytes no UTF-8 output can hold) becomes U+FFFD.
 
@@ -82,15 +82,16 @@ def secret_values(environ: Mapping[str, str] | None = None) -> frozenset[str]:
 
 
 def forms(value: str) -> set[str]:
-    """`value` as it may appear in text: raw, inside a JSON string (ASCII-escaped or not) or
-    with every character `\\u`-escaped, URL-encoded, each of those HTML-escaped; its UTF-8
-    bytes in hex (lower and upper case) and in base64 (standard and URL-safe: the characters
-    that depend on its bytes alone, for each of the 3 offsets it can have in a longer encoded
-    text); and reversed."""
+    """`value` as it may appear in text: raw, inside a JSON string (ASCII-escaped or not, `/`
+    escaped or not) or with every character `\\u`-escaped, URL-encoded, each of those
+    HTML-escaped; its UTF-8 bytes in hex (lower and upper case) and in base64 (standard and
+    URL-safe: the characters that depend on its bytes alone, for each of the 3 offsets it can
+    have in a longer encoded text); and reversed."""
     plain = {
         value,
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1].replace("/", "\\/"),  # JSON may escape '/' (PHP does)
         quote(value, safe=""),
         quote(value),
         quote_plus(value, safe=""),

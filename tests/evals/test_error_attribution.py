@@ -215,7 +215,9 @@ def test_attribution_of_a_grading_failure(
 
 
 def test_an_internal_error_is_labelled_in_the_record() -> None:
-    base = dict(run_id="r", task="t", category="c", difficulty=1, model="m:x", repeat=0)
+    base: dict[str, Any] = dict(
+        run_id="r", task="t", category="c", difficulty=1, model="m:x", repeat=0
+    )
     internal = TrialRecord(
         **base,
         status="error",

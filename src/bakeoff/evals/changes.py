@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bakeoff.evals.diff import Snapshot, Unread
 from bakeoff.evals.records import TrialRecord
-from bakeoff.redact import current
+from bakeoff.redact import current, redact
 from bakeoff.workspace import display_name
 
 MAX_KEPT_BYTES = 8 * 1024 * 1024
@@ -119,6 +119,7 @@ def changes_between(
     keeping at most `budget` bytes of new content."""
     files: list[FileChange] = []
     left = budget
+    taken = set(before) | set(after)  # names shown in place of others must not clash with one
     for path in sorted(set(before) | set(after)):
         old, new = before.get(path), after.get(path)
         if old == new:
@@ -131,7 +132,7 @@ def changes_between(
         left -= len(content or b"")
         files.append(
             FileChange(
-                path=path if "\x00" not in path and why is None else _shown(path),
+                path=path if "\x00" not in path and why is None else _stand_in(path, taken),
                 kind=kind,
                 before_sha256=sha256(old) if isinstance(old, bytes) else None,
                 content=content,
@@ -145,12 +146,26 @@ def _shown(path: str) -> str:
     return display_name(path.replace("\x00", "..."))
 
 
+def _stand_in(path: str, taken: set[str]) -> str:
+    """The name a file that is not kept is stored under: printable, redacted (a key in a name
+    never reaches the store) and unique among `taken` (it is the table's key), which it joins."""
+    name = shown = redact(_shown(path))
+    n = 1
+    while name in taken and name != path:
+        n += 1
+        name = f"{shown} ({n})"
+    taken.add(name)
+    return name
+
+
 def _not_kept(path: str, old: bytes | Unread | None, new: bytes | Unread | None) -> str | None:
     """Why this change cannot be kept whole, or None."""
     if "\x00" in path:  # the snapshot's key for "the rest of this folder"
         return "the workspace held more files than a snapshot reads"
     if _shown(path) != path:
         return "its name is not plain UTF-8 text"
+    if secret_in(path.encode("utf-8")):
+        return "its name holds a secret from the environment (an API key): not kept"
     if secret_in(path.encode("utf-8")):
         return "its name holds a secret from the environment (an API key): not kept"
     if isinstance(old, Unread):

@@ -26,6 +26,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.evals.records import JudgeFailure, JudgeScore, PairVerdict
 from bakeoff.evals.verdicts import Planted, json_objects, parse_trial, parse_winner
 from bakeoff.models.base import Model
+from bakeoff.redact import redact_model
 from bakeoff.types import Message, Usage, total_cost
 
 T = TypeVar("T")
@@ -206,7 +207,10 @@ async def _ask(
     planted: Planted,
 ) -> _Asked[T]:
     """One request, and one retry asking for just the JSON when the reply is unusable. Only
-    objects the judge wrote itself are parsed (`planted` holds what the work already said)."""
+    objects the judge wrote itself are parsed (`planted` holds what the work already said).
+    The prompt is redacted whole as it is sent: the work's answer, diff, check output and scan
+    findings are assembled in it, and a key in any of them must not reach another provider."""
+    messages = [redact_model(m) for m in messages]
     asked: _Asked[T] = _Asked()
     reasons: list[str] = []
     started = time.perf_counter()

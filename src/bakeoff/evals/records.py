@@ -441,8 +441,8 @@ class BakeoffSummary(BaseModel):
     def ranking_public(self) -> list[dict[str, Any]]:
         """The `run --json` contract: model, quality, pass_rate, judge_score, median_s, cost_usd,
         grade, errors, timeouts; and partial_credit_grade (the letter the solved rate capped,
-        else null), solved and checked (trials), incomplete, missing, withheld,
-        judge_injections, cost_source."""
+        else null), solved and checked (trials), internal_errors (of errors, bakeoff's own),
+        incomplete, missing, withheld, judge_injections, cost_source."""
         return [
             {
                 "model": m.model,
