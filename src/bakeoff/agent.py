@@ -105,9 +105,25 @@ class _NoAttempt(Exception):
 
 
 _TEMPLATE_MARKUP = re.compile(r"</?(?:tools|tool_call|tool_response)>")
-_WRAPPED_CALL = re.compile(
-    r"^(?:```[\w-]*|<tool_call>)\s*(.*?)\s*(?:```|</tool_call>)?$", re.DOTALL
-)
+_FENCE_OPENING = re.compile(r"```[\w-]*")
+
+
+def _unwrapped(text: str) -> str:
+    """`text` (stripped) without the fence or `<tool_call>` tag around it, if any. By hand,
+    not by a pattern: a lazy group before trailing blanks backtracks over every blank for
+    every character (a 1 MB reply took minutes)."""
+    if text.startswith("<tool_call>"):
+        body = text[len("<tool_call>") :]
+    elif opening := _FENCE_OPENING.match(text):
+        body = text[opening.end() :]
+    else:
+        return text
+    body = body.rstrip()
+    for closing in ("```", "</tool_call>"):
+        if body.endswith(closing):
+            body = body[: -len(closing)]
+            break
+    return body.strip()
 
 
 def no_attempt(answer: str, tool_calls: int) -> str | None:
@@ -123,9 +139,8 @@ def no_attempt(answer: str, tool_calls: int) -> str | None:
     if markup := only_function_markup(text):
         listed = ", ".join(sorted(set(markup)))
         return f"the final answer is a tool call written as text ({listed}), not an answer"
-    match = _WRAPPED_CALL.match(text)
     try:
-        value = json.loads(match.group(1) if match else text)
+        value = json.loads(_unwrapped(text))
     except (ValueError, RecursionError):  # RecursionError: a reply nested past the decoder
         return None
     calls = value if isinstance(value, list) else [value]

@@ -174,3 +174,35 @@ def test_workspace_bytes_counts_a_file_3000_folders_down(tmp_path: Path) -> None
         assert workspace_bytes(tmp_path) - folders_only >= 4 * 1024**2
     finally:
         remove_tree(tmp_path / "d")  # pytest's own clean-up recurses
+
+
+# --- d) parsers off the event loop, and linear ------------------------------------------
+
+NO_ATTEMPT_SHAPES = {
+    # A fence, a word, then a megabyte of blanks: the old pattern backtracked over every
+    # blank for every character (minutes).
+    "fence, word, blanks": "```\nx" + " " * 1_000_000 + "y",
+    "tagged call, blank runs": "<tool_call>" + ("a" + " " * 100) * 10_000,
+    "blank runs after a fence": "```\n" + ("a" + " " * 1000) * 1000,
+    "unclosed fences": "```py x\n" * 125_000,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NO_ATTEMPT_SHAPES))
+def test_no_attempt_reads_a_hostile_megabyte_in_linear_time(shape: str) -> None:
+    import time
+
+    from bakeoff.agent import no_attempt
+
+    t0 = time.perf_counter()
+    no_attempt(NO_ATTEMPT_SHAPES[shape], 0)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_no_attempt_still_reads_wrapped_calls() -> None:
+    from bakeoff.agent import no_attempt
+
+    call = '{"name": "write_file", "arguments": {"path": "a.py"}}'
+    for text in (call, f"```json\n{call}\n```", f"<tool_call>\n{call}\n</tool_call>", f"```{call}"):
+        assert "tool call written as text" in (no_attempt(text, 0) or ""), text
+    assert no_attempt("```python\nprint(1)\n```", 0) is None
