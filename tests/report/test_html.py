@@ -14,7 +14,7 @@ import pytest
 from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
 from bakeoff.report.charts import Point, choose_axis, pareto_frontier, plotly_js
 from bakeoff.report.grid import MAX_MARKS, MAX_RUN_DETAILS
-from bakeoff.report.html import render_html, run_anchor, write_html
+from bakeoff.report.html import DETAILED_FIRST, render_html, run_anchor, write_html
 from bakeoff.report.on_device import local_vs_cloud_lines
 
 
@@ -128,11 +128,18 @@ def test_timeouts_errors_and_unranked_models_are_shown(
 def test_grid_links_only_to_runs_the_page_details(
     summary: BakeoffSummary, records: list[TrialRecord]
 ) -> None:
-    base = records[0]
-    many = [base.model_copy(update={"repeat": k}) for k in range(1, MAX_RUN_DETAILS + 51)]
+    base = records[0].model_copy(update={"status": "passed"})
+    # Past the first DETAILED_FIRST runs only those that did not pass are detailed, up to
+    # MAX_RUN_DETAILS: here every second of 2,000 runs failed.
+    many = [
+        base.model_copy(update={"repeat": k, "status": "failed" if k % 2 else "passed"})
+        for k in range(1, 2001)
+    ]
     page = render_html(summary, [*many, *records[2:]])  # records[1] is repeat 2
     ids = set(re.findall(r'<details class="run" id="([^"]+)"', page))
     assert len(ids) == MAX_RUN_DETAILS
+    anchor = run_anchor(base.task, base.model, DETAILED_FIRST + 10)  # passed, past the first
+    assert anchor not in ids and run_anchor(base.task, base.model, 1001) in ids  # failed
     targets = re.findall(r'href="#([^"]+)"', page) + re.findall(r'data-run="([^"]+)"', page)
     assert targets and set(targets) <= ids  # every link and clickable cell leads somewhere
     rest = len(many) + len(records) - 2 - MAX_RUN_DETAILS
@@ -226,3 +233,32 @@ def test_the_local_answer_in_one_line_per_category(
         "49.5 s · $0.0410/run (local 17 points behind)"
     )
     assert len(lines) == 3
+
+
+def test_a_stored_run_details_its_first_runs_and_every_one_that_did_not_pass(
+    tmp_path: Path, records: list[TrialRecord]
+) -> None:
+    from bakeoff.evals.outcomes import build_outcome
+    from bakeoff.evals.store import Store
+    from bakeoff.report.html import write_outcome_html
+
+    base = records[0].model_copy(update={"run_id": "r", "status": "passed"})
+    store = Store(tmp_path / "results.sqlite")
+    n, failing = DETAILED_FIRST + 60, {DETAILED_FIRST + 10, DETAILED_FIRST + 50}
+    store.create_run(
+        BakeoffSpec(
+            run_id="r", task_paths=[], task_names=[base.task], models=[base.model], repeats=n
+        )
+    )
+    for k in range(n):
+        store.add_trial(
+            base.model_copy(update={"repeat": k, "status": "failed" if k in failing else "passed"})
+        )
+    page = write_outcome_html(build_outcome(store, "r"), tmp_path / "r.html").read_text()
+    ids = re.findall(r'<details class="run" id="([^"]+)"', page)
+    shown = [run_anchor(base.task, base.model, k) for k in [*range(DETAILED_FIRST), *failing]]
+    assert sorted(ids) == sorted(shown)  # passed runs past the first are left to the viewer
+    assert (
+        f"58 more runs are not detailed here: the page details the first {DETAILED_FIRST}" in page
+    )
+    assert "<code>bakeoff view</code> shows every run" in page

@@ -29,7 +29,13 @@ from pydantic import BaseModel
 
 from bakeoff.errors import UserError
 from bakeoff.evals import changes as kept
-from bakeoff.evals.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+from bakeoff.evals.records import (
+    BakeoffSpec,
+    JudgeCalibration,
+    PairVerdict,
+    TrialRecord,
+    TrialStatus,
+)
 from bakeoff.evals.rows import RowReader, TrialRow, trial_facts
 from bakeoff.evals.store_file import (
     SCHEMA_VERSION,
@@ -317,11 +323,13 @@ class Store:
         tasks: Collection[str] | None = None,
         limit: int | None = None,
         page: int = PAGE,
+        except_status: TrialStatus | None = None,
     ) -> Iterator[TrialRecord]:
         """A run's full records by task, model, repeat, read `page` at a time (only `tasks`
-        when given, at most `limit`). The lock is held per page, never while the caller works,
-        so writers go on meanwhile."""
-        pages = self._pages(run_id, "record, NULL", min(page, limit or page), tasks)
+        when given, none whose status is `except_status`, at most `limit`). The lock is held
+        per page, never while the caller works, so writers go on meanwhile."""
+        size = min(page, limit or page)
+        pages = self._pages(run_id, "record, NULL", size, tasks, except_status)
         for _, _, record, _ in itertools.islice(pages, limit):
             with self._guard("read", run_id):
                 trial = TrialRecord.model_validate_json(record)
@@ -350,18 +358,27 @@ class Store:
         return {str(s): int(n) for s, n in rows}
 
     def _pages(
-        self, run_id: str, columns: str, page: int, tasks: Collection[str] | None = None
+        self,
+        run_id: str,
+        columns: str,
+        page: int,
+        tasks: Collection[str] | None = None,
+        except_status: TrialStatus | None = None,
     ) -> Iterator[tuple[str, str, str, str]]:
-        """(task, model, *two columns) of a run's trials (of `tasks` only, when given), in key
-        order, by keyset pages."""
+        """(task, model, *two columns) of a run's trials (of `tasks` only, when given; none
+        of status `except_status`), in key order, by keyset pages."""
         only = "" if tasks is None else f"AND task IN ({', '.join('?' * len(tasks))}) "
+        params: list[str] = list(tasks or ())
+        if except_status is not None:
+            only += "AND status != ? "
+            params.append(except_status)
         after: tuple[str, str, int] = ("", "", -1)
         while True:
             with self._lock, self._guard("read", run_id):
                 rows = self._db.execute(
                     f"SELECT task, model, repeat, {columns} FROM trials WHERE run_id = ? {only}"
                     "AND (task, model, repeat) > (?, ?, ?) ORDER BY task, model, repeat LIMIT ?",
-                    (run_id, *(tasks or ()), *after, page),
+                    (run_id, *params, *after, page),
                 ).fetchall()
             for task, model, _, a, b in rows:
                 yield task, model, a, b

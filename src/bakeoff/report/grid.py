@@ -53,7 +53,8 @@ def grid_html(
         f"{MAX_MARKS}, then +N): ✓ check passed, ✗ failed, • no check, ! an error "
         "(infrastructure, left out of the grades); underlined: the model ran out of time. Colour: share of "
         "check tests passed (the judges' score where a task has no check). Click a cell for its runs "
-        f"(the page details the first {MAX_RUN_DETAILS:,} runs; marks of the others link nowhere).</p>"
+        "(the page details the first runs and every run that did not pass; marks of the others "
+        "link nowhere).</p>"
     )
 
 

@@ -1,6 +1,6 @@
 """The bake-off as one self-contained HTML page: header, comparison table, recommendation,
 quality-vs-cost and quality-vs-time charts, the local-vs-cloud answer, a task × model grid,
-paired tests, judge reliability, and the details of up to `MAX_RUN_DETAILS` runs (answer,
+paired tests, judge reliability, and the details of some runs (`DETAILED_FIRST`: answer,
 timings, usage, transcript, diff, check output, judges); a grid mark links to a run's details
 only when the page carries them. The page opens offline: CSS, JS and plotly.js (the charts) are
 inlined from the installed packages, and a Content-Security-Policy forbids any fetch. On a
@@ -70,11 +70,26 @@ def write_run_report(outcome: BakeoffOutcome, report_dir: Path) -> Path:
     return outcome.report_html
 
 
+DETAILED_FIRST = 200
+"""The page details the first `DETAILED_FIRST` runs (by task, model, repeat) and every run that
+did not pass, `MAX_RUN_DETAILS` in all: details for every run of a 1,000-trial run were 8% of
+its whole time (BENCHMARKS.md §7); the others are in `bakeoff view` and `--export-json`."""
+
+
 def write_outcome_html(outcome: BakeoffOutcome, path: Path | str) -> Path:
-    """Write a graded run's page at `path`: every trial from its lean rows, the details of the
-    first `MAX_RUN_DETAILS` streamed from the store."""
-    details = outcome.iter_records(limit=MAX_RUN_DETAILS)
-    return write_html(outcome.summary, outcome.rows, path, details)
+    """Write a graded run's page at `path`: every trial from its lean rows, the details of
+    the runs `DETAILED_FIRST` names streamed from the store (passed runs past the first are
+    never read)."""
+    store, run_id = outcome.store, outcome.run_id
+    if store is None:
+        return write_html(outcome.summary, outcome.rows, path, ())
+    first = list(store.iter_trials(run_id, limit=DETAILED_FIRST))
+    seen = {r.key for r in first}
+    unpassed = store.iter_trials(run_id, except_status="passed")
+    rest = (r for r in unpassed if r.key not in seen)
+    picked = [*first, *itertools.islice(rest, MAX_RUN_DETAILS - len(first))]
+    picked.sort(key=lambda r: r.key)
+    return write_html(outcome.summary, outcome.rows, path, map(outcome.shown, picked))
 
 
 def default_report_dir(store_path: Path) -> Path:
@@ -146,10 +161,11 @@ def _section(title: str, inner: str) -> str:
 
 
 def _detailed(records: Sequence[Trial]) -> list[TrialRecord]:
-    """The runs whose details the page carries: the first `MAX_RUN_DETAILS` full records by
-    task, model, repeat (lean rows carry no details)."""
-    full = [r for r in records if isinstance(r, TrialRecord)]
-    return sorted(full, key=lambda r: (r.task, r.model, r.repeat))[:MAX_RUN_DETAILS]
+    """The runs whose details the page carries (`DETAILED_FIRST`) among the full records in
+    `records` (lean rows carry no details)."""
+    full = sorted((r for r in records if isinstance(r, TrialRecord)), key=lambda r: r.key)
+    first, later = full[:DETAILED_FIRST], full[DETAILED_FIRST:]
+    return [*first, *(r for r in later if r.status != "passed")][:MAX_RUN_DETAILS]
 
 
 def _anchors(records: Sequence[Trial]) -> dict[tuple[str, str, int], str]:
@@ -442,7 +458,9 @@ def _runs(
     buttons = '<p><button data-toggle-runs="open">Expand all</button> <button data-toggle-runs="close">Collapse all</button></p>'
     rest = total - len(detailed)
     more = (
-        f"<p>{rest} more runs are not detailed here, to keep the page openable; "
+        f"<p>{rest} more runs are not detailed here: the page details the first "
+        f"{DETAILED_FIRST} runs and every run that did not pass ({MAX_RUN_DETAILS:,} at most), "
+        "to stay quick to write and to open. <code>bakeoff view</code> shows every run, and "
         "<code>bakeoff report RUN_ID --export-json FILE</code> exports every record.</p>"
         if rest
         else ""
