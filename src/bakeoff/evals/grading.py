@@ -31,7 +31,8 @@ Formulas (also printed with every report through GradeWeights and GradeBands):
   a tier models go by overall, so speed and cost order only models whose quality cannot be
   told apart. A model a test says is better ranks above, unless it is incomplete and the other
   is not. Models with no graded trial come last. Below MIN_GRADED_SHARE of its planned trials
-  a model gets no letter and no recommendation."""
+  a model gets no letter and no recommendation. A run with --until-decided takes its quality
+  tests from the sequential test over its looks (`sequential`), and a note says how it went."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ from bakeoff.evals.records import (
     error_kind,
 )
 from bakeoff.evals.rows import Trial
+from bakeoff.evals.sequential import replay
 from bakeoff.types import Usage, total_cost
 
 __all__ = ["LETTER_BANDS", "letter", "letter_bands", "same_family", "summarize", "trial_quality"]
@@ -195,7 +197,11 @@ def summarize(
         for m, rs in by_model.items()
     ]
     compared = restrict(quality, cov.compared) if cov.compared else quality
-    ranking, tests = _rank([s for s in summaries if s.runs], compared)
+    # --until-decided: the verdicts are the sequential test's, replayed from the repeats.
+    until = replay(spec, records, quality_of) if spec.until_decided is not None else None
+    ranking, tests = _rank(
+        [s for s in summaries if s.runs], compared, paired_tests if until is None else until.tests
+    )
     names = [m.model for m in ranking]
     pairwise = tests + judge_tests(names, pair_verdicts)
     judging = judge_reliability(spec.judges, records, pair_verdicts, names)
@@ -210,6 +216,8 @@ def summarize(
     planned = {(t, m, k) for t in spec.task_names for m in spec.models for k in range(spec.repeats)}
     missing = len(planned - {r.key for r in records})
     notes = _coverage_notes(ranking, cov)
+    if until is not None:
+        notes.append(until.note())
     if missing:
         notes.append(
             f"{missing} of {len(planned)} planned trials are missing (interrupted or over "
@@ -401,11 +409,14 @@ def _cost_source(cost: float | None) -> CostSource:
 
 
 def _rank(
-    summaries: Sequence[ModelSummary], quality: Mapping[str, Mapping[str, float]]
+    summaries: Sequence[ModelSummary],
+    quality: Mapping[str, Mapping[str, float]],
+    test: Callable[[list[str], Mapping[str, Mapping[str, float]]], list[PairwiseTest]],
 ) -> tuple[list[ModelSummary], list[PairwiseTest]]:
     """The ranking (module docstring) from `quality` over the compared tasks, and the quality
     tests, each oriented so that A is the better-ranked model; fills each model's tier and
-    letter group. Complete models come first, then incomplete ones (`coverage`)."""
+    letter group. Complete models come first, then incomplete ones (`coverage`). `test` makes
+    the quality tests: `compare.paired_tests`, or a run's sequential test (`sequential`)."""
 
     def compared_mean(m: ModelSummary) -> float:
         values = list(quality.get(m.model, {}).values())
@@ -417,7 +428,7 @@ def _rank(
     )
     ungraded = sorted((m for m in summaries if m.quality.value is None), key=lambda m: m.model)
     by_name = {m.model: m for m in graded}
-    tests = paired_tests([m.model for m in graded], quality)
+    tests = test([m.model for m in graded], quality)
     names: list[str] = []
     tier_no = 0
     for group in ([m for m in graded if not m.missing], [m for m in graded if m.missing]):

@@ -20,6 +20,16 @@ from bakeoff.weights import Letter as Letter
 from bakeoff.weights import LetterFloors as LetterFloors
 
 
+class UntilDecided(BaseModel):
+    """`run --until-decided`: after the planned repeats, one extra repeat at a time for the
+    models of undecided pairs (the sequential test: `evals/sequential.py`)."""
+
+    max_repeats: int = Field(default=5, ge=1, le=100)
+    """Extra repeats at most; the test splits its alpha over this many looks plus one."""
+    min_gap: float = Field(default=0.1, gt=0.0, le=1.0)
+    """A pair whose quality gap is shown to be smaller than this is decided "no difference"."""
+
+
 class BakeoffSpec(BaseModel):
     """What a bake-off was asked to do; stored with the run so --resume needs nothing else."""
 
@@ -44,6 +54,8 @@ class BakeoffSpec(BaseModel):
     """The run's labels, KEY -> VALUE (`bakeoff run --label`, `[defaults] labels`; rules in
     `bakeoff.labels`), to find it by (`bakeoff runs --label`). Not to be confused with `labels`
     above, the models' display names, whose name older stores already hold."""
+    until_decided: UntilDecided | None = None
+    """Sequential repeats until every pair is decided (`run --until-decided`); None: off."""
 
 
 RunStatus = Literal["running", "interrupted", "budget_stopped", "incomplete", "finished"]

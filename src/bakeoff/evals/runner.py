@@ -20,9 +20,11 @@ from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import UnknownModelError, UserError
 from bakeoff.evals.calibration import apply_calibration, calibrate_run, uncounted_judges
+from bakeoff.evals.grading import trial_quality
 from bakeoff.evals.model_names import model_labels
 from bakeoff.evals.outcomes import BakeoffOutcome, build_outcome, crashed_trial
-from bakeoff.evals.records import BakeoffSpec, GradeWeights, TrialRecord
+from bakeoff.evals.records import BakeoffSpec, GradeWeights, TrialRecord, UntilDecided
+from bakeoff.evals.rows import RowReader
 from bakeoff.evals.scheduler import (
     Dispatch,
     Executor,
@@ -34,6 +36,7 @@ from bakeoff.evals.scheduler import (
     unpriced_models,
 )
 from bakeoff.evals.selection import adhoc_task
+from bakeoff.evals.sequential import replay
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, load_tasks
 from bakeoff.evals.trial import ProviderSlot, paced
@@ -96,6 +99,7 @@ async def run_bakeoff(
     executor: str = "local",
     ray_address: str | None = None,
     tags: Mapping[str, str] | None = None,
+    until_decided: UntilDecided | None = None,
 ) -> BakeoffOutcome:
     """Run (or resume) a bake-off and return its graded outcome. Judges are calibrated first
     (evals/calibration.py); one that fails still grades, but its scores leave quality.
@@ -106,7 +110,9 @@ async def run_bakeoff(
     with no known price makes it a UserError before anything runs, unless `allow_unpriced`
     (then those count as $0 and the summary says so). `max_parallel` is the most trials in
     flight at once; `executor` is "local" or "ray" (`ray_address`: the cluster to join).
-    `tags` are the new run's labels (`BakeoffSpec.tags`; a continued run keeps its own)."""
+    `tags` are the new run's labels (`BakeoffSpec.tags`; a continued run keeps its own).
+    `until_decided` adds repeats to undecided pairs after the planned ones (`_until_decided`;
+    a resumed run continues its own, --retry-errors adds none)."""
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}: use local or ray")
     if resume and retry_errors:
@@ -122,7 +128,7 @@ async def run_bakeoff(
             models, judges, task_list, config,
             run_id=run_id, repeats=repeats, pairwise=pairwise, weights=weights,
             max_cost_usd=max_cost_usd, agent=agent, judge_sees_checks=judge_sees_checks,
-            tags=tags,
+            tags=tags, until_decided=until_decided,
         )  # fmt: skip
     notes = _price_policy(spec, config, allow_unpriced)
     done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
@@ -176,6 +182,8 @@ async def run_bakeoff(
             run.uncounted = uncounted_judges(list(calibrations.values()))
             await limits.spend(sum(c.cost_usd or 0.0 for c in calibrations.values()))
         await run.drain(runner, scheduler.max_parallel)
+        if spec.until_decided is not None and not retry_errors:
+            await _until_decided(run, runner, scheduler, task_list)
         # A judge that failed calibration is not asked head to head: its verdicts would not count.
         pairing = {j: m for j, m in judge_models.items() if j not in run.uncounted}
         if spec.pairwise and pairing:
@@ -187,7 +195,8 @@ async def run_bakeoff(
         if runner is not None:
             await runner.close()
         await close_models([*contestants.values(), *judge_models.values()])
-    left = total - len(store.done_keys(spec.run_id))  # missing or errored
+    planned_done = {k for k in store.done_keys(spec.run_id) if k[2] < spec.repeats}
+    left = total - len(planned_done)  # missing or errored (extra repeats are not planned)
     status = "budget_stopped" if run.skipped else "incomplete" if left else "finished"
     store.set_status(spec.run_id, status)
     return build_outcome(store, spec.run_id, config, budget_skipped=run.skipped, notes=notes)
@@ -207,6 +216,7 @@ def _new_spec(
     agent: AgentConfig | None,
     judge_sees_checks: bool,
     tags: Mapping[str, str] | None = None,
+    until_decided: UntilDecided | None = None,
 ) -> BakeoffSpec:
     """The spec of a new run, with every model id resolved (an unknown one raises here)."""
     if not models:
@@ -231,6 +241,7 @@ def _new_spec(
         created_at=time.time(),
         labels=model_labels(typed),
         tags=dict(tags or {}),
+        until_decided=until_decided,
     )
 
 
@@ -314,6 +325,11 @@ class _Run:
     def turn(self, job: TrialJob, result: AgentResult) -> None:
         self.observer.turn(job.task.name, self.name(job.model), job.repeat, result)
 
+    def extend(self, jobs: Sequence[TrialJob]) -> None:
+        """Make `jobs` the plan (more trials than planned: `--until-decided`)."""
+        self.plan = Plan(jobs)
+        self.total += len(jobs)
+
     async def drain(self, executor: Executor, workers: int) -> None:
         """Run the plan with `workers` workers; on a failure the others are cancelled."""
         tasks = [
@@ -375,6 +391,34 @@ class _Run:
     async def _finish(self, executor: Executor, model_id: str) -> None:
         if self.plan.finish(model_id):
             await executor.retire(model_id)
+
+
+async def _until_decided(
+    run: _Run, executor: Executor, scheduler: Scheduler, tasks: Sequence[TaskSpec]
+) -> None:
+    """`--until-decided`: one more repeat at a time, of the models in undecided pairs on the
+    compared tasks (evals/sequential.py), until every pair is decided, the extra repeats reach
+    the spec's limit or the budget is spent. Extra repeats are stored as repeats
+    `spec.repeats`, `spec.repeats + 1`...; those already stored (a resumed run) are not rerun."""
+    spec, by_name = run.spec, {t.name: t for t in tasks}
+    assert spec.until_decided is not None
+    reader = RowReader(uncounted=run.uncounted)
+    for extra in range(1, spec.until_decided.max_repeats + 1):
+        rows = run.store.trial_rows(spec.run_id, reader)
+        state = replay(spec, rows, lambda r: trial_quality(r, spec.weights), upto=extra - 1)
+        wanted, repeat = state.wanted(), spec.repeats + extra - 1
+        if not wanted or scheduler.reached:
+            return
+        done = run.store.done_keys(spec.run_id)
+        run.extend(
+            [
+                TrialJob(by_name[t], m, repeat)
+                for t in state.tasks()
+                for m in spec.models
+                if m in wanted and t in by_name and (t, m, repeat) not in done
+            ]
+        )
+        await run.drain(executor, scheduler.max_parallel)
 
 
 async def _judge_pairs(

@@ -6,6 +6,9 @@ The file is a list of turns, each `{"text": "..."}` and/or `{"tool_calls": [{"na
 to report). It may instead be `{"scripts": [{"prompt_contains": "...", "turns": [...]}, ...]}`,
 which picks the first script whose text occurs in the first user message (a script without
 `prompt_contains` matches anything) — one scripted contestant can then run a whole suite.
+An entry may hold `"turn_sets": [[...], [...]]` instead of `"turns"`: the k-th conversation
+with the same first user message plays set k mod the number of sets (repeats that differ);
+later turns find their set by its first turn, so the sets' first turns must differ.
 The turn to play is the number of assistant messages already in the conversation, so one
 instance serves any number of concurrent runs. Past the last turn it answers with empty text.
 The file must be a regular file of at most `MAX_SCRIPT_BYTES` (`bakeoff.user_files`), checked
@@ -62,8 +65,32 @@ def _check_turns(path: Path, turns: Any, where: str) -> list[dict[str, Any]]:
     return turns
 
 
+def _turn_sets(path: Path, entry: dict[str, Any], where: str) -> list[list[dict[str, Any]]]:
+    if "turn_sets" not in entry:
+        return [_check_turns(path, entry.get("turns"), f"{where}.turns")]
+    raw = entry["turn_sets"]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: {where}.turn_sets must be a non-empty list of turn lists")
+    sets = [_check_turns(path, s, f"{where}.turn_sets[{i}]") for i, s in enumerate(raw)]
+    firsts = [_first_turn_of(s) for s in sets]
+    if len(set(firsts)) < len(firsts):
+        raise ConfigError(f"{path}: {where}.turn_sets must differ in their first turn")
+    return sets
+
+
+def _first_turn(text: str, calls: Sequence[tuple[str, Any]]) -> str:
+    return json.dumps([text, [list(c) for c in calls]], sort_keys=True)
+
+
+def _first_turn_of(turns: Sequence[dict[str, Any]]) -> str:
+    turn = turns[0] if turns else {}
+    calls = [(c["name"], c.get("arguments", {})) for c in turn.get("tool_calls", [])]
+    return _first_turn(turn.get("text", ""), calls)
+
+
 class ScriptedModel(ModelAdapter):
-    """Replays a script; stateless between calls. `provider` is the configured provider it is
+    """Replays a script; stateless between calls but for the count of conversations that
+    picks a turn set. `provider` is the configured provider it is
     reached through (a `kind = "script"` table of any name), so its id, limits and records are
     that provider's."""
 
@@ -79,7 +106,8 @@ class ScriptedModel(ModelAdapter):
             raise ConfigError(f"{self.path}: not UTF-8 text") from None
         except (json.JSONDecodeError, RecursionError) as exc:
             raise ConfigError(f"{self.path}: not valid JSON: {exc}") from None
-        self.scripts: list[tuple[str | None, list[dict[str, Any]]]] = []
+        self.scripts: list[tuple[str | None, list[list[dict[str, Any]]]]] = []
+        self._started: dict[tuple[int, str], int] = {}  # (entry, prompt) -> conversations
         if isinstance(data, dict) and "scripts" in data:
             if not isinstance(data["scripts"], list):
                 raise ConfigError(f"{self.path}: 'scripts' must be a list")
@@ -89,10 +117,9 @@ class ScriptedModel(ModelAdapter):
                 needle = entry.get("prompt_contains")
                 if needle is not None and not isinstance(needle, str):
                     raise ConfigError(f"{self.path}: scripts[{k}].prompt_contains: a string")
-                turns = _check_turns(self.path, entry.get("turns"), f"scripts[{k}].turns")
-                self.scripts.append((needle, turns))
+                self.scripts.append((needle, _turn_sets(self.path, entry, f"scripts[{k}]")))
         else:
-            self.scripts.append((None, _check_turns(self.path, data, "the top level")))
+            self.scripts.append((None, [_check_turns(self.path, data, "the top level")]))
 
     async def ping(self) -> Completion | None:
         """Always reachable: the script was read and checked when the model was made."""
@@ -100,9 +127,17 @@ class ScriptedModel(ModelAdapter):
 
     def _turns_for(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         prompt = next((m.content for m in messages if m.role == "user"), "")
-        for needle, turns in self.scripts:
+        for k, (needle, sets) in enumerate(self.scripts):
             if needle is None or needle in prompt:
-                return turns
+                first = next((m for m in messages if m.role == "assistant"), None)
+                if first is None:  # a new conversation takes the next set
+                    n = self._started.get((k, prompt), 0)
+                    self._started[(k, prompt)] = n + 1
+                    return sets[n % len(sets)]
+                played = _first_turn(
+                    first.content, [(c.name, c.arguments) for c in first.tool_calls]
+                )
+                return next((s for s in sets if _first_turn_of(s) == played), sets[0])
         return []
 
     async def _request(
