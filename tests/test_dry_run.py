@@ -5,6 +5,7 @@ and a provider nobody answers — and nothing run, reached or stored."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ def script(tmp: Path, name: str, input_tokens: int, output_tokens: int) -> Path:
     ]  # fmt: skip
     path.write_text(json.dumps(turns))
     return path
+
+
+def dump(store: Path) -> list[str]:
+    """Every row of the store as SQL (its bytes may change when SQLite folds its WAL in)."""
+    con = sqlite3.connect(store)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
 
 
 def files_under(folder: Path) -> set[str]:
@@ -66,7 +76,7 @@ def test_the_estimate_is_the_range_of_past_trials_at_todays_price(
     script(tmp_path, "model", 2000, 200)  # the same model, costlier the second time
     assert main(["run", PROMPT, "--models", f"script:{model}", *store]) == 0
     other = script(tmp_path, "other", 5, 5)
-    stored = (tmp_path / "store.sqlite").read_bytes()
+    stored = dump(tmp_path / "store.sqlite")
     capsys.readouterr()
 
     run = ["run", PROMPT, "Another task", "--models", f"script:{model},script:{other}"]
@@ -78,4 +88,4 @@ def test_the_estimate_is_the_range_of_past_trials_at_todays_price(
         "1 of 2 tasks have no history, not counted)" in out
     )
     assert "script:other 6 trials no history" in out
-    assert (tmp_path / "store.sqlite").read_bytes() == stored
+    assert dump(tmp_path / "store.sqlite") == stored  # not a row more
