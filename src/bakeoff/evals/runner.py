@@ -326,9 +326,13 @@ class _Run:
         self.observer.turn(job.task.name, self.name(job.model), job.repeat, result)
 
     def extend(self, jobs: Sequence[TrialJob]) -> None:
-        """Make `jobs` the plan (more trials than planned: `--until-decided`)."""
+        """Make `jobs` the plan (more trials than planned: `--until-decided`); the observer
+        is told the new total."""
         self.plan = Plan(jobs)
         self.total += len(jobs)
+        if jobs:
+            models = [self.name(m) for m in dict.fromkeys(j.model for j in jobs)]
+            self.observer.planned(self.total, self.done, models)
 
     async def drain(self, executor: Executor, workers: int) -> None:
         """Run the plan with `workers` workers; on a failure the others are cancelled."""
