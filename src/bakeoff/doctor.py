@@ -32,7 +32,7 @@ from bakeoff.errors import BakeoffError, EmptyAnswer, ProviderError, UserError
 from bakeoff.evals.store import Store, default_store_path
 from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
 from bakeoff.models.gguf import embedded_spec
-from bakeoff.models.preflight import START_COMMANDS, _problem
+from bakeoff.models.preflight import START_COMMANDS, problem_of
 from bakeoff.models.prices import price_for
 from bakeoff.models.registry import (
     BUILTIN_ALIASES,
@@ -294,7 +294,7 @@ async def _check_chat(
         model_id = resolve_model_id(model_id, config)
         model = resolve_model(model_id, config)
     except UserError as exc:
-        problem = _problem(model_id, "model", exc, config, timeout_s)
+        problem = problem_of(model_id, "model", exc, config, timeout_s)
         return Finding("providers", model_id, "failed", problem.problem, problem.fix)
     _one_try(model)
     try:
@@ -303,7 +303,7 @@ async def _check_chat(
     except EmptyAnswer:  # a thinking model spent its one token thinking: it answered
         return Finding("providers", model.id, "ok", "answered (no text within one token)")
     except Exception as exc:  # whatever the provider sends back is its finding, never a crash
-        problem = _problem(model.id, "model", exc, config, timeout_s)
+        problem = problem_of(model.id, "model", exc, config, timeout_s)
         not_served = isinstance(exc, ProviderError) and exc.status == 404 and not chosen
         fix = problem.fix or (
             f"bakeoff doctor --models {model.provider}:MODEL with a model it serves"

@@ -115,7 +115,7 @@ async def ready_models(
         try:
             made[model_id] = resolve_model(model_id, config)
         except UserError as exc:
-            problems.append(_problem(model_id, role[model_id], exc, config, timeout_s))
+            problems.append(problem_of(model_id, role[model_id], exc, config, timeout_s))
     probes: dict[str, Completion] = {}
     if ping:
         found = await asyncio.gather(
@@ -147,12 +147,12 @@ async def _reach(
     except ProviderError as exc:
         if exc.status == 429 and "quota" not in str(exc).lower():
             return None  # busy, but it took the key and answered: usable
-        return _problem(model_id, role, exc, config, limit)
+        return problem_of(model_id, role, exc, config, limit)
     except Exception as exc:  # any failure, even an adapter's bug, is this model's problem
-        return _problem(model_id, role, exc, config, limit)
+        return problem_of(model_id, role, exc, config, limit)
 
 
-def _problem(
+def problem_of(
     model_id: str, role: str, exc: BaseException, config: BakeoffConfig, timeout_s: float
 ) -> PreflightProblem:
     """What went wrong with `model_id`, in words, and the fix where one is known."""
