@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import tempfile
 import time
@@ -73,6 +74,47 @@ async def _off_loop(what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kw
         return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), FILE_WORK_TIMEOUT_S)
     except TimeoutError:
         raise HarnessError(f"{what} took over {FILE_WORK_TIMEOUT_S:g} s") from None
+    except _DATA_ERRORS as exc:
+        raise HarnessError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+
+
+INLINE_ENTRIES = 64
+INLINE_BYTES = 256 * 1024
+"""A tree of at most `INLINE_ENTRIES` entries (files, folders, links) and `INLINE_BYTES` bytes
+has its file work done on the event loop: copying, snapshotting, diffing and scanning it takes
+tens of microseconds, less than handing it to a thread and back (measured in BENCHMARKS.md §7).
+A larger tree, or one that cannot be measured, goes to a thread under `FILE_WORK_TIMEOUT_S`."""
+
+
+def fits_inline(root: Path) -> bool:
+    """Whether the tree at `root` is within `INLINE_ENTRIES` and `INLINE_BYTES` (apparent
+    sizes, links not followed). The walk stops at the first entry over either limit, so it
+    costs at most that many entries however large the tree; any error means no."""
+    entries, size, folders = 0, 0, [str(root)]
+    try:
+        while folders:
+            with os.scandir(folders.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    size += entry.stat(follow_symlinks=False).st_size
+                    if entries > INLINE_ENTRIES or size > INLINE_BYTES:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+    except OSError:
+        return False
+    return True
+
+
+async def _file_work(
+    inline: bool, what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """File work on a tree `fits_inline` measured: here when it fits, else `_off_loop`; its
+    failures are the same `HarnessError` either way."""
+    if not inline:
+        return await _off_loop(what, fn, *args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
     except _DATA_ERRORS as exc:
         raise HarnessError(f"{what} failed: {type(exc).__name__}: {exc}") from None
 
@@ -139,8 +181,9 @@ async def run_trial(
             slot_wait = queued_s + time.perf_counter() - waited
             root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
             ws = root / "ws"
-            await _off_loop("copying the fixture", prepare_workspace, task, ws)
-            before = await _off_loop("snapshotting the fixture", snapshot, ws)
+            small = fits_inline(task.files_dir) if task.files_dir.is_dir() else True
+            await _file_work(small, "copying the fixture", prepare_workspace, task, ws)
+            before = await _file_work(small, "snapshotting the fixture", snapshot, ws)
             started = time.time()
             acted, step = True, "running the agent"
             result = await run_agent(
@@ -152,15 +195,19 @@ async def run_trial(
                 on_agent_done(result)
         if result.stop_reason in ERROR_STOPS:  # nothing to grade, and no judge to pay for it
             return _record(task, model, repeat, run_id, result, "error", slot_wait, started)
-        after = await _off_loop("snapshotting the workspace", snapshot, ws)
-        diff = redact(await _off_loop("diffing the workspace", unified_diff, before, ws, after))
+        # The contestant's tree is measured before any of it is read on the loop: the walk
+        # stops at the limits, so a tree of a million files costs 64 entries here.
+        small = fits_inline(ws)
+        after = await _file_work(small, "snapshotting the workspace", snapshot, ws)
+        diff = await _file_work(small, "diffing the workspace", unified_diff, before, ws, after)
+        diff = redact(diff)
         # Kept for `bakeoff apply`, apart from the record (evals/changes.py).
-        changes = await _off_loop("keeping the changes", changes_between, before, after)
-        findings = await _off_loop("scanning for tampering", tamper.scan, before, after)
+        changes = await _file_work(small, "keeping the changes", changes_between, before, after)
+        findings = await _file_work(small, "scanning for tampering", tamper.scan, before, after)
         check = None
         if task.check is not None:
             network = task.allow_network or agent_config.allow_network
-            check = await _grade(task, ws, result, findings, network=network)
+            check = await _grade(task, ws, result, findings, network=network, inline=small)
         scores = await _judge(task, judges, result, diff, check, findings, judge_sees_checks)
         status = trial_status(result, check)
         record = _record(
@@ -232,12 +279,13 @@ async def _grade(
     findings: list[tamper.TamperFinding],
     *,
     network: bool,
+    inline: bool,
 ) -> CheckResult:
     """Write the answer, run the check (on a folder of the fixture, the graded files and the
     hidden files: the workspace itself is only read), then void a pass that the contestant
     forged or that a workspace over its disk limit cannot be trusted with."""
-    used = await _off_loop("measuring the workspace", workspace_bytes, ws)
-    await _off_loop("writing ANSWER.txt", write_answer, ws, result.answer)
+    used = await _file_work(inline, "measuring the workspace", workspace_bytes, ws)
+    await _file_work(inline, "writing ANSWER.txt", write_answer, ws, result.answer)
     check = await arun_check(task, ws, network=network)
     why = None
     if used > MAX_WORKSPACE_BYTES:

@@ -1,0 +1,101 @@
+"""A trial's file work (copy, snapshot, diff, kept changes, tamper scan) runs on the event loop
+for a small tree and in a thread for a large one; which one it is never changes the record. The
+size probe (`fits_inline`) walks the contestant's tree without following a link and stops at
+the first entry over its limits, whatever is planted there."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bakeoff.agent import AgentConfig
+from bakeoff.evals.changes import TrialWithChanges
+from bakeoff.evals.task import JudgeSpec, TaskSpec
+from bakeoff.evals.trial import INLINE_BYTES, INLINE_ENTRIES, fits_inline, run_trial
+from bakeoff.models.scripted import ScriptedModel
+
+
+def test_a_small_tree_fits_and_a_large_one_does_not(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    (small / "src").mkdir(parents=True)
+    (small / "src" / "app.py").write_text("x = 1\n")
+    assert fits_inline(small)
+    many = tmp_path / "many"
+    many.mkdir()
+    for k in range(INLINE_ENTRIES + 1):
+        (many / f"f{k}").write_text("")
+    assert not fits_inline(many)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "blob").write_bytes(b"x" * (INLINE_BYTES + 1))
+    assert not fits_inline(big)
+    assert not fits_inline(tmp_path / "missing")  # cannot be measured: a thread's work
+
+
+def test_the_probe_is_not_fooled_by_links_sparse_files_or_deep_folders(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for k in range(INLINE_ENTRIES * 2):
+        (outside / f"f{k}").write_text("")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "link").symlink_to(outside, target_is_directory=True)  # one entry, never followed
+    os.mkfifo(ws / "pipe")  # never opened
+    assert fits_inline(ws)
+    with (ws / "sparse").open("wb") as f:  # 6 GB apparent, nothing on disk: not small
+        f.truncate(6 * 1024**3)
+    assert not fits_inline(ws)
+    (ws / "sparse").unlink()
+    deep = ws
+    for _ in range(INLINE_ENTRIES + 1):  # one folder per level: over the entry limit
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    assert not fits_inline(ws)
+
+
+def script(tmp_path: Path, files: int) -> ScriptedModel:
+    writes = [
+        {"name": "write_file", "arguments": {"path": f"out/f{k:03d}.txt", "content": f"{k}\n"}}
+        for k in range(files)
+    ]
+    edit = {"name": "edit_file", "arguments": {"path": "notes.txt", "old_str": "b", "new_str": "B"}}
+    read = {"name": "read_file", "arguments": {"path": "notes.txt"}}  # read before a change
+    turns: list[dict[str, Any]] = [{"tool_calls": [read, edit]}]
+    turns += [{"tool_calls": writes[k : k + 10]} for k in range(0, files, 10)]  # 10 a turn
+    turns.append({"text": "done"})
+    path = tmp_path / f"script-{files}.json"
+    path.write_text(json.dumps(turns))
+    return ScriptedModel(path)
+
+
+async def test_a_small_and_a_large_workspace_are_recorded_alike(tmp_path: Path) -> None:
+    folder = tmp_path / "task"
+    (folder / "files").mkdir(parents=True)
+    (folder / "files" / "notes.txt").write_text("a\nb\nc\n")
+    task = TaskSpec(
+        name="notes",
+        prompt="Write files.",
+        category="c",
+        difficulty=1,
+        judge=JudgeSpec(rubric="r"),
+        path=folder,
+    )
+    for files in (2, INLINE_ENTRIES + 10):  # on the loop, then in a thread
+        record = await run_trial(
+            task,
+            script(tmp_path, files),
+            0,
+            run_id="r",
+            agent_config=AgentConfig(),
+            workdir=tmp_path,
+        )
+        assert record.status == "passed", record.agent.error
+        assert "-b\n+B\n" in record.diff
+        assert all(f"+++ b/out/f{k:03d}.txt" in record.diff for k in range(files))
+        assert isinstance(record, TrialWithChanges)
+        assert sorted(c.path for c in record.changes.files) == sorted(
+            ["notes.txt", *(f"out/f{k:03d}.txt" for k in range(files))]
+        )
+    assert not list(tmp_path.glob("bakeoff-*"))  # every workspace deleted
