@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 
 from bakeoff.redact import (
+    HIDDEN,
     REDACTED,
     is_secret_env,
     redact,
@@ -411,3 +412,75 @@ def test_a_key_in_a_file_name_never_reaches_the_kept_changes(
     kept = {f.path: f for f in files}
     assert kept[f"{REDACTED}.txt"].content == b"a plain file already named so"
     assert all(f.content is None and f.not_kept for n, f in kept.items() if "(" in n)
+
+
+def _mixed_forms(key: str) -> dict[str, str]:
+    """The key with only some characters escaped, or wrapped as command-line tools print their
+    encodings (the forms a filter of whole-value encodings misses)."""
+    import base64
+    import textwrap
+
+    def wrapped(text: str, width: int) -> str:
+        return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
+
+    raw = key.encode()
+    return {
+        "one char u-escaped": key[:5] + f"\\u{ord(key[5]):04x}" + key[6:],
+        "u-escaped, upper hex": "".join(f"\\u{ord(c):04X}" for c in key),
+        "one char x-escaped": key[:7] + f"\\x{ord(key[7]):02x}" + key[8:],
+        "every other char percent-encoded": "".join(
+            f"%{ord(c):02X}" if i % 2 else c for i, c in enumerate(key)
+        ),
+        "html decimal entities": "".join(f"&#{ord(c)};" for c in key),
+        "html hex entity once": key[:3] + f"&#x{ord(key[3]):x};" + key[4:],
+        "SHOUTED": key.upper(),
+        "base64 wrapped at 20 (base64 -w 20)": wrapped(base64.b64encode(raw).decode(), 20),
+        "base64 wrapped at 76, offset 1": wrapped(base64.b64encode(b"a" + raw * 2).decode(), 76),
+        "URL-safe base64 wrapped at 16": wrapped(base64.urlsafe_b64encode(raw).decode(), 16),
+        "hex wrapped at 14 (xxd -p -c 7)": wrapped(raw.hex(), 14),
+        "hex with spaces (od-like)": " ".join(f"{b:02x}" for b in raw),
+        "hex with colons": ":".join(f"{b:02x}" for b in raw),
+        "spaced out (ends up HIDDEN)": " ".join(key),
+        "double URL-encoded (ends up HIDDEN)": "".join(f"%25{ord(c):02X}" for c in key),
+        "reversed, one char escaped": key[::-1][:4] + f"\\u{ord(key[::-1][4]):04x}" + key[::-1][5:],
+    }
+
+
+@pytest.mark.parametrize("form", sorted(_mixed_forms("sk-" + "x" * 20)))
+def test_partly_escaped_and_wrapped_forms_are_redacted(
+    monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    key = "sk-Ab/cd+" + secrets.token_hex(14)
+    monkeypatch.setenv("MIXED_API_KEY", key)
+    text = _mixed_forms(key)[form]
+    out = redact(f"before\n{text}\nafter")
+    if "HIDDEN" in form:  # found, but no span can be cut out: the whole text goes
+        assert out == HIDDEN
+        return
+    assert out.startswith("before\n") and out.endswith("\nafter"), out
+    assert REDACTED in out, out
+    left = out.removeprefix("before\n").removesuffix("\nafter").replace(REDACTED, "")
+    assert len(left.replace("\n", "")) < 6, (form, out)  # at most a few edge characters remain
+
+
+def test_ordinary_text_around_a_key_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-Ab/cd+" + secrets.token_hex(14)
+    monkeypatch.setenv("MIXED_API_KEY", key)
+    text = "deadbeef 0123 cafe\n" + "QUJDREVG\n" * 3 + "%41%42 \\u0041 &#65;"
+    assert redact(text) == text
+
+
+def test_a_wrapped_encoding_inside_a_model_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a model's JSON a line break is `\\n`: the wrapped form is looked for string by string."""
+    import base64
+    import textwrap
+
+    key = "sk-Ab/cd+" + secrets.token_hex(14)
+    monkeypatch.setenv("WRAPPED_API_KEY", key)
+    wrapped = "\n".join(textwrap.wrap(base64.b64encode(key.encode()).decode(), 12))
+    leaky = AgentResult(
+        ok=True, answer=f"here:\n{wrapped}\n", model="m", provider="p", stop_reason="completed"
+    )
+    out = redact_model(leaky)
+    assert REDACTED in out.answer
+    assert base64.b64encode(key.encode()).decode()[:12] not in out.answer

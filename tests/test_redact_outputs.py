@@ -9,12 +9,15 @@ output: not the SQLite file's bytes, the HTML reports, `report --csv`, `--export
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from models.wire_servers import (
@@ -68,11 +71,31 @@ def encoded(key: str) -> dict[str, str]:
 
 
 FORMS = encoded(KEY)
+
+
+def wrapped(encoding: str) -> list[str]:
+    """`encoding` as a pattern of its characters with anything a tool prints between them
+    (JSON writes a line break as `\\n`)."""
+    return [r"(?:[\s:,]|\\[nrt])*".join(re.escape(c) for c in encoding)]
+
+
 NEEDLES = sorted(
     {*(f for name, f in FORMS.items() if not name.startswith("b64")), *b64_cores(KEY.encode())}
 )
 """What must appear nowhere: each form, and for base64 the characters the key alone decides."""
+WRAPPED = [
+    re.compile(p, re.IGNORECASE)
+    for p in wrapped(KEY.encode().hex()) + [w for c in b64_cores(KEY.encode()) for w in wrapped(c)]
+]
+"""Hex and base64 as `base64`, `xxd` and `od` print them: line breaks, spaces between."""
 ALL = "\n".join(f"{name}: {form}" for name, form in FORMS.items())
+MIXED = (
+    KEY[:4] + f"\\u{ord(KEY[4]):04x}" + KEY[5:9] + f"%{ord(KEY[9]):02X}" + KEY[10:] + " and "
+    + "".join(f"&#{ord(c)};" if i % 3 else c for i, c in enumerate(KEY))
+)  # fmt: skip
+"""The key partly escaped, three ways: no one encoding of the whole key holds it."""
+WRAPPED_ANSWER = "\n".join(textwrap.wrap(base64.b64encode(KEY.encode()).decode(), 12))
+"""The answer's own base64 of the key, wrapped (in the record's JSON its breaks are `\\n`)."""
 
 VERDICT = {
     "criteria": {"correctness": 2, "completeness": 2, "code_quality": 2, "concision": 2},
@@ -103,9 +126,13 @@ def scripted_contestant() -> list[dict[str, object]]:
             "tool_calls": [
                 call("run_command", command=f"printf %s '{KEY[half:]}' >> split.txt"),
                 call("run_command", command=f"echo {KEY}; echo {FORMS['b64-1']}; cat leak.txt"),
+                # Encodings as tools print them: wrapped, spaced (no one line holds the key).
+                call("run_command", command=f"printf %s '{KEY}' | base64 -w 16"),
+                call("run_command", command=f"printf %s '{KEY}' | xxd -p -c 5"),
+                call("run_command", command=f"printf %s '{KEY}' | od -An -tx1"),
             ]
         },
-        {"text": f"Done. {ALL}"},
+        {"text": f"Done. {ALL}\n{MIXED}\n{WRAPPED_ANSWER}"},
     ]
 
 
@@ -180,7 +207,11 @@ def bakeoff(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
 
 
 def leaks(where: str, text: str) -> list[str]:
-    return [f"{where}: {needle!r}" for needle in NEEDLES if needle in text]
+    found = [f"{where}: {needle!r}" for needle in NEEDLES if needle in text]
+    found += [f"{where}: {m[0]!r}" for p in WRAPPED if (m := p.search(text))]
+    unescaped = html.unescape(unquote(text)).replace("\\\\", "\\")
+    unescaped = re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m[1], 16)), unescaped)
+    return found + [f"{where}: {KEY!r} once unescaped" for _ in [1] if KEY in unescaped]
 
 
 def test_no_form_of_a_key_reaches_any_output(tmp_path: Path, isolated_config: Path) -> None:
