@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from bakeoff.evals.checks import (
     validate_task,
 )
 from bakeoff.evals.task import CheckSpec, JudgeSpec, TaskSpec
-from bakeoff.evals.verdict import read_verdict
+from bakeoff.evals.verdict import read_verdict, seal
 
 
 def make_task(
@@ -268,16 +269,38 @@ def test_pytest_uses_the_tasks_config_and_never_the_workspaces(tmp_path: Path) -
 
 def test_a_verdict_with_lines_its_plugin_never_writes_is_refused(tmp_path: Path) -> None:
     channel = tmp_path / "verdict.jsonl"
-    channel.write_text(
-        '{"event": "start"}\n{"event": "finish", "exitstatus": 0, "outcomes": '
-        '{"a.py::t": "passed", "a.py::u": "skipped", "a.py::v": "failed"}}\n'
+    key = b"k" * 32
+
+    def sealed(*records: str, writer: str = "w") -> str:
+        lines, mac = [], ""
+        for record in records:
+            body = json.dumps({**json.loads(record), "writer": writer}, sort_keys=True)
+            mac = seal(key, mac, body)
+            lines.append(f"{mac} {body}\n")
+        return "".join(lines)
+
+    start, collected = '{"event": "start"}', '{"event": "collected", "ids": []}'
+    finish = (
+        '{"event": "finish", "exitstatus": 0, "outcomes": '
+        '{"a.py::t": "passed", "a.py::u": "skipped", "a.py::v": "failed"}}'
     )
-    found = read_verdict(channel)
+    channel.write_text(sealed(start, collected, finish))
+    found = read_verdict(channel, key)
     assert found.problem is None and found.counts == (1, 2)
-    for garbage in ("not json", '{"event": "start", "x": 1}\n[1]', '{"event": "finish"}'):
+    for garbage in (
+        "not json",
+        '{"event": "start", "x": 1}\n[1]',
+        '{"event": "finish"}',
+        sealed(start, collected, finish).replace("failed", "passed"),  # edited after sealing
+        sealed(start) + sealed(finish),  # a second chain under the same writer
+        sealed(start, finish, collected),  # out of order
+        sealed(start, collected) * 2,  # replayed
+    ):
         channel.write_text(garbage)
-        assert read_verdict(channel).problem is not None
-    assert read_verdict(tmp_path / "missing").sessions == 0
+        assert read_verdict(channel, key).problem is not None, garbage
+    channel.write_text(sealed(start, collected, finish))
+    assert read_verdict(channel, b"x" * 32).problem is not None  # another run's key
+    assert read_verdict(tmp_path / "missing", key).sessions == 0
 
 
 def test_memory_is_limited(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ grade, so no import that Python or pytest try and miss finds a contestant's modu
 is cached outside it, so a planted `__pycache__` is never loaded. Pytest runs with the task's
 configuration only (a `pytest.ini` in `hidden/`, else an empty one): no conftest.py, no plugin
 autoload, no cache. Its verdict comes from bakeoff's plugin through an inherited descriptor,
-never from stdout or a file the contestant could reach (`verdict`), and it must account for the
+never from stdout or a file the contestant could reach, each line sealed with a key made for
+this run (`verdict`), and it must account for the
 tests that a trusted run of the task's solution passes (`trusted_test_ids`, once per task and
 process): a pytest check that exits 0 without a finished verdict, with a failure, or without
 one of those tests passed, fails. When the command times out or the caller is cancelled,
@@ -26,6 +27,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import shlex
 import sys
 import tempfile
@@ -134,22 +136,30 @@ async def _run(
         setup = _CheckSetup(task, folder, scratch)
         # Opened here, outside the sandbox: inside, the file has no path, only this descriptor.
         channel = os.open(setup.verdict_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The key that seals the verdict's lines goes through a pipe the plugin drains at load:
+        # the environment would keep it readable in /proc/self/environ.
+        key = secrets.token_bytes(verdict.KEY_BYTES)
+        key_pipe, key_in = os.pipe()
+        os.write(key_in, key)
+        os.close(key_in)
+        fds = {verdict.FD_VARIABLE: str(channel), verdict.KEY_FD_VARIABLE: str(key_pipe)}
         try:
             step = await sandbox.run_sandboxed(
                 task.check.command,
                 workspace=folder,
                 output_path=scratch / "output.log",
                 timeout_s=task.check.timeout_s,
-                env={**setup.env, verdict.FD_VARIABLE: str(channel)},
+                env={**setup.env, **fds},
                 policy=sandbox.SandboxPolicy(network=network, workspace_bytes=MAX_WORKSPACE_BYTES),
                 mounts=setup.mounts,
                 sandboxed=sandbox.use_sandbox(sandboxed),
-                pass_fds=[channel],
+                pass_fds=[channel, key_pipe],
             )
         finally:
             os.close(channel)
+            os.close(key_pipe)
         text = sandbox.read_tail(step.output_path, OUTPUT_CAP_BYTES)
-        found = verdict.read_verdict(setup.verdict_file)
+        found = verdict.read_verdict(setup.verdict_file, key)
         passed = step.exit_code == 0
         ran_pytest = found.sessions > 0
         if passed and (ran_pytest or _PYTEST_COMMAND.search(task.check.command)):
