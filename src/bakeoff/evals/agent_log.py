@@ -21,13 +21,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bakeoff.evals.store import SCHEMA as STORE_SCHEMA
 from bakeoff.evals.store_file import open_store, read_only_error, storable, store_errors
 from bakeoff.redact import redact_model
 from bakeoff.types import AgentResult
 
 __all__ = [
-    "LOG_SCHEMA",
     "NO_LOG_ENV",
     "AgentLog",
     "AgentLogEntry",
@@ -35,22 +33,6 @@ __all__ = [
     "LoggedRun",
     "logging_disabled",
 ]
-
-LOG_SCHEMA = """
-CREATE TABLE IF NOT EXISTS logs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at REAL NOT NULL,
-    source TEXT NOT NULL,
-    model TEXT NOT NULL,
-    ok INTEGER NOT NULL,
-    stop_reason TEXT NOT NULL,
-    duration_s REAL NOT NULL,
-    cost_usd REAL,
-    prompt TEXT NOT NULL,
-    record TEXT NOT NULL  -- last: listing never walks its overflow pages
-);
-CREATE INDEX IF NOT EXISTS logs_by_model ON logs (model, id);
-"""
 
 NO_LOG_ENV = "BAKEOFF_NO_LOG"
 """Set to anything but `0` or empty: no agent run or MCP call is logged."""
@@ -121,8 +103,8 @@ class AgentLog:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        # The store's tables too, so the file is a whole results store either way.
-        self._db, self.read_only = open_store(self.path, STORE_SCHEMA + LOG_SCHEMA)
+        # Every table of the store (`evals/migrations.py`), so the file is a whole store.
+        self._db, self.read_only = open_store(self.path)
         # A read-only store from before the log existed has no table to read: nothing logged.
         self._has_table = self._has_logs()
 

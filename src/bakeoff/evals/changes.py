@@ -1,9 +1,10 @@
 """What a trial changed, kept so `bakeoff apply` can write it into the user's folder: for each
 file the trial added, changed or deleted, the SHA-256 of the fixture's bytes it started from
 and the new bytes (`TrialChanges`, packed by `changes_between` from the workspace snapshots of
-`evals/diff.py`). The store keeps them in their own table (`SCHEMA`, one row a file), beside the
-trial's record, never inside it: reports never read them. A trial hands its record to the
-store as a `TrialWithChanges`, which `Store.add_trial` splits in two.
+`evals/diff.py`). The store keeps them in their own table (`trial_changes`, one row a file,
+made by `migrations.m002_trial_changes`), beside the trial's record, never inside it: reports
+never read them. A trial hands its record to the store as a `TrialWithChanges`, which
+`Store.add_trial` splits in two.
 
 What is kept is bounded and clean: at most `MAX_KEPT_BYTES` a trial (files over
 `diff.MAX_FILE_BYTES` are never read), and a file whose new bytes hold a secret from the
@@ -32,24 +33,8 @@ MAX_KEPT_BYTES = 8 * 1024 * 1024
 
 ChangeKind = Literal["added", "changed", "deleted"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS trial_changes (
-    run_id TEXT NOT NULL,
-    task TEXT NOT NULL,
-    model TEXT NOT NULL,
-    repeat INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    before_sha256 TEXT,  -- NULL: the fixture had no file here
-    content BLOB,  -- NULL: deleted, or not kept (then not_kept says why)
-    not_kept TEXT,
-    PRIMARY KEY (run_id, task, model, repeat, path)
-);
-"""
-"""The store's table of kept changes (`Store.add_trial` writes it, `Store.trial_changes`
-reads it)."""
-
 COLUMNS = "path, kind, before_sha256, content, not_kept"
+"""The columns of a file's row in the store's `trial_changes` table, in `rows_of` order."""
 
 
 class FileChange(BaseModel):
@@ -164,8 +149,6 @@ def _not_kept(path: str, old: bytes | Unread | None, new: bytes | Unread | None)
         return "the workspace held more files than a snapshot reads"
     if _shown(path) != path:
         return "its name is not plain UTF-8 text"
-    if secret_in(path.encode("utf-8")):
-        return "its name holds a secret from the environment (an API key): not kept"
     if secret_in(path.encode("utf-8")):
         return "its name holds a secret from the environment (an API key): not kept"
     if isinstance(old, Unread):

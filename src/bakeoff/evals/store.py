@@ -9,7 +9,8 @@ of 100,000 trials never holds their transcripts all at once. Everything passes t
 redaction filter (`bakeoff.redact`) on its way in, so the file never holds an API key, and
 through `store_file.storable`, so no text a contestant sends (a lone surrogate, a NUL) can fail
 to be stored. Opening the file and every error SQLite raises are `store_file`'s: whatever is at
-the path, each command gets a connection or one line naming the file and what to do. Run ids
+the path, each command gets a connection or one line naming the file and what to do; the
+tables are `evals/migrations.py`'s, numbered, so a store of any earlier version opens. Run ids
 are plain names (`check_run_id`): they become file names of reports."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 
 from bakeoff.errors import UserError
 from bakeoff.evals import changes as kept
+from bakeoff.evals.migrations import SCHEMA_VERSION
 from bakeoff.evals.records import (
     BakeoffSpec,
     JudgeCalibration,
@@ -37,62 +39,11 @@ from bakeoff.evals.records import (
     TrialStatus,
 )
 from bakeoff.evals.rows import RowReader, TrialRow, trial_facts
-from bakeoff.evals.store_file import (
-    SCHEMA_VERSION,
-    open_store,
-    read_only_error,
-    storable,
-    store_errors,
-)
+from bakeoff.evals.store_file import open_store, read_only_error, storable, store_errors
 from bakeoff.labels import matches
 from bakeoff.redact import redact_model
 
-__all__ = ["PAGE", "SCHEMA", "SCHEMA_VERSION", "Store", "check_run_id", "default_store_path"]
-
-SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    spec TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trials (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    task TEXT NOT NULL,
-    model TEXT NOT NULL,
-    repeat INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    passed INTEGER,
-    duration_s REAL NOT NULL,
-    cost_usd REAL,
-    finished_at REAL NOT NULL,
-    facts TEXT,  -- before `record`: read without walking the record's overflow pages
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, task, model, repeat)
-);
-CREATE TABLE IF NOT EXISTS pair_verdicts (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    task TEXT NOT NULL,
-    repeat INTEGER NOT NULL,
-    judge TEXT NOT NULL,
-    model_a TEXT NOT NULL,
-    model_b TEXT NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, task, repeat, judge, model_a, model_b)
-);
-CREATE TABLE IF NOT EXISTS judge_calibrations (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    judge TEXT NOT NULL,
-    calibrated INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, judge)
-);
-"""
-    + kept.SCHEMA
-)
-
+__all__ = ["PAGE", "SCHEMA_VERSION", "Store", "check_run_id", "default_store_path"]
 
 PAGE = 500
 """Trials read per query when streaming a run (the lock is released between pages)."""
@@ -139,7 +90,7 @@ class Store:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         self._lock = threading.Lock()
-        self._db, self.read_only = open_store(self.path, SCHEMA)
+        self._db, self.read_only = open_store(self.path)
 
     def _guard(
         self, doing: str, run_id: str | None = None

@@ -1,11 +1,12 @@
 """The results store's SQLite file, opened with care: whatever is at the path — nothing, an empty
 file, a store, a newer bakeoff's store, another program's database, a truncated or overwritten
 file, a folder, a read-only file or mount — `open_store` either returns a connection or raises a
-`StoreError` in one line naming the file and what to do. The schema version is SQLite's own
-`PRAGMA user_version`: 0 on a store written before versions were kept (adopted as version 1
-when opened for writing), `SCHEMA_VERSION` after; a higher one is refused, never written to. A
-read-only store opens read-only, so it can still be listed and reported; a write to it is then
-a `StoreError`. `store_errors` turns what SQLite raises later (a full disk, a page found
+`StoreError` in one line naming the file and what to do. The schema is built and upgraded by
+the numbered migrations of `evals/migrations.py` (version in `PRAGMA user_version`), applied
+in one transaction when the store is opened for writing; a store of a higher version is
+refused, never written to, and so is a database that is not a store. A read-only store opens
+read-only, unmigrated, so it can still be listed and reported; a write to it is then a
+`StoreError`. `store_errors` turns what SQLite raises later (a full disk, a page found
 damaged on read, a lock held too long) and what a rotted row fails to decode into the same
 one-line errors. `storable` makes any model safe to store: lone surrogates (bytes a contestant
 sent that are not UTF-8) become U+FFFD, which SQLite's UTF-8 text and every report can hold;
@@ -24,9 +25,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from bakeoff.errors import StoreError
-
-SCHEMA_VERSION = 1
-"""The layout this bakeoff writes (tables in `store.SCHEMA`), kept in `PRAGMA user_version`."""
+from bakeoff.evals.migrations import SCHEMA_VERSION, migrate, newer_error, version_of
 
 _MAGIC = b"SQLite format 3\x00"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -52,9 +51,9 @@ def read_only_error(path: Path) -> StoreError:
     )
 
 
-def open_store(path: Path, schema: str) -> tuple[sqlite3.Connection, bool]:
-    """A connection to the store at `path` with `schema` in place, and whether it is
-    read-only (module docstring)."""
+def open_store(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the store at `path`, migrated to `SCHEMA_VERSION` unless it is
+    read-only, and whether it is (module docstring)."""
     if path.is_dir():
         raise StoreError(
             f"the results store {path} is a folder, not a file: pass --store "
@@ -91,10 +90,7 @@ def open_store(path: Path, schema: str) -> tuple[sqlite3.Connection, bool]:
             else:
                 assert db is not None
                 db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(schema)
-                _add_facts_column(db)
-                if _version(db) < SCHEMA_VERSION:
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                migrate(db, path)
         except BaseException:
             if db is not None:
                 db.close()
@@ -126,17 +122,10 @@ def _is_read_only(exc: sqlite3.Error) -> bool:
     return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"))
 
 
-def _version(db: sqlite3.Connection) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
 def _check_version(db: sqlite3.Connection, path: Path) -> None:
-    version = _version(db)
+    version = version_of(db)
     if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"the results store {path} was written by a newer bakeoff (schema {version}; this "
-            f"one reads up to {SCHEMA_VERSION}): upgrade bakeoff, {_other_store(path)}"
-        )
+        raise newer_error(path, version)
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if version == 0 and tables and "runs" not in tables:
         shown = ", ".join(sorted(tables)[:5])
@@ -144,14 +133,6 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
             f"{path} is not a bakeoff results store (it holds the tables {shown}): "
             f"{_other_store(path)}"
         )
-
-
-def _add_facts_column(db: sqlite3.Connection) -> None:
-    # Stores written before the lean facts existed: their rows read from the full record.
-    columns = {r[1] for r in db.execute("PRAGMA table_info(trials)")}
-    if "facts" not in columns:
-        with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-            db.execute("ALTER TABLE trials ADD COLUMN facts TEXT")
 
 
 def _check_header(path: Path) -> None:
