@@ -34,7 +34,8 @@ from bakeoff.workspace import (
 
 MAX_COMMAND_OUTPUT = 16 * 1024
 FILE_TOOL_TIMEOUT_S = 30.0
-"""How long one file tool call may take before the agent gets an error instead."""
+"""How long a file tool run in a thread (list_directory) may take before the agent gets an error
+instead."""
 MAX_WORKSPACE_BYTES = 256 * 1024**2
 """Disk a workspace may use; one over it fails its checks (see `workspace_bytes`)."""
 
@@ -375,6 +376,10 @@ def tool_argument(name: str, value: object) -> str:
 
 
 _TRACKED = ("read_file", "write_file", "edit_file")
+_ONE_FILE = ("read_file", "write_file", "edit_file", "get_file_info")
+"""Tools that touch one file of bounded size (`MAX_READ_BYTES`, `MAX_WRITE_BYTES`): they run on
+the event loop, where they cost less than a hop to a thread and back (BENCHMARKS.md §7);
+list_directory reads a whole folder, however large, so it runs in a thread."""
 SyncTool = Callable[..., str]
 SYNC_TOOLS: dict[str, SyncTool] = {
     "read_file": read_file,
@@ -454,7 +459,10 @@ class ToolBox:
         tool = SYNC_TOOLS[call.name]
         # `known` is not a parameter the model can name (unknown arguments are refused above).
         extra = {"known": self.known} if call.name in _TRACKED else {}
-        try:  # in a thread: a slow disk or a huge folder never stalls the other trials
+        try:
+            if call.name in _ONE_FILE:
+                return tool(self.workspace, **args, **extra)
+            # in a thread: a huge folder never stalls the other trials
             return await asyncio.wait_for(
                 asyncio.to_thread(tool, self.workspace, **args, **extra), FILE_TOOL_TIMEOUT_S
             )
@@ -462,49 +470,3 @@ class ToolBox:
             raise ToolError(f"{call.name} took over {FILE_TOOL_TIMEOUT_S:g} s; gave up") from None
         except OSError as exc:
             raise ToolError(f"{call.name} failed: {exc.strerror or exc}") from None
-
-    async def overview(
-        self, max_bytes: int, max_file_bytes: int, *, max_entries: int = 60
-    ) -> tuple[list[tuple[str, str]], list[str]]:
-        """The workspace at a glance, through this box's own tools (so a file shown counts as
-        read, and nothing escapes the workspace): (path, text) of the small text files, up to
-        `max_bytes` in all, breadth first; and the paths of the others (too big, binary, past
-        the budget), at most `max_entries` entries walked."""
-        shown: list[tuple[str, str]] = []
-        listed: list[str] = []
-        budget, walked = max_bytes, 0
-        folders = ["."]
-        while folders and walked < max_entries:
-            folder = folders.pop(0)
-            try:
-                entries = await self.run(
-                    ToolCall(id="", name="list_directory", arguments={"path": folder})
-                )
-            except ToolError:
-                continue
-            for line in entries.splitlines():
-                if walked >= max_entries or " " in line.strip() or line.startswith("["):
-                    continue  # annotated (a link, a device, an odd name): never opened
-                walked += 1
-                path = line if folder == "." else f"{folder}/{line}"
-                if path.endswith("/"):
-                    if not line.startswith("."):
-                        folders.append(path.rstrip("/"))
-                    continue
-                text = await self._small_text(path, min(budget, max_file_bytes))
-                if text is None:
-                    listed.append(path)
-                else:
-                    shown.append((path, text))
-                    budget -= len(text.encode())
-        return shown, listed
-
-    async def _small_text(self, path: str, limit: int) -> str | None:
-        try:
-            info = await self.run(ToolCall(id="", name="get_file_info", arguments={"path": path}))
-            size = int(info.split("size_bytes: ", 1)[1].split("\n", 1)[0])
-            if size > limit:
-                return None
-            return await self.run(ToolCall(id="", name="read_file", arguments={"path": path}))
-        except (ToolError, ValueError, IndexError):
-            return None
