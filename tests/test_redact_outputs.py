@@ -257,6 +257,7 @@ def test_no_form_of_a_key_reaches_any_output(tmp_path: Path, isolated_config: Pa
     assert '"overall": 2' in (out / "export.json").read_text() or "2.0" in report.stdout
     assert "[redacted]" in (out / "export.json").read_text()
     assert len(judge_server.bodies()) >= 2 and "leak.txt" in judge_prompts
+    assert json.loads(run.stdout)["internal_errors"] == 0  # nothing the contestants sent broke us
 
     found = leaks("run stdout", run.stdout) + leaks("run stderr", run.stderr)
     found += leaks("report stdout", report.stdout) + leaks("report stderr", report.stderr)
