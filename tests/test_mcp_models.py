@@ -21,6 +21,7 @@ from bakeoff.errors import UnknownModelError
 from bakeoff.mcp_models import OpenModels
 from bakeoff.mcp_server import build_server
 from bakeoff.models.registry import resolve_model
+from bakeoff.models.tool_format import NATIVE
 from bakeoff.types import Completion, Message, ToolSpec
 
 
@@ -28,7 +29,7 @@ class Counted:
     """A model (the `Model` protocol) that replays a script and counts its closes."""
 
     local = True
-    tool_format = "native"
+    tool_format = NATIVE
 
     def __init__(self, model_id: str, closes: list[str]) -> None:
         self.inner = resolve_model(model_id, BakeoffConfig())

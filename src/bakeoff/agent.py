@@ -1,15 +1,18 @@
 """The nano agent: a loop of model turns and tool calls in one workspace, under limits (turns,
 output tokens per request, wall time, cost). It never knows which provider it talks to, never
 hangs, and always returns an AgentResult — a hit limit or a provider failure is a recorded stop
-reason, not an exception. Only cancellation (Ctrl-C) propagates. A model that takes its tools as
-fenced blocks (`tool_format = "blocks"`: small local ones) opens with the workspace's small files
-shown and that format's system prompt; its blocks come back as the same tool calls. The wall
-clock counts only the model's time (`guards.WallClock`): not a request's wait for its turn
-under a rate limit, nor a failed try and its back-off (`wait_time_s`); a provider silent when
-time runs out gets until its own timeout, so a hung one ends the run as `provider_error`, and
-`timeout` means the model was producing or its tools running. A reply that degenerates or hits
-the output cap without a tool call stops the run as `runaway`; on timeout the reply still
-streaming is kept at the end of the transcript."""
+reason, not an exception. Only cancellation (Ctrl-C) propagates. The loop reads as
+mini-swe-agent's, `run → step → query → execute` (`_Run`), limits checked in `query`; what small
+models taught it is a named heuristic each (`runaway`, `no_attempt`, `echoes_tool_output`,
+`repeats_last_turn`, `stuck`). The model's tool format (`bakeoff.models.tool_format`: the API's
+tool calls, or fenced blocks for small local models) gives the system prompt and the opening
+message and may ask for a last look before a final answer; the agent never asks which format it
+is. The wall clock counts only the model's time (`guards.WallClock`): not a request's wait for
+its turn under a rate limit, nor a failed try and its back-off (`wait_time_s`); a provider
+silent when time runs out gets until its own timeout, so a hung one ends the run as
+`provider_error`, and `timeout` means the model was producing or its tools running. A reply
+that degenerates or hits the output cap without a tool call stops the run as `runaway`; on
+timeout the reply still streaming is kept at the end of the transcript."""
 
 from __future__ import annotations
 
@@ -24,10 +27,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from bakeoff.errors import EmptyAnswer, LimitExceeded, ProviderError, ToolError
-from bakeoff.models import blocks
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
+from bakeoff.models.tool_format import SYSTEM_PROMPT
 from bakeoff.protected import ProtectedPaths
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import READ_TOOLS, ToolBox
@@ -37,29 +40,11 @@ from bakeoff.types import (
     Completion,
     Message,
     StopReason,
+    ToolCall,
     total_cost,
 )
 from bakeoff.workspace import Workspace
 
-SYSTEM_PROMPT = """\
-You are a nano agent: a careful software engineer working inside one workspace directory. You \
-act only through the tools you are given; a change described in prose or in a code block does \
-nothing. The functions in the workspace's code are not tools.
-1. Look first: list_directory shows the files, read_file shows a file's content (get_file_info \
-shows only its size).
-2. Change files with write_file (the complete new content) or edit_file (old_str copied exactly \
-from the file). A file holds exactly what the task asks for; a .py file holds Python code.
-3. Every path is relative to the workspace root, for example 'hello.py' or 'src/app.py', never an \
-absolute path such as /workspace/hello.py.
-4. When the task is done, reply with a short final answer and no tool call. If the task asks a \
-question, the final answer is only what it asks for, for example just the number.
-Example: for "total() in invoice.py returns the wrong value; fix it", call read_file with \
-{"path": "invoice.py"}, see `return price + qty`, call edit_file with {"path": "invoice.py", \
-"old_str": "return price + qty", "new_str": "return price * qty"}, then answer: Fixed total()."""
-COMMANDS_NOTE = """
-5. Check your work with run_command: run the tests or the program, and fix what fails."""
-"""Added to the system prompt when run_command is offered (naming a tool that is not offered
-made Qwen2.5-Coder-1.5B call it)."""
 MAX_CALLS_PER_TURN = 16
 """Tool calls run from one model reply; a degenerate reply listing hundreds is cut here."""
 
@@ -95,9 +80,9 @@ class AgentConfig(BaseModel):
     command_timeout_s: float = 60.0
     """Timeout of one run_command call."""
     system_prompt: str = SYSTEM_PROMPT
-    """The system message; `COMMANDS_NOTE` is added to it when run_command is offered. A model
-    whose `tool_format` is `blocks` gets that format's own (`bakeoff.models.blocks`) instead of
-    this default; a prompt set here is sent as it is."""
+    """The system message, as the model's tool format sends it (`ToolFormat.system_prompt`):
+    `tool_format.COMMANDS_NOTE` is added to it when run_command is offered, and the `blocks`
+    format sends its own instead of this default (a prompt set here is sent as it is)."""
 
 
 class _NoAttempt(Exception):
@@ -233,19 +218,6 @@ def echoes_tool_output(answer: str, transcript: list[Message]) -> bool:
     return len(shown) >= 20 and text.startswith(shown[:60]) and len(text) >= 0.8 * len(shown)
 
 
-class _Tally:
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        self.result = AgentResult(
-            ok=False, answer="", model=model.id, provider=model.provider, stop_reason="error"
-        )
-
-    def stop(self, reason: StopReason, error: str | None = None) -> None:
-        self.result.stop_reason = reason
-        self.result.error = error
-        self.result.ok = reason == "completed"
-
-
 async def run_agent(
     prompt: str,
     model: Model,
@@ -266,15 +238,15 @@ async def run_agent(
         sandboxed=sandboxed,
         network=config.allow_network,
     )
-    tally = _Tally(model)
-    out = tally.result
+    out = AgentResult(
+        ok=False, answer="", model=model.id, provider=model.provider, stop_reason="error"
+    )
+
+    def stop(reason: StopReason, error: str | None = None) -> None:
+        out.stop_reason, out.error, out.ok = reason, error, reason == "completed"
+
     out.sandboxed = sandboxed or not config.unsafe_no_sandbox
-    in_blocks = model.tool_format == "blocks"
-    system = config.system_prompt
-    if in_blocks and system == SYSTEM_PROMPT:
-        system = blocks.system_prompt(tools.specs)
-    elif any(spec.name == "run_command" for spec in tools.specs):
-        system += COMMANDS_NOTE
+    system = model.tool_format.system_prompt(config.system_prompt, tools.specs)
     out.transcript = [
         Message(role="system", content=system),
         Message(role="user", content=prompt),
@@ -285,30 +257,30 @@ async def run_agent(
         out.warmup_s = await model.start()
         t0 = time.perf_counter()
         async with asyncio.timeout(config.timeout_s) as wall_clock:
-            if in_blocks:  # the small files shown up front (read through the tools)
-                files = await tools.overview(blocks.SHOW_BYTES, blocks.SHOW_FILE_BYTES)
-                out.transcript[1] = Message(role="user", content=blocks.opening(prompt, *files))
+            # Inside the wall clock: a format may read the workspace to open with (blocks).
+            opening = await model.tool_format.opening(prompt, tools)
+            out.transcript[1] = Message(role="user", content=opening)
             with guarded_run(wall_clock) as partial:
-                out.answer = await _loop(out, model, tools, config, on_turn)
-        tally.stop("completed")
+                out.answer = await _Run(out, model, tools, config, on_turn).run()
+        stop("completed")
     except LimitExceeded as exc:
-        tally.stop(exc.reason, str(exc))  # type: ignore[arg-type]
+        stop(exc.reason, str(exc))  # type: ignore[arg-type]
     except _NoAttempt as exc:
-        tally.stop("no_attempt", str(exc))
+        stop("no_attempt", str(exc))
     except TimeoutError:
         if "".join(partial).strip():  # the reply in flight, cut short: kept for the record
             out.transcript.append(Message(role="assistant", content="".join(partial)))
-        tally.stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
+        stop("timeout", f"wall-clock limit of {config.timeout_s:g} s reached")
     except EmptyAnswer as exc:
-        tally.stop("rejected", str(exc))
+        stop("rejected", str(exc))
     except ProviderError as exc:
         rejected = exc.status is not None and 400 <= exc.status < 500
         rejected = rejected and exc.status not in INFRASTRUCTURE_4XX
-        tally.stop("rejected" if rejected else "provider_error", str(exc))
+        stop("rejected" if rejected else "provider_error", str(exc))
     except Exception as exc:  # a bug in an adapter must not take a whole bake-off down
         # Labelled as bakeoff's own: contestant bytes reach the tools as ToolErrors, so what
         # lands here is an adapter's or the loop's bug (an error, counted and shown).
-        tally.stop("internal", f"internal error (a bakeoff bug): {type(exc).__name__}: {exc}")
+        stop("internal", f"internal error (a bakeoff bug): {type(exc).__name__}: {exc}")
     finally:
         out.duration_s = time.perf_counter() - t0
         if not out.answer:
@@ -318,77 +290,115 @@ async def run_agent(
     return out
 
 
-async def _loop(
-    out: AgentResult,
-    model: Model,
-    tools: ToolBox,
-    config: AgentConfig,
-    on_turn: Callable[[AgentResult], None] | None,
-) -> str:
-    known_cost = 0.0  # the cap still holds once one request's cost is unknown
-    echoes = 0
-    writes: Counter[str] = Counter()
-    while out.turns < config.max_turns:
+class _Run:
+    """One run's loop: `run` steps until a final answer; a `step` is a `query` (the model's
+    reply, every limit checked) and then either its calls `execute`d or its final answer
+    weighed. A stop is raised (`LimitExceeded`, `_NoAttempt`) and recorded by `run_agent`."""
+
+    def __init__(
+        self,
+        out: AgentResult,
+        model: Model,
+        tools: ToolBox,
+        config: AgentConfig,
+        on_turn: Callable[[AgentResult], None] | None,
+    ) -> None:
+        self.out, self.model, self.tools, self.config = out, model, tools, config
+        self.on_turn = on_turn
+        self.known_cost = 0.0  # the cap still holds once one request's cost is unknown
+        self.echo_notes = 0
+        self.writes: Counter[str] = Counter()  # each write asked for, for `stuck`
+
+    async def run(self) -> str:
+        """The final answer."""
+        while (answer := await self.step()) is None:
+            pass
+        return answer
+
+    async def step(self) -> str | None:
+        """One turn: the final answer, or None when the run goes on."""
+        reply = await self.query()
+        if not reply.tool_calls:
+            return self.weigh(reply)
+        await self.execute(reply)
+        return None
+
+    async def query(self) -> Message:
+        """The model's next reply, recorded; raises `LimitExceeded` when a limit stops the run."""
+        out, config = self.out, self.config
+        if out.turns >= config.max_turns:
+            raise LimitExceeded(
+                "max_turns", f"stopped after {config.max_turns} turns without a final answer"
+            )
         # Between turns, other trials run: zero-latency (scripted) models interleave, and
         # finished trials reach the store while others still work.
         await asyncio.sleep(0)
-        completion = await model.complete(
-            out.transcript, tools.specs, max_output_tokens=config.max_output_tokens
+        completion = await self.model.complete(
+            out.transcript, self.tools.specs, max_output_tokens=config.max_output_tokens
         )
         out.turns += 1
         out.usage = out.usage + completion.usage
         out.cost_usd = total_cost((out.cost_usd, completion.cost_usd))
-        known_cost += completion.cost_usd or 0.0
+        self.known_cost += completion.cost_usd or 0.0
         out.requests.append(completion.timing)
         out.model_time_s += completion.timing.latency_s
         out.wait_time_s += completion.timing.wait_s
-        reply = completion.message
-        out.transcript.append(reply)
-        if on_turn is not None:
-            on_turn(out)
-        if config.max_cost_usd is not None and known_cost >= config.max_cost_usd:
+        out.transcript.append(completion.message)
+        if self.on_turn is not None:
+            self.on_turn(out)
+        if config.max_cost_usd is not None and self.known_cost >= config.max_cost_usd:
             raise LimitExceeded("cost_limit", f"cost cap of ${config.max_cost_usd:g} reached")
         if (why := runaway(completion)) is not None:
             raise LimitExceeded("runaway", why)
-        if not reply.tool_calls:
-            if echoes < MAX_ECHO_NOTES and echoes_tool_output(reply.content, out.transcript[:-1]):
-                echoes += 1
-                out.transcript.append(Message(role="user", content=ECHOED))
-                continue
-            if (why := no_attempt(reply.content, out.tool_calls)) is not None:
-                raise _NoAttempt(why)
-            if (
-                review := blocks.review(model.tool_format, out.transcript, tools.specs)
-            ) is not None:
-                out.transcript.append(Message(role="user", content=review))
-                continue
-            return reply.content
-        again = repeats_last_turn(out.transcript)
-        if (why := stuck(reply, writes)) is not None:
+        return completion.message
+
+    def weigh(self, reply: Message) -> str | None:
+        """A reply with no tool call: the final answer, or None when the model is told
+        something first (that it echoed a tool; what its format asks before an answer).
+        Raises `_NoAttempt` when the answer is no attempt at the task."""
+        transcript = self.out.transcript
+        if self.echo_notes < MAX_ECHO_NOTES and echoes_tool_output(reply.content, transcript[:-1]):
+            self.echo_notes += 1
+            transcript.append(Message(role="user", content=ECHOED))
+            return None
+        if (why := no_attempt(reply.content, self.out.tool_calls)) is not None:
+            raise _NoAttempt(why)
+        if (review := self.model.tool_format.review(transcript, self.tools.specs)) is not None:
+            transcript.append(Message(role="user", content=review))
+            return None
+        return reply.content
+
+    async def execute(self, reply: Message) -> None:
+        """Run the reply's calls (a repeat of the last turn's, or past `MAX_CALLS_PER_TURN`,
+        refused); raises `LimitExceeded` when the run is `stuck`."""
+        again = repeats_last_turn(self.out.transcript)
+        if (why := stuck(reply, self.writes)) is not None:
             raise LimitExceeded("runaway", why)
         for index, call in enumerate(reply.tool_calls):
-            out.tool_calls += 1
-            t = time.perf_counter()
-            try:
-                if index >= MAX_CALLS_PER_TURN:
-                    raise ToolError(f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply")
-                if again:
-                    raise ToolError(REPEATED)
-                text, failed = await tools.run(call), False
-            except ToolError as exc:
-                text, failed = f"Error: {exc}", True
-            spent = time.perf_counter() - t
-            out.tool_time_s += spent
-            out.transcript.append(
-                Message(
-                    role="tool",
-                    content=text,
-                    tool_call_id=call.id,
-                    name=call.name,
-                    is_error=failed,
-                    duration_s=spent,
-                )
-            )
-    raise LimitExceeded(
-        "max_turns", f"stopped after {config.max_turns} turns without a final answer"
-    )
+            refusal = None
+            if index >= MAX_CALLS_PER_TURN:
+                refusal = f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply"
+            elif again:
+                refusal = REPEATED
+            self.out.transcript.append(await self.call(call, refusal))
+
+    async def call(self, call: ToolCall, refusal: str | None) -> Message:
+        """One call's result (its `refusal` instead, when given), timed."""
+        self.out.tool_calls += 1
+        t = time.perf_counter()
+        try:
+            if refusal is not None:
+                raise ToolError(refusal)
+            text, failed = await self.tools.run(call), False
+        except ToolError as exc:
+            text, failed = f"Error: {exc}", True
+        spent = time.perf_counter() - t
+        self.out.tool_time_s += spent
+        return Message(
+            role="tool",
+            content=text,
+            tool_call_id=call.id,
+            name=call.name,
+            is_error=failed,
+            duration_s=spent,
+        )

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
-ToolFormat = Literal["native", "blocks"]
-"""How a model is offered its tools: the API's tool calls, or fenced blocks in plain text
-(`bakeoff.models.blocks`)."""
+ToolFormatName = Literal["native", "blocks"]
+"""The name of a tool format, as a provider's config chooses it: the API's tool calls, or
+fenced blocks in plain text (the formats: `bakeoff.models.tool_format`)."""
 
 
 class ToolCall(BaseModel):

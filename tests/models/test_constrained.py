@@ -179,11 +179,12 @@ async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool()
     pytest.importorskip("llama_cpp")
     from bakeoff.agent import SYSTEM_PROMPT
     from bakeoff.models.embedded import EmbeddedModel, stop_local_servers
+    from bakeoff.models.tool_format import NATIVE
 
     model = EmbeddedModel("qwen2.5-coder-1.5b")
     model.extra_body = {"temperature": 0, "seed": 7}
     model.constrained_tools = True
-    model.tool_format = "native"  # its default is blocks (tests/models/test_blocks.py)
+    model.tool_format = NATIVE  # its default is blocks (tests/models/test_blocks.py)
     ask = [
         Message(role="system", content=SYSTEM_PROMPT),
         Message(role="user", content="Create a file hello.py that prints Hello, world!"),

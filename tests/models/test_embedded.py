@@ -41,6 +41,7 @@ from bakeoff.models.embedded import (
     stop_local_servers,
 )
 from bakeoff.models.registry import resolve_model_id
+from bakeoff.models.tool_format import BLOCKS, NATIVE
 from bakeoff.types import Message, ToolCall, ToolSpec
 
 from .wire_servers import SlowServer
@@ -336,7 +337,7 @@ async def test_the_embedded_model_answers_a_chat(real_server: LocalServer) -> No
 @pytest.mark.model
 async def test_the_embedded_model_calls_a_tool(real_server: LocalServer) -> None:
     model = deterministic(EmbeddedModel("qwen2.5-coder-1.5b"))
-    model.tool_format = "native"  # its default, blocks, is the next test's
+    model.tool_format = NATIVE  # its default, blocks, is the next test's
     try:
         await model.start()
         completion = await model.complete(
@@ -359,7 +360,7 @@ async def test_the_embedded_model_writes_a_file_as_a_block(
     real_server: LocalServer, tmp_path: Path
 ) -> None:
     model = deterministic(EmbeddedModel())
-    assert model.tool_format == "blocks"
+    assert model.tool_format is BLOCKS
     try:
         result = await run_agent(
             "Create a file hello.py that prints Hello, world!", model, tmp_path, AgentConfig()
@@ -398,7 +399,7 @@ async def test_a_streamed_answer_counts_the_tokens_the_server_counts_unstreamed(
     whole = deterministic(EmbeddedModel())  # never started: it finds the shared server up
     whole.stream = False
     for model in (streamed, whole):
-        model.tool_format = "native"  # the tools rendered by the template: blocks sends none
+        model.tool_format = NATIVE  # the tools rendered by the template: blocks sends none
     try:
         got = await streamed.complete(history, [WRITE_FILE], max_output_tokens=16)
         expected = await whole.complete(history, [WRITE_FILE], max_output_tokens=16)

@@ -18,7 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from bakeoff.errors import ProviderError
 from bakeoff.models.guards import in_flight, not_counted, progress
-from bakeoff.types import Completion, Message, ToolFormat, ToolSpec, Usage
+from bakeoff.models.tool_format import NATIVE, ToolFormat
+from bakeoff.types import Completion, Message, ToolSpec, Usage
 
 CostFn = Callable[[Usage, float], "float | None"]
 """(usage, request seconds) -> USD, or None when the price is unknown."""
@@ -32,7 +33,7 @@ class Model(Protocol):
     provider: str
     name: str
     local: bool  # runs on this machine: shares its CPU/GPU, gets a small concurrency pool
-    tool_format: ToolFormat  # how its tools are offered: the API's calls, or `blocks` text
+    tool_format: ToolFormat  # how its tools are offered and its replies read
 
     async def start(self) -> float:
         """Make the model ready (a local server loads its weights); return seconds spent."""
@@ -79,7 +80,7 @@ class ModelAdapter:
     """Base of the adapters: identity, retries, pricing. Subclasses implement `_request`."""
 
     local = False
-    tool_format: ToolFormat = "native"
+    tool_format: ToolFormat = NATIVE
     timeout_s: float | None = None
     """Seconds a request may go without a byte from the provider before it fails by itself
     (connect, first byte, between chunks); None: the adapter sets no such limit."""

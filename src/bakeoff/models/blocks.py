@@ -1,13 +1,14 @@
 """The `blocks` tool format, for small local models that write code well in a fenced block and
-badly as a JSON string inside a tool call (Qwen2.5-Coder-1.5B: BENCHMARKS.md §6). No tool is
-sent to the server. The agent opens with the workspace's small files shown in the first message
-(`opening`), each as its path on a line and its content in a fenced block; the model changes a
-file by writing it back the same way, runs a command (when `run_command` is offered) in a
-```bash block, and answers with a reply that has neither. `block_calls` turns such a reply into
-the tool calls it stands for, which the agent runs through its tools as any other call (so a
-path is still confined to the workspace, a write still capped, a file still read before it is
-replaced); `plain_messages` renders the conversation back as plain chat, each reply as the
-model wrote it and each tool result as a user message.
+badly as a JSON string inside a tool call (Qwen2.5-Coder-1.5B: BENCHMARKS.md §6): its texts and
+parsers, which `tool_format.BlockTools` puts together. No tool is sent to the server. The agent
+opens with the workspace's small files shown in the first message (`opening`), each as its path
+on a line and its content in a fenced block; the model changes a file by writing it back the
+same way, runs a command (when `run_command` is offered) in a ```bash block, and answers with a
+reply that has neither. `block_calls` turns such a reply into the tool calls it stands for,
+which the agent runs through its tools as any other call (so a path is still confined to the
+workspace, a write still capped, a file still read before it is replaced); `plain_messages`
+renders the conversation back as plain chat, each reply as the model wrote it and each tool
+result as a user message; `review` asks once for a last look before a final answer.
 
 A block with no path above it is taken for the shown file that defines the same top-level
 functions and classes, when exactly one does (the model often answers "Here is the fixed
@@ -273,15 +274,11 @@ REVIEW = (
 REVIEW_CHECK = " To be sure, run the tests:\n```bash\npython -m pytest -q\n```"
 
 
-def review(
-    tool_format: str, transcript: Sequence[Message], tools: Sequence[ToolSpec]
-) -> str | None:
+def review(transcript: Sequence[Message], tools: Sequence[ToolSpec]) -> str | None:
     """The once-per-run request to look again, when a model in this format gives its final
     answer after writing a file and has not been asked yet; None otherwise. The 1.5B fixed the
     first of two bugs it had been shown and called the task done."""
-    if tool_format != "blocks" or any(
-        m.role == "user" and m.content == _asked(tools) for m in transcript
-    ):
+    if any(m.role == "user" and m.content == _asked(tools) for m in transcript):
         return None
     wrote = any(m.role == "tool" and m.name == "write_file" and not m.is_error for m in transcript)
     return _asked(tools) if wrote else None

@@ -7,7 +7,9 @@ as a part of output) and turns SDK failures into the `ProviderError` family, tra
 carrying the server's retry-after so `ModelAdapter.complete` can back off (the wire shapes
 themselves: `bakeoff.models.openai_wire`; the HTTP error mapping, shared with the Anthropic
 adapter: `bakeoff.models.http_errors`). A server on this machine (`bakeoff.net.is_local_url`)
-is also sent `max_tokens`, the only output cap older local servers read.
+is also sent `max_tokens`, the only output cap older local servers read. How the tools are
+offered and a reply's calls read back is the model's tool format (`bakeoff.models.tool_format`:
+the API's tools, or fenced blocks in plain chat), asked, never tested for.
 
 For local models it also keeps each request bounded (`bakeoff.models.guards`): an output cap of
 its own, a stream that degenerates into repetition stopped early (stop reason `degenerate`), a
@@ -34,7 +36,6 @@ import httpx2
 import openai
 
 from bakeoff.errors import EmptyAnswer, ProviderError
-from bakeoff.models import blocks
 from bakeoff.models.base import CostFn, ModelAdapter, RetryPolicy, unknown_cost
 from bakeoff.models.constrained import constrained_request, parse_constrained_reply
 from bakeoff.models.guards import (
@@ -62,13 +63,14 @@ from bakeoff.models.openai_wire import (
     usage_of,
 )
 from bakeoff.models.text_tools import extract_text_tool_calls
+from bakeoff.models.tool_format import TOOL_FORMATS
 from bakeoff.net import is_local_url
 from bakeoff.types import (
     Completion,
     Message,
     RequestTiming,
     ToolCall,
-    ToolFormat,
+    ToolFormatName,
     ToolSpec,
     Usage,
 )
@@ -113,7 +115,7 @@ class OpenAIChatModel(ModelAdapter):
         output_cap: int | None = None,
         context_tokens: int | None = None,
         constrained_tools: bool | Literal["first"] = False,
-        tool_format: ToolFormat = "native",
+        tool_format: ToolFormatName = "native",
     ) -> None:
         super().__init__(provider, name, cost_fn=cost_fn, retry=retry)
         self.base_url = base_url
@@ -126,7 +128,7 @@ class OpenAIChatModel(ModelAdapter):
         self.output_cap = output_cap
         self.context_tokens = context_tokens
         self.constrained_tools = constrained_tools
-        self.tool_format = tool_format
+        self.tool_format = TOOL_FORMATS[tool_format]
         self.tool_choice = True  # send tool_choice "auto" with tools (until a server refuses)
         self._api_key = api_key
         self._sdk: openai.AsyncOpenAI | None = None
@@ -151,20 +153,19 @@ class OpenAIChatModel(ModelAdapter):
         try:
             try:
                 completion = await self._send(params, tools)
-                if self.tool_format == "blocks" and not completion.message.tool_calls:
-                    completion.message = blocks.reply(completion.message, tools, messages)
-                return completion
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if "tool_choice" not in params or "tool" not in str(exc).lower():
                     raise
                 # vLLM without --enable-auto-tool-choice refuses it: stop sending it.
                 self.tool_choice = False
                 del params["tool_choice"]
-                return await self._send(params, tools)
+                completion = await self._send(params, tools)
         except openai.APIError as exc:
             raise self._provider_error(exc) from exc
         except httpx2.TransportError as exc:
             raise transport_error(self._endpoint(), exc) from exc
+        completion.message = self.tool_format.read_reply(completion.message, tools, messages)
+        return completion
 
     async def _send(self, params: dict[str, Any], tools: Sequence[ToolSpec]) -> Completion:
         if self.stream:
@@ -183,29 +184,28 @@ class OpenAIChatModel(ModelAdapter):
         if self.output_cap is not None:
             max_output_tokens = min(max_output_tokens or self.output_cap, self.output_cap)
         sent = to_openai_messages(messages)
-        room = 0
+        offered = tools if self.tool_format.sends_tools else []
+        budget: int | None = None
         if self.context_tokens is not None:
             # Room for the answer, the tool descriptions and the chat template's own tokens.
-            room = self.context_tokens - (max_output_tokens or 0) - 256
-            if self.tool_format != "blocks":  # tools are not sent in that format
-                room -= estimate_tokens([t.model_dump() for t in tools])
-            sent = fit_context(sent, room)
-        params: dict[str, Any] = {"model": self.name, "messages": sent}
+            budget = self.context_tokens - (max_output_tokens or 0) - 256
+            if self.tool_format.sends_tools:
+                budget -= estimate_tokens([t.model_dump() for t in tools])
+            sent = fit_context(sent, budget)
+        budget = budget if self.context_tokens else None
+        chat = self.tool_format.chat_messages(sent, tools, budget)
+        params: dict[str, Any] = {"model": self.name, "messages": chat}
         held: dict[str, Any] = {}
-        if self.tool_format == "blocks":
-            commands = any(t.name == "run_command" for t in tools)
-            budget = room if self.context_tokens else None
-            params["messages"] = blocks.plain_messages(sent, budget, commands=commands)
-        elif tools and self.constrained_tools:
-            held = constrained_request(sent, tools, first_only=self.constrained_tools == "first")
+        if offered and self.constrained_tools:
+            held = constrained_request(sent, offered, first_only=self.constrained_tools == "first")
         if held:
             params.update(held)
-        elif tools and self.tool_format != "blocks":
+        elif offered:
             # Some servers (llama-cpp-python's function-calling formats) drop tools they are
             # not told they may call.
             if self.tool_choice:
                 params["tool_choice"] = "auto"
-            params["tools"] = openai_tools(tools)
+            params["tools"] = openai_tools(offered)
         if max_output_tokens is not None:
             params["max_completion_tokens"] = max_output_tokens
             if is_local_url(self.base_url):
