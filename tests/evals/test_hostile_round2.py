@@ -3,8 +3,8 @@ before it was closed. The `[protected]` table reaches `bakeoff run`; `run_comman
 a protected file (a hook, a `.pth`, `.envrc`, Claude Code's settings) however its shell spells
 it; a check and the workspace meter survive folders nested past Python's recursion; and the
 attacks written against the check by reading its code (a forged verdict from a thread, a module
-shadowing what the hidden test imports, signals to the check's parent, a `conftest.py` in a
-graded folder...) all fail, each scoring what a contestant that does nothing scores."""
+shadowing what the hidden test imports, a `conftest.py` in a graded folder, the plugin's hooks
+called by import...) all fail, each scoring what a contestant that does nothing scores."""
 
 from __future__ import annotations
 
