@@ -6,8 +6,8 @@ the fastest), scaled by the task's difficulty (1-5 → ×0.5 … ×1.5). It stre
 OpenAI adapter asks by default. Eight models on three providers with different concurrency
 limits run a matrix of 8 models × 50 one-turn tasks (ad-hoc task folders in a temp dir, graded
 by a judge rubric with no judge configured, so grading costs nothing) through
-`bakeoff.evals.runner.run_bakeoff` with default settings (max_parallel 32, results store,
-HTML report).
+`bakeoff.evals.runner.run_bakeoff` with default settings (max_parallel 32, results store),
+but no preflight ping (it would wait each model's latency before any trial starts).
 
 The ideal wall time is the larger of (a) the busiest provider's total service time divided by
 its limit and (b) the longest single request. The benchmark reports the wall time of
@@ -15,12 +15,13 @@ its limit and (b) the longest single request. The benchmark reports the wall tim
 first request to the last, against that bound, and checks on the server side that no provider
 ever had more requests in flight than its limit.
 
-The providers listen on 127.0.0.2, a loopback address bakeoff's config does not treat as this
-machine (only 127.0.0.1, localhost, ::1 and 0.0.0.0 are), so they are scheduled as the remote
-providers they stand in for. A second, smaller part (`--loopback-tasks`, default 10) runs the
-same models with the server on 127.0.0.1: bakeoff then counts every provider as local and puts
-them all in the one shared local pool (the `local` provider's concurrency, 1 by default), and
-the benchmark measures what that costs against the same per-provider bound.
+The providers listen on 127.0.0.1. Every loopback address counts as this machine
+(`bakeoff.net.is_local_url`), so the main part configures them with `shares_machine = false`:
+a server on loopback with hardware of its own, scheduled by its own `concurrency` like the
+remote providers it stands in for. A second, smaller part (`--loopback-tasks`, default 10) runs
+the same models with `shares_machine` unset: bakeoff then puts every loopback provider in the
+one shared local pool (the `local` provider's concurrency, 1 by default), and the benchmark
+measures what that costs against the same per-provider bound.
 
 Run:  .venv/bin/python benchmarks/bench_scheduling.py [--tasks 50] [--quick]
 """
@@ -57,6 +58,7 @@ MODELS = {
 }
 """Model → (provider, mean latency in s, spread as ± fraction of the mean)."""
 SEED = 20261125
+HOST = "127.0.0.1"
 
 
 def make_spec(n_tasks: int, scale: float) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def lower_bound(spec: dict[str, Any]) -> tuple[float, dict[str, float], float]:
 
 
 def start_server(spec: dict[str, Any], host: str, tmp: Path) -> tuple[subprocess.Popen[str], int]:
-    spec_file = tmp / f"spec-{host}.json"
+    spec_file = tmp / f"spec-{len(list(tmp.glob('spec-*')))}.json"
     spec_file.write_text(json.dumps(spec))
     proc = subprocess.Popen(
         [
@@ -130,49 +132,50 @@ def fetch_stats(host: str, port: int) -> dict[str, Any]:
 
 
 def run_matrix(
-    n_tasks: int, scale: float, host: str, tmp: Path, extra: dict[str, Any]
+    n_tasks: int, scale: float, shares_machine: bool | None, tmp: Path, extra: dict[str, Any]
 ) -> dict[str, Any]:
     from bakeoff.agent import AgentConfig
     from bakeoff.config import BakeoffConfig, ProviderConfig
+    from bakeoff.evals.request import BakeoffRequest
     from bakeoff.evals.runner import run_bakeoff
     from bakeoff.evals.store import Store
-    from bakeoff.evals.task import load_tasks
 
     t_import = time.perf_counter()
     import bakeoff.models.openai_chat  # noqa: F401 - the OpenAI SDK import (~1 s) is start-up
 
     import_s = time.perf_counter() - t_import
     spec = make_spec(n_tasks, scale)
-    root = tmp / f"{host}-{n_tasks}"
+    root = tmp / f"{'own' if shares_machine is False else 'pooled'}-{n_tasks}"
     root.mkdir()
-    tasks = load_tasks([write_tasks(spec, root)])
-    proc, port = start_server(spec, host, tmp)
+    tasks = write_tasks(spec, root)
+    proc, port = start_server(spec, HOST, tmp)
     try:
         config = BakeoffConfig(
             providers={
                 p: ProviderConfig(
-                    kind="openai_compatible", base_url=f"http://{host}:{port}/v1", concurrency=n
+                    kind="openai_compatible",
+                    base_url=f"http://{HOST}:{port}/v1",
+                    concurrency=n,
+                    shares_machine=shares_machine,
                 )
                 for p, n in PROVIDERS.items()
             }
         )
         models = [f"{p}:{m}" for m, (p, _, _) in MODELS.items()]
         store = Store(root / "results.sqlite")
-        t0 = time.time()
-        outcome = asyncio.run(
-            run_bakeoff(
-                models,
-                task_specs=tasks,
-                repeats=1,
-                judges=(),
-                store=store,
-                config=config,
-                agent=AgentConfig(max_turns=2),
-                **extra,
-            )
+        # No preflight: its one ping per model would wait the model's latency before any trial
+        # starts (up to 4.5 s for slow-2), which is not scheduling.
+        request = BakeoffRequest(
+            models=models,
+            tasks=[str(tasks)],
+            agent=AgentConfig(max_turns=2),
+            preflight=False,
+            **extra,
         )
+        t0 = time.time()
+        outcome = asyncio.run(run_bakeoff(request, store=store, config=config))
         wall = time.time() - t0
-        stats = fetch_stats(host, port)
+        stats = fetch_stats(HOST, port)
     finally:
         proc.terminate()
         proc.wait()
@@ -188,7 +191,6 @@ def run_matrix(
         served[p] += r["end"] - r["start"]
         last_end[p] = max(last_end[p], r["end"] - first_start)
     return {
-        "host": host,
         "import_s": import_s,
         "tasks": n_tasks,
         "scale": scale,
@@ -205,7 +207,7 @@ def run_matrix(
         "done_after": last_end,
         "longest": longest,
         "max_in_flight": stats["max_in_flight"],
-        "is_local": config.is_local(models[0]),
+        "pooled": config.provider(models[0].split(":", 1)[0]).in_local_pool,
         "local_pool_limit": config.provider("local").concurrency,
     }
 
@@ -216,7 +218,7 @@ def describe(r: dict[str, Any], title: str) -> str:
     print(f"\n{title}")
     print(
         f"  {r['trials']} trials ({r['completed']} completed, {r['requests']} requests); "
-        f"treated as local by bakeoff: {r['is_local']}"
+        f"in the shared local pool: {r['pooled']}"
     )
     print(
         f"  bound {r['bound']:.2f} s (longest single request {r['longest']:.2f} s); "
@@ -273,7 +275,7 @@ def main() -> None:
         "--loopback-tasks",
         type=int,
         default=10,
-        help="tasks of the second part, on 127.0.0.1 (0 = skip it)",
+        help="tasks of the second part, shares_machine unset (0 = skip it)",
     )
     ap.add_argument("--loopback-scale", type=float, default=0.25)
     ap.add_argument("--quick", action="store_true", help="20 tasks at half latency; 5 loopback")
@@ -289,10 +291,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scheduling-"))
     try:
         with results.OtherLoad() as load:
-            main_run = run_matrix(args.tasks, args.scale, "127.0.0.2", tmp, extra)
+            main_run = run_matrix(args.tasks, args.scale, False, tmp, extra)
         print(load.line())
         body = describe(
-            main_run, f"8 models × {args.tasks} tasks, providers scheduled as remote (127.0.0.2)"
+            main_run,
+            f"8 models × {args.tasks} tasks, providers with their own limits "
+            "(shares_machine = false)",
         )
         over = main_run["wall"] / main_run["bound"] - 1
         verdict = "met" if over <= 0.05 else "MISSED"
@@ -303,21 +307,21 @@ def main() -> None:
             f"{load.line()}.\n\n{body}\n\n{line}"
         )
         if args.loopback_tasks:
-            lb = run_matrix(args.loopback_tasks, args.loopback_scale, "127.0.0.1", tmp, extra)
+            lb = run_matrix(args.loopback_tasks, args.loopback_scale, None, tmp, extra)
             lb_body = describe(
                 lb,
-                f"the same on 127.0.0.1: 8 models × {args.loopback_tasks} tasks, latencies "
-                f"× {args.loopback_scale}",
+                f"the same, shares_machine unset: 8 models × {args.loopback_tasks} tasks, "
+                f"latencies × {args.loopback_scale}",
             )
             note = (
-                f"On 127.0.0.1 every provider counts as local and shares one pool of "
+                f"With shares_machine unset every loopback provider shares one pool of "
                 f"{lb['local_pool_limit']} (the `local` provider's concurrency): wall "
                 f"{lb['wall']:.2f} s against a per-provider bound of {lb['bound']:.2f} s "
                 f"({lb['wall'] / lb['bound']:.1f}x)."
             )
             print(note)
             body += (
-                f"\n\nSame models, server on 127.0.0.1, 8 × {args.loopback_tasks} tasks, "
+                f"\n\nSame models, shares_machine unset, 8 × {args.loopback_tasks} tasks, "
                 f"latencies × {args.loopback_scale}:\n\n{lb_body}\n\n{note}"
             )
     finally:
