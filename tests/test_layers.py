@@ -77,6 +77,74 @@ def test_the_shells_are_the_cli_mcp_and_init_modules() -> None:
     assert {"bakeoff.cli", "bakeoff.cli_run", "bakeoff.mcp_server", "bakeoff.claude_init"} <= set(
         SHELLS
     )
-    # doctor: checks the machine for the CLI; viewer: serves the store to a browser.
-    shells = ("cli", "mcp", "claude", "doctor", "viewer")
+    # doctor: checks the machine for the CLI; viewer: serves the store to a browser; api: the
+    # Python API both shells call.
+    shells = ("cli", "mcp", "claude", "doctor", "viewer", "api")
     assert all(s.split(".")[1].startswith(shells) for s in SHELLS), SHELLS
+
+
+def test_the_api_never_imports_the_shells_that_call_it() -> None:
+    shells = [s for s in SHELLS if s != "bakeoff.api"]
+    assert reaches(imported(SRC / "api.py"), *shells) == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each bakeoff module → the bakeoff modules it imports (function-level imports included);
+    `from bakeoff.x import y` counts as importing `bakeoff.x.y` when that is a module."""
+    paths = [p for p in SRC.rglob("*.py") if "suite" not in p.parts]
+    known = {module_name(p) for p in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                subs = {f"{node.module}.{a.name}" for a in node.names}
+                edges |= ({node.module} | subs) & known
+            elif isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names} & known
+        graph[module_name(path)] = edges - {module_name(path), "bakeoff"}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None: a depth-first search that reports the
+    first edge back to a module still on its path."""
+    done: set[str] = set()
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        path.append(node)
+        on_path.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in on_path:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in done and (found := visit(nxt)) is not None:
+                return found
+        on_path.discard(path.pop())
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if start not in done and (found := visit(start)) is not None:
+            return found
+    return None
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_finder_names_a_cycle_and_passes_a_tree() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    graph = import_graph()
+    # Function-level imports count: cli_run imports the runner only inside functions.
+    assert "bakeoff.api" in graph["bakeoff.cli_run"]
+    assert "bakeoff.evals.runner" in graph["bakeoff.api"]

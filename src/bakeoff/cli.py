@@ -9,136 +9,23 @@ doctor check exit with 1; a run with nothing graded exits with 3; a reader that 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import signal
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
-from bakeoff.cli_flags import Parser, add_limit_flags, add_sandbox_flags, sandbox_options, usd
+from bakeoff.cli_common import EXIT_STATUS_HELP, ExitStatus, emit_json, example_parser
+from bakeoff.cli_flags import Parser
 from bakeoff.errors import BakeoffError, UserError
-from bakeoff.redact import redact, redact_model
+from bakeoff.redact import redact
+
+__all__ = ["EXIT_STATUS_HELP", "ExitStatus", "build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class ExitStatus(IntEnum):
-    """How every `bakeoff` command ends; CI scripts rely on these (DESIGN.md)."""
-
-    OK = 0
-    FAILED = 1
-    """A `--fail-under` threshold missed; also a failed agent run (`agent`), an invalid task
-    (`tasks validate`), a required check failed (`doctor`), or a run that broke off."""
-    USAGE = 2
-    """Bad usage or input: a flag, a model id, a task or config file, a run id."""
-    UNGRADED = 3
-    """Nothing could be graded: every trial of the run was an infrastructure error."""
-    INTERRUPTED = 130
-    """Ctrl-C or SIGTERM."""
-
-
-EXIT_STATUS_HELP = """\
-exit status: 0 ok; 1 a --fail-under threshold missed (agent: the run failed; tasks validate:
-  a task is invalid; doctor: a required check failed); 2 bad usage or input; 3 nothing could
-  be graded (every trial an infrastructure error; the table still prints); 130 interrupted"""
-
-
-def _emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def _agent_workspace(given: str | None) -> Path:
-    """The folder `bakeoff agent` works in: the one given, else a new temporary folder (kept,
-    since the user wants the files), whose path goes to stderr."""
-    if given is not None:
-        return Path(given)
-    made = Path(tempfile.mkdtemp(prefix="bakeoff-agent-"))
-    print(f"workspace: {made} (new; --workspace . works in the current folder)", file=sys.stderr)
-    return made
-
-
-def refuse_unpriced_cap(model: str, config: Any) -> None:
-    """`agent --max-cost` counts only known prices: a model without one would run uncapped,
-    so it is refused (UserError) unless the user passes --allow-unpriced."""
-    from bakeoff.evals.scheduler import unpriced_models
-    from bakeoff.models.registry import resolve_model_id
-
-    if unpriced_models([resolve_model_id(model, config)], config):
-        raise UserError(
-            f"--max-cost cannot cap {model}: no price is known for it, so its spend cannot be "
-            f'counted. Set one under [prices."ID"] in the config, or pass --allow-unpriced to '
-            "run it with its spend counted as $0"
-        )
-
-
-def _log_agent_run(args: argparse.Namespace, entry: Any) -> None:
-    """Keep the run in the agent log (`bakeoff logs`); a log that cannot be written is said
-    in one line on stderr and never fails the run."""
-    from bakeoff.evals.agent_log import log_run
-    from bakeoff.evals.store import default_store_path
-
-    try:
-        log_run(args.store or default_store_path(), entry)
-    except BakeoffError as exc:
-        print(f"warning: this run was not logged ({redact(str(exc))}); --no-log skips the log",
-              file=sys.stderr)  # fmt: skip
-
-
-def cmd_agent(args: argparse.Namespace) -> int:
-    from bakeoff.agent import AgentConfig, run_agent
-    from bakeoff.config import load_config
-    from bakeoff.evals.agent_log import AgentLogEntry, logging_disabled
-    from bakeoff.evals.model_names import display_name
-    from bakeoff.models.registry import resolve_model
-    from bakeoff.report.progress import AgentProgress
-    from bakeoff.report.terminal import print_agent_result
-
-    config = load_config(args.config)
-    if args.max_cost is not None and not args.allow_unpriced:
-        refuse_unpriced_cap(args.model, config)
-    model = resolve_model(args.model, config)
-    agent_config = AgentConfig(
-        max_turns=args.max_turns,
-        timeout_s=args.timeout,
-        max_cost_usd=args.max_cost,
-        max_output_tokens=args.max_output_tokens,
-        read_only=args.read_only,
-        protected=config.protected,
-        **sandbox_options(args),
-    )
-
-    workspace = _agent_workspace(args.workspace)
-    started_at = time.time()
-
-    async def go() -> Any:
-        try:
-            progress = None if args.quiet else AgentProgress(sys.stderr)
-            return await run_agent(args.prompt, model, workspace, agent_config, on_turn=progress)
-        finally:
-            await model.aclose()
-
-    result = redact_model(asyncio.run(go()))
-    result = result.model_copy(update={"model": display_name(args.model)})
-    if not logging_disabled(args.no_log):
-        _log_agent_run(args, AgentLogEntry(
-            started_at=started_at, source="agent", prompt=args.prompt, model=result.model,
-            workspace=str(workspace.absolute()), result=result,
-        ))  # fmt: skip
-    if args.transcript:
-        Path(args.transcript).write_text(result.model_dump_json(indent=2), encoding="utf-8")
-    if args.json:
-        _emit_json(result.to_public())
-    else:
-        print_agent_result(result)
-    return 0 if result.ok else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -148,7 +35,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     infos = list_models(load_config(args.config))
     if args.json:
-        _emit_json([i.model_dump() for i in infos])
+        emit_json([i.model_dump() for i in infos])
     else:
         print_models(infos)
     return 0
@@ -209,19 +96,16 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
-def example_parser(sub: Any, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
-    """A subcommand whose `--help` ends with `examples` as written."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The `bakeoff` parser: each subcommand registered by its own `add_*_command`."""
+    from bakeoff.cli_agent import add_agent_command
+    from bakeoff.cli_apply import add_apply_command
+    from bakeoff.cli_config import add_config_commands
+    from bakeoff.cli_doctor import add_doctor_command
+    from bakeoff.cli_logs import add_logs_command
+    from bakeoff.cli_route import add_route_command
+    from bakeoff.cli_run import add_commands
+
     parser = Parser(  # one-line refusals, and so are its subcommands'
         prog="bakeoff",
         description="Run one agentic coding task on many LLMs at once; grade quality, speed and cost.",
@@ -245,71 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BAKEOFF_CONFIG, ./bakeoff.toml, ~/.config/bakeoff/config.toml)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        add_agent_command,
+        add_models_command,
+        add_commands,  # run, demo, report, runs, compare, view, tasks
+        add_route_command,
+        add_mcp_command,
+        add_init_command,
+        add_config_commands,
+        add_apply_command,
+        add_logs_command,
+        add_doctor_command,
+        add_completion_command,
+    ):
+        add(sub)
+    return parser
 
-    p = example_parser(
-        sub,
-        "agent",
-        "run one nano agent on a prompt in a workspace",
-        "examples:\n"
-        '  bakeoff agent "Create hello.py that prints hello" --model local\n'
-        '  bakeoff agent "Fix the failing test" --model haiku --workspace . --allow-commands\n'
-        '  bakeoff agent "Summarise app.py" --model gpt-5-mini -w src --read-only --json',
-    )
-    p.add_argument("prompt", help="the task for the agent")
-    p.add_argument(
-        "--model",
-        "-m",
-        required=True,
-        help="model id (provider:model) or alias; see `bakeoff models`",
-    )
-    p.add_argument(
-        "--workspace",
-        "-w",
-        default=None,
-        help="directory the agent works in (default: a new temporary folder, kept and printed "
-        "to stderr; pass --workspace . for the current folder)",
-    )
-    add_limit_flags(p, per="")
-    p.add_argument(
-        "--max-cost",
-        type=usd,
-        default=None,
-        help="stop once this many USD are spent (refused for a model of unknown price, unless "
-        "--allow-unpriced)",
-    )
-    p.add_argument(
-        "--allow-unpriced",
-        action="store_true",
-        help="with --max-cost, run a model of unknown price anyway, its spend counted as $0",
-    )
-    p.add_argument(
-        "--allow-commands", action="store_true", help="offer the run_command tool (sandboxed)"
-    )
-    add_sandbox_flags(p)
-    p.add_argument("--read-only", action="store_true", help="offer only the read tools")
-    p.add_argument(
-        "--transcript",
-        default=None,
-        help="write the full record (transcript, timings) to this JSON file",
-    )
-    p.add_argument(
-        "--json", action="store_true", help="print one JSON object (the agent --json contract)"
-    )
-    p.add_argument(
-        "--quiet", "-q", action="store_true", help="print no turn-by-turn progress on stderr"
-    )
-    p.add_argument(
-        "--no-log",
-        action="store_true",
-        help="keep no record of this run in the agent log (`bakeoff logs`; $BAKEOFF_NO_LOG=1 "
-        "for every run)",
-    )
-    p.add_argument(
-        "--store", type=Path, help="results database the run is logged in (default "
-        ".bakeoff/results.sqlite)",
-    )  # fmt: skip
-    p.set_defaults(handler=cmd_agent)
 
+def add_models_command(sub: Any) -> None:
     p = example_parser(
         sub,
         "models",
@@ -319,12 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models)
 
-    from bakeoff.cli_route import add_route_command
-    from bakeoff.cli_run import add_commands
 
-    add_commands(sub)
-    add_route_command(sub)
-
+def add_mcp_command(sub: Any) -> None:
     p = example_parser(
         sub,
         "mcp",
@@ -375,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_mcp)
 
+
+def add_init_command(sub: Any) -> None:
     p = example_parser(
         sub,
         "init",
@@ -408,19 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_init)
 
-    from bakeoff.cli_apply import add_apply_command
-    from bakeoff.cli_config import add_config_commands
 
-    add_config_commands(sub)
-    add_apply_command(sub)
-
-    from bakeoff.cli_doctor import add_doctor_command
-    from bakeoff.cli_logs import add_logs_command
-
-    add_logs_command(sub)
-
-    add_doctor_command(sub)
-
+def add_completion_command(sub: Any) -> None:
     p = example_parser(
         sub,
         "completion",
@@ -431,8 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("shell", choices=["bash", "zsh"])
     p.set_defaults(handler=cmd_completion)
-
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

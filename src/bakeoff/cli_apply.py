@@ -18,7 +18,7 @@ EXAMPLES = """examples:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from bakeoff.cli_history import resolve_run_id
+    from bakeoff.api import resolve_run_id
     from bakeoff.config import load_config
     from bakeoff.evals.apply_target import choose_trial, plan_apply, seed_folder, write_plan
     from bakeoff.evals.selection import files_origin
@@ -106,7 +106,7 @@ def _files(n: int) -> str:
 
 def add_apply_command(sub: Any) -> None:
     """Register `bakeoff apply` on the main parser's subparsers."""
-    from bakeoff.cli import EXIT_STATUS_HELP, example_parser
+    from bakeoff.cli_common import EXIT_STATUS_HELP, example_parser
     from bakeoff.cli_flags import count, run_ref
 
     p = example_parser(

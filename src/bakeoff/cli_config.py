@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bakeoff.cli_common import split
 from bakeoff.errors import ConfigError, UserError
 
 Source = Literal["flag", "config", "config+flag", "default"]
@@ -52,10 +53,6 @@ class Setting:
     source: Source
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
 def _builtin(name: str) -> Any:
     if name == "timeout":
         from bakeoff.agent import AgentConfig
@@ -69,9 +66,9 @@ def _flag(args: argparse.Namespace, name: str) -> Any:
     """The flag's value in the `[defaults]` shape; None when the flag was not given."""
     raw = getattr(args, FLAG_OF[name], None)
     if name == "models":
-        return _split(raw) or None  # an empty --models is no choice: the defaults run
+        return split(raw) or None  # an empty --models is no choice: the defaults run
     if name == "judges":
-        return None if raw is None else _split(raw)  # --judge "" turns default judges off
+        return None if raw is None else split(raw)  # --judge "" turns default judges off
     if name == "labels":
         return dict(raw) if raw else None
     return raw
@@ -194,7 +191,7 @@ def cmd_init_config(args: argparse.Namespace) -> int:
     target = Path(args.dir) / "bakeoff.toml"
     if target.exists() and not args.force:
         raise UserError(f"{target} exists: pass --force to replace it, or edit it")
-    text = config_template(_split(args.models) or None)
+    text = config_template(split(args.models) or None)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -252,7 +249,7 @@ def add_standing_flags(p: argparse.ArgumentParser) -> None:
 def add_config_commands(sub: Any) -> None:
     """Register `config` on the main parser's subparsers (`init config` is a target of
     `bakeoff init`, which calls `cmd_init_config`)."""
-    from bakeoff.cli import example_parser
+    from bakeoff.cli_common import example_parser
     from bakeoff.cli_flags import seconds
 
     p = example_parser(

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.cli import EXIT_STATUS_HELP, ExitStatus, example_parser
+from bakeoff.cli_common import EXIT_STATUS_HELP, ExitStatus, example_parser
 
 if TYPE_CHECKING:  # the checks (and what they import) load only when doctor runs
     from bakeoff.doctor import Finding, Status

@@ -6,30 +6,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
+from bakeoff.cli_common import EXIT_STATUS_HELP, ExitStatus, emit_json, example_parser
 from bakeoff.errors import UserError
 
 if TYPE_CHECKING:
     from bakeoff.evals.records import BakeoffSummary
-
-
-def _emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def resolve_run_id(store: Any, given: str) -> str:
-    """`given`, or the newest stored run's id for `latest`."""
-    if given != "latest":
-        return given
-    runs = store.list_runs()
-    if not runs:
-        raise UserError(f"no runs yet in {store.path}: `latest` needs one (try `bakeoff run`)")
-    return str(runs[0]["run_id"])
 
 
 def quality_threshold(text: str) -> float:
@@ -57,11 +43,9 @@ def add_fail_under(p: argparse.ArgumentParser) -> None:
 
 
 def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
-    """The exit status a graded run ends the command with (`bakeoff.cli.ExitStatus`): 3 when
+    """The exit status a graded run ends the command with (`cli_common.ExitStatus`): 3 when
     nothing could be graded (no model has a valid trial), 1 when a ranked model's quality is
     below `fail_under` or was not measured, else 0. Says why on stderr."""
-    from bakeoff.cli import ExitStatus
-
     if not summary.ranking:
         errored = any(u.errors for u in summary.unranked)
         what = "every trial was an infrastructure error" if errored else "no trial ran"
@@ -92,6 +76,7 @@ def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from bakeoff.api import resolve_run_id
     from bakeoff.evals.runner import build_outcome
     from bakeoff.evals.store import Store
     from bakeoff.report.export import records_public, write_csv, write_json, write_jsonl
@@ -117,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         for path in write_inspect(outcome.summary, outcome.iter_records(), Path(args.inspect)):
             print(f"Inspect log: {path}", file=sys.stderr)
     if args.json:
-        _emit_json(
+        emit_json(
             {
                 "run_id": outcome.run_id,
                 "report_html": str(html),
@@ -173,7 +158,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        _emit_json(runs)
+        emit_json(runs)
         return 0
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(r["created_at"])))  # type: ignore[arg-type]
@@ -207,6 +192,7 @@ def local_day(text: str) -> float:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from bakeoff.api import resolve_run_id
     from bakeoff.evals.run_compare import changes_public, compare_runs
     from bakeoff.evals.runner import build_outcome
     from bakeoff.evals.store import Store
@@ -217,7 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = build_outcome(store, run_a), build_outcome(store, run_b)
     changes = compare_runs((a.summary, a.rows), (b.summary, b.rows))
     if args.json:
-        _emit_json(changes_public(run_a, run_b, changes))
+        emit_json(changes_public(run_a, run_b, changes))
     else:
         print_run_changes(run_a, run_b, changes)
     return 0
@@ -236,7 +222,6 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def add_history_commands(sub: Any) -> None:
     """Register report, runs, compare and view on the main parser's subparsers."""
-    from bakeoff.cli import EXIT_STATUS_HELP, example_parser
     from bakeoff.cli_flags import label, run_ref
 
     p = example_parser(

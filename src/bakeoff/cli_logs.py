@@ -117,7 +117,7 @@ def entry_id(text: str) -> int:
 
 def add_logs_command(sub: Any) -> None:
     """Register `bakeoff logs` on the main parser's subparsers."""
-    from bakeoff.cli import example_parser
+    from bakeoff.cli_common import example_parser
     from bakeoff.cli_flags import count
 
     p = example_parser(

@@ -39,7 +39,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def add_route_command(sub: Any) -> None:
-    from bakeoff.cli import example_parser
+    from bakeoff.cli_common import example_parser
     from bakeoff.cli_history import quality_threshold
 
     p = example_parser(

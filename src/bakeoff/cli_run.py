@@ -1,27 +1,19 @@
-"""The bake-off subcommands of the `bakeoff` CLI — run, demo and tasks (report, runs and compare
-are in `cli_history`) — as thin shells over `bakeoff.evals`: parse, call, print. `latest` stands
-for the newest stored run wherever a run id goes. Ctrl-C stops a run cleanly and prints the exact
-command that resumes it."""
+"""The bake-off subcommands of the `bakeoff` CLI — run and demo (report, runs and compare are in
+`cli_history`, tasks in `cli_tasks`) — as thin shells over `bakeoff.api`: parse the flags into a
+`BakeoffRequest`, call `bake`, print. `latest` stands for the newest stored run wherever a run
+id goes. Ctrl-C stops a run cleanly and prints the exact command that resumes it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from bakeoff.cli_common import EXIT_STATUS_HELP, emit_json, example_parser, split
 from bakeoff.errors import UserError
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def _agent_config(args: argparse.Namespace, config: Any) -> Any:
@@ -38,27 +30,43 @@ def _agent_config(args: argparse.Namespace, config: Any) -> Any:
     )
 
 
+def _request(
+    args: argparse.Namespace, models: list[str], targets: list[str], quick: bool, config: Any
+) -> Any:
+    """The `BakeoffRequest` the flags ask for (validated here, before the store is opened)."""
+    from bakeoff.evals.request import BakeoffRequest
+
+    continuing = bool(args.resume or args.retry_errors)
+    return BakeoffRequest(
+        models=models, tasks=targets, files=args.files, quick=quick,
+        task_patterns=split(args.task_patterns), category=args.category,
+        judges=split(args.judge), repeats=args.repeats, pairwise=args.pairwise,
+        judge_sees_checks=args.judge_sees_checks, run_id=args.run_id, resume=args.resume,
+        retry_errors=args.retry_errors, preflight=not args.no_preflight,
+        max_cost_usd=args.max_cost, allow_unpriced=args.allow_unpriced,
+        max_parallel=args.max_parallel, executor=args.executor, ray_address=args.ray_address,
+        tags={} if continuing else args.tags, until_decided=_until_decided(args),
+        agent=_agent_config(args, config),
+    )  # fmt: skip
+
+
 def _run(
     args: argparse.Namespace, models: list[str] | None, targets: list[str], quick: bool
 ) -> int:
     """The bake-off `run` and `demo` share; `models` None means run's --models, else the
     `[defaults]` models (`cli_config.standing_settings`, as for every standing flag)."""
+    from bakeoff.api import bake, run_id_of, settle
     from bakeoff.cli_config import apply_defaults
-    from bakeoff.cli_history import exit_status, resolve_run_id
     from bakeoff.config import load_config
-    from bakeoff.evals.runner import new_run_id, run_bakeoff
-    from bakeoff.evals.selection import select_tasks
     from bakeoff.evals.store import Store
     from bakeoff.report.progress import progress_observer
-    from bakeoff.report.side_by_side import print_answers
-    from bakeoff.report.terminal import console, print_summary, print_trials
 
     config = load_config(args.config)
     args = apply_defaults(args, config)
     if (args.resume or args.retry_errors) and args.label:
         raise UserError("--label labels a new run: a resumed run keeps the labels it began with")
     if models is None:
-        models = _split(args.models)
+        models = split(args.models)
         if not models and not args.resume and not args.retry_errors:
             raise UserError(
                 "--models is required (e.g. --models gpt-5-mini,haiku,local; or set `models` "
@@ -67,75 +75,38 @@ def _run(
             )
     if args.dry_run:  # before the store is opened: a dry run makes and reaches nothing
         return _dry_run(args, models, targets, quick, config)
+    request = _request(args, models, targets, quick, config)
     store = Store(args.store)
     store.require_writable()  # a read-only store: one line now, not after the first trial
-    resume = args.resume and resolve_run_id(store, args.resume)
-    retry = args.retry_errors and resolve_run_id(store, args.retry_errors)
-    judges = _split(args.judge)
-    task_specs = None
-    if not resume and not retry:
-        if args.pairwise and not judges:
-            raise UserError("--pairwise needs --judge ID (the judge that compares each pair)")
-        task_specs = select_tasks(
-            targets,
-            patterns=_split(args.task_patterns),
-            category=args.category,
-            files=args.files,
-            adhoc_root=store.path.parent / "adhoc",
-        )
-        if quick:
-            task_specs = [t for t in task_specs if "quick" in t.tags]
-    run_id = resume or retry or args.run_id or new_run_id()
+    request = settle(request, store)
     observer = progress_observer()
     try:
         with observer:
-            outcome = asyncio.run(
-                run_bakeoff(
-                    models,
-                    task_specs=task_specs,
-                    repeats=args.repeats,
-                    judges=judges,
-                    pairwise=args.pairwise,
-                    judge_sees_checks=args.judge_sees_checks,
-                    run_id=run_id,
-                    resume=resume,
-                    retry_errors=retry,
-                    preflight=not args.no_preflight,
-                    max_cost_usd=args.max_cost,
-                    allow_unpriced=args.allow_unpriced,
-                    store=store,
-                    config=config,
-                    agent=_agent_config(args, config),
-                    observer=observer,
-                    max_parallel=args.max_parallel,
-                    executor=args.executor,
-                    ray_address=args.ray_address,
-                    tags=args.tags,
-                    until_decided=_until_decided(args),
-                )
-            )
+            outcome = asyncio.run(bake(request, store=store, config=config, observer=observer))
     except KeyboardInterrupt:
-        done = len(store.done_keys(run_id))
+        run_id = run_id_of(request)
         print(
-            f"\nInterrupted. {done} finished trials are saved in {store.path}.\n"
-            f"Resume with: bakeoff run --resume {run_id}"
+            f"\nInterrupted. {len(store.done_keys(run_id))} finished trials are saved in "
+            f"{store.path}.\nResume with: bakeoff run --resume {run_id}"
             + (f" --store {args.store}" if args.store else ""),
             file=sys.stderr,
         )
         return 130
-    from bakeoff.report.html import default_report_dir, write_outcome_html, write_run_report
+    return _print_outcome(args, outcome)
 
-    html = write_run_report(outcome, default_report_dir(store.path))
+
+def _print_outcome(args: argparse.Namespace, outcome: Any) -> int:
+    """The finished run on stdout (the --json contract, or the tables), and its exit status."""
+    from bakeoff.cli_history import exit_status
+    from bakeoff.report.html import write_outcome_html
+    from bakeoff.report.side_by_side import print_answers
+    from bakeoff.report.terminal import console, print_summary, print_trials
+
+    html = outcome.report_html
     if args.html:
         html = write_outcome_html(outcome, Path(args.html))
     if args.json:
-        _emit_json(
-            {
-                "run_id": outcome.run_id,
-                "report_html": str(html),
-                **outcome.summary.public(),
-            }
-        )
+        emit_json({"run_id": outcome.run_id, "report_html": str(html), **outcome.summary.public()})
     else:
         if args.show_runs:
             print_trials(outcome.records)
@@ -158,9 +129,9 @@ def _dry_run(
     lines = dry_run(
         targets,
         models,
-        judges=_split(args.judge),
+        judges=split(args.judge),
         repeats=args.repeats,
-        patterns=_split(args.task_patterns),
+        patterns=split(args.task_patterns),
         category=args.category,
         files=args.files,
         quick=quick,
@@ -208,35 +179,9 @@ def demo_models(requested: list[str]) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    models = demo_models(_split(args.models) or ["local"])
+    models = demo_models(split(args.models) or ["local"])
     print(f"bakeoff demo: quick built-in tasks on {', '.join(models)}", file=sys.stderr)
     return _run(args, models, [], quick=True)
-
-
-def cmd_tasks(args: argparse.Namespace) -> int:
-    from bakeoff.evals.checks import validate_tasks
-    from bakeoff.evals.task import load_tasks
-
-    if args.action == "from-git":
-        from bakeoff.cli_tasks import cmd_from_git
-
-        return cmd_from_git(args)
-    tasks = load_tasks(args.paths)
-    if args.action == "list":
-        if args.json:
-            _emit_json([{**t.model_dump(exclude={"path"}), "path": str(t.path)} for t in tasks])
-            return 0
-        for t in tasks:
-            graded = "+".join(k for k in ("check", "judge") if getattr(t, k) is not None)
-            tags = f" [{', '.join(t.tags)}]" if t.tags else ""
-            print(f"{t.name:<28} {t.category:<12} difficulty {t.difficulty}  {graded}{tags}")
-        return 0
-    results = validate_tasks(tasks)
-    bad = [r for r in results if not r.ok]
-    for r in results:
-        print(f"{'ok  ' if r.ok else 'FAIL'} {r.task}: {r.message}")
-    print(f"{len(results) - len(bad)} of {len(results)} tasks valid")
-    return 1 if bad else 0
 
 
 RUN_EXAMPLES = """examples:
@@ -253,188 +198,171 @@ RUN_EXAMPLES = """examples:
 
 def add_commands(sub: Any) -> None:
     """Register run, demo, report, runs, compare and tasks on the main parser's subparsers."""
-    from bakeoff.cli import EXIT_STATUS_HELP, example_parser
-    from bakeoff.cli_config import add_standing_flags
-    from bakeoff.cli_flags import (
-        add_limit_flags,
-        add_sandbox_flags,
-        count,
-        fixture_folder,
-        run_id,
-        run_ref,
-    )
-    from bakeoff.cli_history import add_fail_under, add_history_commands
+    from bakeoff.cli_history import add_history_commands
+    from bakeoff.cli_tasks import add_tasks_command
 
-    for name, handler, help_text, examples in (
-        (
-            "run",
-            cmd_run,
-            "the bake-off: tasks × models × repeats, graded and reported",
-            RUN_EXAMPLES,
-        ),
-        (
-            "demo",
-            cmd_demo,
-            "a quick bake-off on the embedded model (+ cloud models whose keys are set)",
-            "examples:\n  bakeoff demo\n  bakeoff demo --models local,script:careful.json",
-        ),
-    ):
-        p = example_parser(sub, name, help_text, f"{examples}\n\n{EXIT_STATUS_HELP}")
-        if name == "run":
-            p.add_argument(
-                "targets",
-                nargs="*",
-                metavar="TASK_OR_PROMPT",
-                help="a task folder, a folder of tasks, a built-in task's name, or a prompt in "
-                "quotes (an ad-hoc task; default: the built-in suite)",
-            )
-            p.add_argument(
-                "--models",
-                help="comma-separated model ids or aliases (default: [defaults] models in "
-                "bakeoff.toml)",
-            )
-            p.add_argument(
-                "--files",
-                type=fixture_folder,
-                metavar="DIR",
-                help="for a prompt: the folder every model starts from (a fresh copy each)",
-            )
-            p.add_argument(
-                "--tasks",
-                dest="task_patterns",
-                metavar="PATTERN",
-                help="only tasks whose name matches (shell glob; comma-separated for several)",
-            )
-            p.add_argument("--category", help="only tasks of this category (`bakeoff tasks list`)")
-            p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
-            p.add_argument(
-                "--resume",
-                type=run_ref,
-                metavar="RUN_ID",
-                help="finish an interrupted run (or `latest`): its missing and errored trials",
-            )
-            p.add_argument(
-                "--retry-errors",
-                type=run_ref,
-                metavar="RUN_ID",
-                help="rerun only the trials of RUN_ID (or `latest`) that ended in an error (auth, "
-                "unreachable, 5xx...), replacing their records, and print the table again",
-            )
-            p.add_argument(
-                "--until-decided",
-                action="store_true",
-                help="after the planned repeats, add one repeat at a time to the models of "
-                "undecided pairs until every pair is decided (beats, or no difference of "
-                "--min-gap) or --max-repeats or --max-cost is reached; the sequential test "
-                "keeps false 'beats' at 5%% over all looks (README: Until decided)",
-            )
-            p.add_argument(
-                "--max-repeats",
-                type=count(1, 100),
-                default=5,
-                metavar="N",
-                help="with --until-decided: extra repeats at most (default 5)",
-            )
-            p.add_argument(
-                "--min-gap",
-                type=_gap,
-                default=0.1,
-                metavar="G",
-                help="with --until-decided: quality gaps below G count as no difference "
-                "(default 0.1)",
-            )
-        else:
-            p.add_argument(
-                "--models", default="local", help="comma-separated models (default: local)"
-            )
-            p.set_defaults(
-                resume=None,
-                retry_errors=None,
-                targets=[],
-                task_patterns=None,
-                category=None,
-                files=None,
-            )
-        p.add_argument(
-            "--no-preflight",
-            action="store_true",
-            help="skip reaching every model once before the run (unreachable ones then error)",
-        )
-        p.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="print the trials it would run and a token and cost range per model (from "
-            "past runs in the store), then exit: nothing is run, reached or stored",
-        )
-        add_standing_flags(p)  # --judge, --repeats, --max-cost, --max-parallel, --label...
-        p.add_argument(
-            "--pairwise",
-            action="store_true",
-            help="also judge every pair of models head to head, in both orders (needs --judge)",
-        )
-        p.add_argument(
-            "--judge-sees-checks",
-            action="store_true",
-            help="show judges the check's verdict and output (off: judges grade blind, so their "
-            "agreement with the checks is a real measurement)",
-        )
-        p.add_argument(
-            "--run-id",
-            type=run_id,
-            help="name this run: letters, digits, '.', '_', '-' (default: a timestamp)",
-        )
-        p.add_argument(
-            "--allow-unpriced",
-            action="store_true",
-            help="with --max-cost, run models of unknown price anyway, counting their spend as "
-            "$0 (the summary notes which)",
-        )
-        add_limit_flags(p, per="per trial")
-        if name == "run":
-            p.set_defaults(timeout=None)  # absent: [defaults] timeout, else AgentConfig's
-        add_sandbox_flags(p)
-        p.add_argument(
-            "--store", type=Path, help="results database (default .bakeoff/results.sqlite)"
-        )
-        p.add_argument(
-            "--executor",
-            choices=["local", "ray"],
-            default="local",
-            help="run trials in this process (local) or as Ray tasks (needs bakeoff[ray])",
-        )
-        p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
-        p.add_argument("--html", help="also write the HTML report to this file")
-        p.add_argument("--show-runs", action="store_true", help="also print one line per run")
-        add_fail_under(p)
-        p.add_argument(
-            "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
-        )
-        p.set_defaults(handler=handler)
-        if name == "demo":
-            # A 0.5B model on 2 CPU cores writes ~30 tokens/s: tighter limits keep the demo to
-            # minutes even when it rambles.
-            p.set_defaults(max_output_tokens=400, timeout=60.0, show_runs=True)
-
+    add_run_command(sub)
+    add_demo_command(sub)
     add_history_commands(sub)
+    add_tasks_command(sub)
 
+
+def add_run_command(sub: Any) -> None:
+    help_text = "the bake-off: tasks × models × repeats, graded and reported"
+    p = example_parser(sub, "run", help_text, f"{RUN_EXAMPLES}\n\n{EXIT_STATUS_HELP}")
+    _add_task_flags(p)
+    _add_until_decided_flags(p)
+    _add_bakeoff_flags(p)
+    p.set_defaults(handler=cmd_run, timeout=None)  # timeout absent: [defaults], else AgentConfig's
+
+
+def add_demo_command(sub: Any) -> None:
+    examples = "examples:\n  bakeoff demo\n  bakeoff demo --models local,script:careful.json"
     p = example_parser(
         sub,
-        "tasks",
-        "list or validate task folders (default: the built-in suite), or make them from git",
-        "examples:\n  bakeoff tasks list\n  bakeoff tasks validate ./my-tasks\n"
-        "  bakeoff tasks from-git . HEAD~30..HEAD --out ./my-tasks   tasks from your own commits",
+        "demo",
+        "a quick bake-off on the embedded model (+ cloud models whose keys are set)",
+        f"{examples}\n\n{EXIT_STATUS_HELP}",
     )
-    p.add_argument("action", choices=["list", "validate", "from-git"])
+    p.add_argument("--models", default="local", help="comma-separated models (default: local)")
+    _add_bakeoff_flags(p)
+    # A 0.5B model on 2 CPU cores writes ~30 tokens/s: tighter limits keep the demo to minutes
+    # even when it rambles.
+    p.set_defaults(handler=cmd_demo, max_output_tokens=400, timeout=60.0, show_runs=True)
+    p.set_defaults(resume=None, retry_errors=None, targets=[], task_patterns=None)
+    p.set_defaults(category=None, files=None)
+
+
+def _add_task_flags(p: argparse.ArgumentParser) -> None:
+    """`run`'s choice of tasks and models, and of a stored run to continue."""
+    from bakeoff.cli_flags import fixture_folder, run_ref
+
     p.add_argument(
-        "paths", nargs="*", help="task folders; for from-git: REPO [REV|RANGE] (default HEAD)"
+        "targets",
+        nargs="*",
+        metavar="TASK_OR_PROMPT",
+        help="a task folder, a folder of tasks, a built-in task's name, or a prompt in "
+        "quotes (an ad-hoc task; default: the built-in suite)",
     )
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--out", default="tasks", help="from-git: where to write the task folders")
     p.add_argument(
-        "--limit", type=int, default=50, help="from-git: at most this many commits (newest first)"
+        "--models",
+        help="comma-separated model ids or aliases (default: [defaults] models in bakeoff.toml)",
     )
     p.add_argument(
-        "--test-command",
-        help="from-git: the test command, the changed test files appended (default: pytest)",
+        "--files",
+        type=fixture_folder,
+        metavar="DIR",
+        help="for a prompt: the folder every model starts from (a fresh copy each)",
     )
-    p.set_defaults(handler=cmd_tasks)
+    p.add_argument(
+        "--tasks",
+        dest="task_patterns",
+        metavar="PATTERN",
+        help="only tasks whose name matches (shell glob; comma-separated for several)",
+    )
+    p.add_argument("--category", help="only tasks of this category (`bakeoff tasks list`)")
+    p.add_argument("--quick", action="store_true", help="only tasks tagged 'quick'")
+    p.add_argument(
+        "--resume",
+        type=run_ref,
+        metavar="RUN_ID",
+        help="finish an interrupted run (or `latest`): its missing and errored trials",
+    )
+    p.add_argument(
+        "--retry-errors",
+        type=run_ref,
+        metavar="RUN_ID",
+        help="rerun only the trials of RUN_ID (or `latest`) that ended in an error (auth, "
+        "unreachable, 5xx...), replacing their records, and print the table again",
+    )
+
+
+def _add_until_decided_flags(p: argparse.ArgumentParser) -> None:
+    from bakeoff.cli_flags import count
+
+    p.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="after the planned repeats, add one repeat at a time to the models of "
+        "undecided pairs until every pair is decided (beats, or no difference of "
+        "--min-gap) or --max-repeats or --max-cost is reached; the sequential test "
+        "keeps false 'beats' at 5%% over all looks (README: Until decided)",
+    )
+    p.add_argument(
+        "--max-repeats",
+        type=count(1, 100),
+        default=5,
+        metavar="N",
+        help="with --until-decided: extra repeats at most (default 5)",
+    )
+    p.add_argument(
+        "--min-gap",
+        type=_gap,
+        default=0.1,
+        metavar="G",
+        help="with --until-decided: quality gaps below G count as no difference (default 0.1)",
+    )
+
+
+def _add_bakeoff_flags(p: argparse.ArgumentParser) -> None:
+    """The flags run and demo share: how the bake-off is graded and limited."""
+    from bakeoff.cli_config import add_standing_flags
+    from bakeoff.cli_flags import add_limit_flags, add_sandbox_flags, run_id
+
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip reaching every model once before the run (unreachable ones then error)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the trials it would run and a token and cost range per model (from "
+        "past runs in the store), then exit: nothing is run, reached or stored",
+    )
+    add_standing_flags(p)  # --judge, --repeats, --max-cost, --max-parallel, --label...
+    p.add_argument(
+        "--pairwise",
+        action="store_true",
+        help="also judge every pair of models head to head, in both orders (needs --judge)",
+    )
+    p.add_argument(
+        "--judge-sees-checks",
+        action="store_true",
+        help="show judges the check's verdict and output (off: judges grade blind, so their "
+        "agreement with the checks is a real measurement)",
+    )
+    p.add_argument(
+        "--run-id",
+        type=run_id,
+        help="name this run: letters, digits, '.', '_', '-' (default: a timestamp)",
+    )
+    p.add_argument(
+        "--allow-unpriced",
+        action="store_true",
+        help="with --max-cost, run models of unknown price anyway, counting their spend as "
+        "$0 (the summary notes which)",
+    )
+    add_limit_flags(p, per="per trial")
+    add_sandbox_flags(p)
+    _add_output_flags(p)
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    """Where run and demo run their trials, keep the results and print them."""
+    from bakeoff.cli_history import add_fail_under
+
+    p.add_argument("--store", type=Path, help="results database (default .bakeoff/results.sqlite)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="run trials in this process (local) or as Ray tasks (needs bakeoff[ray])",
+    )
+    p.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
+    p.add_argument("--html", help="also write the HTML report to this file")
+    p.add_argument("--show-runs", action="store_true", help="also print one line per run")
+    add_fail_under(p)
+    p.add_argument(
+        "--json", action="store_true", help="print run_id, report_html and ranking as JSON"
+    )

@@ -24,10 +24,9 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -38,9 +37,10 @@ from pydantic import Field
 
 from bakeoff import __version__
 from bakeoff.config import BakeoffConfig, load_config
-from bakeoff.errors import BakeoffError, UserError
+from bakeoff.errors import BakeoffError
 from bakeoff.mcp_http import HttpOptions, serve_http
 from bakeoff.mcp_models import OpenModels
+from bakeoff.mcp_roots import AgentWorkspaces, Roots, model_id_for
 from bakeoff.redact import redact, redact_json, redact_model
 
 SERVER_NAME = "bakeoff"
@@ -60,81 +60,6 @@ INSTRUCTIONS = (
     "says which model the stored bake-offs show is the cheapest to clear a quality bar for a "
     "task's category (and can hand the task to it)."
 )
-
-
-class Roots:
-    """The directories workspaces and task folders must lie in (real paths, symlinks resolved)."""
-
-    def __init__(self, dirs: Sequence[Path | str] = ()) -> None:
-        given = [Path(d).expanduser() for d in dirs] or [Path.cwd()]
-        missing = [str(d) for d in given if not d.is_dir()]
-        if missing:
-            raise UserError(
-                f"--root must name existing directories; not found: {', '.join(missing)}"
-            )
-        self.dirs = [Path(os.path.realpath(d)) for d in given]
-
-    def resolve(self, path: str | None, what: str = "workspace") -> Path:
-        """The real path of `path` (relative paths start at the first root); ToolError outside."""
-        base = self.dirs[0]
-        target = base if not path else Path(path).expanduser()
-        if not target.is_absolute():
-            target = base / target
-        # realpath follows symlinks, so a link inside a root that points out is refused too.
-        real = Path(os.path.realpath(target))
-        if not self.contains(real):
-            allowed = ", ".join(str(d) for d in self.dirs)
-            raise ToolError(
-                f"{what} {path!r} is outside the directories this server may use ({allowed}); "
-                "pass a path inside one of them, or restart the server with --root DIR"
-            )
-        return real
-
-    def contains(self, real: Path) -> bool:
-        return any(real == d or d in real.parents for d in self.dirs)
-
-
-class AgentWorkspaces:
-    """The workspaces this server has handed to nano agents (real paths). Agents write there, so
-    a task folder that lies in one, or holds one, may carry a `task.toml` (whose check command
-    is code) that an agent wrote: `run_bakeoff` refuses it for the life of the server."""
-
-    def __init__(self) -> None:
-        self._dirs: set[Path] = set()
-
-    def fresh(self) -> Path:
-        """A new empty folder under the system temp dir, kept after the run for its files."""
-        made = Path(os.path.realpath(tempfile.mkdtemp(prefix="bakeoff-agent-")))
-        self._dirs.add(made)
-        return made
-
-    def add(self, real: Path) -> None:
-        self._dirs.add(real)
-
-    def refuse_overlap(self, task: Path) -> None:
-        """ToolError when `task` (a real path) is inside, or contains, an agent's workspace."""
-        for ws in self._dirs:
-            if task == ws or ws in task.parents or task in ws.parents:
-                raise ToolError(
-                    f"task folder {str(task)!r} overlaps {str(ws)!r}, a workspace a nano agent "
-                    "wrote to in this server session, so its task.toml or checks may be the "
-                    "agent's work; run_bakeoff only runs tasks the user wrote: review the "
-                    "task and run it with `bakeoff run` yourself"
-                )
-
-
-def model_id_for(model: str, provider: str | None, config: BakeoffConfig | None = None) -> str:
-    """The seed's (model, provider) pair as one alias or id for `resolve_model`. An alias stays
-    an alias (so results carry the name the user typed) when no provider is given or the
-    provider is the alias's own: ("opus-4.1", "anthropic") → "opus-4.1"; otherwise the provider
-    wins and the name is its model: ("gpt-5-mini", "azure") → "azure:gpt-5-mini"."""
-    from bakeoff.models.registry import all_aliases
-
-    model, provider = model.strip(), (provider or "").strip()
-    alias_of = all_aliases(config).get(model, "").partition(":")[0]
-    if not provider or model.startswith(f"{provider}:") or alias_of == provider:
-        return model
-    return f"{provider}:{model}"
 
 
 async def with_progress(ctx: Context, run: Callable[[ProgressFn], Awaitable[T]]) -> T:
@@ -179,6 +104,19 @@ def _user_error(exc: BakeoffError) -> ToolError:
     return ToolError(redact(f"{type(exc).__name__}: {exc}"))
 
 
+@dataclass
+class _Session:
+    """What every tool of one server shares: its config, the roots, the agents' workspaces,
+    the open models and where nano-agent calls are logged (None: not logged)."""
+
+    config: BakeoffConfig
+    roots: Roots
+    workspaces: AgentWorkspaces
+    models: OpenModels
+    agent_log: Path | None
+    default_turns: int
+
+
 def build_server(
     roots: Sequence[Path | str] = (),
     config: BakeoffConfig | None = None,
@@ -193,20 +131,31 @@ def build_server(
     in the results store at `agent_log` (`bakeoff logs`); None logs nothing."""
     from bakeoff.agent import AgentConfig
 
-    default_turns: int = AgentConfig.model_fields["max_turns"].default
-    allowed = Roots(roots)
-    workspaces = AgentWorkspaces()
     cfg = config if config is not None else load_config()
-    open_models = models if models is not None else OpenModels.resolving(cfg)
+    session = _Session(
+        config=cfg,
+        roots=Roots(roots),
+        workspaces=AgentWorkspaces(),
+        models=models if models is not None else OpenModels.resolving(cfg),
+        agent_log=agent_log,
+        default_turns=AgentConfig.model_fields["max_turns"].default,
+    )
     server = MCPServer(
         SERVER_NAME,
         title="bakeoff",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
-        lifespan=open_models.session,
+        lifespan=session.models.session,
     )
+    prompt_nano_agent = _add_prompt_tool(server, session)
+    _add_list_models_tool(server, session)
+    _add_route_tool(server, session, prompt_nano_agent)
+    _add_bakeoff_tool(server, session)
+    return server
 
+
+def _add_prompt_tool(server: MCPServer, session: _Session) -> Callable[..., Awaitable[Any]]:
     @_tool(server, "Prompt a nano agent", open_world_hint=True)
     async def prompt_nano_agent(
         ctx: Context,
@@ -235,7 +184,7 @@ def build_server(
         ] = None,
         max_turns: Annotated[
             int, Field(ge=1, le=200, description="Model requests allowed.")
-        ] = default_turns,
+        ] = session.default_turns,
         read_only: Annotated[
             bool, Field(description="Offer only read_file, list_directory and get_file_info.")
         ] = False,
@@ -245,50 +194,66 @@ def build_server(
         model, provider, turns, tool_calls, usage, cost_usd (null when unknown), duration_s,
         error, plus `workspace`, the folder the agent worked in. A run stopped by a limit or a
         provider failure has ok=false and says why."""
-        from bakeoff.agent import run_agent
-        from bakeoff.evals.agent_log import AgentLogEntry
-        from bakeoff.evals.model_names import display_name
-
-        where = None if workspace is None else allowed.resolve(workspace)
-        if where is not None and where.exists() and not where.is_dir():
-            raise ToolError(f"workspace {workspace!r} is a file, not a directory")
-        model_id = model_id_for(model, provider, cfg)
-        try:
-            open_models.model(model_id)  # made (or found open) now: a bad id fails here
-        except BakeoffError as exc:
-            raise _user_error(exc) from exc
-        if where is None:
-            where = workspaces.fresh()
-        else:  # before the agent starts: run_bakeoff refuses it even while the agent works
-            workspaces.add(where)
-        agent_config = AgentConfig(
-            max_turns=max_turns, read_only=read_only, protected=cfg.protected
+        return await _prompt(
+            ctx,
+            session,
+            agentic_prompt,
+            model_id_for(model, provider, session.config),
+            workspace,
+            max_turns,
+            read_only,
         )
 
-        async def go(on_progress: ProgressFn) -> Any:
-            # Kept open after the call: the next one finds a local model loaded.
-            async with open_models.using(model_id) as agent_model:
-                return await run_agent(
-                    agentic_prompt,
-                    agent_model,
-                    where,
-                    agent_config,
-                    on_turn=lambda r: on_progress(r.turns, max_turns, f"turn {r.turns}"),
-                )
+    return prompt_nano_agent
 
-        started_at = time.time()
-        result = await with_progress(ctx, go)
-        if agent_log is not None:
-            entry = AgentLogEntry(
-                started_at=started_at, source="mcp", prompt=agentic_prompt,
-                model=display_name(model_id), workspace=str(where), result=result,
+
+async def _prompt(
+    ctx: Context,
+    session: _Session,
+    prompt: str,
+    model_id: str,
+    workspace: str | None,
+    max_turns: int,
+    read_only: bool,
+) -> dict[str, Any]:
+    """`prompt_nano_agent`: the workspace checked against the roots and noted as an agent's,
+    the model made (or found open), then `api.run_agent_once` with progress per turn."""
+    from bakeoff.agent import AgentConfig
+    from bakeoff.api import run_agent_once
+    from bakeoff.evals.model_names import display_name
+
+    where = None if workspace is None else session.roots.resolve(workspace)
+    if where is not None and where.exists() and not where.is_dir():
+        raise ToolError(f"workspace {workspace!r} is a file, not a directory")
+    try:
+        session.models.model(model_id)  # made (or found open) now: a bad id fails here
+    except BakeoffError as exc:
+        raise _user_error(exc) from exc
+    if where is None:
+        where = session.workspaces.fresh()
+    else:  # before the agent starts: run_bakeoff refuses it even while the agent works
+        session.workspaces.add(where)
+    agent = AgentConfig(
+        max_turns=max_turns, read_only=read_only, protected=session.config.protected
+    )
+    name = display_name(model_id)  # as the CLI shows it
+
+    async def go(on_progress: ProgressFn) -> Any:
+        # Kept open after the call: the next one finds a local model loaded.
+        async with session.models.using(model_id) as agent_model:
+            return await run_agent_once(
+                prompt, agent_model, where, agent, model_name=name, source="mcp",
+                log_to=session.agent_log, warn=_not_logged,
+                on_turn=lambda r: on_progress(r.turns, max_turns, f"turn {r.turns}"),
             )  # fmt: skip
-            await asyncio.to_thread(_log_call, agent_log, entry)
-        public: dict[str, Any] = redact_json(result.to_public())
-        public["model"] = display_name(model_id)  # as the CLI shows it
-        public["workspace"] = str(where)
-        return public
 
+    result = await with_progress(ctx, go)
+    public: dict[str, Any] = redact_json(result.to_public())
+    public["workspace"] = str(where)
+    return public
+
+
+def _add_list_models_tool(server: MCPServer, session: _Session) -> None:
     @_tool(server, "List models", read_only_hint=True)
     async def list_models() -> dict[str, Any]:
         """List the models bakeoff knows: id, aliases, provider, price per million tokens
@@ -296,9 +261,13 @@ def build_server(
         from bakeoff.models.registry import list_models as registry_models
 
         # The usability check may probe local servers for up to half a second each.
-        infos = await asyncio.to_thread(registry_models, cfg)
+        infos = await asyncio.to_thread(registry_models, session.config)
         return {"models": [info.model_dump(mode="json") for info in infos]}
 
+
+def _add_route_tool(
+    server: MCPServer, session: _Session, prompt_nano_agent: Callable[..., Awaitable[Any]]
+) -> None:
     @_tool(server, "Route a task to a model", open_world_hint=True)
     async def route_task(
         ctx: Context,
@@ -342,10 +311,12 @@ def build_server(
         out: dict[str, Any] = redact_json(answer.public())
         if delegate and answer.model is not None:
             out["result"] = await prompt_nano_agent(
-                ctx, prompt, answer.model, workspace=workspace, max_turns=default_turns
+                ctx, prompt, answer.model, workspace=workspace, max_turns=session.default_turns
             )
         return out
 
+
+def _add_bakeoff_tool(server: MCPServer, session: _Session) -> None:
     @_tool(server, "Run a bake-off", open_world_hint=True)
     async def run_bakeoff(
         ctx: Context,
@@ -367,27 +338,22 @@ def build_server(
         """Run the same prompt or task on several models at once and grade them on quality,
         speed and cost. Returns the comparison table as text plus run_id, report_html and the
         ranking (best first). Sends progress notifications as trials finish."""
-        from bakeoff.evals.runner import run_bakeoff as run
+        from bakeoff.api import bake
+        from bakeoff.evals.request import BakeoffRequest
         from bakeoff.evals.store import Store
-        from bakeoff.report.html import default_report_dir, write_run_report
 
-        task_args = _task_arguments(prompt_or_task, allowed, workspaces)
+        tasks = _task_arguments(prompt_or_task, session.roots, session.workspaces)
         store = Store()
         try:
-
-            async def go(on_progress: ProgressFn) -> Any:
-                return await run(
-                    models,
-                    judges=[judge] if judge else (),
-                    repeats=repeats,
-                    config=cfg,
-                    store=store,
-                    on_progress=on_progress,
-                    **task_args,
-                )
-
-            outcome = await with_progress(ctx, go)
-            write_run_report(outcome, default_report_dir(store.path))
+            request = BakeoffRequest(
+                models=models, judges=[judge] if judge else [], repeats=repeats, **tasks
+            )
+            outcome = await with_progress(
+                ctx,
+                lambda on_progress: bake(
+                    request, store=store, config=session.config, on_progress=on_progress
+                ),
+            )
         except BakeoffError as exc:
             raise _user_error(exc) from exc
         except Exception as exc:  # the SDK would hide the cause; say it and keep serving
@@ -397,24 +363,17 @@ def build_server(
             store.close()
         return redact_model(_bakeoff_result(outcome, judged=bool(judge)))
 
-    return server
 
-
-def _log_call(path: Path, entry: Any) -> None:
-    """Keep a nano agent's call in the agent log; a log that cannot be written is a warning
-    on stderr, never a failed call."""
-    from bakeoff.evals.agent_log import log_run
-
-    try:
-        log_run(path, entry)
-    except BakeoffError as exc:
-        log.warning("prompt_nano_agent call not logged: %s", redact(str(exc)))
+def _not_logged(message: str) -> None:
+    """A nano agent's call that the agent log could not keep: a warning on stderr, never a
+    failed call."""
+    log.warning("prompt_nano_agent call not logged: %s", message)
 
 
 def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) -> dict[str, Any]:
     """`tasks=[path]` for a task folder in the roots (and clear of every agent workspace) or a
-    built-in task name, else an ad-hoc `task_specs=[...]` from the prompt."""
-    from bakeoff.evals.runner import adhoc_task
+    built-in task (its folder's real path), else `prompts=[prompt]`: a prompt is never read
+    again as a path or a name (`BakeoffRequest.prompts`)."""
     from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
 
     text = prompt_or_task.strip()
@@ -427,17 +386,15 @@ def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) 
         if candidate.is_dir() or (candidate.name == TASK_FILE and candidate.is_file()):
             task = roots.resolve(text, "task folder")
             agents.refuse_overlap(task.parent if task.name == TASK_FILE else task)
-            return {"tasks": [task]}
+            return {"tasks": [str(task)]}
         # A name, never a path: "../x" must not reach out of the suite.
         if text in {child.name for child in builtin_suite_dir().iterdir()}:
             builtin = builtin_suite_dir() / text
             if (builtin / TASK_FILE).is_file():
-                agents.refuse_overlap(Path(os.path.realpath(builtin)))
-                return {"tasks": [builtin]}
-    try:
-        return {"task_specs": [adhoc_task(prompt_or_task)]}
-    except BakeoffError as exc:
-        raise _user_error(exc) from exc
+                real = Path(os.path.realpath(builtin))
+                agents.refuse_overlap(real)
+                return {"tasks": [str(real)]}
+    return {"prompts": [prompt_or_task]}
 
 
 def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:

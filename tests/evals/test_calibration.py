@@ -23,7 +23,7 @@ from bakeoff.evals.calibration import (
     truncate,
 )
 from bakeoff.evals.records import BakeoffSpec, PairVerdict
-from bakeoff.evals.runner import build_outcome, run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, build_outcome, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, builtin_suite_dir, load_task
 from bakeoff.models.scripted import ScriptedModel
@@ -309,13 +309,13 @@ async def run(
     tmp_path: Path, judge: Any, models: Sequence[str], **kwargs: Any
 ) -> Any:  # a BakeoffOutcome
     task = make_task(tmp_path / "run-tasks", "calc")
-    return await run_bakeoff(
-        models,
-        [task.path],
+    request = BakeoffRequest(
+        models=models,
+        tasks=[task.path],
         judges=[f"script:{script(tmp_path, 'judge', judge)}"],
-        store=Store(tmp_path / "r.sqlite"),
         **kwargs,
     )
+    return await run_bakeoff(BakeoffRequest(models=request), store=Store(tmp_path / "r.sqlite"))
 
 
 @pytest.fixture

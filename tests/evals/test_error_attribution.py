@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.evals.records import TrialRecord, error_kind
-from bakeoff.evals.runner import Observer, run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, Observer, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import CheckSpec, TaskSpec
 from bakeoff.evals.trial import HarnessError, attribute, run_trial
@@ -291,13 +291,15 @@ async def test_internal_errors_are_counted_and_shown_in_every_report(tmp_path: P
     )
     store = Store(tmp_path / "results.sqlite")
     outcome = await run_bakeoff(
-        [f"script:{p}" for p in paths.values()],
-        [task.path],
+        BakeoffRequest(
+            models=[f"script:{p}" for p in paths.values()],
+            tasks=[task.path],
+            repeats=2,
+            run_id="internal",
+            preflight=False,
+        ),
         store=store,
-        repeats=2,
-        run_id="internal",
         observer=BuggyBoard(),
-        preflight=False,
     )
     by_model = {r.model: r for r in outcome.records}
     assert by_model["script:honest"].status == "passed"

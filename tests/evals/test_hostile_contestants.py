@@ -261,7 +261,7 @@ async def test_an_honest_contestant_with_its_own_tests_passes(tmp_path: Path) ->
 async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> None:
     """The contestant that passed 20/20 built-in tasks against the old grader by writing
     only `pytest.py` and `pathlib.py` now passes none."""
-    from bakeoff.evals.runner import run_bakeoff
+    from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
     from bakeoff.evals.store import Store
 
     forger = writes(
@@ -277,10 +277,10 @@ async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> No
     idle.write_text(json.dumps([{"text": "All done."}]))
     store = Store(tmp_path / "results.sqlite")
     outcome = await run_bakeoff(
-        [f"script:{script}", f"script:{idle}"],
+        BakeoffRequest(
+            models=[f"script:{script}", f"script:{idle}"], run_id="forger", preflight=False
+        ),
         store=store,
-        run_id="forger",
-        preflight=False,
     )
     records = [r for r in store.trials("forger") if r.model.endswith("forger.json")]
     assert len(records) == 20

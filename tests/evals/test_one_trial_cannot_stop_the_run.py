@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bakeoff.agent import AgentConfig
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.sandbox import sandbox_status
 
@@ -79,7 +79,10 @@ async def test_hostile_workspaces_lose_only_their_own_trial(tmp_path: Path) -> N
     store = Store(tmp_path / "results.sqlite")
     agent = AgentConfig(allow_commands=True, timeout_s=60)
     outcome = await run_bakeoff(
-        models, [task], store=store, agent=agent, run_id="hostile-fs", preflight=False
+        BakeoffRequest(
+            models=models, tasks=[task], agent=agent, run_id="hostile-fs", preflight=False
+        ),
+        store=store,
     )
     records = {r.model.split("/")[-1].removesuffix(".json"): r for r in store.trials("hostile-fs")}
     assert sorted(records) == sorted(m.split("/")[-1].removesuffix(".json") for m in models)
@@ -90,6 +93,8 @@ async def test_hostile_workspaces_lose_only_their_own_trial(tmp_path: Path) -> N
     assert outcome.summary is not None
 
     # Resuming the same run (nothing left to do) reads every record back without a crash.
-    again = await run_bakeoff(models, [task], store=store, agent=agent, resume="hostile-fs")
+    again = await run_bakeoff(
+        BakeoffRequest(models=models, tasks=[task], agent=agent, resume="hostile-fs"), store=store
+    )
     assert len(store.trials("hostile-fs")) == len(models)
     assert again.summary is not None

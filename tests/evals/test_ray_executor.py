@@ -17,7 +17,7 @@ import pytest
 from models.wire_servers import SlowServer
 
 from bakeoff.config import load_config
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 
 pytestmark = pytest.mark.ray
@@ -84,9 +84,13 @@ async def test_ray_matches_local_and_resumes(
 ) -> None:
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(3)]
     models = [script(tmp_path, "right", "ok"), script(tmp_path, "wrong", "nope")]
-    local = await run_bakeoff(models, tasks, store=Store(tmp_path / "local.sqlite"))
+    local = await run_bakeoff(
+        BakeoffRequest(models=models, tasks=tasks), store=Store(tmp_path / "local.sqlite")
+    )
     store = Store(tmp_path / "ray.sqlite")
-    remote = await run_bakeoff(models, tasks, store=store, executor="ray", run_id="r1")
+    remote = await run_bakeoff(
+        BakeoffRequest(models=models, tasks=tasks, executor="ray", run_id="r1"), store=store
+    )
     assert comparable(remote.records) == comparable(local.records)
     assert [m.model for m in remote.summary.ranking] == [m.model for m in local.summary.ranking]
     right = store.get_spec("r1").models[0]
@@ -96,7 +100,7 @@ async def test_ray_matches_local_and_resumes(
     # A crash mid-way, as the store sees it: two finished trials are missing.
     with sqlite3.connect(tmp_path / "ray.sqlite") as con:
         con.execute("DELETE FROM trials WHERE rowid IN (SELECT rowid FROM trials LIMIT 2)")
-    resumed = await run_bakeoff(resume="r1", store=store, executor="ray")
+    resumed = await run_bakeoff(BakeoffRequest(resume="r1", executor="ray"), store=store)
     assert len(resumed.records) == 6
     with sqlite3.connect(tmp_path / "ray.sqlite") as con:
         counts = con.execute("SELECT COUNT(*) FROM trials GROUP BY task, model, repeat").fetchall()
@@ -140,11 +144,13 @@ async def test_a_providers_concurrency_and_rate_hold_with_judges_taking_its_slot
             "shares_machine = false\n"
         )
         out = await run_bakeoff(
-            ["wire:contestant", "paced:contestant"],
-            [judged_task(tmp_path / "tasks", f"t{i}") for i in range(4)],
-            judges=["wire:judge"],
-            preflight=False,
-            executor=executor,
+            BakeoffRequest(
+                models=["wire:contestant", "paced:contestant"],
+                tasks=[judged_task(tmp_path / "tasks", f"t{i}") for i in range(4)],
+                judges=["wire:judge"],
+                preflight=False,
+                executor=executor,
+            ),
             store=Store(tmp_path / "r.sqlite"),
             config=load_config(isolated_config),
         )
@@ -177,10 +183,12 @@ async def test_local_servers_take_turns_in_the_shared_pool(
             )
         )
         out = await run_bakeoff(
-            ["llama_a:m", "llama_b:m"],
-            [judged_task(tmp_path / "tasks", f"t{i}") for i in range(3)],
-            preflight=False,
-            executor=executor,
+            BakeoffRequest(
+                models=["llama_a:m", "llama_b:m"],
+                tasks=[judged_task(tmp_path / "tasks", f"t{i}") for i in range(3)],
+                preflight=False,
+                executor=executor,
+            ),
             store=Store(tmp_path / "r.sqlite"),
             config=load_config(isolated_config),
         )
@@ -207,10 +215,12 @@ async def test_the_budget_stops_new_trials_on_the_cluster(
         f'[prices."{model}"]\ninput = 0.0\noutput = 0.02\n'
     )
     out = await run_bakeoff(
-        [model],
-        [make_task(tmp_path / "tasks", f"t{i}") for i in range(5)],
-        max_cost_usd=0.03,
-        executor="ray",
+        BakeoffRequest(
+            models=[model],
+            tasks=[make_task(tmp_path / "tasks", f"t{i}") for i in range(5)],
+            max_cost_usd=0.03,
+            executor="ray",
+        ),
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
     )

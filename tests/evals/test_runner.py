@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.runner import Observer, run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, Observer, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.report.html import write_run_report
 
@@ -85,7 +85,9 @@ async def test_three_scripted_models_rank_by_quality(
 ) -> None:
     tasks = [make_task(tmp_path / "tasks", f"calc-{i}") for i in range(3)]
     store = Store(tmp_path / "r.sqlite")
-    outcome = await run_bakeoff(three_models, tasks, repeats=2, store=store)
+    outcome = await run_bakeoff(
+        BakeoffRequest(models=three_models, tasks=tasks, repeats=2), store=store
+    )
     ranking = [m.model for m in outcome.summary.ranking]
     assert ranking == ["script:good", "script:half", "script:bad"]  # shown names, not paths
     good, half, bad = outcome.summary.ranking
@@ -106,7 +108,10 @@ async def test_unknown_model_fails_before_anything_runs(
 
     store = Store(tmp_path / "r.sqlite")
     with pytest.raises(UnknownModelError):
-        await run_bakeoff(["no-such-model-xyz"], [make_task(tmp_path, "t")], store=store)
+        await run_bakeoff(
+            BakeoffRequest(models=["no-such-model-xyz"], tasks=[make_task(tmp_path, "t")]),
+            store=store,
+        )
     assert store.list_runs() == []
 
 
@@ -121,9 +126,7 @@ async def test_budget_cap_stops_new_trials(tmp_path: Path, isolated_config: Path
     )
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(5)]
     out = await run_bakeoff(
-        [model],
-        tasks,
-        max_cost_usd=0.03,
+        BakeoffRequest(models=[model], tasks=tasks, max_cost_usd=0.03),
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
     )
@@ -221,10 +224,7 @@ async def test_judges_grade_blind_and_pairwise_catches_position_bias(
     with open(task / "task.toml", "a") as f:
         f.write('[judge]\nrubric = "Correct and minimal."\n')
     out = await run_bakeoff(
-        three_models[:2],
-        [task],
-        judges=[judge],
-        pairwise=True,
+        BakeoffRequest(models=three_models[:2], tasks=[task], judges=[judge], pairwise=True),
         store=Store(tmp_path / "r.sqlite"),
     )
     for record in out.records:
@@ -269,7 +269,9 @@ async def test_progress_sees_every_turn_under_the_name_the_user_typed(
     task = make_task(tmp_path / "tasks", "calc")
     seen = Recorder()
     store = Store(tmp_path / "r.sqlite")
-    out = await run_bakeoff([model], [task], store=store, observer=seen, run_id="named")
+    out = await run_bakeoff(
+        BakeoffRequest(models=[model], tasks=[task], run_id="named"), store=store, observer=seen
+    )
     assert seen.planned_models == ["script:careful"] and seen.done_models == ["script:careful"]
     assert [t[:3] for t in seen.turns] == [("calc", "script:careful", n) for n in (1, 2, 3)]
     assert seen.turns[-1][3] == 50  # tokens so far, as the board shows them
@@ -277,7 +279,7 @@ async def test_progress_sees_every_turn_under_the_name_the_user_typed(
     assert str(tmp_path) not in write_run_report(out, tmp_path).read_text(encoding="utf-8")
     # The store keeps the absolute path, so resuming from another folder still finds the script.
     os.chdir(tmp_path / "tasks")
-    again = await run_bakeoff(resume="named", store=store)
+    again = await run_bakeoff(BakeoffRequest(resume="named"), store=store)
     assert [m.model for m in again.summary.ranking] == ["script:careful"]
 
 
@@ -300,8 +302,7 @@ async def test_the_live_board_shows_each_running_trial_with_turn_time_and_tokens
     board = LiveBoard(Console(file=screen, force_terminal=True, width=100))
     with board:
         await run_bakeoff(
-            [model],
-            [make_task(tmp_path / "tasks", "calc")],
+            BakeoffRequest(models=[model], tasks=[make_task(tmp_path / "tasks", "calc")]),
             store=Store(tmp_path / "r.sqlite"),
             observer=board,
         )
@@ -330,11 +331,13 @@ async def test_max_cost_with_an_unpriced_model_refuses_to_start(
     store = Store(tmp_path / "r.sqlite")
     with pytest.raises(UserError, match="cloud:mystery") as refused:
         await run_bakeoff(
-            [write(tmp_path, "good", solver(GOOD))],
-            [make_task(tmp_path / "tasks", "calc")],
-            judges=["cloud:mystery"],
-            max_cost_usd=1.0,
-            preflight=False,
+            BakeoffRequest(
+                models=[write(tmp_path, "good", solver(GOOD))],
+                tasks=[make_task(tmp_path / "tasks", "calc")],
+                judges=["cloud:mystery"],
+                max_cost_usd=1.0,
+                preflight=False,
+            ),
             store=store,
             config=load_config(isolated_config),
         )
@@ -349,12 +352,14 @@ async def test_allow_unpriced_runs_and_the_summary_says_what_was_counted_as_free
 
     unpriced_judge_config(isolated_config)
     out = await run_bakeoff(
-        [write(tmp_path, "good", solver(GOOD))],
-        [make_task(tmp_path / "tasks", "calc")],
-        judges=["cloud:mystery"],
-        max_cost_usd=1.0,
-        allow_unpriced=True,
-        preflight=False,
+        BakeoffRequest(
+            models=[write(tmp_path, "good", solver(GOOD))],
+            tasks=[make_task(tmp_path / "tasks", "calc")],
+            judges=["cloud:mystery"],
+            max_cost_usd=1.0,
+            allow_unpriced=True,
+            preflight=False,
+        ),
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
     )
@@ -422,7 +427,9 @@ async def test_trials_are_stored_as_they_finish_while_others_still_run(
     tasks = [make_task(tmp_path / "tasks", f"t{i}") for i in range(3)]
     db = tmp_path / "r.sqlite"
     watcher = StoreWatcher(db)
-    await run_bakeoff([fast, slow], tasks, store=Store(db), observer=watcher)
+    await run_bakeoff(
+        BakeoffRequest(models=[fast, slow], tasks=tasks), store=Store(db), observer=watcher
+    )
     assert [rows for _, rows, _ in watcher.seen] == [1, 2, 3, 4, 5, 6]
     assert watcher.seen[0][2] > 0  # the first was stored while the slow ones still worked
 

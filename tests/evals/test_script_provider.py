@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 
 RPM = 600.0  # one request start every 0.1 s
@@ -35,7 +35,10 @@ async def test_a_script_provider_under_another_name_keeps_its_rate_cap_and_its_n
     script.write_text(json.dumps(turns))
     store = Store(tmp_path / "r.sqlite")
     outcome = await run_bakeoff(
-        [f"paced:{script}"], [make_task(tmp_path / "tasks")], repeats=3, store=store
+        BakeoffRequest(
+            models=[f"paced:{script}"], tasks=[make_task(tmp_path / "tasks")], repeats=3
+        ),
+        store=store,
     )
     records = list(store.trials(outcome.run_id))
     assert {r.model for r in records} == {f"paced:{script}"}  # not `script:PATH`

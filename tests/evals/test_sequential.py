@@ -17,7 +17,7 @@ from bakeoff.cli import main
 from bakeoff.evals import stats
 from bakeoff.evals.compare import TaskMeans
 from bakeoff.evals.records import UntilDecided
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.sequential import decide
 from bakeoff.evals.store import Store
 
@@ -179,7 +179,10 @@ async def test_an_undecided_pair_is_decided_by_an_extra_repeat_and_stops_there(
     fading = _script(tmp_path / "fading.json", 3, [_write("bad")])
     store = Store(tmp_path / "r.sqlite")
     out = await run_bakeoff(
-        [good, fading], tasks, store=store, until_decided=UntilDecided(max_repeats=2)
+        BakeoffRequest(
+            models=[good, fading], tasks=tasks, until_decided=UntilDecided(max_repeats=2)
+        ),
+        store=store,
     )
     # After one extra repeat: 1, 1, 1, .5, .5, .5, .5 -> p = 2/128 < 0.05/3: decided.
     assert _repeats(store, out.run_id) == {"good.json": {0, 1}, "fading.json": {0, 1}}
@@ -190,7 +193,9 @@ async def test_an_undecided_pair_is_decided_by_an_extra_repeat_and_stops_there(
     assert "decided after 1 extra repeat" in note
     assert "Bonferroni over looks" in note and "beats" in note
     # The fixed design on the planned repeat alone could not tell them apart.
-    fixed = await run_bakeoff([good, fading], tasks, store=Store(tmp_path / "fixed.sqlite"))
+    fixed = await run_bakeoff(
+        BakeoffRequest(models=[good, fading], tasks=tasks), store=Store(tmp_path / "fixed.sqlite")
+    )
     (test,) = [t for t in fixed.summary.pairwise if t.metric == "quality"]
     assert test.verdict == "indistinguishable"
 

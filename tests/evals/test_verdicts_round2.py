@@ -28,7 +28,7 @@ from bakeoff.evals.records import (
     PairVerdict,
     TrialRecord,
 )
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.selection import adhoc_task
 from bakeoff.evals.store import Store
 from bakeoff.models.scripted import ScriptedModel
@@ -283,7 +283,8 @@ async def test_an_ungraded_run_claims_no_pass_and_no_order(
     talker = write("talker", [{"text": "I would write a.txt"}])
     task = adhoc_task("Write a.txt containing x.", root=tmp_path / "adhoc")
     outcome = await run_bakeoff(
-        [writer, talker], task_specs=[task], store=Store(tmp_path / "r.sqlite")
+        BakeoffRequest(models=[writer, talker], tasks=[t.path for t in [task]]),
+        store=Store(tmp_path / "r.sqlite"),
     )
     outcomes = {r.model: trial_outcome(r) for r in outcome.records}
     assert outcomes == {"script:writer": "done", "script:talker": "no change"}

@@ -15,7 +15,7 @@ from test_verdicts_round2 import by_model, shown, spec, trial
 
 from bakeoff.evals.grading import capped, summarize
 from bakeoff.evals.records import JudgeSummary, LetterFloors
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.report.html import write_html
 from bakeoff.report.terminal import print_summary
@@ -119,7 +119,10 @@ async def test_a_real_run_solving_one_of_three_is_capped_and_says_so(
         )
     )
     tasks = [calc_task(tmp_path / "tasks", f"c{i}") for i in range(3)]
-    out = await run_bakeoff([f"script:{contestant}"], tasks, store=Store(tmp_path / "r.sqlite"))
+    out = await run_bakeoff(
+        BakeoffRequest(models=[f"script:{contestant}"], tasks=tasks),
+        store=Store(tmp_path / "r.sqlite"),
+    )
     (m,) = out.summary.ranking
     # Quality (1 + 0.75 + 0.75) / 3 = 0.83, free and fast: an A by partial credit; 1 of 3
     # solved earns an F.

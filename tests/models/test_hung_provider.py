@@ -13,7 +13,7 @@ from pathlib import Path
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import load_config
 from bakeoff.evals.records import trial_status
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.base import RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel
@@ -209,11 +209,13 @@ async def test_a_hung_model_is_unranked_with_its_reason_not_graded(
     )
     t0 = time.perf_counter()
     outcome = await run_bakeoff(
-        [f"script:{script}", "hung:m"],
-        [task],
-        preflight=False,  # it hangs mid-run, after a preflight it passed
+        BakeoffRequest(
+            models=[f"script:{script}", "hung:m"],
+            tasks=[task],
+            preflight=False,
+            agent=AgentConfig(timeout_s=LATE_S),
+        ),
         config=load_config(isolated_config),
-        agent=AgentConfig(timeout_s=LATE_S),
     )
     assert time.perf_counter() - t0 < 20
     status = {r.model: r.status for r in outcome.records}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bakeoff.agent import AgentConfig
@@ -23,7 +23,8 @@ from bakeoff.evals.calibration import apply_calibration, calibrate_run, uncounte
 from bakeoff.evals.grading import trial_quality
 from bakeoff.evals.model_names import model_labels
 from bakeoff.evals.outcomes import BakeoffOutcome, build_outcome, crashed_trial
-from bakeoff.evals.records import BakeoffSpec, GradeWeights, TrialRecord, UntilDecided
+from bakeoff.evals.records import BakeoffSpec, TrialRecord
+from bakeoff.evals.request import BakeoffRequest, choose_tasks
 from bakeoff.evals.rows import RowReader
 from bakeoff.evals.scheduler import (
     Dispatch,
@@ -41,7 +42,7 @@ from bakeoff.evals.store import Store
 from bakeoff.evals.task import TaskSpec, load_tasks
 from bakeoff.evals.trial import ProviderSlot, paced
 from bakeoff.models.base import Model
-from bakeoff.models.preflight import PREFLIGHT_TIMEOUT_S, ready_models
+from bakeoff.models.preflight import ready_models
 from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import AgentResult
 
@@ -59,7 +60,14 @@ class Observer:
     def skipped(self, task: str, model: str, repeat: int, reason: str) -> None: ...
 
 
-__all__ = ["BakeoffOutcome", "Observer", "adhoc_task", "build_outcome", "run_bakeoff"]
+__all__ = [
+    "BakeoffOutcome",
+    "BakeoffRequest",
+    "Observer",
+    "adhoc_task",
+    "build_outcome",
+    "run_bakeoff",
+]
 
 
 def new_run_id() -> str:
@@ -74,63 +82,35 @@ def canonical_model_id(given: str, config: BakeoffConfig) -> str:
 
 
 async def run_bakeoff(
-    models: Sequence[str] = (),
-    tasks: Sequence[str | Path] = (),
+    request: BakeoffRequest,
     *,
-    task_specs: Sequence[TaskSpec] | None = None,
-    repeats: int = 1,
-    judges: Sequence[str] = (),
-    run_id: str | None = None,
-    resume: str | None = None,
-    retry_errors: str | None = None,
-    preflight: bool = True,
-    preflight_timeout_s: float = PREFLIGHT_TIMEOUT_S,
-    max_cost_usd: float | None = None,
-    allow_unpriced: bool = False,
     store: Store | None = None,
     config: BakeoffConfig | None = None,
-    agent: AgentConfig | None = None,
-    weights: GradeWeights | None = None,
-    pairwise: bool = False,
-    judge_sees_checks: bool = False,
     observer: Observer | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
-    max_parallel: int = 32,
-    executor: str = "local",
-    ray_address: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    until_decided: UntilDecided | None = None,
 ) -> BakeoffOutcome:
-    """Run (or resume) a bake-off and return its graded outcome. Judges are calibrated first
-    (evals/calibration.py); one that fails still grades, but its scores leave quality.
-    `resume` continues a stored run (the trials missing or errored); `retry_errors` reruns only
-    its errored trials, replacing their records. `preflight` reaches every model first and
-    raises `PreflightFailed` naming each one that cannot be used (`bakeoff.models.preflight`).
-    `max_cost_usd` stops starting trials once contestants and judges have spent it; a model
-    with no known price makes it a UserError before anything runs, unless `allow_unpriced`
-    (then those count as $0 and the summary says so). `max_parallel` is the most trials in
-    flight at once; `executor` is "local" or "ray" (`ray_address`: the cluster to join).
-    `tags` are the new run's labels (`BakeoffSpec.tags`; a continued run keeps its own).
+    """Run (or resume) the bake-off `request` asks for and return its graded outcome; a new
+    run's tasks are `choose_tasks` of it (ad-hoc ones beside the store). Judges are
+    calibrated first (evals/calibration.py); one that fails still grades, but its scores leave
+    quality. `resume` continues a stored run (the trials missing or errored); `retry_errors`
+    reruns only its errored trials, replacing their records. `preflight` reaches every model
+    first and raises `PreflightFailed` naming each one that cannot be used
+    (`bakeoff.models.preflight`). `max_cost_usd` stops starting trials once contestants and
+    judges have spent it; a model with no known price makes it a UserError before anything
+    runs, unless `allow_unpriced` (then those count as $0 and the summary says so).
     `until_decided` adds repeats to undecided pairs after the planned ones (`_until_decided`;
-    a resumed run continues its own, --retry-errors adds none)."""
-    if executor not in ("local", "ray"):
-        raise UserError(f"unknown executor {executor!r}: use local or ray")
-    if resume and retry_errors:
-        raise UserError("--resume and --retry-errors cannot be combined: choose one")
+    a resumed run continues its own, --retry-errors adds none). `observer` is told the
+    progress, `on_progress(done, total, where)` too after each stored trial."""
     config, store, observer = config or load_config(), store or Store(), observer or Observer()
-    continuing = resume or retry_errors
+    continuing, retry_errors = request.continues, request.retry_errors
     if continuing:
         spec = store.get_spec(continuing)
         task_list = load_tasks(spec.task_paths)
     else:
-        task_list = list(task_specs) if task_specs is not None else load_tasks(list(tasks))
-        spec = _new_spec(
-            models, judges, task_list, config,
-            run_id=run_id, repeats=repeats, pairwise=pairwise, weights=weights,
-            max_cost_usd=max_cost_usd, agent=agent, judge_sees_checks=judge_sees_checks,
-            tags=tags, until_decided=until_decided,
-        )  # fmt: skip
-    notes = _price_policy(spec, config, allow_unpriced)
+        task_list = choose_tasks(request, store.path.parent / "adhoc")
+        spec = _new_spec(request, task_list, config)
+    max_parallel = request.max_parallel
+    notes = _price_policy(spec, config, request.allow_unpriced)
     done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
     rerun = store.error_keys(spec.run_id) if retry_errors else None
     plan = Plan.build(
@@ -142,8 +122,8 @@ async def run_bakeoff(
         [m for m in spec.models if plan.left_of.get(m)],
         spec.judges,
         config,
-        ping=preflight,
-        timeout_s=preflight_timeout_s,
+        ping=request.preflight,
+        timeout_s=request.preflight_timeout_s,
     )
     contestants, judge_models = ready.contestants, ready.judges
     if (probed := ready.note()) is not None:
@@ -163,10 +143,10 @@ async def run_bakeoff(
     observer.planned(total, run.done, [run.name(m) for m in spec.models])
     runner: Executor | None = None
     try:
-        if executor == "ray":
+        if request.executor == "ray":
             from bakeoff.evals.ray_executor import RayExecutor
 
-            runner = RayExecutor(scheduler, spec, ray_address)
+            runner = RayExecutor(scheduler, spec, request.ray_address)
         else:
             runner = LocalExecutor(scheduler, spec, contestants, judge_models, run.turn)
         limits = runner.limits
@@ -203,45 +183,26 @@ async def run_bakeoff(
 
 
 def _new_spec(
-    models: Sequence[str],
-    judges: Sequence[str],
-    task_list: list[TaskSpec],
-    config: BakeoffConfig,
-    *,
-    run_id: str | None,
-    repeats: int,
-    pairwise: bool,
-    weights: GradeWeights | None,
-    max_cost_usd: float | None,
-    agent: AgentConfig | None,
-    judge_sees_checks: bool,
-    tags: Mapping[str, str] | None = None,
-    until_decided: UntilDecided | None = None,
+    request: BakeoffRequest, task_list: list[TaskSpec], config: BakeoffConfig
 ) -> BakeoffSpec:
     """The spec of a new run, with every model id resolved (an unknown one raises here)."""
-    if not models:
-        raise UserError("no models given: pass --models ID,ID,... (see `bakeoff models`)")
-    if repeats < 1:
-        raise UserError("--repeats must be at least 1")
-    if not task_list:
-        raise UserError("no tasks to run")
-    typed = _canonical_ids([*models, *judges], config)
+    typed = _canonical_ids([*request.models, *request.judges], config)
     return BakeoffSpec(
-        run_id=run_id or new_run_id(),
+        run_id=request.run_id or new_run_id(),
         task_paths=[str(t.path.resolve()) for t in task_list],
         task_names=[t.name for t in task_list],
-        models=list(dict.fromkeys(canonical_model_id(m, config) for m in models)),
-        repeats=repeats,
-        judges=[canonical_model_id(j, config) for j in judges],
-        pairwise=pairwise,
-        weights=weights or config.weights,
-        max_cost_usd=max_cost_usd,
-        agent=agent or AgentConfig(protected=config.protected),
-        judge_sees_checks=judge_sees_checks,
+        models=list(dict.fromkeys(canonical_model_id(m, config) for m in request.models)),
+        repeats=request.repeats,
+        judges=[canonical_model_id(j, config) for j in request.judges],
+        pairwise=request.pairwise,
+        weights=request.weights or config.weights,
+        max_cost_usd=request.max_cost_usd,
+        agent=request.agent or AgentConfig(protected=config.protected),
+        judge_sees_checks=request.judge_sees_checks,
         created_at=time.time(),
         labels=model_labels(typed),
-        tags=dict(tags or {}),
-        until_decided=until_decided,
+        tags=dict(request.tags),
+        until_decided=request.until_decided,
     )
 
 
