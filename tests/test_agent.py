@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bakeoff.agent import ECHOED, SYSTEM_PROMPT, AgentConfig, run_agent
+from bakeoff import agent as agent_module
+from bakeoff.agent import ECHOED, SYSTEM_PROMPT, AgentConfig, _Run, run_agent, runaway
 from bakeoff.models.scripted import ScriptedModel
+from bakeoff.types import Completion, Message, RequestTiming, ToolCall
 
 
 def script(tmp_path: Path, turns: Any, name: str = "s.json") -> ScriptedModel:
@@ -253,3 +256,43 @@ async def test_a_run_asking_for_the_same_write_a_third_time_stops_as_stuck(tmp_p
     assert (r.ok, r.stop_reason, r.turns) == (False, "runaway", 5)
     assert r.error == "the model asked for the same write_file of a.txt 3 times"
     assert (tmp_path / "ws" / "a.txt").read_text() == "two"  # the third was not run
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"name": "write_file", "arguments": {"path": "a.py"}}', "written as text (write_file)"),
+        ('```json\n[{"name": "nope", "parameters": {}}]\n```', "written as text (nope)"),
+        ("<tools></tools>", "no answer and no tool call"),
+    ],
+    ids=["bare-call", "fenced-unknown-call", "template-markup"],
+)
+async def test_an_answer_that_is_no_attempt_stops_the_run_as_no_attempt(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    # Qwen2.5-Coder-1.5B wrote its call as text, or echoed the template's <tools></tools>.
+    r = await run_agent("write a.py", script(tmp_path, [{"text": text}]), tmp_path / "ws")
+    assert (r.ok, r.stop_reason, r.turns) == (False, "no_attempt", 1)
+    assert why in (r.error or "")
+
+
+def test_runaway_is_a_degenerate_stream_or_a_cut_reply_without_a_call() -> None:
+    def completion(stop: str, calls: list[ToolCall] | None = None) -> Completion:
+        message = Message(role="assistant", content="x", tool_calls=calls or [])
+        timing = RequestTiming(latency_s=1.0, output_tokens=64)
+        return Completion(message=message, timing=timing, stop_reason=stop, stop_detail=None)
+
+    assert runaway(completion("degenerate")) == "degenerate output"
+    assert runaway(completion("length")) == (
+        "the reply hit the output cap (64 tokens) without a tool call"
+    )
+    assert runaway(completion("length", [ToolCall(id="c", name="list_directory")])) is None
+    assert runaway(completion("stop")) is None
+
+
+def test_the_loop_is_one_screen() -> None:
+    # Issue 25: run -> step -> query -> execute, as mini-swe-agent's, each heuristic named.
+    source = inspect.getsource(_Run)
+    assert len(source.splitlines()) <= 100
+    whole = inspect.getsource(agent_module)  # the agent asks the model's format, by no name
+    assert "import blocks" not in whole and '"blocks"' not in whole and '"native"' not in whole

@@ -40,7 +40,6 @@ from bakeoff.types import (
     Completion,
     Message,
     StopReason,
-    ToolCall,
     total_cost,
 )
 from bakeoff.workspace import Workspace
@@ -142,7 +141,8 @@ def no_attempt(answer: str, tool_calls: int) -> str | None:
 
 def runaway(completion: Completion) -> str | None:
     """Why a reply is a runaway generation, or None: its stream degenerated into repetition,
-    or it hit the output cap with no tool call (a cut answer is no answer)."""
+    or it hit the output cap with no tool call (a cut answer is no answer). Small local models
+    repeat one line until the cap (issue 12's guards: `models.guards.RepetitionGuard`)."""
     if completion.stop_reason == "degenerate":
         return completion.stop_detail or "degenerate output"
     if completion.stop_reason == "length" and not completion.message.tool_calls:
@@ -291,9 +291,8 @@ async def run_agent(
 
 
 class _Run:
-    """One run's loop: `run` steps until a final answer; a `step` is a `query` (the model's
-    reply, every limit checked) and then either its calls `execute`d or its final answer
-    weighed. A stop is raised (`LimitExceeded`, `_NoAttempt`) and recorded by `run_agent`."""
+    """One run's loop: `run` steps to a final answer; a `step` is a `query` (limits checked),
+    then its calls `execute`d or its answer weighed. Stops are raised, for `run_agent`."""
 
     def __init__(
         self,
@@ -336,14 +335,8 @@ class _Run:
         completion = await self.model.complete(
             out.transcript, self.tools.specs, max_output_tokens=config.max_output_tokens
         )
-        out.turns += 1
-        out.usage = out.usage + completion.usage
-        out.cost_usd = total_cost((out.cost_usd, completion.cost_usd))
+        _count(out, completion)
         self.known_cost += completion.cost_usd or 0.0
-        out.requests.append(completion.timing)
-        out.model_time_s += completion.timing.latency_s
-        out.wait_time_s += completion.timing.wait_s
-        out.transcript.append(completion.message)
         if self.on_turn is not None:
             self.on_turn(out)
         if config.max_cost_usd is not None and self.known_cost >= config.max_cost_usd:
@@ -370,35 +363,41 @@ class _Run:
 
     async def execute(self, reply: Message) -> None:
         """Run the reply's calls (a repeat of the last turn's, or past `MAX_CALLS_PER_TURN`,
-        refused); raises `LimitExceeded` when the run is `stuck`."""
+        refused, the model told); raises `LimitExceeded` when the run is `stuck`."""
         again = repeats_last_turn(self.out.transcript)
         if (why := stuck(reply, self.writes)) is not None:
             raise LimitExceeded("runaway", why)
         for index, call in enumerate(reply.tool_calls):
-            refusal = None
-            if index >= MAX_CALLS_PER_TURN:
-                refusal = f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply"
-            elif again:
-                refusal = REPEATED
-            self.out.transcript.append(await self.call(call, refusal))
+            self.out.tool_calls += 1
+            t = time.perf_counter()
+            try:
+                if index >= MAX_CALLS_PER_TURN:
+                    raise ToolError(f"not run: at most {MAX_CALLS_PER_TURN} tool calls per reply")
+                if again:
+                    raise ToolError(REPEATED)
+                text, failed = await self.tools.run(call), False
+            except ToolError as exc:
+                text, failed = f"Error: {exc}", True
+            spent = time.perf_counter() - t
+            self.out.tool_time_s += spent
+            self.out.transcript.append(
+                Message(
+                    role="tool",
+                    content=text,
+                    tool_call_id=call.id,
+                    name=call.name,
+                    is_error=failed,
+                    duration_s=spent,
+                )
+            )
 
-    async def call(self, call: ToolCall, refusal: str | None) -> Message:
-        """One call's result (its `refusal` instead, when given), timed."""
-        self.out.tool_calls += 1
-        t = time.perf_counter()
-        try:
-            if refusal is not None:
-                raise ToolError(refusal)
-            text, failed = await self.tools.run(call), False
-        except ToolError as exc:
-            text, failed = f"Error: {exc}", True
-        spent = time.perf_counter() - t
-        self.out.tool_time_s += spent
-        return Message(
-            role="tool",
-            content=text,
-            tool_call_id=call.id,
-            name=call.name,
-            is_error=failed,
-            duration_s=spent,
-        )
+
+def _count(out: AgentResult, completion: Completion) -> None:
+    """One request added to the run's record: its reply, usage, cost and timings."""
+    out.turns += 1
+    out.usage = out.usage + completion.usage
+    out.cost_usd = total_cost((out.cost_usd, completion.cost_usd))
+    out.requests.append(completion.timing)
+    out.model_time_s += completion.timing.latency_s
+    out.wait_time_s += completion.timing.wait_s
+    out.transcript.append(completion.message)
