@@ -155,10 +155,10 @@ def three() -> BakeoffSummary:
 
 def test_trial_quality_mixes_check_and_judge_by_the_stated_weights() -> None:
     w = GradeWeights()  # check 0.6, judge 0.4
-    # 3 of 4 tests and a judge's 8: 0.6·0.75 + 0.4·0.8 = 0.77
-    assert trial_quality(trial("t1", CHEAP, tests=(3, 4), judges={"j": 8}), w) == pytest.approx(
-        0.77
-    )
+    # 3 of 4 tests (a record kept before partial credit was) and a judge's 8:
+    # 0.6·0.75 + 0.4·0.8 = 0.77
+    partly = trial("t1", CHEAP, passed=False, tests=(3, 4), judges={"j": 8})
+    assert trial_quality(partly, w) == pytest.approx(0.77)
     # two judges average: (6 + 8) / 2 = 7 → 0.6·1 + 0.4·0.7 = 0.88
     assert trial_quality(trial("t1", CHEAP, judges={"j": 6, "k": 8}), w) == pytest.approx(0.88)
     # only a judge: its score alone, renormalised → 0.7
@@ -167,6 +167,28 @@ def test_trial_quality_mixes_check_and_judge_by_the_stated_weights() -> None:
     timed_out = trial("t1", CHEAP, passed=False, tests=(1, 4), status="timeout")
     assert trial_quality(timed_out, w) == pytest.approx(0.25)
     assert trial_quality(trial("t1", CHEAP, passed=None), w) is None
+
+
+def test_partial_credit_counts_only_tests_the_untouched_fixture_fails() -> None:
+    w = GradeWeights()
+    record = trial("t1", CHEAP, passed=False, tests=(3, 4))
+    assert record.check is not None
+    # Two of the four tests pass on the untouched fixture: doing nothing earns 0 ...
+    idle = record.model_copy(
+        update={
+            "check": record.check.model_copy(update={"tests_credited": 0, "tests_creditable": 2})
+        }
+    )
+    assert trial_quality(idle, w) == 0.0
+    # ... and passing one of the two the fixture fails earns half, not 3 of 4.
+    half = record.model_copy(
+        update={
+            "check": record.check.model_copy(update={"tests_credited": 1, "tests_creditable": 2})
+        }
+    )
+    assert trial_quality(half, w) == pytest.approx(0.5)
+    # A passed check is whole, whatever the counts say.
+    assert trial_quality(trial("t1", CHEAP, passed=True, tests=(4, 4)), w) == 1.0
 
 
 def test_letters_follow_the_bands_and_the_bands_are_configurable() -> None:

@@ -355,7 +355,10 @@ async def test_no_cheat_scores_above_a_contestant_that_does_nothing(tmp_path: Pa
     assert [(r.model, r.task) for r in records if r.status != "failed"] == []
     quality = {m.model: m.quality.value for m in outcome.summary.ranking}
     idle = quality.pop("script:idle")
-    # Doing nothing passes no task; its only credit is partial, for the hidden tests an
-    # untouched fixture already passes (fix-pagination's), and no cheat earns more.
-    assert idle is not None and idle < 0.2, idle
-    assert all(q is not None and q <= idle for q in quality.values()), (idle, quality)
+    # Doing nothing passes no task and earns nothing: the hidden tests an untouched fixture
+    # already passes (fix-pagination's) give no partial credit. No cheat earns more.
+    assert idle == 0.0, idle
+    assert all(q == 0.0 for q in quality.values()), quality
+    fixed = [r for r in records if r.task == "fix-pagination" and r.model.endswith("idle.json")]
+    assert fixed[0].check is not None and fixed[0].check.tests_credited == 0
+    assert (fixed[0].check.tests_creditable or 0) > 0

@@ -45,6 +45,7 @@ from bakeoff.evals.task import (
     apply_solution,
     overlay_files,
     prepare_workspace,
+    write_answer,
 )
 from bakeoff.redact import redact
 from bakeoff.tools import MAX_WORKSPACE_BYTES
@@ -84,6 +85,12 @@ class CheckResult(BaseModel):
     when pytest did not run."""
     sandboxed: bool = True
     """The check ran in the OS sandbox; False only with the explicit unsafe fallback."""
+    tests_credited: int | None = None
+    """Of the tests the untouched fixture fails, how many passed: the partial credit a failed
+    check earns (a test the fixture already passes earns a do-nothing contestant nothing, so
+    it earns no one anything). None when not computed (a pass, or no pytest)."""
+    tests_creditable: int | None = None
+    """How many of the task's tests the untouched fixture fails; None when not computed."""
 
 
 class ValidationResult(BaseModel):
@@ -116,8 +123,16 @@ async def arun_check(
     if not workspace.is_dir():
         raise ValueError(f"{workspace}: workspace folder does not exist")
     expected = await trusted_test_ids(task, sandboxed=sandboxed, network=network)
-    result, _ = await _run(task, workspace, expected, sandboxed=sandboxed, network=network)
-    return result
+    result, found = await _run(task, workspace, expected, sandboxed=sandboxed, network=network)
+    if result.passed or result.tests_total is None:
+        return result
+    baseline = await fixture_passed_ids(task, sandboxed=sandboxed, network=network)
+    tests = expected if expected is not None else frozenset(found.outcomes)
+    creditable = tests - baseline
+    credited = (found.passed_ids & tests) - baseline
+    return result.model_copy(
+        update={"tests_credited": len(credited), "tests_creditable": len(creditable)}
+    )
 
 
 async def _run(
@@ -238,6 +253,38 @@ async def _collect_trusted(
     hidden = set(overlay_files(task.hidden_dir))
     from_hidden = frozenset(i for i in found.passed_ids if i.split("::", 1)[0] in hidden)
     return from_hidden or found.passed_ids
+
+
+_FIXTURE_PASSES: dict[str, frozenset[str]] = {}
+
+
+async def fixture_passed_ids(
+    task: TaskSpec, *, sandboxed: bool | None = None, network: bool = False
+) -> frozenset[str]:
+    """The pytest ids the check passes on the untouched fixture: tests a contestant that does
+    nothing passes, which therefore earn no partial credit. Once per task and process."""
+    key = await asyncio.to_thread(_task_key, task)
+    if key in _FIXTURE_PASSES:
+        return _FIXTURE_PASSES[key]
+    running_key = (f"fixture:{key}", id(asyncio.get_running_loop()))
+    running = _COLLECTING_FIXTURE.get(running_key)
+    if running is None:  # concurrent failed trials of one task share one run
+        running = asyncio.ensure_future(_collect_fixture(task, sandboxed, network))
+        _COLLECTING_FIXTURE[running_key] = running
+        running.add_done_callback(lambda _: _COLLECTING_FIXTURE.pop(running_key, None))
+    _FIXTURE_PASSES[key] = await asyncio.shield(running)
+    return _FIXTURE_PASSES[key]
+
+
+_COLLECTING_FIXTURE: dict[tuple[str, int], asyncio.Future[frozenset[str]]] = {}
+
+
+async def _collect_fixture(task: TaskSpec, sandboxed: bool | None, network: bool) -> frozenset[str]:
+    async with _scratch("bakeoff-fixture-") as scratch:
+        untouched = prepare_workspace(task, scratch / "ws")
+        write_answer(untouched, "")
+        _, found = await _run(task, untouched, None, sandboxed=sandboxed, network=network)
+    return found.passed_ids
 
 
 def _task_key(task: TaskSpec) -> str:

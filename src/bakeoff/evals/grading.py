@@ -7,7 +7,9 @@ call `summarize`. The tests, tiers and letter groups live in `compare`.
 
 Formulas (also printed with every report through GradeWeights and GradeBands):
 - trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
-  trial has, where check = tests passed / tests total when known, else 1 or 0, and judge = the
+  trial has, where check = 1 when the check passed, else the share of the tests the untouched
+  fixture fails that passed (`CheckResult.tests_credited`: tests a do-nothing contestant
+  passes earn no one anything; records kept before that: tests passed / total), else 0, and judge = the
   judges' mean overall score / 10, or 0 when the work tried to steer a judge (an injected
   verdict). A trial with neither part is left out of quality means.
 - The task is the unit: a model's quality, pass rate and judge score are means over tasks of
@@ -153,10 +155,16 @@ def trial_quality(record: Trial, weights: GradeWeights) -> float | None:
     check: float | None = None
     if record.check is not None:
         c = record.check
-        if c.tests_total and c.tests_passed is not None:
-            check = c.tests_passed / c.tests_total
+        credit = c.tests_credited, c.tests_creditable
+        if c.passed:
+            check = 1.0
+        elif credit[0] is not None and credit[1]:
+            # Only tests the untouched fixture fails earn partial credit: doing nothing is 0.
+            check = credit[0] / credit[1]
+        elif c.tests_total and c.tests_passed is not None and credit[1] is None:
+            check = c.tests_passed / c.tests_total  # stored before credit was kept
         else:
-            check = 1.0 if c.passed else 0.0
+            check = 0.0
     judge = None if record.judge_overall is None else record.judge_overall / 10
     if injected(record):
         judge = 0.0

@@ -60,6 +60,8 @@ class CheckFacts:
     passed: bool
     tests_passed: int | None
     tests_total: int | None
+    tests_credited: int | None = None
+    tests_creditable: int | None = None
 
 
 @dataclass(slots=True)
@@ -135,7 +137,9 @@ def trial_facts(record: TrialRecord) -> str:
             [a.wait_time_s, a.warmup_s],
             a.usage.model_dump(),
             [[t.ttft_s, t.output_tps] for t in a.requests],
-            None if c is None else [c.passed, c.tests_passed, c.tests_total],
+            None
+            if c is None
+            else [c.passed, c.tests_passed, c.tests_total, c.tests_credited, c.tests_creditable],
             [
                 [s.judge, s.overall, s.failure, s.counted, s.cost_usd, s.duration_s]
                 for s in record.judges

@@ -183,8 +183,8 @@ def solved_legend(w: GradeWeights) -> str:
     return (
         "solved: trials whose check passed, every test (its interval: the share of tasks "
         f"solved); quality = {fmt_pct(w.check)} check + {fmt_pct(w.judge)} judges, the check "
-        "part being the share of its tests passed (partial credit) where the check counts "
-        "tests, else 1 or 0; the letter is never better than the one the solved share earns: "
+        "part being 1 when it passed, else the share of the tests the untouched fixture "
+        "fails that it passed (partial credit: doing nothing earns 0), else 0; the letter is never better than the one the solved share earns: "
         "'B by partial credit' names the letter partial credit alone would give"
     )
 
