@@ -320,6 +320,19 @@ async def test_a_workspace_growing_past_its_cap_stops_the_step(tmp_path: Path) -
     assert time.monotonic() - started < 10
 
 
+async def test_a_flood_of_empty_files_counts_against_the_workspace_cap(tmp_path: Path) -> None:
+    # Empty files take no block, only an inode: each counts as 4 KiB, so 4 MiB is ~1,000 files.
+    started = time.monotonic()
+    out, result = await step(
+        tmp_path,
+        "python3 -c \"import itertools\nfor i in itertools.count(): open(f'e{i}', 'w').close()\"",
+        timeout_s=30,
+        workspace_bytes=4 * 1024**2,
+    )
+    assert result.limit is not None and "workspace size cap" in result.limit, out[-300:]
+    assert time.monotonic() - started < 20
+
+
 async def test_the_built_in_suite_is_masked_wherever_it_is_mounted(tmp_path: Path) -> None:
     # As with bakeoff installed (not editable) under a mounted prefix: the package is visible,
     # its tasks' hidden tests and solutions are not.

@@ -240,8 +240,14 @@ async def watch(
         exited.cancel()
 
 
+ENTRY_BYTES = 4096
+"""What one entry costs at least, whatever it holds: an empty file takes no block but an inode,
+so a million of them (the host's inodes, a contestant's cheapest flood) weigh 4 GB here."""
+
+
 def disk_used(root: Path) -> int:
-    """Bytes allocated under `root` (sparse files as what they use), links not followed,
+    """Bytes allocated under `root` (sparse files as what they use, every entry at least
+    `ENTRY_BYTES`), links not followed,
     however deep its folders nest: walked by descriptor, one folder down by name and back up
     by `..` (a walk by path stops at the OS's path length, some 2,000 levels down), holding two
     descriptors. A folder moved while it is walked (a step still running) ends the walk where
@@ -290,7 +296,7 @@ def _folder_usage(fd: int) -> tuple[int, list[str]]:
         for entry in entries:
             with contextlib.suppress(OSError):
                 st = entry.stat(follow_symlinks=False)
-                total += st.st_blocks * 512
+                total += max(st.st_blocks * 512, ENTRY_BYTES)
                 if stat.S_ISDIR(st.st_mode):
                     folders.append(entry.name)
     return total, folders
