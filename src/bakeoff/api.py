@@ -13,10 +13,10 @@ from typing import Any
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig
-from bakeoff.errors import BakeoffError, UserError
+from bakeoff.errors import BakeoffError
 from bakeoff.evals.agent_log import LogSource
 from bakeoff.evals.outcomes import BakeoffOutcome
-from bakeoff.evals.request import BakeoffRequest
+from bakeoff.evals.request import BakeoffRequest, resolve_run_id
 from bakeoff.evals.runner import Observer, new_run_id, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.models.base import Model
@@ -32,16 +32,6 @@ __all__ = [
     "run_agent_once",
     "settle",
 ]
-
-
-def resolve_run_id(store: Store, given: str) -> str:
-    """`given`, or the newest stored run's id for `latest`."""
-    if given != "latest":
-        return given
-    runs = store.list_runs()
-    if not runs:
-        raise UserError(f"no runs yet in {store.path}: `latest` needs one (try `bakeoff run`)")
-    return str(runs[0]["run_id"])
 
 
 def settle(request: BakeoffRequest, store: Store) -> BakeoffRequest:

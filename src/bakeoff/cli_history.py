@@ -222,7 +222,14 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def add_history_commands(sub: Any) -> None:
     """Register report, runs, compare and view on the main parser's subparsers."""
-    from bakeoff.cli_flags import label, run_ref
+    add_report_command(sub)
+    add_runs_command(sub)
+    add_compare_command(sub)
+    add_view_command(sub)
+
+
+def add_report_command(sub: Any) -> None:
+    from bakeoff.cli_flags import run_ref
 
     p = example_parser(
         sub,
@@ -251,6 +258,10 @@ def add_history_commands(sub: Any) -> None:
     add_fail_under(p)
     p.set_defaults(handler=cmd_report)
 
+
+def add_runs_command(sub: Any) -> None:
+    from bakeoff.cli_flags import label
+
     p = example_parser(
         sub,
         "runs",
@@ -278,6 +289,10 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_runs)
 
+
+def add_compare_command(sub: Any) -> None:
+    from bakeoff.cli_flags import run_ref
+
     p = example_parser(
         sub,
         "compare",
@@ -293,6 +308,8 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.set_defaults(handler=cmd_compare)
 
+
+def add_view_command(sub: Any) -> None:
     p = example_parser(
         sub,
         "view",

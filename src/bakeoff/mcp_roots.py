@@ -1,7 +1,8 @@
 """Where the MCP server may work: `Roots`, the directories workspaces and task folders must lie
 in (`--root`), and `AgentWorkspaces`, the folders nano agents wrote to during the server's life
 (a task folder that overlaps one is refused: its checks could be an agent's code); and
-`model_id_for`, the seed's (model, provider) pair as one id."""
+`model_id_for`, the seed's (model, provider) pair as one id; `task_fields`, what `run_bakeoff`
+is given as the tasks of a `BakeoffRequest`."""
 
 from __future__ import annotations
 
@@ -89,3 +90,32 @@ def model_id_for(model: str, provider: str | None, config: BakeoffConfig | None 
     if not provider or model.startswith(f"{provider}:") or alias_of == provider:
         return model
     return f"{provider}:{model}"
+
+
+def task_fields(
+    prompt_or_task: str, roots: Roots, agents: AgentWorkspaces
+) -> tuple[list[str], list[str]]:
+    """(tasks, prompts) of a `BakeoffRequest`: ([path], []) for a task folder in the roots
+    (and clear of every agent workspace) or a built-in task (its folder's real path), else
+    ([], [prompt]): a prompt is never read again as a path or a name."""
+    from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
+
+    text = prompt_or_task.strip()
+    if not text:
+        raise ToolError("prompt_or_task is empty: pass a prompt or a task folder")
+    if "\n" not in text and len(text) < 4096:
+        base = roots.dirs[0]
+        candidate = Path(text).expanduser()
+        candidate = candidate if candidate.is_absolute() else base / candidate
+        if candidate.is_dir() or (candidate.name == TASK_FILE and candidate.is_file()):
+            task = roots.resolve(text, "task folder")
+            agents.refuse_overlap(task.parent if task.name == TASK_FILE else task)
+            return [str(task)], []
+        # A name, never a path: "../x" must not reach out of the suite.
+        if text in {child.name for child in builtin_suite_dir().iterdir()}:
+            builtin = builtin_suite_dir() / text
+            if (builtin / TASK_FILE).is_file():
+                real = Path(os.path.realpath(builtin))
+                agents.refuse_overlap(real)
+                return [str(real)], []
+    return [], [prompt_or_task]

@@ -2,9 +2,10 @@
 Claude Code or any MCP client can hand a sub-task to one nano agent (`prompt_nano_agent`, the
 seed's interface, returning the `agent --json` object plus its workspace), see which models are
 usable (`list_models`), or run a whole bake-off (`run_bakeoff`, with progress notifications). It
-has no agent logic of its own. Explicit workspaces and task folders are confined to the
-directories the server was started with (`--root`); a nano agent without a workspace gets a new
-temporary folder. `run_bakeoff` runs built-in tasks by name and task folders in the roots, never
+has no agent logic of its own: each tool, registered by its own `_add_*_tool`, parses its
+arguments, calls `bakeoff.api` (`run_agent_once`, `bake`) and returns what comes back. Explicit
+workspaces and task folders are confined to the directories the server was started with
+(`--root`; `bakeoff.mcp_roots`); a nano agent without a workspace gets a new temporary folder. `run_bakeoff` runs built-in tasks by name and task folders in the roots, never
 one that overlaps a workspace an agent wrote to during the server's life (a task's check is code
 the agent could have written). User mistakes (unknown model, missing key, bad workspace) come
 back as tool errors with a message, never as a crashed server. In stdio mode nothing but
@@ -22,7 +23,6 @@ import inspect
 import io
 import json
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
@@ -40,7 +40,7 @@ from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import BakeoffError
 from bakeoff.mcp_http import HttpOptions, serve_http
 from bakeoff.mcp_models import OpenModels
-from bakeoff.mcp_roots import AgentWorkspaces, Roots, model_id_for
+from bakeoff.mcp_roots import AgentWorkspaces, Roots, model_id_for, task_fields
 from bakeoff.redact import redact, redact_json, redact_model
 
 SERVER_NAME = "bakeoff"
@@ -342,11 +342,15 @@ def _add_bakeoff_tool(server: MCPServer, session: _Session) -> None:
         from bakeoff.evals.request import BakeoffRequest
         from bakeoff.evals.store import Store
 
-        tasks = _task_arguments(prompt_or_task, session.roots, session.workspaces)
+        tasks, prompts = task_fields(prompt_or_task, session.roots, session.workspaces)
         store = Store()
         try:
             request = BakeoffRequest(
-                models=models, judges=[judge] if judge else [], repeats=repeats, **tasks
+                models=models,
+                judges=[judge] if judge else [],
+                repeats=repeats,
+                tasks=tasks,
+                prompts=prompts,
             )
             outcome = await with_progress(
                 ctx,
@@ -368,33 +372,6 @@ def _not_logged(message: str) -> None:
     """A nano agent's call that the agent log could not keep: a warning on stderr, never a
     failed call."""
     log.warning("prompt_nano_agent call not logged: %s", message)
-
-
-def _task_arguments(prompt_or_task: str, roots: Roots, agents: AgentWorkspaces) -> dict[str, Any]:
-    """`tasks=[path]` for a task folder in the roots (and clear of every agent workspace) or a
-    built-in task (its folder's real path), else `prompts=[prompt]`: a prompt is never read
-    again as a path or a name (`BakeoffRequest.prompts`)."""
-    from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
-
-    text = prompt_or_task.strip()
-    if not text:
-        raise ToolError("prompt_or_task is empty: pass a prompt or a task folder")
-    if "\n" not in text and len(text) < 4096:
-        base = roots.dirs[0]
-        candidate = Path(text).expanduser()
-        candidate = candidate if candidate.is_absolute() else base / candidate
-        if candidate.is_dir() or (candidate.name == TASK_FILE and candidate.is_file()):
-            task = roots.resolve(text, "task folder")
-            agents.refuse_overlap(task.parent if task.name == TASK_FILE else task)
-            return {"tasks": [str(task)]}
-        # A name, never a path: "../x" must not reach out of the suite.
-        if text in {child.name for child in builtin_suite_dir().iterdir()}:
-            builtin = builtin_suite_dir() / text
-            if (builtin / TASK_FILE).is_file():
-                real = Path(os.path.realpath(builtin))
-                agents.refuse_overlap(real)
-                return {"tasks": [str(real)]}
-    return {"prompts": [prompt_or_task]}
 
 
 def _bakeoff_result(outcome: Any, *, judged: bool) -> CallToolResult:

@@ -1,6 +1,6 @@
 """What a bake-off is asked to do, as one value: `BakeoffRequest`, validated once when it is
-made (every shell and the Python API build one; `run_bakeoff` takes it), and `choose_tasks`,
-the tasks a new run of it runs. A request that breaks a rule is a `UserError` in one line that
+made (every shell and the Python API build one; `run_bakeoff` takes it); `choose_tasks`, the
+tasks a new run of it runs; and `resolve_run_id`, the stored run `latest` stands for. A request that breaks a rule is a `UserError` in one line that
 names the field, so the CLI exits 2 and the MCP server answers a tool error; nothing is made,
 reached or stored before that."""
 
@@ -24,7 +24,7 @@ from pydantic import (
 from bakeoff.agent import AgentConfig
 from bakeoff.errors import UserError
 from bakeoff.evals.records import GradeWeights, UntilDecided
-from bakeoff.evals.store import check_run_id
+from bakeoff.evals.store import Store, check_run_id
 from bakeoff.evals.task import TaskSpec
 from bakeoff.labels import merge_labels
 from bakeoff.models.preflight import PREFLIGHT_TIMEOUT_S
@@ -138,8 +138,8 @@ class BakeoffRequest(BaseModel):
     @field_validator("resume", "retry_errors")
     @classmethod
     def _stored_run(cls, value: str | None) -> str | None:
-        # `latest` is settled into the newest run's id by `bakeoff.api.settle`.
-        return None if value is None or value == "latest" else check_run_id(value)
+        # `latest`: the newest stored run, found when the run starts (`resolve_run_id`).
+        return value if value is None or value == "latest" else check_run_id(value)
 
     @field_validator("tags")
     @classmethod
@@ -168,6 +168,16 @@ class BakeoffRequest(BaseModel):
     def continues(self) -> str | None:
         """The stored run this request continues (`resume` or `retry_errors`), else None."""
         return self.resume or self.retry_errors
+
+
+def resolve_run_id(store: Store, given: str) -> str:
+    """`given`, or the newest stored run's id for `latest`."""
+    if given != "latest":
+        return given
+    runs = store.list_runs()
+    if not runs:
+        raise UserError(f"no runs yet in {store.path}: `latest` needs one (try `bakeoff run`)")
+    return str(runs[0]["run_id"])
 
 
 def choose_tasks(request: BakeoffRequest, adhoc_root: Path) -> list[TaskSpec]:

@@ -24,7 +24,7 @@ from bakeoff.evals.grading import trial_quality
 from bakeoff.evals.model_names import model_labels
 from bakeoff.evals.outcomes import BakeoffOutcome, build_outcome, crashed_trial
 from bakeoff.evals.records import BakeoffSpec, TrialRecord
-from bakeoff.evals.request import BakeoffRequest, choose_tasks
+from bakeoff.evals.request import BakeoffRequest, choose_tasks, resolve_run_id
 from bakeoff.evals.rows import RowReader
 from bakeoff.evals.scheduler import (
     Dispatch,
@@ -102,20 +102,13 @@ async def run_bakeoff(
     a resumed run continues its own, --retry-errors adds none). `observer` is told the
     progress, `on_progress(done, total, where)` too after each stored trial."""
     config, store, observer = config or load_config(), store or Store(), observer or Observer()
-    continuing, retry_errors = request.continues, request.retry_errors
-    if continuing:
-        spec = store.get_spec(continuing)
-        task_list = load_tasks(spec.task_paths)
-    else:
-        task_list = choose_tasks(request, store.path.parent / "adhoc")
-        spec = _new_spec(request, task_list, config)
-    max_parallel = request.max_parallel
-    notes = _price_policy(spec, config, request.allow_unpriced)
-    done = store.done_keys(spec.run_id)  # errors are not done: resume runs them again
-    rerun = store.error_keys(spec.run_id) if retry_errors else None
-    plan = Plan.build(
-        task_list, spec, config, lambda key: key not in done and (rerun is None or key in rerun)
+    spec, task_list, plan = _plan(request, store, config)
+    continuing, retry_errors, max_parallel = (
+        request.continues,
+        request.retry_errors,
+        request.max_parallel,
     )
+    notes = _price_policy(spec, config, request.allow_unpriced)
     # Make and reach every model before anything runs: a missing key, a stopped server or a
     # refused key stops the run now, in one message, not as an hour of errored trials.
     ready = await ready_models(
@@ -180,6 +173,26 @@ async def run_bakeoff(
     status = "budget_stopped" if run.skipped else "incomplete" if left else "finished"
     store.set_status(spec.run_id, status)
     return build_outcome(store, spec.run_id, config, budget_skipped=run.skipped, notes=notes)
+
+
+def _plan(
+    request: BakeoffRequest, store: Store, config: BakeoffConfig
+) -> tuple[BakeoffSpec, list[TaskSpec], Plan]:
+    """The run's spec, its tasks and the trials still to run: a new run's from the request,
+    a continued one's from the store (`latest` made the newest run's id); errored trials are
+    not done, so a resumed run runs them again, a retried one only them."""
+    if request.continues:
+        spec = store.get_spec(resolve_run_id(store, request.continues))
+        task_list = load_tasks(spec.task_paths)
+    else:
+        task_list = choose_tasks(request, store.path.parent / "adhoc")
+        spec = _new_spec(request, task_list, config)
+    done = store.done_keys(spec.run_id)
+    rerun = store.error_keys(spec.run_id) if request.retry_errors else None
+    plan = Plan.build(
+        task_list, spec, config, lambda key: key not in done and (rerun is None or key in rerun)
+    )
+    return spec, task_list, plan
 
 
 def _new_spec(
