@@ -1,19 +1,24 @@
-"""A trial's file work (copy, snapshot, diff, kept changes, tamper scan) runs on the event loop
-for a small tree and in a thread for a large one; which one it is never changes the record. The
-size probe (`fits_inline`) walks the contestant's tree without following a link and stops at
-the first entry over its limits, whatever is planted there."""
+"""A trial's file work (copy, snapshot, diff, kept changes, tamper scan, delete) runs on the event
+loop for a small tree and in a thread for a large one; which one it is never changes the record.
+The size probe (`fits_inline`) walks the contestant's tree without following a link and stops at
+the first entry over its limits, whatever is planted there; a delete runs on the loop only on a
+filesystem in memory."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bakeoff.agent import AgentConfig
 from bakeoff.evals.changes import TrialWithChanges
+from bakeoff.evals.file_work import INLINE_BYTES, INLINE_ENTRIES, deletes_inline, fits_inline
 from bakeoff.evals.task import JudgeSpec, TaskSpec
-from bakeoff.evals.trial import INLINE_BYTES, INLINE_ENTRIES, fits_inline, run_trial
+from bakeoff.evals.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 
 
@@ -70,7 +75,28 @@ def script(tmp_path: Path, files: int) -> ScriptedModel:
     return ScriptedModel(path)
 
 
-async def test_a_small_and_a_large_workspace_are_recorded_alike(tmp_path: Path) -> None:
+def test_only_a_filesystem_in_memory_deletes_on_the_loop(tmp_path: Path) -> None:
+    mounts = Path("/proc/self/mountinfo")
+    if not mounts.exists():
+        pytest.skip("no /proc/self/mountinfo here: every delete goes to a thread")
+    kinds = {
+        line.split(" - ")[1].split()[0]: line.split()[4] for line in mounts.read_text().splitlines()
+    }
+    assert deletes_inline(Path(kinds["tmpfs"])) if "tmpfs" in kinds else True
+    disk = next((where for kind, where in kinds.items() if kind in ("ext4", "xfs", "btrfs")), None)
+    assert disk is None or not deletes_inline(Path(disk))
+    assert not deletes_inline(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+async def test_a_small_and_a_large_workspace_are_recorded_alike(
+    tmp_path: Path, in_memory: bool
+) -> None:
+    workdir = tmp_path
+    if in_memory:
+        if not Path("/dev/shm").is_dir() or not deletes_inline(Path("/dev/shm")):
+            pytest.skip("no filesystem in memory at /dev/shm")
+        workdir = Path(tempfile.mkdtemp(dir="/dev/shm"))
     folder = tmp_path / "task"
     (folder / "files").mkdir(parents=True)
     (folder / "files" / "notes.txt").write_text("a\nb\nc\n")
@@ -89,7 +115,7 @@ async def test_a_small_and_a_large_workspace_are_recorded_alike(tmp_path: Path) 
             0,
             run_id="r",
             agent_config=AgentConfig(),
-            workdir=tmp_path,
+            workdir=workdir,
         )
         assert record.status == "passed", record.agent.error
         assert "-b\n+B\n" in record.diff
@@ -98,4 +124,6 @@ async def test_a_small_and_a_large_workspace_are_recorded_alike(tmp_path: Path) 
         assert sorted(c.path for c in record.changes.files) == sorted(
             ["notes.txt", *(f"out/f{k:03d}.txt" for k in range(files))]
         )
-    assert not list(tmp_path.glob("bakeoff-*"))  # every workspace deleted
+    assert not list(workdir.glob("bakeoff-*"))  # every workspace deleted
+    if in_memory:
+        workdir.rmdir()

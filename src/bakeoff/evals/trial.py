@@ -8,8 +8,9 @@ provider slot, already taken for it, is held through the agent phase only; each 
 own provider's slot; every request of a provider with a rate cap waits for its turn; spend is
 reported to the budget), so the local and Ray executors share it by construction.
 
-A trial never takes the bake-off down: file work runs off the event loop under its own time
-limit, and a failure becomes a record, never an exception (`attribute` says whose it is). File
+A trial never takes the bake-off down: file work on a large tree runs off the event loop under
+its own time limit (a small tree's, `fits_inline`, runs on the loop, where it costs less than a
+thread hop), and a failure becomes a record, never an exception (`attribute` says whose it is). File
 work that fails before the contestant acted (copying the fixture) is the harness's `error`;
 after it acted, file work that fails on what it wrote (snapshot, diff, scan, check set-up: an
 OS or data error, a timeout) is the contestant's, `failed` as `ungradable: ...` — else a
@@ -20,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig
@@ -35,6 +35,13 @@ from bakeoff.evals import tamper
 from bakeoff.evals.changes import TrialWithChanges, changes_between
 from bakeoff.evals.checks import CheckResult, arun_check
 from bakeoff.evals.diff import snapshot, unified_diff
+from bakeoff.evals.file_work import (
+    DATA_ERRORS,
+    HarnessError,
+    deletes_inline,
+    file_work,
+    fits_inline,
+)
 from bakeoff.evals.judge import judge_trial
 from bakeoff.evals.records import (
     ERROR_STOPS,
@@ -51,73 +58,6 @@ from bakeoff.tools import MAX_WORKSPACE_BYTES, workspace_bytes
 from bakeoff.types import AgentResult, StopReason
 from bakeoff.workspace import remove_tree
 
-FILE_WORK_TIMEOUT_S = 120.0
-"""Longest one piece of file work (copy, snapshot, diff, scan, install) may take."""
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class HarnessError(Exception):
-    """A piece of bakeoff's file work on a trial's workspace failed (an OS or data error, or its
-    time limit); whose fault that is depends on when (`attribute`)."""
-
-
-_DATA_ERRORS = (OSError, ValueError, ArithmeticError, RecursionError, MemoryError)
-"""What file work raises on odd bytes, names or shapes (a NUL, a folder too deep, a file too
-big): a fault of the data, not a bug in the code that read it."""
-
-
-async def _off_loop(what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Blocking file work in a thread, under its own time limit."""
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), FILE_WORK_TIMEOUT_S)
-    except TimeoutError:
-        raise HarnessError(f"{what} took over {FILE_WORK_TIMEOUT_S:g} s") from None
-    except _DATA_ERRORS as exc:
-        raise HarnessError(f"{what} failed: {type(exc).__name__}: {exc}") from None
-
-
-INLINE_ENTRIES = 64
-INLINE_BYTES = 256 * 1024
-"""A tree of at most `INLINE_ENTRIES` entries (files, folders, links) and `INLINE_BYTES` bytes
-has its file work done on the event loop: copying, snapshotting, diffing and scanning it takes
-tens of microseconds, less than handing it to a thread and back (measured in BENCHMARKS.md §7).
-A larger tree, or one that cannot be measured, goes to a thread under `FILE_WORK_TIMEOUT_S`."""
-
-
-def fits_inline(root: Path) -> bool:
-    """Whether the tree at `root` is within `INLINE_ENTRIES` and `INLINE_BYTES` (apparent
-    sizes, links not followed). The walk stops at the first entry over either limit, so it
-    costs at most that many entries however large the tree; any error means no."""
-    entries, size, folders = 0, 0, [str(root)]
-    try:
-        while folders:
-            with os.scandir(folders.pop()) as it:
-                for entry in it:
-                    entries += 1
-                    size += entry.stat(follow_symlinks=False).st_size
-                    if entries > INLINE_ENTRIES or size > INLINE_BYTES:
-                        return False
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-    except OSError:
-        return False
-    return True
-
-
-async def _file_work(
-    inline: bool, what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-) -> R:
-    """File work on a tree `fits_inline` measured: here when it fits, else `_off_loop`; its
-    failures are the same `HarnessError` either way."""
-    if not inline:
-        return await _off_loop(what, fn, *args, **kwargs)
-    try:
-        return fn(*args, **kwargs)
-    except _DATA_ERRORS as exc:
-        raise HarnessError(f"{what} failed: {type(exc).__name__}: {exc}") from None
-
 
 def attribute(exc: Exception, *, acted: bool, step: str) -> tuple[TrialStatus, StopReason, str]:
     """Whose fault `exc` is, raised by `step` of a trial: (status, the agent's stop reason to
@@ -125,7 +65,7 @@ def attribute(exc: Exception, *, acted: bool, step: str) -> tuple[TrialStatus, S
     work that failed before the contestant acted is the harness's (`error`); after, on what the
     contestant wrote, it is the contestant's (`failed`, `ungradable`)."""
     detail = str(exc).splitlines()[0][:300] if str(exc).strip() else ""
-    if not isinstance(exc, (HarnessError, *_DATA_ERRORS)):
+    if not isinstance(exc, (HarnessError, *DATA_ERRORS)):
         what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return "error", "internal", f"internal error (a bakeoff bug) in {step}: {what}"
     if not isinstance(exc, HarnessError):
@@ -167,6 +107,7 @@ async def run_trial(
     `queued_s` is time already spent waiting for the slot before this call (recorded with the
     wait for `slot`)."""
     root: Path | None = None
+    left_small = False  # measured after the contestant acted: its tree may go on the loop
     waited = time.perf_counter()
     started = time.time()
     slot_wait = queued_s
@@ -182,8 +123,8 @@ async def run_trial(
             root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
             ws = root / "ws"
             small = fits_inline(task.files_dir) if task.files_dir.is_dir() else True
-            await _file_work(small, "copying the fixture", prepare_workspace, task, ws)
-            before = await _file_work(small, "snapshotting the fixture", snapshot, ws)
+            await file_work(small, "copying the fixture", prepare_workspace, task, ws)
+            before = await file_work(small, "snapshotting the fixture", snapshot, ws)
             started = time.time()
             acted, step = True, "running the agent"
             result = await run_agent(
@@ -197,13 +138,13 @@ async def run_trial(
             return _record(task, model, repeat, run_id, result, "error", slot_wait, started)
         # The contestant's tree is measured before any of it is read on the loop: the walk
         # stops at the limits, so a tree of a million files costs 64 entries here.
-        small = fits_inline(ws)
-        after = await _file_work(small, "snapshotting the workspace", snapshot, ws)
-        diff = await _file_work(small, "diffing the workspace", unified_diff, before, ws, after)
+        small = left_small = fits_inline(ws)
+        after = await file_work(small, "snapshotting the workspace", snapshot, ws)
+        diff = await file_work(small, "diffing the workspace", unified_diff, before, ws, after)
         diff = redact(diff)
         # Kept for `bakeoff apply`, apart from the record (evals/changes.py).
-        changes = await _file_work(small, "keeping the changes", changes_between, before, after)
-        findings = await _file_work(small, "scanning for tampering", tamper.scan, before, after)
+        changes = await file_work(small, "keeping the changes", changes_between, before, after)
+        findings = await file_work(small, "scanning for tampering", tamper.scan, before, after)
         check = None
         if task.check is not None:
             network = task.allow_network or agent_config.allow_network
@@ -237,8 +178,11 @@ async def run_trial(
         failed = failed.model_copy(update=update)
         return _record(task, model, repeat, run_id, failed, status, slot_wait, started, diff)
     finally:
-        if root is not None and not keep_workspace:  # off the event loop: deletes can be slow
-            await asyncio.to_thread(remove_tree, root, ignore_errors=True)
+        if root is not None and not keep_workspace:
+            if left_small and deletes_inline(root):
+                remove_tree(root, ignore_errors=True)
+            else:  # off the event loop: deletes on a disk can be slow
+                await asyncio.to_thread(remove_tree, root, ignore_errors=True)
 
 
 def _record(
@@ -284,8 +228,8 @@ async def _grade(
     """Write the answer, run the check (on a folder of the fixture, the graded files and the
     hidden files: the workspace itself is only read), then void a pass that the contestant
     forged or that a workspace over its disk limit cannot be trusted with."""
-    used = await _file_work(inline, "measuring the workspace", workspace_bytes, ws)
-    await _file_work(inline, "writing ANSWER.txt", write_answer, ws, result.answer)
+    used = await file_work(inline, "measuring the workspace", workspace_bytes, ws)
+    await file_work(inline, "writing ANSWER.txt", write_answer, ws, result.answer)
     check = await arun_check(task, ws, network=network)
     why = None
     if used > MAX_WORKSPACE_BYTES:
