@@ -315,7 +315,7 @@ async def run(
         judges=[f"script:{script(tmp_path, 'judge', judge)}"],
         **kwargs,
     )
-    return await run_bakeoff(BakeoffRequest(models=request), store=Store(tmp_path / "r.sqlite"))
+    return await run_bakeoff(request, store=Store(tmp_path / "r.sqlite"))
 
 
 @pytest.fixture
