@@ -25,7 +25,7 @@ import pytest
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.evals.task import load_tasks
 from bakeoff.models.embedded import (
@@ -265,9 +265,11 @@ async def test_local_models_generate_one_at_a_time_and_one_model_after_the_other
             )
         )
         outcome = await run_bakeoff(
-            ["llama_a:m", "llama_b:m"],
-            task_specs=load_tasks(_tasks(tmp_path / "tasks", 3)),
-            preflight=False,
+            BakeoffRequest(
+                models=["llama_a:m", "llama_b:m"],
+                tasks=[t.path for t in load_tasks(_tasks(tmp_path / "tasks", 3))],
+                preflight=False,
+            ),
             config=load_config(),
             store=Store(tmp_path / "runs.sqlite"),
         )
