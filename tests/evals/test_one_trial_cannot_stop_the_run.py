@@ -86,9 +86,17 @@ async def test_hostile_workspaces_lose_only_their_own_trial(tmp_path: Path) -> N
     )
     records = {r.model.split("/")[-1].removesuffix(".json"): r for r in store.trials("hostile-fs")}
     assert sorted(records) == sorted(m.split("/")[-1].removesuffix(".json") for m in models)
-    # Each contestant also wrote a correct calc.py: once its tricks are neutralised it passes.
+    # Each contestant also wrote a correct calc.py: once its tricks are neutralised it passes,
+    # except where the trick is itself aimed at the grader: a .py file no one can read (a FIFO,
+    # or a link to /etc/passwd, named like the hidden test) voids the pass, with the tamper
+    # scan's finding.
+    aimed = {"fifo-hidden", "link-hidden"}
     for name, record in records.items():
-        assert record.status == "passed", (name, record.agent.error, record.check)
+        expected = "failed" if name in aimed else "passed"
+        assert record.status == expected, (name, record.agent.error, record.check)
+    for name in aimed:
+        voided = records[name].check
+        assert voided is not None and "tamper scan" in voided.output, voided
     assert "bad" in records["non-utf8"].diff  # shown escaped, never a crash
     assert outcome.summary is not None
 
