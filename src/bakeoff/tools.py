@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -379,7 +380,20 @@ _TRACKED = ("read_file", "write_file", "edit_file")
 _ONE_FILE = ("read_file", "write_file", "edit_file", "get_file_info")
 """Tools that touch one file of bounded size (`MAX_READ_BYTES`, `MAX_WRITE_BYTES`): they run on
 the event loop, where they cost less than a hop to a thread and back (BENCHMARKS.md §7);
-list_directory reads a whole folder, however large, so it runs in a thread."""
+list_directory reads a whole folder, so it runs there only for a small one (`_small_folder`)."""
+SMALL_FOLDER = 64
+
+
+def _small_folder(ws: Workspace, path: str) -> bool:
+    """Whether `path` is a folder of at most `SMALL_FOLDER` entries, counted no further than
+    one more; anything odd means no (the listing in a thread then reports it)."""
+    try:
+        with ws.directory(path or ".") as fd, os.scandir(fd) as entries:
+            return sum(1 for _ in itertools.islice(entries, SMALL_FOLDER + 1)) <= SMALL_FOLDER
+    except (OSError, ValueError, ToolError):
+        return False
+
+
 SyncTool = Callable[..., str]
 SYNC_TOOLS: dict[str, SyncTool] = {
     "read_file": read_file,
@@ -460,7 +474,10 @@ class ToolBox:
         # `known` is not a parameter the model can name (unknown arguments are refused above).
         extra = {"known": self.known} if call.name in _TRACKED else {}
         try:
-            if call.name in _ONE_FILE:
+            if call.name in _ONE_FILE or (
+                call.name == "list_directory"
+                and _small_folder(self.workspace, args.get("path", "."))
+            ):
                 return tool(self.workspace, **args, **extra)
             # in a thread: a huge folder never stalls the other trials
             return await asyncio.wait_for(

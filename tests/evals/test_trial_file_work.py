@@ -127,3 +127,21 @@ async def test_a_small_and_a_large_workspace_are_recorded_alike(
     assert not list(workdir.glob("bakeoff-*"))  # every workspace deleted
     if in_memory:
         workdir.rmdir()
+
+
+async def test_a_small_folder_and_a_large_one_list_alike(tmp_path: Path) -> None:
+    from bakeoff.errors import ToolError
+    from bakeoff.tools import MAX_LIST_ENTRIES, SMALL_FOLDER, ToolBox
+    from bakeoff.types import ToolCall
+    from bakeoff.workspace import Workspace
+
+    box = ToolBox(Workspace(tmp_path))
+    for name, count in (("small", 3), ("large", max(SMALL_FOLDER, MAX_LIST_ENTRIES) + 7)):
+        (tmp_path / name).mkdir()
+        for k in range(count):
+            (tmp_path / name / f"f{k:04d}").write_text("")
+        listing = await box.run(ToolCall(id="1", name="list_directory", arguments={"path": name}))
+        assert listing.splitlines()[0] == "f0000"  # sorted, on the loop or in a thread
+    assert listing.endswith("[... 7 more entries not shown]")
+    with pytest.raises(ToolError, match="no such directory"):
+        await box.run(ToolCall(id="2", name="list_directory", arguments={"path": "missing"}))
