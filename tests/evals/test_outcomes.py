@@ -27,7 +27,7 @@ from bakeoff.config import load_config
 from bakeoff.evals.checks import CheckResult
 from bakeoff.evals.grading import summarize
 from bakeoff.evals.records import TrialRecord, TrialStatus, trial_status
-from bakeoff.evals.runner import run_bakeoff
+from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store import Store
 from bakeoff.report.html import write_run_report
 from bakeoff.types import AgentResult, StopReason
@@ -101,10 +101,8 @@ async def test_a_down_endpoint_is_unranked_and_changes_no_other_grade(
     half = write(tmp_path, "half", solver(HALF, delay=0.05))
     tasks = [make_task(tmp_path / "tasks", f"calc-{i}") for i in range(2)]
     out = await run_bakeoff(
-        [good, half, DOWN],
-        tasks,
-        repeats=2,
-        preflight=False,  # the run itself must keep errors apart, preflight or not
+        # No preflight: the run itself must keep errors apart, preflight or not.
+        BakeoffRequest(models=[good, half, DOWN], tasks=tasks, repeats=2, preflight=False),
         store=Store(tmp_path / "r.sqlite"),
         config=load_config(isolated_config),
     )
@@ -132,11 +130,6 @@ async def test_a_down_endpoint_is_unranked_and_changes_no_other_grade(
 
     html = write_run_report(out, tmp_path).read_text(encoding="utf-8")
     assert 'id="unranked"' in html and f"Not ranked: {DOWN} — 4 errors" in html
-
-
-OPENAI_MODEL_LIST = Reply(
-    body={"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "x"}]}
-)
 
 
 def gives_up() -> Reply:
@@ -170,10 +163,12 @@ def test_retry_errors_reruns_only_the_errored_trials(tmp_path: Path, isolated_co
 
     with WireServer() as server:  # the server is up now, at a new address
         isolated_config.write_text(f'[providers.flaky]\nbase_url = "{server.url}/v1"\n')
-        server.add(OPENAI_MODEL_LIST, gives_up(), gives_up())
+        server.add(gives_up(), gives_up(), gives_up())
         again = bakeoff("run", "--retry-errors", "r1", *common, cwd=tmp_path)
         assert again.returncode == 0, again.stderr
-        assert [r.method for r in server.requests] == ["GET", "POST", "POST"]  # probe + 2 reruns
+        # The one-token probe, then the two reruns.
+        assert [r.method for r in server.requests] == ["POST", "POST", "POST"]
+        assert server.requests[0].body["max_completion_tokens"] == 1
 
     assert "Bake-off r1" in again.stdout and "flaky:m" in again.stdout  # the table again
     assert "Not ranked" not in again.stdout
