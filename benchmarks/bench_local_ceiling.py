@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results
 
-from bakeoff.evals.checks import CheckResult, acheck_fixture
-from bakeoff.evals.task import TaskSpec, builtin_suite_dir, load_tasks
+from bakeoff.evals.trial.checks import CheckResult, acheck_fixture
+from bakeoff.evals.trial.task import TaskSpec, builtin_suite_dir, load_tasks
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 

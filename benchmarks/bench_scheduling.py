@@ -6,7 +6,7 @@ the fastest), scaled by the task's difficulty (1-5 → ×0.5 … ×1.5). It stre
 OpenAI adapter asks by default. Eight models on three providers with different concurrency
 limits run a matrix of 8 models × 50 one-turn tasks (ad-hoc task folders in a temp dir, graded
 by a judge rubric with no judge configured, so grading costs nothing) through
-`bakeoff.evals.runner.run_bakeoff` with default settings (max_parallel 32, results store),
+`bakeoff.evals.run.runner.run_bakeoff` with default settings (max_parallel 32, results store),
 but no preflight ping (it would wait each model's latency before any trial starts).
 
 The ideal wall time is the larger of (a) the busiest provider's total service time divided by
@@ -136,9 +136,9 @@ def run_matrix(
 ) -> dict[str, Any]:
     from bakeoff.agent import AgentConfig
     from bakeoff.config import BakeoffConfig, ProviderConfig
-    from bakeoff.evals.request import BakeoffRequest
-    from bakeoff.evals.runner import run_bakeoff
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.request import BakeoffRequest
+    from bakeoff.evals.run.runner import run_bakeoff
+    from bakeoff.evals.store.store import Store
 
     t_import = time.perf_counter()
     import bakeoff.models.openai_chat  # noqa: F401 - the OpenAI SDK import (~1 s) is start-up

@@ -30,10 +30,10 @@ import bench_overhead
 import results
 
 from bakeoff.agent import AgentConfig
-from bakeoff.evals.records import BakeoffSpec, TrialRecord
-from bakeoff.evals.store import Store
-from bakeoff.evals.task import JudgeSpec, TaskSpec
-from bakeoff.evals.trial import run_trial
+from bakeoff.evals.store.records import BakeoffSpec, TrialRecord
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.task import JudgeSpec, TaskSpec
+from bakeoff.evals.trial.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 
 TARGET_PER_S = 500.0

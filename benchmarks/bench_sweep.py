@@ -172,10 +172,10 @@ from pathlib import Path
 def rss():
     status = dict(l.split(":", 1) for l in open("/proc/self/status"))
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
-from bakeoff.evals.grading import summarize
-from bakeoff.evals.store import Store
+from bakeoff.evals.verdict.grading import summarize
+from bakeoff.evals.store.store import Store
 from bakeoff.report.html import write_html
-import bakeoff.evals.runner
+import bakeoff.evals.run.runner
 out = {"imports": rss()}
 store = Store(sys.argv[1]); spec = store.get_spec(sys.argv[2])
 records = store.trials(spec.run_id); out["records loaded"] = rss()

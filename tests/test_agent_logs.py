@@ -16,8 +16,8 @@ from mcp import Client, StdioServerParameters
 
 from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig
-from bakeoff.evals.agent_log import NO_LOG_ENV, AgentLog, AgentLogEntry, logging_disabled
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.agent_log import NO_LOG_ENV, AgentLog, AgentLogEntry, logging_disabled
+from bakeoff.evals.store.store import Store
 from bakeoff.mcp_server import build_server
 from bakeoff.types import AgentResult, Message
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals.changes import MAX_KEPT_BYTES, changes_between
-from bakeoff.evals.diff import Unread
+from bakeoff.evals.store.changes import MAX_KEPT_BYTES, changes_between
+from bakeoff.evals.trial.diff import Unread
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"

@@ -125,7 +125,7 @@ def test_good_values_still_parse() -> None:
 
 def test_a_report_never_lands_outside_the_store(tmp_path: Path) -> None:
     from bakeoff.errors import UserError
-    from bakeoff.evals.outcomes import BakeoffOutcome
+    from bakeoff.evals.verdict.outcomes import BakeoffOutcome
     from bakeoff.report.html import write_run_report
 
     outcome = BakeoffOutcome.__new__(BakeoffOutcome)
@@ -236,7 +236,7 @@ def test_a_script_that_is_a_fifo_or_too_big_is_refused(tmp_path: Path) -> None:
 
 def test_a_task_file_that_is_not_a_small_regular_file_is_refused(tmp_path: Path) -> None:
     from bakeoff.errors import ConfigError
-    from bakeoff.evals.task import load_task
+    from bakeoff.evals.trial.task import load_task
 
     fifo_task = tmp_path / "fifo-task"
     fifo_task.mkdir()

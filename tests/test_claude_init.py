@@ -23,8 +23,8 @@ from bakeoff.claude_init import READY_TOOL, init_claude, model_slug, render_comm
 from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UnknownModelError, UserError
-from bakeoff.evals.grading import LETTER_BANDS
-from bakeoff.evals.records import GradeWeights
+from bakeoff.evals.store.records import GradeWeights
+from bakeoff.evals.verdict.grading import LETTER_BANDS
 from bakeoff.mcp_server import SERVER_NAME, build_server
 
 MODELS = ["gpt-5-mini", "sonnet-4", "haiku", "local", "ollama:gpt-oss:20b"]

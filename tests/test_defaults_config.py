@@ -16,7 +16,7 @@ from bakeoff.agent import AgentConfig
 from bakeoff.cli import main
 from bakeoff.cli_config import EXAMPLES, config_template
 from bakeoff.config import DefaultsConfig
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.store import Store
 
 
 def _task(root: Path) -> Path:
@@ -198,9 +198,7 @@ def test_every_example_in_the_written_file_is_valid() -> None:
     every field: the template cannot drift from `DefaultsConfig`."""
     text = config_template()
     table = text.split("[defaults]", 1)[1].split("# [providers", 1)[0]
-    examples = "\n".join(
-        line[2:] for line in table.splitlines() if re.match(r"# [a-z_]+ = ", line)
-    )
+    examples = "\n".join(line[2:] for line in table.splitlines() if re.match(r"# [a-z_]+ = ", line))
     parsed = DefaultsConfig.model_validate(tomllib.loads(examples))
     assert parsed.model_fields_set == set(DefaultsConfig.model_fields) == set(EXAMPLES)
     for name, field in DefaultsConfig.model_fields.items():

@@ -164,7 +164,7 @@ def test_an_existing_store_is_opened_and_its_runs_counted(
 ) -> None:
     store = tmp_path / "r.sqlite"
     assert main(["doctor", "--only", "store", "--store", str(store)]) == 0
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
 
     Store(store).close()
     assert main(["doctor", "--only", "store", "--store", str(store)]) == 0

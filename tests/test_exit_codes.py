@@ -14,7 +14,7 @@ from models.wire_servers import free_port
 
 from bakeoff.cli import main
 from bakeoff.cli_history import exit_status
-from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, UnrankedModel
+from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary, UnrankedModel
 
 CALC_TEST = """\
 from calc import add, mul

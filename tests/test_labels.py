@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.store import Store
 from bakeoff.labels import MAX_LABELS, MAX_VALUE, merge_labels, parse_label
 
 

@@ -1,5 +1,6 @@
 """The import contract that keeps the layers in order: data shapes and adapters at the bottom,
-the eval layer above them, reports above that, the shells (CLI, MCP server) on top. Read from
+the eval layer above them (itself in order: store, trial, verdict, run), reports above that
+(reading outcomes, never the runner), the shells (CLI, MCP server) on top. Read from
 the source, function-level imports included, so a lazy import cannot hide a cycle."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "bakeoff"
 BOTTOM = [
     "agent.py",
+    "agent_config.py",
     "tools.py",
     "workspace.py",
     "protected.py",
@@ -147,4 +149,52 @@ def test_the_cycle_finder_names_a_cycle_and_passes_a_tree() -> None:
     graph = import_graph()
     # Function-level imports count: cli_run imports the runner only inside functions.
     assert "bakeoff.api" in graph["bakeoff.cli_run"]
-    assert "bakeoff.evals.runner" in graph["bakeoff.api"]
+    assert "bakeoff.evals.run.runner" in graph["bakeoff.api"]
+
+
+# The eval layer's own order: the store (records are pure data) below a trial, a trial below
+# the verdict, the verdict below running a bake-off. A package may import those below it.
+EVAL_ORDER = ("store", "trial", "verdict", "run")
+
+
+@pytest.mark.parametrize(
+    ("package", "above"),
+    [(p, EVAL_ORDER[i + 1 :]) for i, p in enumerate(EVAL_ORDER)],
+    ids=EVAL_ORDER,
+)
+def test_each_eval_package_imports_only_the_packages_below_it(
+    package: str, above: tuple[str, ...]
+) -> None:
+    for path in modules(f"evals/{package}"):
+        found = reaches(imported(path), *(f"bakeoff.evals.{a}" for a in above))
+        assert found == [], f"{path.relative_to(SRC)} imports {found}"
+
+
+def test_every_eval_module_lives_in_a_package() -> None:
+    loose = sorted(p.name for p in (SRC / "evals").glob("*.py"))
+    assert loose == ["__init__.py", "observer.py"], loose
+    assert sorted(
+        p.name for p in (SRC / "evals").iterdir() if p.is_dir() and p.name != "__pycache__"
+    ) == sorted([*EVAL_ORDER, "suite"])
+
+
+def test_records_are_pure_data() -> None:
+    # Data shapes import nothing of bakeoff's but other data shapes.
+    allowed = ("bakeoff.types", "bakeoff.weights", "bakeoff.agent_config")
+    names = imported(SRC / "evals" / "store" / "records.py")
+    assert [n for n in names if not n.startswith(allowed)] == []
+
+
+@pytest.mark.parametrize("path", modules("report"), ids=lambda p: p.name)
+def test_the_report_reads_outcomes_never_the_runner_or_a_trial(path: Path) -> None:
+    assert reaches(imported(path), "bakeoff.evals.run", "bakeoff.evals.trial") == []
+
+
+def test_no_relative_imports() -> None:
+    relative = [
+        str(p.relative_to(SRC))
+        for p in modules(".")
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert relative == []

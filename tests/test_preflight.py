@@ -16,7 +16,6 @@ from models.wire_servers import Reply, WireServer, error_reply, free_port, opena
 
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderError, ProviderUnreachable
-from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.openai_chat import OpenAIChatModel
 from bakeoff.models.preflight import PreflightFailed, ready_models
 

@@ -292,8 +292,8 @@ def test_remove_tree_removes_a_wide_tree(tmp_path: Path) -> None:
 async def test_a_contestant_nesting_1100_folders_with_write_file_is_cleaned_up(
     tmp_path: Path,
 ) -> None:
-    from bakeoff.evals.task import CheckSpec, TaskSpec
-    from bakeoff.evals.trial import run_trial
+    from bakeoff.evals.trial.task import CheckSpec, TaskSpec
+    from bakeoff.evals.trial.trial import run_trial
 
     (tmp_path / "task" / "hidden").mkdir(parents=True)
     (tmp_path / "task" / "hidden" / "check.py").write_text(

@@ -395,8 +395,8 @@ def test_a_key_in_a_file_name_never_reaches_the_kept_changes(
 ) -> None:
     """Files named after a key (in two forms, so both stand-ins read `[redacted].txt`) are kept
     as notes under distinct redacted names: the changes table keys on the name."""
-    from bakeoff.evals.changes import changes_between
-    from bakeoff.evals.diff import Snapshot
+    from bakeoff.evals.store.changes import changes_between
+    from bakeoff.evals.trial.diff import Snapshot
 
     key = "sk-test-" + secrets.token_hex(16)
     monkeypatch.setenv("NAMED_API_KEY", key)

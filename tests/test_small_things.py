@@ -16,7 +16,7 @@ import pytest
 from report.conftest import PROFILE, make_records, make_summary
 
 from bakeoff.cli import main
-from bakeoff.evals.records import BakeoffSummary
+from bakeoff.evals.store.records import BakeoffSummary
 from bakeoff.report.progress import LiveBoard
 from bakeoff.report.side_by_side import print_answers, print_run_changes
 from bakeoff.report.terminal import (
@@ -111,7 +111,7 @@ def test_live_board_and_compare_print_ids_as_typed() -> None:
     board.console.print(board._render())
     assert_as_typed(buf.getvalue(), HOSTILE_IDS[:3])
 
-    from bakeoff.evals.run_compare import ModelChange
+    from bakeoff.evals.verdict.run_compare import ModelChange
 
     changes = [ModelChange(model=m, change="better", in_a=True, in_b=True) for m in HOSTILE_IDS]
     buf2, console = rendered()

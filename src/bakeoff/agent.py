@@ -24,14 +24,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from bakeoff.agent_config import AgentConfig as AgentConfig
 from bakeoff.errors import EmptyAnswer, LimitExceeded, ProviderError, ToolError
 from bakeoff.models.base import Model
 from bakeoff.models.guards import guarded_run
 from bakeoff.models.text_tools import only_function_markup
-from bakeoff.models.tool_format import SYSTEM_PROMPT
-from bakeoff.protected import ProtectedPaths
 from bakeoff.sandbox import use_sandbox
 from bakeoff.tools import READ_TOOLS, ToolBox
 from bakeoff.types import (
@@ -46,42 +43,6 @@ from bakeoff.workspace import Workspace
 
 MAX_CALLS_PER_TURN = 16
 """Tool calls run from one model reply; a degenerate reply listing hundreds is cut here."""
-
-
-class AgentConfig(BaseModel):
-    """Limits and options for one nano-agent run."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_turns: int = 20
-    """Model requests allowed before the run stops with reason max_turns."""
-    max_output_tokens: int = 4096
-    """Output-token cap sent with every request (max_completion_tokens for GPT-5)."""
-    timeout_s: float = 300.0
-    """Wall-clock limit for the whole run, model load excluded."""
-    max_cost_usd: float | None = None
-    """Stop once the run has spent this much (checked after each request; the requests whose
-    cost is unknown count as $0, so the cap is a floor on what was spent)."""
-    allow_commands: bool = False
-    """Offer run_command (in the OS sandbox: cwd = workspace, timeout, output capped, no keys).
-    Without a working sandbox it is not offered unless `unsafe_no_sandbox`."""
-    unsafe_no_sandbox: bool = False
-    """Where bubblewrap cannot run, offer run_command anyway, unsandboxed (marked so)."""
-    allow_network: bool = False
-    """Give run_command (and the checks) the host's network."""
-    allow_git_writes: bool = False
-    """Let write_file and edit_file change `.git/` (off: a planted hook or config would run
-    code on the user's next git command)."""
-    protected: ProtectedPaths = Field(default_factory=ProtectedPaths)
-    """Paths write_file and edit_file refuse beyond the built-in ones, or built-ins lifted."""
-    read_only: bool = False
-    """Offer only read_file, list_directory and get_file_info."""
-    command_timeout_s: float = 60.0
-    """Timeout of one run_command call."""
-    system_prompt: str = SYSTEM_PROMPT
-    """The system message, as the model's tool format sends it (`ToolFormat.system_prompt`):
-    `tool_format.COMMANDS_NOTE` is added to it when run_command is offered, and the `blocks`
-    format sends its own instead of this default (a prompt set here is sent as it is)."""
 
 
 class _NoAttempt(Exception):

@@ -14,11 +14,12 @@ from typing import Any
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import BakeoffError
-from bakeoff.evals.agent_log import LogSource
-from bakeoff.evals.outcomes import BakeoffOutcome
-from bakeoff.evals.request import BakeoffRequest, resolve_run_id
-from bakeoff.evals.runner import Observer, new_run_id, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.observer import Observer
+from bakeoff.evals.run.request import BakeoffRequest, resolve_run_id
+from bakeoff.evals.run.runner import new_run_id, run_bakeoff
+from bakeoff.evals.store.agent_log import LogSource
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.verdict.outcomes import BakeoffOutcome
 from bakeoff.models.base import Model
 from bakeoff.types import AgentResult
 
@@ -97,7 +98,7 @@ async def run_agent_once(
     import asyncio
     import time
 
-    from bakeoff.evals.agent_log import AgentLogEntry, log_run
+    from bakeoff.evals.store.agent_log import AgentLogEntry, log_run
     from bakeoff.redact import redact, redact_model
 
     started_at = time.time()

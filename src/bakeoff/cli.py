@@ -43,8 +43,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
-    from bakeoff.evals.agent_log import logging_disabled
-    from bakeoff.evals.store import default_store_path
+    from bakeoff.evals.store.agent_log import logging_disabled
+    from bakeoff.evals.store.store import default_store_path
     from bakeoff.mcp_http import HttpOptions, bearer_token, parse_http_address
     from bakeoff.mcp_server import serve
     from bakeoff.redact import register_secret_env
@@ -90,7 +90,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_completion(args: argparse.Namespace) -> int:
     from bakeoff.cli_completion import completion_script
-    from bakeoff.evals.task import builtin_task_names
+    from bakeoff.evals.trial.task import builtin_task_names
 
     sys.stdout.write(completion_script(build_parser(), args.shell, task_names=builtin_task_names()))
     return 0

@@ -28,7 +28,7 @@ def _agent_workspace(given: str | None) -> Path:
 def refuse_unpriced_cap(model: str, config: Any) -> None:
     """`agent --max-cost` counts only known prices: a model without one would run uncapped,
     so it is refused (UserError) unless the user passes --allow-unpriced."""
-    from bakeoff.evals.scheduler import unpriced_models
+    from bakeoff.evals.run.scheduler import unpriced_models
     from bakeoff.models.registry import resolve_model_id
 
     if unpriced_models([resolve_model_id(model, config)], config):
@@ -61,9 +61,9 @@ def _warn(message: str) -> None:
 def cmd_agent(args: argparse.Namespace) -> int:
     from bakeoff.api import run_agent_once
     from bakeoff.config import load_config
-    from bakeoff.evals.agent_log import logging_disabled
-    from bakeoff.evals.model_names import display_name
-    from bakeoff.evals.store import default_store_path
+    from bakeoff.evals.store.agent_log import logging_disabled
+    from bakeoff.evals.store.store import default_store_path
+    from bakeoff.evals.verdict.model_names import display_name
     from bakeoff.models.registry import resolve_model
     from bakeoff.report.progress import AgentProgress
     from bakeoff.report.terminal import print_agent_result

@@ -1,4 +1,4 @@
-"""`bakeoff apply`: keep the winner's work. A thin shell over `bakeoff.evals.apply_target`: choose
+"""`bakeoff apply`: keep the winner's work. A thin shell over `bakeoff.evals.run.apply_target`: choose
 the trial, plan its changes against the folder, print the summary, refuse (exit 2, one line)
 on a conflict or an unsafe file, else write."""
 
@@ -20,9 +20,9 @@ EXAMPLES = """examples:
 def cmd_apply(args: argparse.Namespace) -> int:
     from bakeoff.api import resolve_run_id
     from bakeoff.config import load_config
-    from bakeoff.evals.apply_target import choose_trial, plan_apply, seed_folder, write_plan
-    from bakeoff.evals.selection import files_origin
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.apply_target import choose_trial, plan_apply, seed_folder, write_plan
+    from bakeoff.evals.run.selection import files_origin
+    from bakeoff.evals.store.store import Store
 
     config = load_config(args.config)
     store = Store(args.store)

@@ -68,7 +68,7 @@ def count(low: int, high: int) -> Callable[[str], int]:
 def run_id(text: str) -> str:
     """argparse type of a new run's id: a plain name (`store.check_run_id`)."""
     from bakeoff.errors import UserError
-    from bakeoff.evals.store import check_run_id
+    from bakeoff.evals.store.store import check_run_id
 
     try:
         return check_run_id(text)

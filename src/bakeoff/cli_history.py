@@ -15,7 +15,7 @@ from bakeoff.cli_common import EXIT_STATUS_HELP, ExitStatus, emit_json, example_
 from bakeoff.errors import UserError
 
 if TYPE_CHECKING:
-    from bakeoff.evals.records import BakeoffSummary
+    from bakeoff.evals.store.records import BakeoffSummary
 
 
 def quality_threshold(text: str) -> float:
@@ -77,8 +77,8 @@ def exit_status(summary: BakeoffSummary, fail_under: float | None) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bakeoff.api import resolve_run_id
-    from bakeoff.evals.runner import build_outcome
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.runner import build_outcome
+    from bakeoff.evals.store.store import Store
     from bakeoff.report.export import records_public, write_csv, write_json, write_jsonl
     from bakeoff.report.export_inspect import inspect_format, write_inspect
     from bakeoff.report.html import default_report_dir, write_outcome_html, write_run_report
@@ -137,8 +137,8 @@ def _report_beside(
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
-    from bakeoff.evals.records import RunStatus
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.records import RunStatus
+    from bakeoff.evals.store.store import Store
 
     statuses = get_args(RunStatus)
     if args.status is not None and args.status not in statuses:
@@ -193,9 +193,9 @@ def local_day(text: str) -> float:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from bakeoff.api import resolve_run_id
-    from bakeoff.evals.run_compare import changes_public, compare_runs
-    from bakeoff.evals.runner import build_outcome
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.runner import build_outcome
+    from bakeoff.evals.store.store import Store
+    from bakeoff.evals.verdict.run_compare import changes_public, compare_runs
     from bakeoff.report.side_by_side import print_run_changes
 
     store = Store(args.store)
@@ -210,7 +210,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from bakeoff.evals.store import default_store_path
+    from bakeoff.evals.store.store import default_store_path
     from bakeoff.viewer import serve
 
     if not 0 <= args.port <= 65535:

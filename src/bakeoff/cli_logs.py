@@ -1,4 +1,4 @@
-"""`bakeoff logs`: the agent log (`bakeoff.evals.agent_log`) read like `llm logs` — every
+"""`bakeoff logs`: the agent log (`bakeoff.evals.store.agent_log`) read like `llm logs` — every
 `bakeoff agent` run and MCP `prompt_nano_agent` call, newest first, one line each; `bakeoff
 logs ID` shows one in full (prompt, answer, transcript, usage, cost, outcome). Everything in it
 is model output or the user's prompt: printed as plain text, never read as rich markup."""
@@ -27,8 +27,8 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from bakeoff.evals.agent_log import AgentLog
-    from bakeoff.evals.store import default_store_path
+    from bakeoff.evals.store.agent_log import AgentLog
+    from bakeoff.evals.store.store import default_store_path
     from bakeoff.report.terminal import console, fmt_cost
 
     path = args.store or default_store_path()

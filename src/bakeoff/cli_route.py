@@ -1,5 +1,5 @@
 """`bakeoff route "PROMPT"`: the model to send a task to, from the evidence of stored runs — a
-thin shell over `bakeoff.evals.route` (which the MCP tool `route_task` calls too)."""
+thin shell over `bakeoff.evals.verdict.route` (which the MCP tool `route_task` calls too)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from bakeoff.evals.route import route
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
+    from bakeoff.evals.verdict.route import route
 
     answer = route(
         Store(args.store),

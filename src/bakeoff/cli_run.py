@@ -34,7 +34,7 @@ def _request(
     args: argparse.Namespace, models: list[str], targets: list[str], quick: bool, config: Any
 ) -> Any:
     """The `BakeoffRequest` the flags ask for (validated here, before the store is opened)."""
-    from bakeoff.evals.request import BakeoffRequest
+    from bakeoff.evals.run.request import BakeoffRequest
 
     continuing = bool(args.resume or args.retry_errors)
     return BakeoffRequest(
@@ -58,7 +58,7 @@ def _run(
     from bakeoff.api import bake, run_id_of, settle
     from bakeoff.cli_config import apply_defaults
     from bakeoff.config import load_config
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
     from bakeoff.report.progress import progress_observer
 
     config = load_config(args.config)
@@ -121,8 +121,8 @@ def _print_outcome(args: argparse.Namespace, outcome: Any) -> int:
 def _dry_run(
     args: argparse.Namespace, models: list[str], targets: list[str], quick: bool, config: Any
 ) -> int:
-    from bakeoff.evals.estimate import dry_run
-    from bakeoff.evals.store import default_store_path
+    from bakeoff.evals.run.estimate import dry_run
+    from bakeoff.evals.store.store import default_store_path
 
     if args.resume or args.retry_errors:
         raise UserError("--dry-run plans a new run: `bakeoff report RUN` shows a stored one")
@@ -144,7 +144,7 @@ def _dry_run(
 
 def _until_decided(args: argparse.Namespace) -> Any:
     """`--until-decided [--max-repeats N] [--min-gap G]` as the spec's `UntilDecided`."""
-    from bakeoff.evals.records import UntilDecided
+    from bakeoff.evals.store.records import UntilDecided
 
     if not getattr(args, "until_decided", False):
         return None

@@ -1,5 +1,5 @@
 """`bakeoff tasks list|validate|from-git`: list or validate task folders (default: the built-in
-suite), or make them from a repository's history as a thin shell over `bakeoff.evals.from_git`
+suite), or make them from a repository's history as a thin shell over `bakeoff.evals.trial.from_git`
 — one line per commit as it is read, then what was written and every commit left out with its
 reason."""
 
@@ -14,8 +14,8 @@ from bakeoff.cli_common import emit_json, example_parser
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from bakeoff.evals.checks import validate_tasks
-    from bakeoff.evals.task import load_tasks
+    from bakeoff.evals.trial.checks import validate_tasks
+    from bakeoff.evals.trial.task import load_tasks
 
     if args.action == "from-git":
         return cmd_from_git(args)
@@ -63,7 +63,7 @@ def add_tasks_command(sub: Any) -> None:
 
 def cmd_from_git(args: argparse.Namespace) -> int:
     from bakeoff.errors import UserError
-    from bakeoff.evals.from_git import tasks_from_git
+    from bakeoff.evals.trial.from_git import tasks_from_git
 
     if not args.paths or len(args.paths) > 2:
         raise UserError("usage: bakeoff tasks from-git REPO [REV|RANGE] [--out DIR]")

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from bakeoff import sandbox
 from bakeoff.config import BakeoffConfig, ProviderConfig
 from bakeoff.errors import BakeoffError, EmptyAnswer, ProviderError, UserError
-from bakeoff.evals.store import Store, default_store_path
+from bakeoff.evals.store.store import Store, default_store_path
 from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
 from bakeoff.models.gguf import embedded_spec
 from bakeoff.models.preflight import START_COMMANDS, problem_of

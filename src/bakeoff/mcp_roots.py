@@ -98,7 +98,7 @@ def task_fields(
     """(tasks, prompts) of a `BakeoffRequest`: ([path], []) for a task folder in the roots
     (and clear of every agent workspace) or a built-in task (its folder's real path), else
     ([], [prompt]): a prompt is never read again as a path or a name."""
-    from bakeoff.evals.task import TASK_FILE, builtin_suite_dir
+    from bakeoff.evals.trial.task import TASK_FILE, builtin_suite_dir
 
     text = prompt_or_task.strip()
     if not text:

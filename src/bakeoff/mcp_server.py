@@ -13,7 +13,7 @@ protocol messages reaches stdout: the SDK points file descriptor 1 at stderr whi
 our logging goes to stderr. HTTP serving and its guards live in `bakeoff.mcp_http`. The nano
 agents' models stay open across calls for the server's session (`bakeoff.mcp_models`), so the
 embedded model loads once rather than on every call. Every `prompt_nano_agent` call is kept in
-the agent log (`bakeoff.evals.agent_log`, listed by `bakeoff logs`) unless `--no-log` or
+the agent log (`bakeoff.evals.store.agent_log`, listed by `bakeoff logs`) unless `--no-log` or
 `$BAKEOFF_NO_LOG` says not to."""
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ async def _prompt(
     the model made (or found open), then `api.run_agent_once` with progress per turn."""
     from bakeoff.agent import AgentConfig
     from bakeoff.api import run_agent_once
-    from bakeoff.evals.model_names import display_name
+    from bakeoff.evals.verdict.model_names import display_name
 
     where = None if workspace is None else session.roots.resolve(workspace)
     if where is not None and where.exists() and not where.is_dir():
@@ -294,8 +294,8 @@ def _add_route_tool(
         with 95% confidence, with the evidence (runs, tasks, interval, cost) — or no model and
         "not enough evidence". With `delegate`, the prompt then goes to that model's nano agent
         and its `prompt_nano_agent` result is returned as `result`."""
-        from bakeoff.evals.route import route
-        from bakeoff.evals.store import Store
+        from bakeoff.evals.store.store import Store
+        from bakeoff.evals.verdict.route import route
 
         def decide() -> Any:
             store = Store()
@@ -339,8 +339,8 @@ def _add_bakeoff_tool(server: MCPServer, session: _Session) -> None:
         speed and cost. Returns the comparison table as text plus run_id, report_html and the
         ranking (best first). Sends progress notifications as trials finish."""
         from bakeoff.api import bake
-        from bakeoff.evals.request import BakeoffRequest
-        from bakeoff.evals.store import Store
+        from bakeoff.evals.run.request import BakeoffRequest
+        from bakeoff.evals.store.store import Store
 
         tasks, prompts = task_fields(prompt_or_task, session.roots, session.workspaces)
         store = Store()

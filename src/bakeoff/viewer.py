@@ -32,7 +32,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from bakeoff.errors import UserError
-from bakeoff.evals.records import BakeoffSpec, RunStatus, TrialRecord
+from bakeoff.evals.store.records import BakeoffSpec, RunStatus, TrialRecord
 from bakeoff.labels import matches, parse_label
 from bakeoff.redact import current
 
@@ -186,8 +186,8 @@ def build_app(store_path: Path, token: str) -> Starlette:
         return _page("bakeoff runs", head + table)
 
     async def run_report(request: Request) -> Response:
-        from bakeoff.evals.outcomes import build_outcome
-        from bakeoff.evals.store import Store
+        from bakeoff.evals.store.store import Store
+        from bakeoff.evals.verdict.outcomes import build_outcome
         from bakeoff.report.html import render_html
 
         run_id = request.path_params["run_id"]

@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals import stats
-from bakeoff.evals.calibration import (
+from bakeoff.evals.run.runner import BakeoffRequest, build_outcome, run_bakeoff
+from bakeoff.evals.store.records import BakeoffSpec, PairVerdict
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.task import TaskSpec, builtin_suite_dir, load_task
+from bakeoff.evals.verdict import stats
+from bakeoff.evals.verdict.calibration import (
     CLAIM,
     calibrate_judge,
     calibrate_run,
@@ -22,10 +26,6 @@ from bakeoff.evals.calibration import (
     reference_work,
     truncate,
 )
-from bakeoff.evals.records import BakeoffSpec, PairVerdict
-from bakeoff.evals.runner import BakeoffRequest, build_outcome, run_bakeoff
-from bakeoff.evals.store import Store
-from bakeoff.evals.task import TaskSpec, builtin_suite_dir, load_task
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.types import Completion, Message, ToolSpec
 

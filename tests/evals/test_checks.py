@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.checks import (
+from bakeoff.evals.trial.check_verdict import read_verdict, seal
+from bakeoff.evals.trial.checks import (
     OUTPUT_CAP_BYTES,
     arun_check,
     run_check,
     validate_task,
 )
-from bakeoff.evals.task import CheckSpec, JudgeSpec, TaskSpec
-from bakeoff.evals.verdict import read_verdict, seal
+from bakeoff.evals.trial.task import CheckSpec, JudgeSpec, TaskSpec
 
 
 def make_task(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.diff import MAX_FILE_BYTES, Unread, snapshot, unified_diff
+from bakeoff.evals.trial.diff import MAX_FILE_BYTES, Unread, snapshot, unified_diff
 from bakeoff.workspace import remove_tree
 
 

@@ -14,11 +14,11 @@ import pytest
 from rich.console import Console
 
 from bakeoff.agent import AgentConfig, run_agent
-from bakeoff.evals.records import TrialRecord, error_kind
-from bakeoff.evals.runner import BakeoffRequest, Observer, run_bakeoff
-from bakeoff.evals.store import Store
-from bakeoff.evals.task import CheckSpec, TaskSpec
-from bakeoff.evals.trial import HarnessError, attribute, run_trial
+from bakeoff.evals.run.runner import BakeoffRequest, Observer, run_bakeoff
+from bakeoff.evals.store.records import TrialRecord, error_kind
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.task import CheckSpec, TaskSpec
+from bakeoff.evals.trial.trial import HarnessError, attribute, run_trial
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.report.html import render_html
 from bakeoff.report.terminal import print_summary
@@ -243,7 +243,7 @@ def test_a_trial_that_raised_is_recorded_as_an_internal_error(
 ) -> None:
     """`crashed_trial` is the runner's record of a trial that raised (run_trial never does
     unless bakeoff has a bug): an error labelled internal, one line, no secret in it."""
-    from bakeoff.evals.outcomes import crashed_trial
+    from bakeoff.evals.verdict.outcomes import crashed_trial
 
     monkeypatch.setenv("ATTRIBUTION_TEST_API_KEY", "sk-attribution-0123456789")
     record = crashed_trial(
@@ -324,8 +324,8 @@ async def test_internal_errors_are_counted_and_shown_in_every_report(tmp_path: P
 
 
 def test_a_run_without_internal_errors_says_nothing_of_them(tmp_path: Path) -> None:
-    from bakeoff.evals.outcomes import internal_errors_line
-    from bakeoff.evals.records import BakeoffSpec, BakeoffSummary
+    from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary
+    from bakeoff.evals.verdict.outcomes import internal_errors_line
 
     spec = BakeoffSpec(run_id="r", task_paths=[], task_names=[], models=[])
     summary = BakeoffSummary(run_id="r", spec=spec, ranking=[])

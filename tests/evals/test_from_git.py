@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals.from_git import category_of, instruction, is_test_path
-from bakeoff.evals.task import load_tasks
+from bakeoff.evals.trial.from_git import category_of, instruction, is_test_path
+from bakeoff.evals.trial.task import load_tasks
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Ada",

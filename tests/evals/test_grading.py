@@ -9,9 +9,7 @@ import math
 
 import pytest
 
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.grading import LETTER_BANDS, letter, same_family, summarize, trial_quality
-from bakeoff.evals.records import (
+from bakeoff.evals.store.records import (
     BakeoffSpec,
     BakeoffSummary,
     GradeBands,
@@ -22,6 +20,14 @@ from bakeoff.evals.records import (
     PairVerdict,
     TrialRecord,
     TrialStatus,
+)
+from bakeoff.evals.trial.checks import CheckResult
+from bakeoff.evals.verdict.grading import (
+    LETTER_BANDS,
+    letter,
+    same_family,
+    summarize,
+    trial_quality,
 )
 from bakeoff.types import AgentResult, StopReason
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bakeoff.agent import AgentConfig
-from bakeoff.evals.records import TrialRecord
-from bakeoff.evals.task import CheckSpec, TaskSpec
-from bakeoff.evals.trial import run_trial
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.trial.task import CheckSpec, TaskSpec
+from bakeoff.evals.trial.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.sandbox import sandbox_status
 
@@ -261,8 +261,8 @@ async def test_an_honest_contestant_with_its_own_tests_passes(tmp_path: Path) ->
 async def test_the_two_file_forger_passes_no_built_in_task(tmp_path: Path) -> None:
     """The contestant that passed 20/20 built-in tasks against the old grader by writing
     only `pytest.py` and `pathlib.py` now passes none."""
-    from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+    from bakeoff.evals.store.store import Store
 
     forger = writes(
         {
@@ -360,7 +360,7 @@ async def test_a_verdict_without_the_tasks_tests_fails(tmp_path: Path) -> None:
 
 
 async def test_hidden_tests_of_the_built_in_suite_are_out_of_reach(tmp_path: Path) -> None:
-    from bakeoff.evals.task import builtin_suite_dir
+    from bakeoff.evals.trial.task import builtin_suite_dir
 
     suite = builtin_suite_dir()
     record = await trial(

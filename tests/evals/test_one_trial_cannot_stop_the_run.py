@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bakeoff.agent import AgentConfig
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.store import Store
 from bakeoff.sandbox import sandbox_status
 
 pytestmark = pytest.mark.skipif(

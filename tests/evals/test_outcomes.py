@@ -24,11 +24,11 @@ from models.wire_servers import (
 from test_runner import GOOD, HALF, make_task, solver, write
 
 from bakeoff.config import load_config
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.grading import summarize
-from bakeoff.evals.records import TrialRecord, TrialStatus, trial_status
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.records import TrialRecord, TrialStatus, trial_status
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.checks import CheckResult
+from bakeoff.evals.verdict.grading import summarize
 from bakeoff.report.html import write_run_report
 from bakeoff.types import AgentResult, StopReason
 

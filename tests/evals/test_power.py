@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_verdicts_round2 import shown, spec, trial
 
-from bakeoff.evals import stats
-from bakeoff.evals.grading import summarize
+from bakeoff.evals.verdict import stats
+from bakeoff.evals.verdict.grading import summarize
 
 
 def direct_power(n: int, k: int, high: float, low: float, sims: int = 300) -> float:

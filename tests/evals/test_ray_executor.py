@@ -17,8 +17,8 @@ import pytest
 from models.wire_servers import SlowServer
 
 from bakeoff.config import load_config
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.store import Store
 
 pytestmark = pytest.mark.ray
 

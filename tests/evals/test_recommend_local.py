@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.evals.recommend import (
+from bakeoff.evals.store.records import Interval, ModelSummary, TrialRecord, TrialStatus
+from bakeoff.evals.verdict.recommend import (
     LLAMA_CPP_REFERENCE,
     llama_cpp_reference,
     local_speeds,
     local_vs_cloud,
 )
-from bakeoff.evals.records import Interval, ModelSummary, TrialRecord, TrialStatus
 from bakeoff.types import AgentResult, RequestTiming, Usage
 
 LOCAL, OTHER_LOCAL = "local:qwen2.5-coder-0.5b", "ollama:qwen3:8b"

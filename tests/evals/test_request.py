@@ -14,8 +14,8 @@ import pytest
 from bakeoff.api import bake, settle
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
-from bakeoff.evals.request import BakeoffRequest, choose_tasks
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.request import BakeoffRequest, choose_tasks
+from bakeoff.evals.store.store import Store
 
 OK: dict[str, Any] = {"models": ["script:x.json"]}
 

@@ -15,8 +15,8 @@ from mcp import Client
 
 from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig
-from bakeoff.evals.route import guess_category, route
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.verdict.route import guess_category, route
 from bakeoff.mcp_server import build_server
 
 TASKS = 20

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.runner import BakeoffRequest, Observer, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, Observer, run_bakeoff
+from bakeoff.evals.store.store import Store
 from bakeoff.report.html import write_run_report
 
 CALC_TEST = """

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bakeoff.config import BakeoffConfig, load_config
-from bakeoff.evals.records import BakeoffSpec
-from bakeoff.evals.scheduler import LOCAL_POOL, Plan, Scheduler, unpriced_models
-from bakeoff.evals.task import JudgeSpec, TaskSpec
+from bakeoff.evals.run.scheduler import LOCAL_POOL, Plan, Scheduler, unpriced_models
+from bakeoff.evals.store.records import BakeoffSpec
+from bakeoff.evals.trial.task import JudgeSpec, TaskSpec
 
 
 def config_of(path: Path, text: str) -> BakeoffConfig:

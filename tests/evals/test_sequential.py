@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals import stats
-from bakeoff.evals.compare import TaskMeans
-from bakeoff.evals.records import UntilDecided
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.sequential import decide
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.records import UntilDecided
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.verdict import stats
+from bakeoff.evals.verdict.compare import TaskMeans
+from bakeoff.evals.verdict.sequential import decide
 
 
 def simulate(

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.evals import stats
-from bakeoff.evals.stats import (
+from bakeoff.evals.verdict import stats
+from bakeoff.evals.verdict.stats import (
     cohen_kappa,
     detectable_gap,
     holm,

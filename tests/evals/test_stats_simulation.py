@@ -12,9 +12,9 @@ import itertools
 import numpy as np
 import pytest
 
-from bakeoff.evals.compare import compact_letters, paired_tests, tiers
-from bakeoff.evals.records import PairwiseTest
-from bakeoff.evals.stats import mean_interval
+from bakeoff.evals.store.records import PairwiseTest
+from bakeoff.evals.verdict.compare import compact_letters, paired_tests, tiers
+from bakeoff.evals.verdict.stats import mean_interval
 
 
 def field(

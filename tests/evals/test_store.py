@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.grading import summarize
-from bakeoff.evals.records import BakeoffSpec, JudgeScore, TrialRecord, TrialStatus
-from bakeoff.evals.rows import RowReader
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.records import BakeoffSpec, JudgeScore, TrialRecord, TrialStatus
+from bakeoff.evals.store.rows import RowReader
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.checks import CheckResult
+from bakeoff.evals.verdict.grading import summarize
 from bakeoff.types import AgentResult, Message, RequestTiming, StopReason, Usage
 
 RUN = "r1"
@@ -204,7 +204,7 @@ WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[2])
     from test_store import RUN, spec, trial
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
 
     store = Store(sys.argv[1])
     store.create_run(spec(["t"], ["script:a"], 100000))

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.records import (
+from bakeoff.evals.store.records import (
     BakeoffSpec,
     JudgeCalibration,
     JudgeScore,
     PairVerdict,
     TrialRecord,
 )
-from bakeoff.evals.store import SCHEMA_VERSION, Store
+from bakeoff.evals.store.store import SCHEMA_VERSION, Store
+from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.types import AgentResult, Message, ToolCall, Usage
 
 HOSTILE = "a\ud800b\udcff\x00c\U0001f600"

@@ -16,9 +16,9 @@ import pytest
 
 from bakeoff.cli import main
 from bakeoff.errors import StoreError
-from bakeoff.evals.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
-from bakeoff.evals.store import Store
-from bakeoff.evals.task import builtin_suite_dir
+from bakeoff.evals.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.task import builtin_suite_dir
 
 OLD_STORES = Path(__file__).parent / "old_stores"
 CALC = "def add(a, b):\n    return a + b\n"

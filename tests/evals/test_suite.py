@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from bakeoff.evals.checks import run_check, validate_task
-from bakeoff.evals.task import (
+from bakeoff.evals.trial.checks import run_check, validate_task
+from bakeoff.evals.trial.task import (
     ANSWER_FILE,
     TaskSpec,
     apply_solution,

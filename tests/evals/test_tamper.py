@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import bakeoff.evals
-from bakeoff.evals import tamper
-from bakeoff.evals.diff import Snapshot, Unread, snapshot
-from bakeoff.evals.tamper import TamperFinding, describe, scan, voids
+from bakeoff.evals.trial import tamper
+from bakeoff.evals.trial.diff import Snapshot, Unread, snapshot
+from bakeoff.evals.trial.tamper import TamperFinding, describe, scan, voids
 
 
 def _scan(source: bytes | str, name: str = "solution.py") -> list[TamperFinding]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import ConfigError
-from bakeoff.evals.task import (
+from bakeoff.evals.trial.task import (
     ANSWER_FILE,
     CheckSpec,
     TaskSpec,
@@ -233,7 +233,7 @@ def test_write_answer_replaces_anything_at_answer_txt(tmp_path: Path) -> None:
 def test_graded_globs_default_to_the_fixture_and_the_files_the_prompt_names(
     tmp_path: Path,
 ) -> None:
-    from bakeoff.evals.check_folder import graded_globs, named_in_prompt
+    from bakeoff.evals.trial.check_folder import graded_globs, named_in_prompt
 
     assert named_in_prompt(
         "Create `todo/export.py` and money.py; run `python -m pytest -q tests`. "
@@ -253,7 +253,7 @@ def test_graded_globs_default_to_the_fixture_and_the_files_the_prompt_names(
 
 
 def test_only_graded_files_reach_the_check_folder(tmp_path: Path) -> None:
-    from bakeoff.evals.check_folder import build_check_folder
+    from bakeoff.evals.trial.check_folder import build_check_folder
 
     (tmp_path / "task" / "files").mkdir(parents=True)
     (tmp_path / "task" / "files" / "keep.py").write_text("fixture")

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from bakeoff.agent import AgentConfig
-from bakeoff.evals.changes import TrialWithChanges
-from bakeoff.evals.file_work import INLINE_BYTES, INLINE_ENTRIES, deletes_inline, fits_inline
-from bakeoff.evals.task import JudgeSpec, TaskSpec
-from bakeoff.evals.trial import run_trial
+from bakeoff.evals.store.changes import TrialWithChanges
+from bakeoff.evals.trial.file_work import INLINE_BYTES, INLINE_ENTRIES, deletes_inline, fits_inline
+from bakeoff.evals.trial.task import JudgeSpec, TaskSpec
+from bakeoff.evals.trial.trial import run_trial
 from bakeoff.models.scripted import ScriptedModel
 
 

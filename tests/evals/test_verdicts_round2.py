@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.coverage import MIN_GRADED_SHARE, TOO_FEW
-from bakeoff.evals.grading import summarize, trial_quality
-from bakeoff.evals.judge import judge_trial
-from bakeoff.evals.outcomes import build_outcome, trial_outcome
-from bakeoff.evals.records import (
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.run.selection import adhoc_task
+from bakeoff.evals.store.records import (
     BakeoffSpec,
     BakeoffSummary,
     GradeWeights,
@@ -28,9 +25,12 @@ from bakeoff.evals.records import (
     PairVerdict,
     TrialRecord,
 )
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.selection import adhoc_task
-from bakeoff.evals.store import Store
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.checks import CheckResult
+from bakeoff.evals.trial.judge import judge_trial
+from bakeoff.evals.verdict.coverage import MIN_GRADED_SHARE, TOO_FEW
+from bakeoff.evals.verdict.grading import summarize, trial_quality
+from bakeoff.evals.verdict.outcomes import build_outcome, trial_outcome
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.report.terminal import fmt_cost, fmt_cost_per_solved, print_summary, print_trials
 from bakeoff.types import AgentResult

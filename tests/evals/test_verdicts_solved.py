@@ -13,10 +13,10 @@ import pytest
 from rich.console import Console
 from test_verdicts_round2 import by_model, shown, spec, trial
 
-from bakeoff.evals.grading import capped, summarize
-from bakeoff.evals.records import JudgeSummary, LetterFloors
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store import Store
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.records import JudgeSummary, LetterFloors
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.verdict.grading import capped, summarize
 from bakeoff.report.html import write_html
 from bakeoff.report.terminal import print_summary
 
@@ -65,7 +65,7 @@ def test_the_cap_only_lowers_and_needs_a_check() -> None:
     assert capped("-", 0.0, floors) == "-"
     # A judged-only run keeps the judges' letter.
     tasks = ["t0", "t1"]
-    from bakeoff.evals.records import JudgeScore
+    from bakeoff.evals.store.records import JudgeScore
 
     judged = [
         trial(t, PARTIAL, tests=None, judges=[JudgeScore(judge="j", overall=9)]) for t in tasks

@@ -18,7 +18,7 @@ import pytest
 
 from bakeoff.agent import run_agent
 from bakeoff.errors import EmptyAnswer, ProviderError
-from bakeoff.evals.records import trial_status
+from bakeoff.evals.store.records import trial_status
 from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.base import ModelAdapter, RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel

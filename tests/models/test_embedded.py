@@ -25,9 +25,9 @@ import pytest
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import BakeoffConfig, load_config
 from bakeoff.errors import ProviderUnreachable, UnknownModelError, UserError
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store import Store
-from bakeoff.evals.task import load_tasks
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.store import Store
+from bakeoff.evals.trial.task import load_tasks
 from bakeoff.models.embedded import (
     EMBEDDED_MODELS,
     GPU_LAYERS_ENV,

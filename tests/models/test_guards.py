@@ -14,7 +14,7 @@ import pytest
 import bakeoff
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.errors import ProviderError
-from bakeoff.evals.records import trial_status
+from bakeoff.evals.store.records import trial_status
 from bakeoff.models.base import RetryPolicy
 from bakeoff.models.guards import TRIM_NOTE, RepetitionGuard, estimate_tokens, fit_context
 from bakeoff.models.openai_chat import OpenAIChatModel

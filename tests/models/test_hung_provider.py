@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bakeoff.agent import AgentConfig, run_agent
 from bakeoff.config import load_config
-from bakeoff.evals.records import trial_status
-from bakeoff.evals.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
+from bakeoff.evals.store.records import trial_status
 from bakeoff.models.anthropic_messages import AnthropicModel
 from bakeoff.models.base import RetryPolicy
 from bakeoff.models.openai_chat import OpenAIChatModel

@@ -18,9 +18,15 @@ import pytest
 BEYOND_BASELINE = {
     "AVX-512 register (zmm)": re.compile(r"%zmm\d"),
     "AVX-512 mask register (k1-k7)": re.compile(r"%k[1-7]\b"),
-    "AMX tile instruction": re.compile(r"\s(?:ldtilecfg|sttilecfg|tilerelease|tilezero|tileloadd\w*|tilestored|tdp\w+)\s"),
-    "VNNI dot product (AVX-VNNI / AVX512-VNNI)": re.compile(r"\s(?:\{vex\}\s*)?vpdp(?:bu|ws)s?d\w*\s"),
-    "AVX-512 only instruction": re.compile(r"\s(?:vpternlog[dq]|vpermt2\w+|vpermi2\w+|vcompress\w+|vexpand\w+|vpcmp[u]?[bwdq]\s|vcvtne2ps2bf16|vdpbf16ps)\s"),
+    "AMX tile instruction": re.compile(
+        r"\s(?:ldtilecfg|sttilecfg|tilerelease|tilezero|tileloadd\w*|tilestored|tdp\w+)\s"
+    ),
+    "VNNI dot product (AVX-VNNI / AVX512-VNNI)": re.compile(
+        r"\s(?:\{vex\}\s*)?vpdp(?:bu|ws)s?d\w*\s"
+    ),
+    "AVX-512 only instruction": re.compile(
+        r"\s(?:vpternlog[dq]|vpermt2\w+|vpermi2\w+|vcompress\w+|vexpand\w+|vpcmp[u]?[bwdq]\s|vcvtne2ps2bf16|vdpbf16ps)\s"
+    ),
 }
 
 

@@ -78,7 +78,9 @@ def test_a_build_this_cpu_cannot_run_is_named_and_restarted_at_most_twice(
     assert not server.running
 
 
-def test_a_model_that_will_not_load_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_that_will_not_load_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = fake_server(tmp_path, monkeypatch, "no-load")
     with pytest.raises(ServerCrashed, match="could not load the model file") as crashed:
         server.start_sync()

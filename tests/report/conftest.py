@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.checks import CheckResult
-from bakeoff.evals.records import (
+from bakeoff.evals.store.records import (
     BakeoffSpec,
     BakeoffSummary,
     Grade,
@@ -24,6 +23,7 @@ from bakeoff.evals.records import (
     Recommendation,
     TrialRecord,
 )
+from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.report.html import write_html
 from bakeoff.types import AgentResult, Message, RequestTiming, ToolCall, Usage
 

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
 from bakeoff.report.export import CSV_COLUMNS, records_public, write_csv, write_json
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
+from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
 from bakeoff.report.charts import Point, choose_axis, pareto_frontier, plotly_js
 from bakeoff.report.grid import MAX_MARKS, MAX_RUN_DETAILS
 from bakeoff.report.html import DETAILED_FIRST, render_html, run_anchor, write_html
@@ -238,8 +238,8 @@ def test_the_local_answer_in_one_line_per_category(
 def test_a_stored_run_details_its_first_runs_and_every_one_that_did_not_pass(
     tmp_path: Path, records: list[TrialRecord]
 ) -> None:
-    from bakeoff.evals.outcomes import build_outcome
-    from bakeoff.evals.store import Store
+    from bakeoff.evals.store.store import Store
+    from bakeoff.evals.verdict.outcomes import build_outcome
     from bakeoff.report.html import write_outcome_html
 
     base = records[0].model_copy(update={"run_id": "r", "status": "passed"})

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
 from bakeoff.report.html import run_anchor, write_html
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
 from bakeoff.report.export import records_public, write_csv
 from bakeoff.report.html import render_html
 from bakeoff.report.progress import AgentProgress

@@ -1,5 +1,5 @@
 """Finding JSON objects in free text, for every reader of model output that looks for them: a
-judge's verdict (`bakeoff.evals.verdicts`) and a tool call written as text
+judge's verdict (`bakeoff.evals.trial.judge_verdicts`) and a tool call written as text
 (`bakeoff.models.text_tools`). The scan is lenient as models are: raw newlines inside strings
 are accepted, and an object that parses is taken whole, so an object nested inside it is never
 found on its own. The scan is linear in the text, whatever the text: each failed attempt is

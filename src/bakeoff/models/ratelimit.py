@@ -1,6 +1,6 @@
 """Request-rate limits: a `RateLimiter` spaces request starts evenly (60/rpm seconds apart, no
 bursts saved up while idle), and `RateLimitedModel` applies any `Pacer` to a Model — the local
-limiter, or a client of a scheduler in another process (evals/ray_executor.py). The wait is
+limiter, or a client of a scheduler in another process (evals/run/ray_executor.py). The wait is
 added to the request's `wait_s`, so reports keep waiting apart from model time, and the running
 agent's wall-clock deadline moves back by the same time."""
 

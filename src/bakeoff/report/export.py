@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bakeoff.evals.outcomes import trial_outcome
-from bakeoff.evals.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.verdict.outcomes import trial_outcome
 from bakeoff.redact import current, redact_json
 
 CSV_COLUMNS = [

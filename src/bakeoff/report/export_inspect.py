@@ -30,9 +30,9 @@ from typing import IO, Any, Literal
 
 from bakeoff import __version__
 from bakeoff.errors import UserError
-from bakeoff.evals.grading import trial_quality
-from bakeoff.evals.outcomes import trial_outcome
-from bakeoff.evals.records import BakeoffSummary, GradeWeights, TrialRecord
+from bakeoff.evals.store.records import BakeoffSummary, GradeWeights, TrialRecord
+from bakeoff.evals.verdict.grading import trial_quality
+from bakeoff.evals.verdict.outcomes import trial_outcome
 from bakeoff.redact import Redactor, current
 from bakeoff.report.export import public_status
 from bakeoff.types import Message, Usage

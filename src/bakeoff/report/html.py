@@ -21,10 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bakeoff.evals.outcomes import internal_errors_line
-from bakeoff.evals.records import BakeoffSummary, ModelSummary, TrialRecord
-from bakeoff.evals.rows import Trial
-from bakeoff.evals.runner import BakeoffOutcome
+from bakeoff.evals.store.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.verdict.outcomes import BakeoffOutcome, internal_errors_line
 from bakeoff.redact import current
 from bakeoff.report.charts import Point, choose_axis, figures_script, plotly_js, scatter_figure
 from bakeoff.report.grid import MAX_RUN_DETAILS, grid_html
@@ -63,7 +62,7 @@ def write_run_report(outcome: BakeoffOutcome, report_dir: Path) -> Path:
     """Write a bake-off's HTML report as `report_dir/RUN_ID.html`, note its path on the
     outcome, and return it. The shells call this; the runner only returns results. A run id
     that is not a plain name (`store.check_run_id`) is refused: it must not reach a path."""
-    from bakeoff.evals.store import check_run_id
+    from bakeoff.evals.store.store import check_run_id
 
     name = f"{check_run_id(outcome.run_id)}.html"
     outcome.report_html = write_outcome_html(outcome, report_dir / name)

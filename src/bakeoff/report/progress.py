@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.records import TrialRecord
-from bakeoff.evals.runner import Observer
+from bakeoff.evals.observer import Observer
+from bakeoff.evals.store.records import TrialRecord
 from bakeoff.redact import redact
 from bakeoff.report.terminal import fmt_cost, fmt_seconds, make_console
 from bakeoff.report.tokens import fmt_total

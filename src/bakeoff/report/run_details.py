@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from html import escape
 
-from bakeoff.evals.outcomes import trial_outcome
-from bakeoff.evals.records import TrialRecord
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.verdict.outcomes import trial_outcome
 from bakeoff.report.terminal import fmt_cost, fmt_seconds
 from bakeoff.report.tokens import usage_text
 from bakeoff.types import Message, Usage

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.records import TrialRecord
-from bakeoff.evals.run_compare import ModelChange
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.verdict.run_compare import ModelChange
 from bakeoff.redact import redact_model
 from bakeoff.report.terminal import console, fmt_cost, fmt_seconds
 from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out

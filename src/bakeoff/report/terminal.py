@@ -21,9 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.grading import injected, letter_bands
-from bakeoff.evals.outcomes import internal_errors_line, refused_calls, trial_outcome
-from bakeoff.evals.records import (
+from bakeoff.evals.store.records import (
     BakeoffSummary,
     GradeWeights,
     Interval,
@@ -32,6 +30,8 @@ from bakeoff.evals.records import (
     ModelSummary,
     TrialRecord,
 )
+from bakeoff.evals.verdict.grading import injected, letter_bands
+from bakeoff.evals.verdict.outcomes import internal_errors_line, refused_calls, trial_outcome
 from bakeoff.redact import redact_model
 from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out, usage_text
 from bakeoff.report.verdicts import (

@@ -13,8 +13,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.compare import pair_sentence
-from bakeoff.evals.records import BakeoffSummary, PairwiseTest
+from bakeoff.evals.store.records import BakeoffSummary, PairwiseTest
+from bakeoff.evals.verdict.compare import pair_sentence
 
 METRIC_TITLES = {
     "quality": "Quality, row − column in points",

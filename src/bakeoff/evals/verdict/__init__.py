@@ -1,0 +1,1 @@
+"""The verdict: grades, statistics, paired comparisons, calibration, recommendations and routing."""

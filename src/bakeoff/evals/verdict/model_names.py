@@ -1,0 +1,80 @@
+"""One display name per model. A run stores each contestant and judge under a stable id (aliases
+resolved, script paths absolute, so `--resume` works from anywhere) and shows it everywhere under
+the name the user typed: the alias or id as given, and `script:` + the file's stem for a scripted
+model. `relabel` turns stored records into shown ones, so every report — terminal, HTML, JSON —
+uses the same names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from bakeoff.evals.store.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+
+
+def display_name(given: str) -> str:
+    """The name shown for a model the user typed as `given`."""
+    if given.startswith("script:"):
+        return "script:" + Path(given.split(":", 1)[1]).stem
+    return given
+
+
+def model_labels(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Stored id -> display name for (stored id, as typed) pairs. Where two different ids
+    would show under one name (two `careful.json` in different folders), both keep their id."""
+    labels: dict[str, str] = {}
+    for stored, given in pairs:
+        labels.setdefault(stored, display_name(given))
+    shown: dict[str, set[str]] = {}
+    for stored, name in labels.items():
+        shown.setdefault(name, set()).add(stored)
+    return {s: (n if len(shown[n]) == 1 else s) for s, n in labels.items()}
+
+
+def namer(spec: BakeoffSpec) -> Callable[[str], str]:
+    """Stored model id -> the name a run's reports show it under (`relabel`)."""
+    labels = spec.labels or model_labels((m, m) for m in [*spec.models, *spec.judges])
+
+    def name(model_id: str) -> str:
+        return labels.get(model_id, model_id)
+
+    return name
+
+
+def relabel(
+    spec: BakeoffSpec,
+    records: Sequence[TrialRecord],
+    verdicts: Sequence[PairVerdict] = (),
+    calibrations: Sequence[JudgeCalibration] = (),
+) -> tuple[BakeoffSpec, list[TrialRecord], list[PairVerdict], list[JudgeCalibration]]:
+    """The run's spec, records, verdicts and calibrations with every model id shown by name.
+    A run stored before labels were kept gets them from its ids (`script:` + stem)."""
+    name = namer(spec)
+    shown_spec = spec.model_copy(
+        update={"models": [name(m) for m in spec.models], "judges": [name(j) for j in spec.judges]}
+    )
+    shown_records = [relabel_trial(r, name) for r in records]
+    shown_verdicts = [
+        v.model_copy(
+            update={
+                "judge": name(v.judge),
+                "model_a": name(v.model_a),
+                "model_b": name(v.model_b),
+                # the winner is one of the two: shown by the same name, or its wins are lost
+                "winner": None if v.winner is None else name(v.winner),
+            }
+        )
+        for v in verdicts
+    ]
+    shown_calibrations = [c.model_copy(update={"judge": name(c.judge)}) for c in calibrations]
+    return shown_spec, shown_records, shown_verdicts, shown_calibrations
+
+
+def relabel_trial(record: TrialRecord, name: Callable[[str], str]) -> TrialRecord:
+    """`record` with its model and judges shown by `name` (`namer`)."""
+    return record.model_copy(
+        update={
+            "model": name(record.model),
+            "judges": [s.model_copy(update={"judge": name(s.judge)}) for s in record.judges],
+        }
+    )
