@@ -1,4 +1,4 @@
-"""Benchmark 8 — the results store alone: trials written per second.
+"""Benchmark 9 — the results store alone: trials written per second.
 
 A real trial of benchmark 1's workload (the 5-turn scripted file agent, run once through
 `run_trial`, so the record carries its transcript, diff, timings and kept changes) is written
@@ -133,7 +133,7 @@ def main() -> None:
         + f"\n\nMedian {median:.0f} trials/s; target ≥ {TARGET_PER_S:.0f}: {verdict}."
     )
     results.print_block(
-        "8. The store alone: trials written per second",
+        "9. The store alone: trials written per second",
         "python benchmarks/bench_store.py" + (" --quick" if args.quick else ""),
         body,
     )
