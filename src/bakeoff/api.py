@@ -2,7 +2,7 @@
 and the MCP server (`run_bakeoff`, `prompt_nano_agent`) parse what they are given into a
 `BakeoffRequest` or an `AgentConfig`, call `bake` or `run_agent_once`, and print what comes
 back. A bake-off is settled here (`latest` made a run id, a new run named), run by
-`evals.runner.run_bakeoff` and its HTML report written beside the store; an agent's run is
+`evals.run.runner.run_bakeoff` and its HTML report written beside the store; an agent's run is
 logged in the agent log (`bakeoff logs`) unless logging is off."""
 
 from __future__ import annotations

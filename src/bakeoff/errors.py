@@ -1,20 +1,30 @@
 """The one error tree of bakeoff.
 
 Errors split into the user's mistakes, which should be fixed before trying again, and failures
-of a run, which are recorded against the run and never crash a bake-off::
+of a run, which are recorded against the run and never crash a bake-off. Every error class the
+package defines is drawn here (`tests/test_docs.py` checks it); the few defined beside the code
+that raises them say where::
 
     BakeoffError
     ├── UserError                  bad input: fix it and retry
     │   ├── ConfigError            a config file or a task file is malformed (names file + field)
     │   ├── UnknownModelError      a model id or alias no provider knows (lists what is known)
+    │   │   └── UnknownProviderError  no provider of that name (config.py; also a KeyError)
     │   ├── StoreError             the results store cannot be read or written (names the file)
-    │   └── MissingKeyError        the provider's API key env var is not set
+    │   ├── MissingKeyError        the provider's API key env var is not set
+    │   └── PreflightFailed        models that cannot be made or reached (models/preflight.py)
     └── RunError                   something went wrong while running
         ├── ProviderError          the provider failed a request (status, body, transient?)
+        │   ├── EmptyAnswer        HTTP 200 with no text and no tool call: the model's failure
         │   └── ProviderUnreachable  no server answered (connection refused, DNS, ...)
-        ├── LimitExceeded          max turns / wall time / cost cap reached (carries the reason)
+        │       └── ServerCrashed  the embedded server died (models/embedded.py)
+        ├── LimitExceeded          max turns / cost cap reached, or a runaway reply (the reason)
         └── ToolError              a tool refused or failed; its message goes back to the model
             └── WorkspaceEscape    a path that would leave the workspace
+    HarnessError                   a trial's file work failed (evals/trial/file_work.py); the
+                                   trial decides whose fault it was
+    UnsafeTarget                   `bakeoff apply` would follow a link or cross a file in the
+                                   target folder (evals/run/apply_target.py); nothing written
 """
 
 from __future__ import annotations
@@ -84,7 +94,8 @@ class ProviderUnreachable(ProviderError):
 
 
 class LimitExceeded(RunError):
-    """A run limit was reached; `reason` is one of max_turns, timeout, cost_limit."""
+    """A run limit was reached; `reason` is one of max_turns, cost_limit, runaway (the wall
+    clock is the agent's own `asyncio.timeout`, recorded as `timeout`)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)

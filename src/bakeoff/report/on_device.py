@@ -2,7 +2,7 @@
 local model beside the best cloud model (quality, median time, cost per run), and each local
 model's measured prompt and output tokens/s and time to first token beside llama.cpp's own
 figures for the machine they were measured on (or "no reference" for a model file nobody
-measured). The numbers come from `evals.recommend` (`local_vs_cloud`, `local_speeds`); this
+measured). The numbers come from `evals.verdict.recommend` (`local_vs_cloud`, `local_speeds`); this
 module only lays them out. Model ids are escaped."""
 
 from __future__ import annotations

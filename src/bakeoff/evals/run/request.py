@@ -44,7 +44,7 @@ class BakeoffRequest(BaseModel):
     """Contestants: model ids or aliases (`bakeoff models`); a repeated one runs once."""
     tasks: list[str] = Field(default_factory=list)
     """As `bakeoff run` takes them: task folders, folders of tasks, built-in task names, or
-    prompts in quotes (`evals.selection.select_tasks`). None, and no `prompts`: the built-in
+    prompts in quotes (`evals.run.selection.select_tasks`). None, and no `prompts`: the built-in
     suite."""
     prompts: list[str] = Field(default_factory=list)
     """Prompts run as ad-hoc tasks, never read as a path or a task name (for a caller that
