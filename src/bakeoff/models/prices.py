@@ -237,7 +237,11 @@ def price_for(provider: str, model_name: str, config: BakeoffConfig | None = Non
 
 def make_cost_fn(provider: str, name: str, config: BakeoffConfig | None = None) -> CostFn:
     """The adapter's `(usage, request_seconds) -> USD | None` for `provider:name`."""
-    price = price_for(provider, name, config)
+    return cost_fn_of(price_for(provider, name, config))
+
+
+def cost_fn_of(price: Price | None) -> CostFn:
+    """The adapter's `(usage, request_seconds) -> USD | None` at `price` (None: unknown)."""
     if price is None:
         return unknown_cost
 

@@ -1,74 +1,35 @@
-"""The `provider:model` registry: turns an id or a short alias into a ready `Model`, picking the
-adapter by the provider's wire format (OpenAI chat, Anthropic messages, the embedded local
-model, a script). Ids split on the first colon, so `ollama:gpt-oss:20b` is the model
-`gpt-oss:20b` of provider `ollama`. Mistakes get messages that say what is known: an unknown
-provider lists the providers and aliases, a bare unknown name suggests close matches, a missing
-key names the variable to export. `list_models` is what `bakeoff models` and the MCP server show:
-every aliased model with its price and whether it can run here now."""
+"""The `provider:model` registry: turns an alias, an id or a parsed `ModelId` (`model_id.py`:
+the one place ids are split, aliases resolved and unknown ids explained) into a ready `Model`,
+picking the adapter by the provider's wire format (OpenAI chat, Anthropic messages, the
+embedded local model, a script). A missing key names the variable to export. `list_models` is
+what `bakeoff models` and the MCP server show: every aliased or priced model with its price and
+whether it can run here now."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import socket
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from bakeoff.config import BakeoffConfig, ProviderConfig, ProviderKind
-from bakeoff.errors import MissingKeyError, UnknownModelError
+from bakeoff.errors import MissingKeyError
 from bakeoff.models.base import Model, RetryPolicy
-from bakeoff.models.prices import Price, make_cost_fn, price_for
+from bakeoff.models.model_id import BUILTIN_ALIASES, ModelId, all_aliases, parse_model_id
+from bakeoff.models.prices import Price, cost_fn_of
 
-BUILTIN_ALIASES: dict[str, str] = {
-    # OpenAI
-    "gpt-5": "openai:gpt-5",
-    "gpt-5-mini": "openai:gpt-5-mini",
-    "gpt-5-nano": "openai:gpt-5-nano",
-    "gpt-5.1": "openai:gpt-5.1",
-    "gpt-5.2": "openai:gpt-5.2",
-    "gpt-5.4": "openai:gpt-5.4",
-    "gpt-5.4-mini": "openai:gpt-5.4-mini",
-    "gpt-5.4-nano": "openai:gpt-5.4-nano",
-    "gpt-5.5": "openai:gpt-5.5",
-    "gpt-4.1": "openai:gpt-4.1",
-    "gpt-4.1-mini": "openai:gpt-4.1-mini",
-    "o3": "openai:o3",
-    "o4-mini": "openai:o4-mini",
-    # Anthropic
-    "opus-4": "anthropic:claude-opus-4-0",
-    "opus-4.1": "anthropic:claude-opus-4-1",
-    "opus-4.5": "anthropic:claude-opus-4-5",
-    "opus-4.6": "anthropic:claude-opus-4-6",
-    "opus-4.7": "anthropic:claude-opus-4-7",
-    "opus-4.8": "anthropic:claude-opus-4-8",
-    "opus-5": "anthropic:claude-opus-5",
-    "sonnet-4": "anthropic:claude-sonnet-4-0",
-    "sonnet-4.5": "anthropic:claude-sonnet-4-5",
-    "sonnet-4.6": "anthropic:claude-sonnet-4-6",
-    "sonnet-5": "anthropic:claude-sonnet-5",
-    "haiku": "anthropic:claude-haiku-4-5",
-    "haiku-4.5": "anthropic:claude-haiku-4-5",
-    "haiku-3.5": "anthropic:claude-3-5-haiku-latest",
-    # Google (OpenAI-compatible endpoint)
-    "gemini-2.5-pro": "gemini:gemini-2.5-pro",
-    "gemini-2.5-flash": "gemini:gemini-2.5-flash",
-    "gemini-2.5-flash-lite": "gemini:gemini-2.5-flash-lite",
-    "gemini-3.1-pro": "gemini:gemini-3.1-pro-preview",
-    "gemini-3-flash": "gemini:gemini-3-flash-preview",
-    "gemini-3.5-flash": "gemini:gemini-3.5-flash",
-    # Open weights on a local server
-    "gpt-oss-20b": "ollama:gpt-oss:20b",
-    "gpt-oss-120b": "ollama:gpt-oss:120b",
-    "qwen3-coder": "ollama:qwen3-coder:30b",
-    # The embedded models (`local` is LocalConfig.model's default)
-    "local": "local:qwen2.5-coder-1.5b",
-    "local-0.5b": "local:qwen2.5-coder-0.5b",
-    "local-1.5b": "local:qwen2.5-coder-1.5b",
-}
-"""Short name → `provider:model`. `[aliases]` in the config adds to and overrides these."""
+__all__ = [  # the alias table and the id parser live in model_id.py; importable from here too
+    "BUILTIN_ALIASES",
+    "ModelInfo",
+    "all_aliases",
+    "is_reasoning_model",
+    "list_models",
+    "parse_model_id",
+    "resolve_model",
+    "resolve_model_id",
+]
 
 # Models that think before answering; the OpenAI adapter times and parametrises them apart.
 _REASONING = re.compile(r"^(gpt-5|o[1-9]|gpt-oss|deepseek-r1|deepseek-reasoner)([.:\-]|$)")
@@ -93,51 +54,10 @@ class ModelInfo(BaseModel):
     """What to do to make it usable."""
 
 
-def parse_model_id(model_id: str) -> tuple[str, str]:
-    """Split `provider:model` on the first colon; UnknownModelError when it is not an id."""
-    provider, sep, name = model_id.partition(":")
-    if not sep or not provider or not name:
-        raise UnknownModelError(f"{model_id!r} is not a model id: expected provider:model")
-    return provider, name
-
-
-def all_aliases(config: BakeoffConfig | None = None) -> dict[str, str]:
-    """Built-in aliases with the user's merged over them."""
-    return {**BUILTIN_ALIASES, **(config.aliases if config else {})}
-
-
-def _known(config: BakeoffConfig) -> str:
-    providers = ", ".join(sorted(config.providers))
-    aliases = ", ".join(sorted(all_aliases(config)))
-    return f"known providers: {providers}; aliases: {aliases}"
-
-
 def resolve_model_id(model_id_or_alias: str, config: BakeoffConfig | None = None) -> str:
-    """The full `provider:model` id of an alias or id; UnknownModelError with suggestions."""
-    config = config or BakeoffConfig()
-    text = model_id_or_alias.strip()
-    aliases = all_aliases(config)
-    text = aliases.get(text, text)
-    provider, sep, name = text.partition(":")
-    if sep and provider in config.providers:
-        if not name:
-            if config.providers[provider].kind == "local":
-                return f"{provider}:{config.local.model}"
-            raise UnknownModelError(f"{text!r} names no model: expected {provider}:MODEL")
-        return text
-    if sep:
-        raise UnknownModelError(f"unknown provider {provider!r} in {text!r}; {_known(config)}")
-    # A bare model name: suggest aliases and the ids whose model part is close to it.
-    candidates = {alias: alias for alias in aliases}
-    for target in aliases.values():
-        candidates.setdefault(target.partition(":")[2], target)
-    close = difflib.get_close_matches(text, list(candidates), n=4, cutoff=0.6)
-    hint = (
-        f"did you mean {', '.join(dict.fromkeys(candidates[c] for c in close))}? " if close else ""
-    )
-    raise UnknownModelError(
-        f"unknown model {text!r}: {hint}use an alias or a provider:model id; {_known(config)}"
-    )
+    """The full `provider:model` id of an alias or id (`ModelId.parse`); UnknownModelError
+    with suggestions."""
+    return str(ModelId.parse(model_id_or_alias, config))
 
 
 def _api_key(model_id: str, cfg: ProviderConfig) -> str | None:
@@ -158,38 +78,23 @@ def is_reasoning_model(name: str) -> bool:
     return bool(_REASONING.match(name.rsplit("/", 1)[-1].lower()))
 
 
-def _script_price_key(path: str, config: BakeoffConfig) -> str | None:
-    """The `[prices."script:PATH"]` entry for the script at `path`; a relative PATH counts
-    from the config file's folder, as every path in a config file does."""
-    base = config.source.parent if config.source is not None else Path.cwd()
-    target = Path(path).resolve()
-    for key in config.prices:
-        provider, _, name = key.partition(":")
-        if provider == "script" and (base / name).resolve() == target:
-            return name
-    return None
-
-
-def resolve_model(model_id_or_alias: str, config: BakeoffConfig | None = None) -> Model:
-    """A ready-to-start `Model` for an alias or `provider:model` id."""
-    config = config or BakeoffConfig()
-    model_id = resolve_model_id(model_id_or_alias, config)
-    provider, name = parse_model_id(model_id)
-    cfg = config.provider(provider)
+def resolve_model(model: str | ModelId, config: BakeoffConfig | None = None) -> Model:
+    """A ready-to-start `Model` for an alias, a `provider:model` id or a parsed `ModelId`."""
+    model_id = model if isinstance(model, ModelId) else ModelId.parse(model, config)
+    provider, name, cfg = model_id.provider, model_id.name, model_id.settings
     if cfg.kind == "script":
         from bakeoff.models.scripted import ScriptedModel
 
         scripted = ScriptedModel(name, provider)
-        key = _script_price_key(name, config)
-        if key is not None:  # a price override lets a script stand in for a paid model
-            scripted.cost_fn = make_cost_fn(provider, key, config)
+        if model_id.price_source == "config":  # an override lets a script stand in for a paid one
+            scripted.cost_fn = cost_fn_of(model_id.price)
         return scripted
     if cfg.kind == "local":
         from bakeoff.models.embedded import EmbeddedModel
 
-        return EmbeddedModel(name, config)
-    api_key = _api_key(model_id, cfg)
-    cost_fn = make_cost_fn(provider, name, config)
+        return EmbeddedModel(name, model_id.config)
+    api_key = _api_key(str(model_id), cfg)
+    cost_fn = cost_fn_of(model_id.price)
     if cfg.kind == "anthropic":
         from bakeoff.models.anthropic_messages import AnthropicModel
 
@@ -227,10 +132,8 @@ def _server_answers(base_url: str, timeout_s: float = 0.5) -> bool:
         return False
 
 
-def _usability(
-    model_id: str, cfg: ProviderConfig, probes: dict[str, bool]
-) -> tuple[bool, str | None]:
-    provider, name = parse_model_id(model_id)
+def _usability(model_id: ModelId, probes: dict[str, bool]) -> tuple[bool, str | None]:
+    provider, name, cfg = model_id.provider, model_id.name, model_id.settings
     if cfg.kind == "local":
         from bakeoff.models.gguf import EMBEDDED_MODELS
 
@@ -266,9 +169,8 @@ def list_models(config: BakeoffConfig | None = None) -> list[ModelInfo]:
     probes: dict[str, bool] = {}
     infos = []
     for model_id, aliases in by_id.items():
-        provider, name = parse_model_id(model_id)
-        cfg = config.providers.get(provider)
-        if cfg is None:
+        provider, _ = parse_model_id(model_id)
+        if provider not in config.providers:
             infos.append(
                 ModelInfo(
                     id=model_id,
@@ -281,14 +183,15 @@ def list_models(config: BakeoffConfig | None = None) -> list[ModelInfo]:
                 )
             )
             continue
-        usable, why_not = _usability(model_id, cfg, probes)
+        model = ModelId.stored(model_id, config)  # as listed: a priced script keeps its key
+        usable, why_not = _usability(model, probes)
         infos.append(
             ModelInfo(
                 id=model_id,
                 aliases=aliases,
                 provider=provider,
-                kind=cfg.kind,
-                price=price_for(provider, name, config),
+                kind=model.kind,
+                price=model.price,
                 usable=usable,
                 why_not=why_not,
             )
