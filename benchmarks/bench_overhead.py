@@ -135,8 +135,8 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     from inspect_ai.util import store
 
     from bakeoff import tools as bt
-    from bakeoff.agent import SYSTEM_PROMPT
     from bakeoff.errors import ToolError as BakeoffToolError
+    from bakeoff.models.tool_format import SYSTEM_PROMPT
     from bakeoff.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-inspect-", dir=_workdir()))

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from bakeoff import agent as agent_module
-from bakeoff.agent import ECHOED, SYSTEM_PROMPT, AgentConfig, _Run, run_agent, runaway
+from bakeoff.agent import ECHOED, AgentConfig, _Run, run_agent, runaway
 from bakeoff.models.scripted import ScriptedModel
+from bakeoff.models.tool_format import SYSTEM_PROMPT
 from bakeoff.types import Completion, Message, RequestTiming, ToolCall
 
 
