@@ -78,7 +78,8 @@ class GradeWeights(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     check: float = Field(default=0.6, ge=0)
-    """Share of quality from deterministic checks (tests passed / total, or pass/fail)."""
+    """Share of quality from deterministic checks (1 when the check passed, else the share of
+    the tests the untouched fixture fails that passed)."""
     judge: float = Field(default=0.4, ge=0)
     """Share of quality from the judges' overall score (1-10 scaled to 0-1)."""
     quality: float = Field(default=0.6, ge=0)

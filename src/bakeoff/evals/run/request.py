@@ -1,8 +1,8 @@
 """What a bake-off is asked to do, as one value: `BakeoffRequest`, validated once when it is
 made (every shell and the Python API build one; `run_bakeoff` takes it); `choose_tasks`, the
-tasks a new run of it runs; and `resolve_run_id`, the stored run `latest` stands for. A request that breaks a rule is a `UserError` in one line that
-names the field, so the CLI exits 2 and the MCP server answers a tool error; nothing is made,
-reached or stored before that."""
+tasks a new run of it runs; and `resolve_run_id`, the stored run `latest` stands for. A
+request that breaks a rule is a `UserError` in one line that names the field, so the CLI exits
+2 and the MCP server answers a tool error; nothing is made, reached or stored before that."""
 
 from __future__ import annotations
 

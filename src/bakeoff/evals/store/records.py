@@ -1,6 +1,7 @@
-"""The records of a bake-off: its spec, one TrialRecord per (task, model, repeat), the judges'
-scores, and the summary the graders compute from them. Pure data shared by the runner, the
-store, the graders and the reports; nothing here does I/O."""
+"""The records of a bake-off: its spec, one TrialRecord per (task, model, repeat) with its
+check's result (`CheckResult`) and tamper findings (`TamperFinding`), the judges' scores, and
+the summary the graders compute from them. Pure data shared by the runner, the store, the
+graders and the reports; it imports nothing above the bottom layer and does no I/O."""
 
 from __future__ import annotations
 

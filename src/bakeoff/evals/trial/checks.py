@@ -12,11 +12,12 @@ is cached outside it, so a planted `__pycache__` is never loaded. Pytest runs wi
 configuration only (a `pytest.ini` in `hidden/`, else an empty one): no conftest.py, no plugin
 autoload, no cache. Its verdict comes from bakeoff's plugin through an inherited descriptor,
 never from stdout or a file the contestant could reach, each line sealed with a key made for
-this run (`verdict`), and it must account for the
-tests that a trusted run of the task's solution passes (`trusted_test_ids`, once per task and
-process): a pytest check that exits 0 without a finished verdict, with a failure, or without
-one of those tests passed, fails. When the command times out or the caller is cancelled,
-everything it started is killed. `validate_task` proves a task fair: its check fails on the
+this run (`check_verdict`), and it must account for the tests that a trusted run of the task's
+solution passes (`trusted_test_ids`, once per task and process): a pytest check that exits 0
+without a finished verdict, with a failure, or without one of those tests passed, fails. A
+failed check's partial credit counts only the tests the untouched fixture fails
+(`fixture_passed_ids`, once per task and process), so doing nothing earns 0. When the command
+times out or the caller is cancelled, everything it started is killed. `validate_task` proves a task fair: its check fails on the
 untouched fixture and passes once `solution/` is laid over.
 """
 

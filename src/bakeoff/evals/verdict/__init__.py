@@ -1,1 +1,3 @@
-"""The verdict: grades, statistics, paired comparisons, calibration, recommendations and routing."""
+"""The verdict: grades, statistics, paired comparisons, the work compared, calibration,
+recommendations, routing, the graded outcome of a stored run and the names models are shown
+under."""

@@ -2,15 +2,16 @@
 by the stated weights), a ModelSummary per contestant with honest intervals, speed and cost
 scores and a letter against absolute bands, a ranking that puts quality first, paired tests
 that say which models cannot be told apart, how far the judges can be trusted, and a
-recommendation in plain sentences. Pure computation over records; the runner and the reports
-call `summarize`. The tests, tiers and letter groups live in `compare`.
+recommendation in plain sentences. Pure computation over records; `outcomes.build_outcome`
+calls `summarize` for the runner and every report. The tests, tiers and letter groups live in
+`compare`.
 
 Formulas (also printed with every report through GradeWeights and GradeBands):
 - trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
   trial has, where check = 1 when the check passed, else the share of the tests the untouched
   fixture fails that passed (`CheckResult.tests_credited`: tests a do-nothing contestant
-  passes earn no one anything; records kept before that: tests passed / total), else 0, and judge = the
-  judges' mean overall score / 10, or 0 when the work tried to steer a judge (an injected
+  passes earn no one anything; records kept before that: tests passed / total), else 0, and
+  judge = the judges' mean overall score / 10, or 0 when the work tried to steer a judge (an injected
   verdict). A trial with neither part is left out of quality means.
 - The task is the unit: a model's quality, pass rate and judge score are means over tasks of
   each task's mean over its repeats, with a continuity-corrected Wilson interval over tasks.

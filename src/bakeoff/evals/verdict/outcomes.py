@@ -2,8 +2,8 @@
 report which trials were left out as errors and the command that reruns them;
 `internal_errors_line` says how many of them bakeoff's own bugs caused, never hidden;
 `crashed_trial` records a trial that bakeoff itself failed to run as an `error` with the stop
-reason `internal`, so it is counted, shown and retried like any other. (The grades leave errors out in `grading`; the
-outcome of one trial is `records.trial_status`.) And the graded run itself: `build_outcome`
+reason `internal`, so it is counted, shown and retried like any other. (The grades leave
+errors out in `grading`; the outcome of one trial is `records.trial_status`.) And the graded run itself: `build_outcome`
 grades what the store holds from its lean rows (`rows.TrialRow`), and the `BakeoffOutcome` it
 returns streams the full records from the store on demand (`iter_records`), so grading and
 reporting 100,000 trials never holds their transcripts at once. Reads the store; writes

@@ -3,7 +3,8 @@ the best value (quality per dollar among acceptable models; a free acceptable mo
 fastest acceptable, the best local model and whether it is good enough, and per task category
 the cheapest model that clears the bar. A model is acceptable when its mean quality reaches
 GradeWeights.quality_bar. A model with too few results for a letter (`ModelSummary.withheld`)
-is recommended for nothing, and a local one leaves "good enough" unknown. Pure computation; `grading.summarize` calls it.
+is recommended for nothing, and a local one leaves "good enough" unknown. Pure computation;
+`grading.summarize` calls it.
 
 The on-device answer comes from the trial records as well: `local_vs_cloud` sets, per category,
 the best local model beside the best cloud model (quality, median time, cost per run), and

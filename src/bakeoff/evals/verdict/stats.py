@@ -6,8 +6,8 @@ and covers the truth at least 95% of the time at 3..10 tasks whatever the rate).
 comparisons: an exact sign-flip (permutation) test on per-task differences, Holm's step-down
 correction across every pair of a bake-off, and the smallest gap a run of n tasks can show.
 Agreement: Krippendorff's alpha (interval metric) between judges' scores; Cohen's kappa between
-two pass/fail raters (callers: a judge's score >= 6, or the judges' mean >= 6, against the check's
-verdict). Pure functions over plain lists; every random draw is seeded, so a report built
+two pass/fail raters (callers: a judge's score >= 6, or the judges' mean >= 6, against the
+check's verdict). Pure functions over plain lists; every random draw is seeded, so a report built
 twice from the same records shows the same numbers."""
 
 from __future__ import annotations
