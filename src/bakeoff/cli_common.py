@@ -14,7 +14,7 @@ from typing import Any
 
 
 class ExitStatus(IntEnum):
-    """How every `bakeoff` command ends; CI scripts rely on these (DESIGN.md)."""
+    """How every `bakeoff` command ends; CI scripts rely on these (README: "In CI")."""
 
     OK = 0
     FAILED = 1

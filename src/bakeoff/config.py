@@ -2,7 +2,8 @@
 tables, so any OpenAI-compatible endpoint is a few lines of TOML and no code), aliases, price
 overrides, the embedded local model and the `[defaults]` of `bakeoff run`. `load_config()`
 reads the first file found among an explicit path, `$BAKEOFF_CONFIG`, `./bakeoff.toml` and
-`~/.config/bakeoff/config.toml`; no file means the defaults. A malformed file raises `ConfigError` naming the file and the field."""
+`~/.config/bakeoff/config.toml`; no file means the defaults. A malformed file raises
+`ConfigError` naming the file and the field."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The nano agent's tools: five file tools confined to a workspace, and an opt-in
 `run_command` that runs in the OS sandbox (`bakeoff.sandbox`). Names and parameters are a
-contract (DESIGN.md). A tool that cannot do what it was asked raises ToolError; the agent turns
-that into text for the model, never a crash."""
+contract: README's "One nano agent" lists them, stored transcripts and the blocks format's
+prompt use them, and a user's scripted models call them by name. A tool that cannot do what it
+was asked raises ToolError; the agent turns that into text for the model, never a crash."""
 
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ An adapter subclasses `ModelAdapter` and implements `_request()`: one attempt, r
 `ProviderError(transient=True, retry_after_s=...)` for 429/5xx/timeouts, and calling
 `guards.progress()` for each streamed chunk; an adapter whose requests fail by themselves after
 `timeout_s` without a byte sets it, so a silent provider is not taken for a slow model (see
-`guards.WallClock`). It may override `ping()`, the preflight probe, with something cheaper than
-a request. Everything above the adapter (the agent, the runner) sees only `Model`."""
+`guards.WallClock`). `ping()`, the preflight probe, is one chat request for one output token;
+an adapter overrides it where reaching the model means more (the embedded server loads first)
+or nothing (a script). Everything above the adapter (the agent, the runner) sees only `Model`."""
 
 from __future__ import annotations
 
