@@ -121,7 +121,7 @@ def test_openai_models_get_the_chat_adapter(monkeypatch: pytest.MonkeyPatch) -> 
     model = resolve_model("gpt-5-mini")
     assert isinstance(model, OpenAIChatModel) and isinstance(model, Model)
     assert (model.id, model.provider, model.name) == ("openai:gpt-5-mini", "openai", "gpt-5-mini")
-    assert model.reasoning and not model.local
+    assert model.reasoning
     assert model.cost_fn(Usage(input_tokens=10**6, output_tokens=10**6), 1.0) == pytest.approx(2.25)
     plain = resolve_model("gpt-4.1")
     assert isinstance(plain, OpenAIChatModel) and not plain.reasoning
@@ -171,7 +171,7 @@ def test_script_and_local_models(tmp_path: Path) -> None:
     assert isinstance(scripted, ScriptedModel)
     local = resolve_model("local")
     assert isinstance(local, EmbeddedModel)
-    assert local.local and local.id == "local:qwen2.5-coder-1.5b"
+    assert local.id == "local:qwen2.5-coder-1.5b"
     with pytest.raises(UnknownModelError, match=r"known: local:qwen2\.5-coder-0\.5b"):
         resolve_model("local:qwen-70b")
 

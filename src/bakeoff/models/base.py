@@ -33,7 +33,6 @@ class Model(Protocol):
     id: str  # "provider:model"
     provider: str
     name: str
-    local: bool  # runs on this machine: shares its CPU/GPU, gets a small concurrency pool
     tool_format: ToolFormat  # how its tools are offered and its replies read
 
     async def start(self) -> float:
@@ -80,7 +79,6 @@ def unknown_cost(usage: Usage, seconds: float) -> float | None:
 class ModelAdapter:
     """Base of the adapters: identity, retries, pricing. Subclasses implement `_request`."""
 
-    local = False
     tool_format: ToolFormat = NATIVE
     timeout_s: float | None = None
     """Seconds a request may go without a byte from the provider before it fails by itself

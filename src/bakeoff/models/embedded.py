@@ -481,8 +481,6 @@ class EmbeddedModel(OpenAIChatModel):
     its last trial never keeps two local models in memory. A closed model can be used again: it
     starts the server anew. Servers also stop at interpreter exit or on `stop_local_servers()`."""
 
-    local = True
-
     def __init__(self, name: str | None = None, config: BakeoffConfig | None = None) -> None:
         config = config or BakeoffConfig()
         name = name or config.local.model

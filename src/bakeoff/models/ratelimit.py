@@ -65,7 +65,6 @@ class RateLimitedModel:
         self.id = inner.id
         self.provider = inner.provider
         self.name = inner.name
-        self.local = inner.local
         self.tool_format = inner.tool_format
         self.ping_timeout_s = getattr(inner, "ping_timeout_s", None)
 
