@@ -28,10 +28,9 @@ def _agent_workspace(given: str | None) -> Path:
 def refuse_unpriced_cap(model: str, config: Any) -> None:
     """`agent --max-cost` counts only known prices: a model without one would run uncapped,
     so it is refused (UserError) unless the user passes --allow-unpriced."""
-    from bakeoff.evals.run.scheduler import unpriced_models
-    from bakeoff.models.registry import resolve_model_id
+    from bakeoff.models.model_id import ModelId
 
-    if unpriced_models([resolve_model_id(model, config)], config):
+    if ModelId.parse(model, config).price is None:
         raise UserError(
             f"--max-cost cannot cap {model}: no price is known for it, so its spend cannot be "
             f'counted. Set one under [prices."ID"] in the config, or pass --allow-unpriced to '
@@ -63,7 +62,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from bakeoff.config import load_config
     from bakeoff.evals.store.agent_log import logging_disabled
     from bakeoff.evals.store.store import default_store_path
-    from bakeoff.evals.verdict.model_names import display_name
+    from bakeoff.models.model_id import ModelId
     from bakeoff.models.registry import resolve_model
     from bakeoff.report.progress import AgentProgress
     from bakeoff.report.terminal import print_agent_result
@@ -72,7 +71,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if args.max_cost is not None and not args.allow_unpriced:
         refuse_unpriced_cap(args.model, config)
     agent = _agent_config(args, config)
-    model = resolve_model(args.model, config)
+    model_id = ModelId.parse(args.model, config)
+    model = resolve_model(model_id)
     workspace = _agent_workspace(args.workspace)
     log_to = None if logging_disabled(args.no_log) else args.store or default_store_path()
 
@@ -80,7 +80,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         try:
             progress = None if args.quiet else AgentProgress(sys.stderr)
             return await run_agent_once(
-                args.prompt, model, workspace, agent, model_name=display_name(args.model),
+                args.prompt, model, workspace, agent, model_name=model_id.shown,
                 source="agent", log_to=log_to, on_turn=progress, warn=_warn,
             )  # fmt: skip
         finally:

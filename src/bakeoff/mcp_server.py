@@ -220,7 +220,7 @@ async def _prompt(
     the model made (or found open), then `api.run_agent_once` with progress per turn."""
     from bakeoff.agent import AgentConfig
     from bakeoff.api import run_agent_once
-    from bakeoff.evals.verdict.model_names import display_name
+    from bakeoff.models.model_id import ModelId
 
     where = None if workspace is None else session.roots.resolve(workspace)
     if where is not None and where.exists() and not where.is_dir():
@@ -236,7 +236,7 @@ async def _prompt(
     agent = AgentConfig(
         max_turns=max_turns, read_only=read_only, protected=session.config.protected
     )
-    name = display_name(model_id)  # as the CLI shows it
+    name = ModelId.parse(model_id, session.config).shown  # as the CLI shows it
 
     async def go(on_progress: ProgressFn) -> Any:
         # Kept open after the call: the next one finds a local model loaded.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import MissingKeyError, ProviderError, ProviderUnreachable, UserError
 from bakeoff.models.base import Model
+from bakeoff.models.model_id import ModelId
 from bakeoff.models.registry import resolve_model
 from bakeoff.types import Completion, total_cost
 
@@ -156,8 +157,11 @@ def problem_of(
     model_id: str, role: str, exc: BaseException, config: BakeoffConfig, timeout_s: float
 ) -> PreflightProblem:
     """What went wrong with `model_id`, in words, and the fix where one is known."""
-    provider = model_id.partition(":")[0]
-    cfg = config.providers.get(provider)
+    parsed: ModelId | None = None
+    with contextlib.suppress(UserError):  # an unknown id: its own message says what is wrong
+        parsed = ModelId.parse(model_id, config)
+    provider = parsed.provider if parsed is not None else ""
+    cfg = parsed.settings if parsed is not None else None
     url = cfg.base_url if cfg is not None else None
     key_env = cfg.api_key_env if cfg is not None else None
     if isinstance(exc, MissingKeyError) and key_env:

@@ -376,9 +376,9 @@ def _model_id(
     if given in by_name:
         return by_name[given]
     with contextlib.suppress(UserError):
-        from bakeoff.evals.run.runner import canonical_model_id
+        from bakeoff.models.model_id import ModelId
 
-        resolved = canonical_model_id(given, config or BakeoffConfig())
+        resolved = str(ModelId.parse(given, config or BakeoffConfig()))
         if resolved in spec.models:
             return resolved
     names = _listed([name(m) for m in spec.models])

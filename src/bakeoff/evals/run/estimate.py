@@ -17,8 +17,8 @@ from pathlib import Path
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
 from bakeoff.evals.store.store import Store
-from bakeoff.models.prices import Price, price_for
-from bakeoff.models.registry import parse_model_id
+from bakeoff.models.model_id import ModelId
+from bakeoff.models.prices import Price
 from bakeoff.types import Usage
 
 
@@ -59,8 +59,7 @@ def estimate(
     history = _history(store, set(tasks), {m for _, m in models})
     out = []
     for shown, model_id in models:
-        provider, name = parse_model_id(model_id)
-        price = price_for(provider, name, config)
+        price = ModelId.stored(model_id, config).price
         one = ModelEstimate(shown, model_id, len(tasks) * repeats, price)
         lows: list[tuple[int, float | None]] = []
         highs: list[tuple[int, float | None]] = []
@@ -175,7 +174,7 @@ def dry_run(
     """The lines `bakeoff run --dry-run` prints for this run: its tasks chosen as the run would
     (a prompt's ad-hoc task made in a temporary folder), every model id resolved (an unknown
     one raises, as the run would), history read from `store_path` if it exists."""
-    from bakeoff.evals.run.runner import canonical_model_id
+    from bakeoff.evals.run.runner import parse_models
     from bakeoff.evals.run.selection import select_tasks
     from bakeoff.evals.verdict.model_names import model_labels
 
@@ -190,11 +189,10 @@ def dry_run(
     if not chosen:
         raise UserError("no tasks to run")
     names = [t.name for t in chosen]
-    typed = [(canonical_model_id(m, config), m) for m in dict.fromkeys(models)]
-    labels = model_labels(typed)  # named as the run's reports would name them
-    ids = [(labels[stored], stored) for stored in dict.fromkeys(stored for stored, _ in typed)]
-    for judge in judges:
-        canonical_model_id(judge, config)  # an unknown judge is refused here, as by the run
+    parsed = parse_models(list(dict.fromkeys(models)), config)
+    parse_models(judges, config)  # an unknown judge is refused here, as by the run
+    labels = model_labels(parsed)  # named as the run's reports would name them
+    ids = [(labels[stored], stored) for stored in dict.fromkeys(str(m) for m in parsed)]
     store = Store(store_path) if store_path.is_file() else None
     try:
         return describe(estimate(names, ids, repeats, store, config), names, repeats, judges)

@@ -14,7 +14,6 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 from bakeoff.agent import AgentConfig
 from bakeoff.config import BakeoffConfig, load_config
@@ -43,8 +42,8 @@ from bakeoff.evals.verdict.model_names import model_labels
 from bakeoff.evals.verdict.outcomes import BakeoffOutcome, build_outcome, crashed_trial
 from bakeoff.evals.verdict.sequential import replay
 from bakeoff.models.base import Model
+from bakeoff.models.model_id import ModelId
 from bakeoff.models.preflight import ready_models
-from bakeoff.models.registry import resolve_model_id
 from bakeoff.types import AgentResult
 
 __all__ = [
@@ -59,13 +58,6 @@ __all__ = [
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-
-
-def canonical_model_id(given: str, config: BakeoffConfig) -> str:
-    """The stable id a model is stored under: aliases resolved, script paths made absolute."""
-    if given.startswith("script:"):
-        return "script:" + str(Path(given.split(":", 1)[1]).resolve())
-    return resolve_model_id(given, config)
 
 
 async def run_bakeoff(
@@ -186,33 +178,35 @@ def _new_spec(
     request: BakeoffRequest, task_list: list[TaskSpec], config: BakeoffConfig
 ) -> BakeoffSpec:
     """The spec of a new run, with every model id resolved (an unknown one raises here)."""
-    typed = _canonical_ids([*request.models, *request.judges], config)
+    parsed = parse_models([*request.models, *request.judges], config)
+    models, judges = parsed[: len(request.models)], parsed[len(request.models) :]
     return BakeoffSpec(
         run_id=request.run_id or new_run_id(),
         task_paths=[str(t.path.resolve()) for t in task_list],
         task_names=[t.name for t in task_list],
-        models=list(dict.fromkeys(canonical_model_id(m, config) for m in request.models)),
+        models=list(dict.fromkeys(str(m) for m in models)),
         repeats=request.repeats,
-        judges=[canonical_model_id(j, config) for j in request.judges],
+        judges=[str(j) for j in judges],
         pairwise=request.pairwise,
         weights=request.weights or config.weights,
         max_cost_usd=request.max_cost_usd,
         agent=request.agent or AgentConfig(protected=config.protected),
         judge_sees_checks=request.judge_sees_checks,
         created_at=time.time(),
-        labels=model_labels(typed),
+        labels=model_labels(parsed),
         tags=dict(request.tags),
         until_decided=request.until_decided,
     )
 
 
-def _canonical_ids(typed: Sequence[str], config: BakeoffConfig) -> list[tuple[str, str]]:
-    """(full id, as typed) for each model; every unknown one is named in one error."""
-    out: list[tuple[str, str]] = []
+def parse_models(typed: Sequence[str], config: BakeoffConfig) -> list[ModelId]:
+    """Each model as typed, parsed (`ModelId.parse`: stored by its full id, shown as typed);
+    every unknown one is named in one error."""
+    out: list[ModelId] = []
     unknown: list[UnknownModelError] = []
     for model in typed:
         try:
-            out.append((canonical_model_id(model, config), model))
+            out.append(ModelId.parse(model, config))
         except UnknownModelError as exc:
             unknown.append(exc)
     if len(unknown) == 1:

@@ -1,39 +1,48 @@
 """One display name per model. A run stores each contestant and judge under a stable id (aliases
 resolved, script paths absolute, so `--resume` works from anywhere) and shows it everywhere under
-the name the user typed: the alias or id as given, and `script:` + the file's stem for a scripted
-model. `relabel` turns stored records into shown ones, so every report — terminal, HTML, JSON —
-uses the same names."""
+the name the user typed (`ModelId.shown`: the alias or id as given, a script by its file's stem).
+`relabel` turns stored records into shown ones, so every report — terminal, HTML, JSON — uses
+the same names."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
+from bakeoff.config import BakeoffConfig
+from bakeoff.errors import UserError
 from bakeoff.evals.store.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+from bakeoff.models.model_id import ModelId
 
 
-def display_name(given: str) -> str:
-    """The name shown for a model the user typed as `given`."""
-    if given.startswith("script:"):
-        return "script:" + Path(given.split(":", 1)[1]).stem
-    return given
-
-
-def model_labels(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Stored id -> display name for (stored id, as typed) pairs. Where two different ids
+def model_labels(models: Iterable[ModelId]) -> dict[str, str]:
+    """Stored id -> shown name for the models of a run, as typed. Where two different ids
     would show under one name (two `careful.json` in different folders), both keep their id."""
     labels: dict[str, str] = {}
-    for stored, given in pairs:
-        labels.setdefault(stored, display_name(given))
+    for model in models:
+        labels.setdefault(str(model), model.shown)
     shown: dict[str, set[str]] = {}
     for stored, name in labels.items():
         shown.setdefault(name, set()).add(stored)
     return {s: (n if len(shown[n]) == 1 else s) for s, n in labels.items()}
 
 
+def _stored_labels(model_ids: Iterable[str]) -> dict[str, str]:
+    """The labels of a run stored before labels were kept: from its ids alone, under the
+    built-in providers (so `script:PATH` shows as `script:` + stem, any other id as itself)."""
+    config = BakeoffConfig()
+    parsed: list[ModelId] = []
+    labels: dict[str, str] = {}
+    for model_id in model_ids:
+        try:
+            parsed.append(ModelId.stored(model_id, config))
+        except UserError:  # a provider the built-ins lack: shown by its id
+            labels[model_id] = model_id
+    return labels | model_labels(parsed)
+
+
 def namer(spec: BakeoffSpec) -> Callable[[str], str]:
     """Stored model id -> the name a run's reports show it under (`relabel`)."""
-    labels = spec.labels or model_labels((m, m) for m in [*spec.models, *spec.judges])
+    labels = spec.labels or _stored_labels([*spec.models, *spec.judges])
 
     def name(model_id: str) -> str:
         return labels.get(model_id, model_id)
