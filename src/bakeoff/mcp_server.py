@@ -1,11 +1,13 @@
 """The MCP server: a thin shell that exposes the library over the Model Context Protocol, so
 Claude Code or any MCP client can hand a sub-task to one nano agent (`prompt_nano_agent`, the
 seed's interface, returning the `agent --json` object plus its workspace), see which models are
-usable (`list_models`), or run a whole bake-off (`run_bakeoff`, with progress notifications). It
-has no agent logic of its own: each tool, registered by its own `_add_*_tool`, parses its
-arguments, calls `bakeoff.api` (`run_agent_once`, `bake`) and returns what comes back. Explicit
-workspaces and task folders are confined to the directories the server was started with
-(`--root`; `bakeoff.mcp_roots`); a nano agent without a workspace gets a new temporary folder. `run_bakeoff` runs built-in tasks by name and task folders in the roots, never
+usable (`list_models`), ask which model should take a task from stored runs (`route_task`), or
+run a whole bake-off (`run_bakeoff`, with progress notifications). It has no agent logic of its
+own: each tool, registered by its own `_add_*_tool`, parses its arguments, calls the library
+(`bakeoff.api`'s `run_agent_once` and `bake`, `list_models`, the router) and returns what comes
+back. Explicit workspaces and task folders are confined to the directories the server was
+started with (`--root`; `bakeoff.mcp_roots`); a nano agent without a workspace gets a new
+temporary folder. `run_bakeoff` runs built-in tasks by name and task folders in the roots, never
 one that overlaps a workspace an agent wrote to during the server's life (a task's check is code
 the agent could have written). User mistakes (unknown model, missing key, bad workspace) come
 back as tool errors with a message, never as a crashed server. In stdio mode nothing but

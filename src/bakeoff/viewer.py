@@ -1,13 +1,13 @@
 """`bakeoff view`: a local, read-only web viewer over the results store. The run list with
-filters (model, task, label KEY=VALUE, run status, date), each run's report (the same page `bakeoff report`
-writes, rendered from the store), and each trial on a page of its own: transcript, diff, check
+filters (model, task, label KEY=VALUE, run status, date), each run's report (the same page
+`bakeoff report` writes, rendered from the store), and each trial on a page of its own: transcript, diff, check
 output and judge reasons (`report.run_details`). A Starlette app served by uvicorn on loopback.
 
 Everything shown is model output or user data: every string is escaped, the list and trial
 pages run no script at all (a Content-Security-Policy says so), and the list and the trials
 are read through a read-only connection (SQLite `mode=ro`). The server answers only requests
-that carry its token — given once in the URL printed at start-up, then kept in an HttpOnly, SameSite=Strict
-cookie — and only for its own host name, so neither a contestant's code on this machine (a trial
+that carry its token — given once in the URL printed at start-up, then kept in an HttpOnly,
+SameSite=Strict cookie — and only for its own host name, so neither a contestant's code on this machine (a trial
 run with `--allow-network` shares loopback) nor a web page in the user's browser (DNS
 rebinding) can read past runs."""
 

@@ -1,1 +1,3 @@
-"""Reports: the terminal tables, the self-contained HTML page, and JSON/CSV export."""
+"""Reports: the terminal tables and the live board, the self-contained HTML page, and exports
+(JSON, JSONL, CSV, Inspect's eval log). They read a graded outcome and the `Observer` protocol,
+never the runner."""
