@@ -69,13 +69,13 @@ async def run_bakeoff(
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> BakeoffOutcome:
     """Run (or resume) the bake-off `request` asks for and return its graded outcome; a new
-    run's tasks are `choose_tasks` of it (ad-hoc ones beside the store). Judges are
-    calibrated first (evals/verdict/calibration.py); one that fails still grades, but its scores leave
+    run's tasks are `choose_tasks` of it (ad-hoc ones beside the store). Judges are calibrated
+    first (evals/verdict/calibration.py); one that fails still grades, but its scores leave
     quality. `resume` continues a stored run (the trials missing or errored); `retry_errors`
-    reruns only its errored trials, replacing their records. `preflight` reaches every model
-    first and raises `PreflightFailed` naming each one that cannot be used
-    (`bakeoff.models.preflight`). `max_cost_usd` stops starting trials once contestants and
-    judges have spent it; a model with no known price makes it a UserError before anything
+    reruns only its errored trials, replacing their records. Every model is made first and, with
+    `preflight`, reached with one chat request for one output token; `PreflightFailed` names
+    each one that cannot be used (`bakeoff.models.preflight`). `max_cost_usd` stops starting
+    trials once contestants and judges have spent it; a model with no known price makes it a UserError before anything
     runs, unless `allow_unpriced` (then those count as $0 and the summary says so).
     `until_decided` adds repeats to undecided pairs after the planned ones (`_until_decided`;
     a resumed run continues its own, --retry-errors adds none). `observer` is told the
