@@ -315,10 +315,12 @@ def init_claude(
 def key_needed(model_id: str, config: BakeoffConfig | None = None) -> str:
     """What a model needs from the environment the server starts in: its provider's key
     variable (and whether this shell has it), a local server, or nothing."""
-    cfg = config or BakeoffConfig()
-    provider = cfg.providers.get(model_id.partition(":")[0])
-    if provider is None or provider.kind in ("local", "script"):
+    from bakeoff.models.model_id import ModelId
+
+    model = ModelId.stored_or_none(model_id, config or BakeoffConfig())
+    if model is None or model.kind in ("local", "script"):
         return "nothing (runs on this machine)"
+    provider = model.settings
     if provider.api_key_env:
         env = provider.api_key_env
         here = "set here" if os.environ.get(env, "").strip() else "not set here"

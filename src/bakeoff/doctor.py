@@ -32,14 +32,9 @@ from bakeoff.errors import BakeoffError, EmptyAnswer, ProviderError, UserError
 from bakeoff.evals.store.store import Store, default_store_path
 from bakeoff.models.base import Model, ModelAdapter, RetryPolicy
 from bakeoff.models.gguf import embedded_spec
+from bakeoff.models.model_id import BUILTIN_ALIASES, ModelId, provider_of
 from bakeoff.models.preflight import START_COMMANDS, problem_of
-from bakeoff.models.prices import price_for
-from bakeoff.models.registry import (
-    BUILTIN_ALIASES,
-    is_reasoning_model,
-    resolve_model,
-    resolve_model_id,
-)
+from bakeoff.models.registry import is_reasoning_model, resolve_model
 from bakeoff.redact import redact
 from bakeoff.types import Message
 
@@ -207,8 +202,7 @@ async def _check_sandbox(timeout_s: float) -> Finding:
 
 def _is_embedded(model_id: str, config: BakeoffConfig) -> bool:
     try:
-        provider = resolve_model_id(model_id, config).partition(":")[0]
-        return config.provider(provider).kind == "local"
+        return ModelId.parse(model_id, config).kind == "local"
     except UserError:
         return False  # the chat check says what is wrong with the id
 
@@ -259,14 +253,14 @@ def _model_of(provider: str, config: BakeoffConfig) -> tuple[str | None, bool]:
     their aliases or priced models of it, else the cheapest built-in alias that answers
     without thinking first (a thinking model may spend its one token thinking)."""
     for model_id in [*config.aliases.values(), *config.prices]:
-        if model_id.partition(":")[0] == provider:
+        if provider_of(model_id) == provider:
             return model_id, True
-    builtin = [m for m in BUILTIN_ALIASES.values() if m.partition(":")[0] == provider]
+    builtin = [m for m in BUILTIN_ALIASES.values() if provider_of(m) == provider]
 
     def cheapest(model_id: str) -> tuple[bool, float]:
-        name = model_id.partition(":")[2]
-        price = price_for(provider, name, config)
-        return is_reasoning_model(name), price.output if price is not None else float("inf")
+        model = ModelId.stored(model_id, config)
+        price = model.price
+        return is_reasoning_model(model.name), price.output if price else float("inf")
 
     return min(builtin, key=cheapest, default=None), False
 
@@ -291,8 +285,9 @@ async def _check_chat(
     """One one-token chat request to `model_id`. A 404 on a model the user did not choose
     (a built-in alias doctor picked) is a warning: the server answered, and only lacks it."""
     try:
-        model_id = resolve_model_id(model_id, config)
-        model = resolve_model(model_id, config)
+        parsed = ModelId.parse(model_id, config)
+        model_id = str(parsed)
+        model = resolve_model(parsed)
     except UserError as exc:
         problem = problem_of(model_id, "model", exc, config, timeout_s)
         return Finding("providers", model_id, "failed", problem.problem, problem.fix)

@@ -83,10 +83,10 @@ def model_id_for(model: str, provider: str | None, config: BakeoffConfig | None 
     an alias (so results carry the name the user typed) when no provider is given or the
     provider is the alias's own: ("opus-4.1", "anthropic") → "opus-4.1"; otherwise the provider
     wins and the name is its model: ("gpt-5-mini", "azure") → "azure:gpt-5-mini"."""
-    from bakeoff.models.registry import all_aliases
+    from bakeoff.models.model_id import all_aliases, provider_of
 
     model, provider = model.strip(), (provider or "").strip()
-    alias_of = all_aliases(config).get(model, "").partition(":")[0]
+    alias_of = provider_of(all_aliases(config).get(model, ""))
     if not provider or model.startswith(f"{provider}:") or alias_of == provider:
         return model
     return f"{provider}:{model}"

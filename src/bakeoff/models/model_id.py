@@ -75,6 +75,12 @@ def all_aliases(config: BakeoffConfig | None = None) -> dict[str, str]:
     return {**BUILTIN_ALIASES, **(config.aliases if config else {})}
 
 
+def provider_of(model_id: str) -> str:
+    """The provider part of a full id (before the first colon); never raises, for the paths
+    that name a model whose id is already stored (a crashed trial's record)."""
+    return model_id.partition(":")[0]
+
+
 def parse_model_id(model_id: str) -> tuple[str, str]:
     """Split `provider:model` on the first colon; UnknownModelError when it is not an id."""
     provider, sep, name = model_id.partition(":")
@@ -133,6 +139,15 @@ class ModelId:
                 f"unknown provider {provider!r} in {model_id!r}; {_known(config)}"
             )
         return cls(provider, name, model_id, settings, config)
+
+    @classmethod
+    def stored_or_none(cls, model_id: str, config: BakeoffConfig) -> ModelId | None:
+        """`ModelId.stored`, or None for an id the config cannot place (a run stored under a
+        provider since removed): such a model is not local, not pooled and has no price."""
+        try:
+            return cls.stored(model_id, config)
+        except UnknownModelError:
+            return None
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.name}"

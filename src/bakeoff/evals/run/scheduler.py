@@ -27,7 +27,7 @@ from bakeoff.evals.store.records import BakeoffSpec, TrialRecord
 from bakeoff.evals.trial.task import TaskSpec
 from bakeoff.evals.trial.trial import Limits, scheduled_trial
 from bakeoff.models.base import Model
-from bakeoff.models.prices import price_for
+from bakeoff.models.model_id import ModelId, provider_of
 from bakeoff.models.ratelimit import RateLimiter
 from bakeoff.types import AgentResult
 
@@ -70,7 +70,8 @@ class Plan:
             if keep((t.name, m, r))
         ]
         # Longest expected work first: harder tasks and local models take longest.
-        jobs.sort(key=lambda j: -j.task.difficulty * (4.0 if config.is_local(j.model) else 1.0))
+        local = {m: _is_local(config, m) for m in spec.models}
+        jobs.sort(key=lambda j: -j.task.difficulty * (4.0 if local[j.model] else 1.0))
         local_rank = {m: i for i, m in enumerate(spec.models) if _in_local_pool(config, m)}
         jobs.sort(key=lambda j: local_rank.get(j.model, -1))
         return cls(jobs)
@@ -135,7 +136,7 @@ class Scheduler:
         """The pool whose slots `model_id` takes: its provider's, or the shared local pool."""
         pool = self._pools.get(model_id)
         if pool is None:  # asked on every wake-up of every waiter: worked out once per model
-            pool = LOCAL_POOL if _in_local_pool(self.config, model_id) else _provider(model_id)
+            pool = LOCAL_POOL if _in_local_pool(self.config, model_id) else provider_of(model_id)
             self._pools[model_id] = pool
         return pool
 
@@ -187,7 +188,7 @@ class Scheduler:
         rpm = self.config.rpm_for(model_id)
         if not rpm:
             return 0.0
-        limiter = self._limiters.setdefault(_provider(model_id), RateLimiter(rpm))
+        limiter = self._limiters.setdefault(provider_of(model_id), RateLimiter(rpm))
         return limiter.take()
 
     async def spend(self, usd: float) -> None:
@@ -199,14 +200,11 @@ class Scheduler:
 
 
 def unpriced_models(model_ids: Iterable[str], config: BakeoffConfig) -> list[str]:
-    """The models whose price is unknown (`bakeoff.models.prices.price_for`: a configured
-    price, a self-hosted model — local, scripted, billed by the hour — or the price table)."""
-    out = []
-    for model_id in dict.fromkeys(model_ids):
-        provider, _, name = model_id.partition(":")
-        if price_for(provider, name, config) is None:
-            out.append(model_id)
-    return out
+    """The models whose price is unknown (`ModelId.price`: a configured price, a self-hosted
+    model — local, scripted, billed by the hour — or the price table); an id whose provider is
+    not configured has none."""
+    parsed = {m: ModelId.stored_or_none(m, config) for m in model_ids}
+    return [m for m, model in parsed.items() if model is None or model.price is None]
 
 
 class Executor(Protocol):
@@ -275,13 +273,13 @@ async def close_models(models: Iterable[Model]) -> None:
             await model.aclose()
 
 
-def _provider(model_id: str) -> str:
-    return model_id.split(":", 1)[0]
+def _is_local(config: BakeoffConfig, model_id: str) -> bool:
+    """Runs on this machine (`ModelId.local`), so its trials take longest."""
+    model = ModelId.stored_or_none(model_id, config)
+    return model is not None and model.local
 
 
 def _in_local_pool(config: BakeoffConfig, model_id: str) -> bool:
-    """Takes turns in the shared local pool (`ProviderConfig.in_local_pool`)."""
-    try:
-        return config.provider(_provider(model_id)).in_local_pool
-    except KeyError:
-        return False
+    """Takes turns in the shared local pool (`ModelId.pooled`)."""
+    model = ModelId.stored_or_none(model_id, config)
+    return model is not None and model.pooled

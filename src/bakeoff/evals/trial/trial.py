@@ -52,6 +52,7 @@ from bakeoff.evals.trial.file_work import (
 from bakeoff.evals.trial.judge import judge_trial
 from bakeoff.evals.trial.task import TaskSpec, prepare_workspace, write_answer
 from bakeoff.models.base import Model
+from bakeoff.models.model_id import ModelId
 from bakeoff.models.ratelimit import RateLimitedModel
 from bakeoff.redact import redact, redact_model
 from bakeoff.tools import MAX_WORKSPACE_BYTES, workspace_bytes
@@ -379,7 +380,7 @@ async def scheduled_trial(
     """`run_trial` under `limits`: the contestant's slot (already held as `ticket`) frees when
     the agent is done, each judge waits for a slot of its own provider, requests keep to their
     provider's rate cap, and the contestant's and judges' spend goes to the budget."""
-    pooled = config.provider(model.id.split(":", 1)[0]).in_local_pool
+    pooled = ModelId.stored(model.id, config).pooled
     slot = _ContestantSlot(limits, ticket, model, settle=pooled)
     record = await run_trial(
         task,

@@ -28,6 +28,7 @@ from bakeoff.evals.verdict.calibration import (
 )
 from bakeoff.evals.verdict.grading import summarize
 from bakeoff.evals.verdict.model_names import namer, relabel, relabel_trial
+from bakeoff.models.model_id import ModelId, provider_of
 from bakeoff.redact import redact
 from bakeoff.types import AgentResult
 
@@ -109,7 +110,7 @@ def crashed_trial(
         ok=False,
         answer="",
         model=model,
-        provider=model.partition(":")[0],
+        provider=provider_of(model),
         stop_reason="internal",
         error=redact(
             f"internal error (a bakeoff bug): bakeoff failed to run this trial: "
@@ -179,7 +180,7 @@ def build_outcome(
     stored = store.get_spec(run_id)
     calibrations = store.calibrations(run_id)
     uncounted = uncounted_judges(calibrations)
-    local_ids = {m for m in stored.models if _is_local(config, m)}
+    local_ids = {m for m in stored.models if _local_contestant(config, m)}
     # From here on every model is named as the user typed it (evals/verdict/model_names.py).
     name = namer(stored)
     spec, _, verdicts, calibrations = relabel(stored, [], store.verdicts(run_id), calibrations)
@@ -230,11 +231,8 @@ def suggested_judge(models: Sequence[str], config: BakeoffConfig) -> str | None:
     scripted, preferring one of the run's own contestants (`models`: stored ids; it just
     answered); None if none."""
     for model in models:
-        try:
-            provider = config.provider(model.split(":", 1)[0])
-        except KeyError:
-            continue
-        if provider.kind != "script":
+        parsed = ModelId.stored_or_none(model, config)
+        if parsed is not None and not parsed.scripted:
             return model
     try:
         from bakeoff.models.registry import list_models
@@ -242,15 +240,11 @@ def suggested_judge(models: Sequence[str], config: BakeoffConfig) -> str | None:
         infos = list_models(config)
     except Exception:  # listing probes the environment; a failure only loses the hint
         return None
-    usable = [i.id for i in infos if i.usable and not i.id.startswith("script:")]
+    usable = [i.id for i in infos if i.usable and i.kind != "script"]
     return usable[0] if usable else None
 
 
-def _is_local(config: BakeoffConfig, model_id: str) -> bool:
-    """Runs on this machine as a real contestant (a scripted model is no candidate for "best
-    local")."""
-    try:
-        provider = config.provider(model_id.split(":", 1)[0])
-    except KeyError:
-        return False
-    return provider.kind != "script" and config.is_local(model_id)
+def _local_contestant(config: BakeoffConfig, model_id: str) -> bool:
+    """Runs on this machine as a real contestant (`ModelId.local_contestant`)."""
+    model = ModelId.stored_or_none(model_id, config)
+    return model is not None and model.local_contestant
