@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakeoff.errors import WorkspaceEscape
-from bakeoff.workspace import Workspace, display_name, install_file
+from bakeoff.workspace import Workspace, install_file, printable_name
 
 
 @pytest.fixture
@@ -88,10 +88,10 @@ def test_a_path_that_is_not_utf8_text_is_refused(ws: Workspace) -> None:
         ("\ud800", "\\ud800"),
     ],
 )
-def test_display_name_is_printable_utf8(name: str, shown: str) -> None:
-    assert display_name(name) == shown
-    display_name(name).encode("utf-8")  # never raises: safe for JSON, SQLite, HTML
-    assert display_name(name).isprintable()
+def test_printable_name_is_printable_utf8(name: str, shown: str) -> None:
+    assert printable_name(name) == shown
+    printable_name(name).encode("utf-8")  # never raises: safe for JSON, SQLite, HTML
+    assert printable_name(name).isprintable()
 
 
 def test_install_file_replaces_planted_links_fifos_and_folders(tmp_path: Path) -> None:

@@ -26,9 +26,9 @@ from bakeoff.workspace import (
     MAX_READ_BYTES,
     MAX_WRITE_BYTES,
     Workspace,
-    display_name,
     is_addressable,
     kind_of,
+    printable_name,
     read_at_most,
     replace_content,
     symlink_refused,
@@ -259,7 +259,7 @@ def list_directory(ws: Workspace, path: str = ".") -> str:
 def _listed(entry: os.DirEntry[str]) -> str:
     """One listing line: directories end with '/', anything but a plain file says what it is,
     and a name that is not printable UTF-8 is shown escaped and says so."""
-    line = display_name(entry.name)
+    line = printable_name(entry.name)
     try:
         if entry.is_dir(follow_symlinks=False):
             line += "/"
@@ -271,7 +271,7 @@ def _listed(entry: os.DirEntry[str]) -> str:
         line += " [vanished]"
     if not is_addressable(entry.name):
         line += " [name is not valid UTF-8: shown escaped, cannot be opened]"
-    elif display_name(entry.name) != entry.name:
+    elif printable_name(entry.name) != entry.name:
         line += " [name shown escaped]"
     return line
 

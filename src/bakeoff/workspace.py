@@ -6,7 +6,7 @@ single name are opened (non-blocking, then `fstat`): FIFOs, devices, sockets and
 are refused, and the protected paths (`bakeoff.protected`: `.git/` unless allowed, virtualenvs
 — any folder holding `pyvenv.cfg` too — `*.pth`, `.claude/`, `.mcp.json`, shell start-up and
 CI files…) are read-only. Every refusal is a message the model can read and act on.
-`display_name` makes any file name printable, `install_file` is how the harness itself puts a
+`printable_name` makes any file name printable, `install_file` is how the harness itself puts a
 file into a workspace the agent may have booby-trapped, and `remove_tree` deletes one however
 deep the agent nested its folders.
 """
@@ -43,7 +43,7 @@ _ACCESS_FLAGS: dict[Access, int] = {
 }
 
 
-def display_name(name: str) -> str:
+def printable_name(name: str) -> str:
     """`name` (as the OS gave it) as printable, valid UTF-8 text: bytes that are not UTF-8,
     which Python holds as lone surrogates, become `\\xff`; control and other unprintable
     characters become escapes like `\\n` or `\\u200b`; everything else is kept as it is."""

@@ -37,7 +37,7 @@ from bakeoff.evals.store.rows import TrialRow
 from bakeoff.evals.store.store import Store
 from bakeoff.evals.verdict.model_names import namer
 from bakeoff.protected import ProtectedPaths, protection
-from bakeoff.workspace import display_name, read_at_most
+from bakeoff.workspace import printable_name, read_at_most
 
 MAX_COUNTED_BYTES = 1024 * 1024
 """Lines are counted for files up to this size; larger ones are summarised by size."""
@@ -67,7 +67,7 @@ class PlannedFile:
 
     @property
     def shown(self) -> str:
-        return display_name(self.change.path)
+        return printable_name(self.change.path)
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _walk(root: int, folders: Sequence[str], *, create: bool) -> int | None:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                     where = "/".join(folders[: i + 1])
                     raise UnsafeTarget(
-                        f"{display_name(where)} in the folder is not a folder "
+                        f"{printable_name(where)} in the folder is not a folder "
                         "(a symlink or a file): not followed"
                     ) from None
                 raise
@@ -262,7 +262,9 @@ def _write_one(root: int, parts: Sequence[str], data: bytes | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
-                raise UnsafeTarget(f"{display_name('/'.join(parts))}: not a file in the folder now")
+                raise UnsafeTarget(
+                    f"{printable_name('/'.join(parts))}: not a file in the folder now"
+                )
             mode = stat.S_IMODE(st.st_mode)
         if data is None:
             with contextlib.suppress(FileNotFoundError):

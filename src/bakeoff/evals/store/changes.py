@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bakeoff.evals.store.records import Snapshot, TrialRecord, Unread
 from bakeoff.redact import current, redact
-from bakeoff.workspace import display_name
+from bakeoff.workspace import printable_name
 
 MAX_KEPT_BYTES = 8 * 1024 * 1024
 """New bytes kept per trial; files past this are noted as not kept."""
@@ -127,7 +127,7 @@ def changes_between(
 
 
 def _shown(path: str) -> str:
-    return display_name(path.replace("\x00", "..."))
+    return printable_name(path.replace("\x00", "..."))
 
 
 def _stand_in(path: str, taken: set[str]) -> str:

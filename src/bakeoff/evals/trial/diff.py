@@ -6,7 +6,7 @@ The workspace is the contestant's, so the walk trusts nothing in it: directories
 by descriptor without following a symlink, only regular files are opened (non-blocking, then
 `fstat`); a symlink, FIFO, device, socket, hard-linked file, file over `MAX_FILE_BYTES` or
 unreadable entry is recorded as a one-line note instead of its bytes; names that are not UTF-8
-are shown escaped (`display_name`); and no error escapes. It holds no shared state, so it may
+are shown escaped (`printable_name`); and no error escapes. It holds no shared state, so it may
 run in a worker thread.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bakeoff.evals.store.records import Snapshot as Snapshot
 from bakeoff.evals.store.records import Unread as Unread
-from bakeoff.workspace import display_name, kind_of, read_at_most
+from bakeoff.workspace import kind_of, printable_name, read_at_most
 
 MAX_DIFF_CHARS = 200_000
 MAX_FILE_BYTES = 1024 * 1024
@@ -83,7 +83,7 @@ def _read(dir_fd: int, name: str, st: os.stat_result) -> bytes | Unread:
     if stat.S_ISLNK(st.st_mode):
         target = ""
         with contextlib.suppress(OSError):
-            target = " -> " + display_name(os.readlink(name, dir_fd=dir_fd)[:200])
+            target = " -> " + printable_name(os.readlink(name, dir_fd=dir_fd)[:200])
         return Unread(f"symlink{target} (not followed)")
     if not stat.S_ISREG(st.st_mode):
         return Unread(kind_of(st.st_mode))
@@ -119,7 +119,7 @@ def unified_diff(before: Snapshot, root: Path, after: Snapshot | None = None) ->
         old, new = before.get(path), after.get(path)
         if old == new:
             continue
-        shown = display_name(path.replace(_MORE, "..."))
+        shown = printable_name(path.replace(_MORE, "..."))
         verb = "added" if old is None else "deleted" if new is None else "changed"
         if isinstance(old, Unread) or isinstance(new, Unread):
             parts.append(f"Not shown: {shown} {verb} ({'; '.join(_notes(old, new))})\n")

@@ -27,7 +27,7 @@ from typing import TypeVar
 from bakeoff.evals.store.records import Rule, Severity, TamperFinding
 from bakeoff.evals.trial import tamper_ast
 from bakeoff.evals.trial.diff import Snapshot
-from bakeoff.workspace import display_name
+from bakeoff.workspace import printable_name
 
 __all__ = ["MAX_FINDINGS", "Rule", "Severity", "TamperFinding", "describe", "scan", "voids"]
 
@@ -72,7 +72,7 @@ def scan(before: Snapshot, after: Snapshot) -> list[TamperFinding]:
         data = after[rel]
         if before.get(rel) == data:
             continue
-        shown = display_name(rel)
+        shown = printable_name(rel)
         name = rel.rsplit("/", 1)[-1].lower()
         planted = _PLANTED_NAMES.get(name) or _PLANTED_SUFFIXES.get(os.path.splitext(name)[1])
         if planted:
