@@ -98,7 +98,7 @@ output = 0.9
     model_id = "together:meta-llama/Llama-3.3-70B-Instruct-Turbo"
     assert config.concurrency_for(model_id) == 3
     assert config.rpm_for(model_id) == 60
-    assert not config.is_local(model_id)
+    assert not config.provider("together").is_local
     assert config.aliases["llama-70b"] == model_id
     assert config.prices[model_id].output == 0.9
     assert config.provider("openai").concurrency == 8  # built-ins still there
@@ -106,12 +106,10 @@ output = 0.9
 
 def test_locality(no_config: Path) -> None:
     config = BakeoffConfig()
-    assert config.is_local("local:qwen2.5-coder-0.5b")
-    assert config.is_local("script:x.json")
-    assert config.is_local("ollama:gpt-oss:20b")
-    assert config.is_local("lmstudio:qwen")
-    assert not config.is_local("openai:gpt-5")
-    assert not config.is_local("groq:llama")
+    for local in ("local", "script", "ollama", "lmstudio", "llamacpp", "vllm"):
+        assert config.provider(local).is_local, local
+    for cloud in ("openai", "anthropic", "groq", "gemini", "openrouter"):
+        assert not config.provider(cloud).is_local, cloud
     assert config.rpm_for("openai:gpt-5") is None
 
 
@@ -162,7 +160,7 @@ def test_an_unknown_provider_lists_the_known_ones(no_config: Path) -> None:
     ):
         BakeoffConfig().concurrency_for("nope:model")
     with pytest.raises(KeyError):  # also what a mapping lookup would raise
-        BakeoffConfig().is_local("nope:model")
+        BakeoffConfig().rpm_for("nope:model")
 
 
 def test_local_servers_share_the_machine_pool_unless_told_otherwise(tmp_path: Path) -> None:

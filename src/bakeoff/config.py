@@ -296,10 +296,6 @@ class BakeoffConfig(BaseModel):
         """Request-per-minute cap of `model_id`'s provider, or None."""
         return self._provider_of(model_id).requests_per_minute
 
-    def is_local(self, model_id: str) -> bool:
-        """Whether `model_id` runs on this machine (and competes for its CPU/GPU)."""
-        return self._provider_of(model_id).is_local
-
     def hourly_usd_for(self, model_id: str) -> float | None:
         """$/hour of compute for `model_id`, if configured (`[local]` for the embedded model)."""
         provider = self._provider_of(model_id)
