@@ -4,7 +4,9 @@ installed package only: its auto-updater is never started, so nothing phones hom
 models (embedded, scripted, servers on loopback, or any provider with `hourly_usd`) are free in
 tokens and may carry a $/hour of compute. A model whose price nobody knows gets `None`, never $0;
 so does a request of a priced model whose server reported no usage (`Usage.known`).
-`make_cost_fn` turns a price into the `CostFn` the adapters call once per request."""
+`cost_fn_of` turns a price into the `CostFn` the adapters call once per request (`make_cost_fn`
+looks the price up first). A model's price is asked of its `ModelId` (`model_id.py`), which
+also finds the entry that prices a script by its path."""
 
 from __future__ import annotations
 
