@@ -48,7 +48,10 @@ def test_four_of_ten_solved_is_no_b_from_partial_credit(tmp_path: Path) -> None:
     assert header.index("solved") < header.index("quality") < header.index("grade")
     assert "4/10" in text and "B by partial credit" in text
     words = " ".join(text.split())  # the legend wraps
-    assert "the check part being the share of its tests passed (partial credit)" in words
+    assert (
+        "the share of the tests the untouched fixture fails that it passed (partial credit: doing nothing earns 0)"
+        in words
+    )
     html = write_html(s, records, tmp_path / "r.html").read_text()
     assert html.index(">Solved<") < html.index(">Grade<") < html.index(">Quality<")
     assert "B by partial credit" in html and "4/10" in html
