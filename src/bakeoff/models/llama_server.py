@@ -43,6 +43,8 @@ from llama_cpp.server.types import CreateChatCompletionRequest, TokenizeInputCou
 PROMPT_TOKENS_PATH = "/extras/chat/prompt-tokens"
 PROMPT_CACHE_FLAG = "--bakeoff_prompt_cache"
 IDLE_PATH = "/extras/idle"
+MIN_KEPT_TOKENS = 64
+"""Prompts shorter than this are never kept on disk nor loaded from it (`PromptCache`)."""
 
 # What the server's chat-completions route leaves out of the request before calling the model.
 _NOT_PASSED = {"n", "logit_bias_type", "user", "min_tokens"}
@@ -201,10 +203,15 @@ class PromptCache(BaseLlamaCache):
         return best
 
     def __contains__(self, key: Sequence[int]) -> bool:
-        return self._best(key)[2] > 0
+        # A prompt shorter than `MIN_KEPT_TOKENS` (the server's one-token self-check at start)
+        # is cheaper to evaluate than a state is to load: it neither loads nor saves one.
+        return len(key) >= MIN_KEPT_TOKENS and self._best(key)[2] > 0
 
     def __getitem__(self, key: Sequence[int]) -> LlamaState:
         assert self.llama is not None
+        if len(key) < MIN_KEPT_TOKENS:  # see `__contains__`
+            self._save_next = False
+            raise KeyError("too short a prompt to keep or load")
         tokens, self._candidate, shared = self._best(key)
         in_memory = Llama.longest_token_prefix(self.llama._input_ids.tolist(), key)
         self._save_next = max(shared, in_memory) < len(key) // 2
