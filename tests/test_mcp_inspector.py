@@ -58,11 +58,12 @@ def run_inspector(project: Path, *method_args: str) -> tuple[int, dict[str, Any]
     return done.returncode, out, done.stderr
 
 
-def test_inspector_lists_the_three_tools(project: Path) -> None:
+def test_inspector_lists_the_four_tools(project: Path) -> None:
     code, out, err = run_inspector(project, "--method", "tools/list")
     assert code == 0, err
     tools = {t["name"]: t for t in out["result"]["tools"]}
-    assert set(tools) == {"prompt_nano_agent", "list_models", "run_bakeoff"}
+    assert set(tools) == {"prompt_nano_agent", "list_models", "route_task", "run_bakeoff"}
+    assert tools["route_task"]["inputSchema"]["required"] == ["prompt"]
     assert tools["prompt_nano_agent"]["inputSchema"]["required"] == ["agentic_prompt", "model"]
 
 
