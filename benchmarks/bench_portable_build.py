@@ -43,14 +43,18 @@ print(json.dumps({
 
 
 def measure(python: str, gguf: Path, threads: int, gen: int) -> dict[str, object]:
-    out = subprocess.run(
+    """One generation's figures, or `{"crashed": returncode}` when the build dies (a native build
+    on a CPU whose AMX the kernel does not grant, for one)."""
+    done = subprocess.run(
         [python, "-c", CHILD, str(gguf), uuid.uuid4().hex, str(threads), str(gen)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    ).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    )
+    if done.returncode != 0:
+        return {"crashed": done.returncode}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -71,6 +75,9 @@ def main() -> None:
         for side, python in (("portable", args.portable_python), ("native", args.native_python)):
             result = measure(python, gguf, args.threads, args.gen)
             runs[side].append(result)
+            if "crashed" in result:
+                print(f"rep {rep + 1} {side:8} died: exit {result['crashed']}", flush=True)
+                continue
             print(
                 f"rep {rep + 1} {side:8} prompt {result['prompt_tps']:7.1f} tok/s  "
                 f"output {result['output_tps']:6.1f} tok/s",
@@ -78,10 +85,14 @@ def main() -> None:
             )
     print()
     for side, results in runs.items():
-        prompt = statistics.median(float(r["prompt_tps"]) for r in results)  # type: ignore[arg-type]
-        output = statistics.median(float(r["output_tps"]) for r in results)  # type: ignore[arg-type]
+        ran = [r for r in results if "crashed" not in r]
+        if not ran:
+            print(f"{side:8} died every time (exit {results[0]['crashed']})")
+            continue
+        prompt = statistics.median(float(str(r["prompt_tps"])) for r in ran)
+        output = statistics.median(float(str(r["output_tps"])) for r in ran)
         print(f"{side:8} median prompt {prompt:7.1f} tok/s  output {output:6.1f} tok/s")
-        print(f"         {results[0]['system']}")
+        print(f"         {ran[0]['system']}")
 
 
 if __name__ == "__main__":
