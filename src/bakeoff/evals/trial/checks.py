@@ -32,7 +32,7 @@ import secrets
 import shlex
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -185,8 +185,26 @@ def run_check(task: TaskSpec, workspace: Path, *, sandboxed: bool | None = None)
     return asyncio.run(arun_check(task, workspace, sandboxed=sandboxed))
 
 
-_TRUSTED: dict[str, frozenset[str] | None] = {}
-_COLLECTING: dict[tuple[str, int], asyncio.Future[frozenset[str] | None]] = {}
+_ONCE: dict[tuple[str, str], frozenset[str] | None] = {}
+_RUNNING: dict[tuple[str, str, int], asyncio.Future[frozenset[str] | None]] = {}
+
+
+async def _once_per_task(
+    what: str, task: TaskSpec, collect: Callable[[], Awaitable[frozenset[str] | None]]
+) -> frozenset[str] | None:
+    """`collect()`'s result for `task` (its files as they are now), run once per process and
+    shared by concurrent callers on one event loop."""
+    key = (what, await asyncio.to_thread(_task_key, task))
+    if key in _ONCE:
+        return _ONCE[key]
+    running_key = (*key, id(asyncio.get_running_loop()))
+    running = _RUNNING.get(running_key)
+    if running is None:
+        running = asyncio.ensure_future(collect())
+        _RUNNING[running_key] = running
+        running.add_done_callback(lambda _: _RUNNING.pop(running_key, None))
+    _ONCE[key] = await asyncio.shield(running)
+    return _ONCE[key]
 
 
 async def trusted_test_ids(
@@ -200,18 +218,7 @@ async def trusted_test_ids(
     assert task.check is not None
     if not _PYTEST_COMMAND.search(task.check.command) or not task.solution_dir.is_dir():
         return None
-    key = await asyncio.to_thread(_task_key, task)
-    if key in _TRUSTED:
-        return _TRUSTED[key]
-    running_key = (key, id(asyncio.get_running_loop()))
-    running = _COLLECTING.get(running_key)
-    if running is None:
-        running = asyncio.ensure_future(_collect_trusted(task, sandboxed, network))
-        _COLLECTING[running_key] = running
-        running.add_done_callback(lambda _: _COLLECTING.pop(running_key, None))
-    ids = await asyncio.shield(running)
-    _TRUSTED[key] = ids
-    return ids
+    return await _once_per_task("trusted", task, lambda: _collect_trusted(task, sandboxed, network))
 
 
 async def _collect_trusted(
@@ -228,31 +235,20 @@ async def _collect_trusted(
     return from_hidden or found.passed_ids
 
 
-_FIXTURE_PASSES: dict[str, frozenset[str]] = {}
-
-
 async def fixture_passed_ids(
     task: TaskSpec, *, sandboxed: bool | None = None, network: bool = False
 ) -> frozenset[str]:
     """The pytest ids the check passes on the untouched fixture: tests a contestant that does
     nothing passes, which therefore earn no partial credit. Once per task and process."""
-    key = await asyncio.to_thread(_task_key, task)
-    if key in _FIXTURE_PASSES:
-        return _FIXTURE_PASSES[key]
-    running_key = (f"fixture:{key}", id(asyncio.get_running_loop()))
-    running = _COLLECTING_FIXTURE.get(running_key)
-    if running is None:  # concurrent failed trials of one task share one run
-        running = asyncio.ensure_future(_collect_fixture(task, sandboxed, network))
-        _COLLECTING_FIXTURE[running_key] = running
-        running.add_done_callback(lambda _: _COLLECTING_FIXTURE.pop(running_key, None))
-    _FIXTURE_PASSES[key] = await asyncio.shield(running)
-    return _FIXTURE_PASSES[key]
+    found = await _once_per_task(
+        "fixture", task, lambda: _collect_fixture(task, sandboxed, network)
+    )
+    return found or frozenset()
 
 
-_COLLECTING_FIXTURE: dict[tuple[str, int], asyncio.Future[frozenset[str]]] = {}
-
-
-async def _collect_fixture(task: TaskSpec, sandboxed: bool | None, network: bool) -> frozenset[str]:
+async def _collect_fixture(
+    task: TaskSpec, sandboxed: bool | None, network: bool
+) -> frozenset[str] | None:
     async with _scratch("bakeoff-fixture-") as scratch:
         untouched = prepare_workspace(task, scratch / "ws")
         write_answer(untouched, "")
