@@ -14,6 +14,7 @@ checked out or changed; commits are bounded (`limit`), and so are a fixture's fi
 from __future__ import annotations
 
 import io
+import json
 import re
 import shlex
 import shutil
@@ -180,7 +181,8 @@ def _name(subject: str, sha: str) -> str:
 
 
 def _toml_str(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A TOML basic string: JSON's escapes are TOML's (control characters as \\uXXXX)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def tasks_from_git(
