@@ -335,3 +335,63 @@ def test_the_protected_table_reaches_the_agent_command(
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     assert not (ws / "NOTES.md").exists()
+
+
+def _every_rule(parts: list[str], config: ProtectedPaths, allow_git: bool) -> str | None:
+    """The answer `protection` must give: every rule in force tried in order, no shortcut."""
+    from bakeoff.protected import BUILTIN_RULES, GIT_RULE, fold, matches
+
+    folded = [fold(p) for p in parts]
+    for rule in config.also:
+        if matches(rule, folded):
+            return f"it matches the [protected] rule {rule!r}"
+    lifted = {fold(r.strip("/")) for r in config.allow}
+    for rule, why in BUILTIN_RULES.items():
+        if allow_git if rule == GIT_RULE else fold(rule) in lifted:
+            continue
+        if matches(rule, folded):
+            return why
+    return None
+
+
+NAMES = [
+    ".git",
+    "hooks",
+    "src",
+    "a.py",
+    "EVIL.PTH",
+    "x.pth.",
+    ".github",
+    "Workflows",
+    "ci.yml",
+    ".claude",
+    "settings.json",
+    "ｓｉｔｅｃｕｓｔｏｍｉｚｅ.py",
+    "Makefile",
+    "notes.txt",
+    "venv",
+    ".circleci",
+    "config",
+    "[x]",
+    "*",
+]
+
+
+@pytest.mark.parametrize("allow_git", [False, True])
+def test_the_quick_rejection_never_changes_an_answer(allow_git: bool) -> None:
+    """`protection` skips the rules when no component can start one; every path of up to
+    three of these names, under three configurations, gets the answer of trying every rule."""
+    from itertools import product
+
+    from bakeoff.protected import protection
+
+    configs = [
+        ProtectedPaths(),
+        ProtectedPaths(also=["Makefile", "src/*.py", "con?ig"], allow=[".github/workflows"]),
+        ProtectedPaths(also=["[x]"], allow=["*.pth", ".claude"]),
+    ]
+    for config in configs:
+        for n in (1, 2, 3):
+            for parts in product(NAMES, repeat=n):
+                want = _every_rule(list(parts), config, allow_git)
+                assert protection(parts, config, allow_git=allow_git) == want, parts

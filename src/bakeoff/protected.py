@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Collection, Sequence
@@ -77,6 +78,10 @@ class ProtectedPaths(BaseModel):
     a task about CI); `.git` is lifted by `allow_git_writes` instead."""
 
 
+_NO_CONFIG = ProtectedPaths()
+
+
+@lru_cache(maxsize=4096)
 def fold(name: str) -> str:
     """`name` as case-insensitive file systems compare it: NFKC, case-folded, without the
     trailing dots and spaces Windows drops."""
@@ -101,6 +106,39 @@ def matches(rule: str, parts: Sequence[str], *, ending: bool = False) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """The rules in force for one configuration, in the order they are tried, and a quick
+    test that rules a path out: a rule can only match a path one of whose components matches
+    the rule's first part (a literal name, or a glob)."""
+
+    ordered: tuple[tuple[str, str], ...]
+    """(rule, why it is protected)."""
+    first_names: frozenset[str]
+    first_globs: re.Pattern[str] | None
+
+    def may_match(self, folded: Sequence[str]) -> bool:
+        globs = self.first_globs
+        return any(p in self.first_names or (globs and globs.match(p)) for p in folded)
+
+
+@lru_cache(maxsize=64)
+def _rules(also: tuple[str, ...], allow: tuple[str, ...], allow_git: bool) -> _Rules:
+    lifted = {fold(r.strip("/")) for r in allow}
+    ordered = [(rule, f"it matches the [protected] rule {rule!r}") for rule in also]
+    for rule, why in BUILTIN_RULES.items():
+        if allow_git if rule == GIT_RULE else fold(rule) in lifted:
+            continue
+        ordered.append((rule, why))
+    firsts = {want[0] for rule, _ in ordered if (want := _rule_parts(rule))}
+    globs = sorted(f for f in firsts if any(c in f for c in "*?["))
+    return _Rules(
+        tuple(ordered),
+        frozenset(firsts.difference(globs)),
+        re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None,
+    )
+
+
 def protection(
     parts: Sequence[str],
     config: ProtectedPaths | None = None,
@@ -111,18 +149,12 @@ def protection(
     """Why the path made of `parts` is protected, or None when the agent may write it.
     `ending`: the folders above it are known to be free (see `matches`); `parts` may then be
     only the path's last few components (as many as the longest rule has)."""
-    config = config or ProtectedPaths()
+    config = config or _NO_CONFIG
+    rules = _rules(tuple(config.also), tuple(config.allow), allow_git)
     folded = [fold(p) for p in parts]
-    for rule in config.also:
-        if matches(rule, folded, ending=ending):
-            return f"it matches the [protected] rule {rule!r}"
-    lifted = {fold(r.strip("/")) for r in config.allow}
-    for rule, why in BUILTIN_RULES.items():
-        if rule == GIT_RULE:
-            if allow_git:
-                continue
-        elif fold(rule) in lifted:
-            continue
+    if not rules.may_match(folded):
+        return None
+    for rule, why in rules.ordered:
         if matches(rule, folded, ending=ending):
             return why
     return None
