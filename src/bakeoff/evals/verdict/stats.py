@@ -15,8 +15,10 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a test runs: most commands never need it
+    import numpy as np
 
 ALPHA = 0.05
 """Family-wise error rate of a bake-off's paired tests (after Holm's correction)."""
@@ -80,6 +82,8 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
 @functools.cache
 def _sign_patterns(n: int) -> np.ndarray:
     """Every one of the 2**n patterns of n signs, as rows of +1/-1."""
+    import numpy as np
+
     bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
     return np.where(bits == 1, -1.0, 1.0)
 
@@ -104,15 +108,20 @@ def sign_flip_ps(
     out: list[float] = [1.0] * len(diff_lists)
     sampled: dict[int, list[int]] = {}
     for i, diffs in enumerate(diff_lists):
-        nonzero = np.asarray([d for d in diffs if d != 0], dtype=float)
-        if nonzero.size == 0:
+        values = [d for d in diffs if d != 0]
+        if not values:
             continue
+        import numpy as np
+
+        nonzero = np.asarray(values, dtype=float)
         if nonzero.size <= _EXACT_SIGN_FLIP_MAX_N:
             sums = np.abs(_sign_patterns(nonzero.size) @ nonzero)
             out[i] = float(np.mean(sums >= _threshold(nonzero)))
         else:
             sampled.setdefault(len(diffs), []).append(i)
     for n, items in sampled.items():
+        import numpy as np
+
         # Zeros flip to zero, so keeping them leaves every pattern's sum unchanged.
         d = np.asarray([list(diff_lists[i]) for i in items], dtype=float).T  # n x items
         thresholds = np.asarray([_threshold(d[:, k]) for k in range(len(items))])
@@ -187,6 +196,8 @@ def krippendorff_alpha_interval(ratings: Sequence[Sequence[float | None]]) -> fl
     when fewer than two values are pairable or they show no variation at all (D_e = 0)."""
     units = [[float(v) for v in unit if v is not None] for unit in ratings]
     units = [u for u in units if len(u) >= 2]
+    import numpy as np
+
     pooled = np.asarray([v for u in units for v in u], dtype=float)
     n = pooled.size
     if n < 2:
@@ -265,6 +276,8 @@ def power(
         return 0.0
     gap = min(abs(gap), 1.0)
     high = min(1.0, max(gap, level + gap / 2))
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     a = rng.binomial(repeats, high, (n_tasks, sims)) / repeats
     b = rng.binomial(repeats, high - gap, (n_tasks, sims)) / repeats
