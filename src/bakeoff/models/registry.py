@@ -25,6 +25,7 @@ __all__ = [  # the alias table and the id parser live in model_id.py; importable
     "ModelInfo",
     "all_aliases",
     "is_reasoning_model",
+    "first_usable",
     "list_models",
     "parse_model_id",
     "resolve_model",
@@ -157,18 +158,24 @@ def _usability(model_id: ModelId, probes: dict[str, bool]) -> tuple[bool, str | 
     return True, None
 
 
-def list_models(config: BakeoffConfig | None = None) -> list[ModelInfo]:
-    """Every aliased or priced model in the config, with price and usability. Local servers
-    get a ≤0.5 s TCP probe on loopback; nothing else touches the network."""
-    config = config or BakeoffConfig()
+def _listed(config: BakeoffConfig) -> dict[str, list[str]]:
+    """Every aliased or priced model id, in the order `bakeoff models` lists them, with its
+    aliases."""
     by_id: dict[str, list[str]] = {}
     for alias, target in all_aliases(config).items():
         by_id.setdefault(target, []).append(alias)
     for model_id in config.prices:
         by_id.setdefault(model_id, [])
+    return by_id
+
+
+def list_models(config: BakeoffConfig | None = None) -> list[ModelInfo]:
+    """Every aliased or priced model in the config, with price and usability. Local servers
+    get a ≤0.5 s TCP probe on loopback; nothing else touches the network."""
+    config = config or BakeoffConfig()
     probes: dict[str, bool] = {}
     infos = []
-    for model_id, aliases in by_id.items():
+    for model_id, aliases in _listed(config).items():
         provider, _ = parse_model_id(model_id)
         if provider not in config.providers:
             infos.append(
@@ -197,3 +204,16 @@ def list_models(config: BakeoffConfig | None = None) -> list[ModelInfo]:
             )
         )
     return infos
+
+
+def first_usable(config: BakeoffConfig, *, skip_kind: ProviderKind) -> str | None:
+    """The first model `list_models` would show as usable whose provider is not of kind
+    `skip_kind`, found without pricing the others (a price is a table lookup each)."""
+    probes: dict[str, bool] = {}
+    for model_id in _listed(config):
+        if parse_model_id(model_id)[0] not in config.providers:
+            continue
+        model = ModelId.stored(model_id, config)
+        if model.kind != skip_kind and _usability(model, probes)[0]:
+            return model_id
+    return None
