@@ -24,7 +24,7 @@ from bakeoff.cli import main
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UnknownModelError, UserError
 from bakeoff.evals.store.records import GradeWeights
-from bakeoff.evals.verdict.grading import LETTER_BANDS
+from bakeoff.evals.verdict.letters import LETTER_BANDS
 from bakeoff.mcp_server import SERVER_NAME, build_server
 
 MODELS = ["gpt-5-mini", "sonnet-4", "haiku", "local", "ollama:gpt-oss:20b"]

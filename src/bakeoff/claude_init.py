@@ -35,7 +35,7 @@ import yaml
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
 from bakeoff.evals.trial.judge import CRITERIA, DEFAULT_RUBRIC
-from bakeoff.evals.verdict.grading import LETTER_BANDS
+from bakeoff.evals.verdict.letters import LETTER_BANDS
 from bakeoff.mcp_http import TOKEN_ENV, http_url, parse_http_address, stored_token, token_file
 from bakeoff.mcp_server import SERVER_NAME
 from bakeoff.weights import GradeWeights

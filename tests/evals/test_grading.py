@@ -22,13 +22,10 @@ from bakeoff.evals.store.records import (
     TrialStatus,
 )
 from bakeoff.evals.trial.checks import CheckResult
-from bakeoff.evals.verdict.grading import (
-    LETTER_BANDS,
-    letter,
-    same_family,
-    summarize,
-    trial_quality,
-)
+from bakeoff.evals.verdict.compare import same_family
+from bakeoff.evals.verdict.grading import summarize
+from bakeoff.evals.verdict.letters import LETTER_BANDS, letter
+from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.types import AgentResult, StopReason
 
 STRONG = "openai:gpt-5"  # passes everything, judged 9, $0.10 a run, 20 s

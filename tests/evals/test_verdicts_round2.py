@@ -29,8 +29,9 @@ from bakeoff.evals.store.store import Store
 from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.evals.trial.judge import judge_trial
 from bakeoff.evals.verdict.coverage import MIN_GRADED_SHARE, TOO_FEW
-from bakeoff.evals.verdict.grading import summarize, trial_quality
+from bakeoff.evals.verdict.grading import summarize
 from bakeoff.evals.verdict.outcomes import build_outcome, trial_outcome
+from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.models.scripted import ScriptedModel
 from bakeoff.report.terminal import fmt_cost, fmt_cost_per_solved, print_summary, print_trials
 from bakeoff.types import AgentResult

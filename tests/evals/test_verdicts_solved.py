@@ -16,7 +16,8 @@ from test_verdicts_round2 import by_model, shown, spec, trial
 from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.store.records import JudgeSummary, LetterFloors
 from bakeoff.evals.store.store import Store
-from bakeoff.evals.verdict.grading import capped, summarize
+from bakeoff.evals.verdict.grading import summarize
+from bakeoff.evals.verdict.letters import capped
 from bakeoff.report.html import write_html
 from bakeoff.report.terminal import print_summary
 

@@ -31,8 +31,8 @@ from typing import IO, Any, Literal
 from bakeoff import __version__
 from bakeoff.errors import UserError
 from bakeoff.evals.store.records import BakeoffSummary, GradeWeights, TrialRecord
-from bakeoff.evals.verdict.grading import trial_quality
 from bakeoff.evals.verdict.outcomes import trial_outcome
+from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.redact import Redactor, current
 from bakeoff.report.export import public_status
 from bakeoff.types import Message, Usage

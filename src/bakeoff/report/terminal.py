@@ -30,8 +30,9 @@ from bakeoff.evals.store.records import (
     ModelSummary,
     TrialRecord,
 )
-from bakeoff.evals.verdict.grading import injected, letter_bands
+from bakeoff.evals.verdict.letters import letter_bands
 from bakeoff.evals.verdict.outcomes import internal_errors_line, refused_calls, trial_outcome
+from bakeoff.evals.verdict.trial_quality import injected
 from bakeoff.redact import redact_model
 from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out, usage_text
 from bakeoff.report.verdicts import (

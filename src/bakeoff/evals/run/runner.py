@@ -37,10 +37,10 @@ from bakeoff.evals.store.store import Store
 from bakeoff.evals.trial.task import TaskSpec, load_tasks
 from bakeoff.evals.trial.trial import ProviderSlot, paced
 from bakeoff.evals.verdict.calibration import apply_calibration, calibrate_run, uncounted_judges
-from bakeoff.evals.verdict.grading import trial_quality
 from bakeoff.evals.verdict.model_names import model_labels
 from bakeoff.evals.verdict.outcomes import BakeoffOutcome, build_outcome, crashed_trial
 from bakeoff.evals.verdict.sequential import replay
+from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.models.base import Model
 from bakeoff.models.model_id import ModelId
 from bakeoff.models.preflight import ready_models

@@ -1,33 +1,27 @@
-"""From trial records to the bake-off's verdict: a quality score per trial (checks and judges,
-by the stated weights), a ModelSummary per contestant with honest intervals, speed and cost
-scores and a letter against absolute bands, a ranking that puts quality first, paired tests
-that say which models cannot be told apart, how far the judges can be trusted, and a
-recommendation in plain sentences. Pure computation over records; `outcomes.build_outcome`
-calls `summarize` for the runner and every report. The tests, tiers and letter groups live in
-`compare`.
+"""From trial records to the bake-off's verdict: a ModelSummary per contestant with honest
+intervals, speed and cost scores and a letter against absolute bands, a ranking that puts
+quality first, paired tests that say which models cannot be told apart, how far the judges can
+be trusted, and a recommendation in plain sentences. Pure computation over records;
+`outcomes.build_outcome` calls `summarize` for the runner and every report. Each trial's score
+comes from `trial_quality`, the letters and band scores from `letters`; the tests, tiers and
+letter groups live in `compare`.
 
 Formulas (also printed with every report through GradeWeights and GradeBands):
-- trial quality = (w.check * check + w.judge * judge) / (w.check + w.judge) over the parts the
-  trial has, where check = 1 when the check passed, else the share of the tests the untouched
-  fixture fails that passed (`CheckResult.tests_credited`: tests a do-nothing contestant
-  passes earn no one anything; records kept before that: tests passed / total), else 0, and
-  judge = the judges' mean overall score / 10, or 0 when the work tried to steer a judge (an injected
-  verdict). A trial with neither part is left out of quality means.
 - The task is the unit: a model's quality, pass rate and judge score are means over tasks of
-  each task's mean over its repeats, with a continuity-corrected Wilson interval over tasks.
-  Trials that ended in an infrastructure error (status "error") count nowhere; a model with no
-  other trial is not ranked but listed in `unranked`.
-- band score = 1 - log10(x / best) / log10(worst / best), clipped to 0..1. speed: x = median
-  wall time, best..worst = bands.fast_s..slow_s. cost: x = cost per solved task (cost / solved,
-  solved = passed checks plus the judged quality of trials without a check), best..worst =
-  bands.cheap_usd..expensive_usd; $0 scores 1; an unknown price or nothing solved scores 0,
-  never as free.
+  each task's mean over its repeats (trial quality: `trial_quality`; a trial with neither a
+  check nor a judge score is left out of quality means), with a continuity-corrected Wilson
+  interval over tasks. Trials that ended in an infrastructure error (status "error") count
+  nowhere; a model with no other trial is not ranked but listed in `unranked`.
+- speed = band score (`letters.band_score`) of the median wall time; cost = band score of the
+  cost per solved task (cost / solved, solved = passed checks plus the judged quality of
+  trials without a check); $0 scores 1; an unknown price or nothing solved scores 0, never as
+  free.
 - overall = quality * (w.quality + w.speed * speed + w.cost * cost) / (w.quality + w.speed +
-  w.cost): speed and cost can pull a score below quality, never above it. Letter: the best of
-  bands.letters the overall reaches, else F, capped by the solved rate (`capped`): never
-  better than the letter the share of checked tasks solved outright (every test passing)
-  earns; the letter partial credit alone would give is kept beside it. Nothing here depends
-  on the other contestants.
+  w.cost): speed and cost can pull a score below quality, never above it. Letter: the letter
+  the overall reaches, capped by the solved rate (`letters.capped`): never better than the
+  letter the share of checked tasks solved outright (every test passing) earns; the letter
+  partial credit alone would give is kept beside it. A model's overall and letter depend on
+  no other contestant.
 - ranking: on the same work (`coverage`): by quality over the compared tasks, where every
   graded model has a graded trial, complete models first, then incomplete ones (trials errored
   or missing); within each, the tests cut that order into tiers (`compare.tiers`), and within
@@ -49,12 +43,8 @@ from bakeoff.evals.store.records import (
     BakeoffSpec,
     BakeoffSummary,
     CostSource,
-    Grade,
-    GradeBands,
     GradeWeights,
     Interval,
-    Letter,
-    LetterFloors,
     ModelSummary,
     PairVerdict,
     PairwiseTest,
@@ -76,103 +66,13 @@ from bakeoff.evals.verdict.compare import (
     winners_first,
 )
 from bakeoff.evals.verdict.coverage import Coverage, coverage, restrict
+from bakeoff.evals.verdict.letters import band_score, capped, letter
 from bakeoff.evals.verdict.recommend import recommend
 from bakeoff.evals.verdict.sequential import replay
+from bakeoff.evals.verdict.trial_quality import injected, judge_score, trial_quality
 from bakeoff.types import Usage, total_cost
 
-__all__ = ["LETTER_BANDS", "letter", "letter_bands", "same_family", "summarize", "trial_quality"]
-
-
-def letter_bands(floors: LetterFloors) -> tuple[tuple[Letter, float], ...]:
-    """Each letter and the lowest overall score that earns it, best first, F last at 0."""
-    return (
-        ("S", floors.S),
-        ("A", floors.A),
-        ("B", floors.B),
-        ("C", floors.C),
-        ("D", floors.D),
-        ("F", 0.0),
-    )
-
-
-LETTER_BANDS = letter_bands(LetterFloors())
-"""The default letters and floors (`[grading.letters]` changes them per run)."""
-SPEED_DECADES = math.log10(GradeBands().slow_s / GradeBands().fast_s)
-"""Decades of median time between a speed score of 1 and of 0, by default."""
-COST_DECADES = math.log10(GradeBands().expensive_usd / GradeBands().cheap_usd)
-"""Decades of cost per solved task between a cost score of 1 and of 0, by default."""
-
-
-def letter(score: float | None, floors: LetterFloors | None = None) -> Grade:
-    """S/A/B/C/D/F for a 0..1 score by `floors` (the defaults unless given); "-" for none."""
-    if score is None:
-        return "-"
-    for name, floor in letter_bands(floors or LetterFloors()):
-        if score >= floor - 1e-9:  # 0.7 computed as 0.6999999 is still a B
-            return name
-    return "F"
-
-
-def capped(earned: Grade, solved_rate: float | None, floors: LetterFloors) -> Grade:
-    """`earned`, but no better than the letter `solved_rate` earns (the task-mean share of
-    checked trials whose check passed; None: nothing checked, no cap).
-
-    Why a cap and not a mark: the letter is what a reader takes away, and the question behind
-    it is "will this model do my task". Partial test credit rewards work that still fails
-    (4 of 10 exercises solved and most other tests passing reads 0.76, a B), so a letter from
-    it would outrun what the model delivers. Capping keeps the letter honest; the uncapped
-    letter is still shown beside it ("F, B by partial credit"), so nothing is hidden, and
-    quality, the ranking and the tests keep the partial credit, where it does separate a model
-    that nearly solved a task from one that did nothing."""
-    if solved_rate is None or earned == "-":
-        return earned
-    order: list[Grade] = [name for name, _ in letter_bands(floors)]
-    return max(earned, letter(solved_rate, floors), key=order.index)  # later in order: worse
-
-
-def band_score(value: float, best: float, worst: float) -> float:
-    """1 at or below `best`, 0 at or above `worst`, log scale between (module docstring)."""
-    if value <= best:
-        return 1.0
-    return max(0.0, 1.0 - math.log10(value / best) / math.log10(worst / best))
-
-
-def injected(record: Trial) -> bool:
-    """Whether the trial's work tried to steer a judge: a judge's verdict was rejected because
-    it repeated one written inside the work (`verdicts.Planted`)."""
-    return any(s.failure == "copied_verdict" for s in record.judges)
-
-
-def judge_score(record: Trial) -> float | None:
-    """The trial's judge score, 1..10: the counted judges' mean, the lowest score (1) when its
-    work tried to steer a judge, None when no counted judge answered."""
-    return 1.0 if injected(record) else record.judge_overall
-
-
-def trial_quality(record: Trial, weights: GradeWeights) -> float | None:
-    """0..1 quality of one trial from its check and judges (module docstring), or None. A
-    trial whose work tried to steer a judge scores 0 on its judge part, so the attempt can
-    only cost it."""
-    check: float | None = None
-    if record.check is not None:
-        c = record.check
-        credit = c.tests_credited, c.tests_creditable
-        if c.passed:
-            check = 1.0
-        elif credit[0] is not None and credit[1]:
-            # Only tests the untouched fixture fails earn partial credit: doing nothing is 0.
-            check = credit[0] / credit[1]
-        elif c.tests_total and c.tests_passed is not None and credit[1] is None:
-            check = c.tests_passed / c.tests_total  # stored before credit was kept
-        else:
-            check = 0.0
-    judge = None if record.judge_overall is None else record.judge_overall / 10
-    if injected(record):
-        judge = 0.0
-    parts = [(weights.check, check), (weights.judge, judge)]
-    present = [(weight, v) for weight, v in parts if v is not None and weight > 0]
-    total = sum(weight for weight, _ in present)
-    return sum(weight * v for weight, v in present) / total if total > 0 else None
+__all__ = ["summarize"]
 
 
 def summarize(

@@ -24,8 +24,8 @@ from typing import Literal
 from bakeoff.evals.store.records import GradeWeights
 from bakeoff.evals.store.rows import TrialRow
 from bakeoff.evals.store.store import Store
-from bakeoff.evals.verdict.grading import trial_quality
 from bakeoff.evals.verdict.stats import mean_interval
+from bakeoff.evals.verdict.trial_quality import trial_quality
 
 RouteBy = Literal["cost", "speed"]
 MIN_TASKS = 3

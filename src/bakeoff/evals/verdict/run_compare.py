@@ -16,7 +16,7 @@ from bakeoff.evals.store.records import BakeoffSummary, ModelSummary
 from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.verdict import stats
 from bakeoff.evals.verdict.compare import SIGNIFICANCE, task_means
-from bakeoff.evals.verdict.grading import trial_quality
+from bakeoff.evals.verdict.trial_quality import trial_quality
 
 Change = Literal["better", "worse", "no detectable change", "not comparable"]
 
