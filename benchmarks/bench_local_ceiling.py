@@ -72,7 +72,8 @@ def count(check: CheckResult) -> str:
 
 
 async def measure(tasks: list[TaskSpec], repeats: int) -> list[list[object]]:
-    from bakeoff.models.embedded import EmbeddedModel, stop_local_servers
+    from bakeoff.models.embedded import EmbeddedModel
+    from bakeoff.models.local_server import stop_local_servers
     from bakeoff.types import Message
 
     model = EmbeddedModel()

@@ -173,7 +173,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     import llama_cpp
 
     from bakeoff.config import BakeoffConfig, LocalConfig
-    from bakeoff.models.embedded import EmbeddedModel, _default_threads, ensure_gguf
+    from bakeoff.models.embedded import EmbeddedModel, ensure_gguf
+    from bakeoff.models.local_server import _default_threads
 
     threads = args.threads or _default_threads()
     # The server's default n_threads_batch is every CPU; --threads-batch sets both sides.

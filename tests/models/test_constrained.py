@@ -177,7 +177,8 @@ def test_a_provider_table_switches_it_and_carries_request_parameters(tmp_path: P
 @pytest.mark.model
 async def test_the_embedded_model_answers_with_a_valid_call_of_an_offered_tool() -> None:
     pytest.importorskip("llama_cpp")
-    from bakeoff.models.embedded import EmbeddedModel, stop_local_servers
+    from bakeoff.models.embedded import EmbeddedModel
+    from bakeoff.models.local_server import stop_local_servers
     from bakeoff.models.tool_format import NATIVE, SYSTEM_PROMPT
 
     model = EmbeddedModel("qwen2.5-coder-1.5b")

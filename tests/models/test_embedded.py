@@ -30,12 +30,14 @@ from bakeoff.evals.store.store import Store
 from bakeoff.evals.trial.task import load_tasks
 from bakeoff.models.embedded import (
     EMBEDDED_MODELS,
-    GPU_LAYERS_ENV,
     EmbeddedModel,
     GGUFSpec,
-    LocalServer,
     embedded_spec,
     ensure_gguf,
+)
+from bakeoff.models.local_server import (
+    GPU_LAYERS_ENV,
+    LocalServer,
     gpu_layers,
     shared_server,
     stop_local_servers,

@@ -15,8 +15,8 @@ import pytest
 
 from bakeoff.agent import run_agent
 from bakeoff.cli import main
-from bakeoff.models import embedded
-from bakeoff.models.embedded import MAX_RESTARTS, LocalServer, ServerCrashed, exit_cause
+from bakeoff.models import embedded, local_server
+from bakeoff.models.local_server import MAX_RESTARTS, LocalServer, ServerCrashed, exit_cause
 
 FAKE = Path(__file__).with_name("fake_llama_server.py")
 MODEL = "qwen2.5-coder-0.5b"
@@ -45,9 +45,9 @@ def starts(tmp_path: Path) -> int:
 @pytest.fixture
 def shared(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process-wide server table, emptied before and after (servers stopped)."""
-    monkeypatch.setattr(embedded, "_servers", {})
+    monkeypatch.setattr(local_server, "_servers", {})
     yield
-    embedded.stop_local_servers()
+    local_server.stop_local_servers()
 
 
 def test_exit_causes_in_words() -> None:
@@ -92,7 +92,7 @@ async def test_a_server_that_dies_mid_run_is_an_error_naming_the_signal(
 ) -> None:
     # It passes its self-check, then the OOM killer takes it on the agent's first request.
     server = fake_server(tmp_path, monkeypatch, "sigkill-later")
-    embedded._servers[MODEL] = server
+    local_server._servers[MODEL] = server
     model = embedded.EmbeddedModel(MODEL)
     model.retry.base_s = 0.0
     try:
@@ -123,7 +123,7 @@ def test_preflight_names_the_crash_before_anything_runs(
 ) -> None:
     if not embedded.embedded_spec(MODEL).installed():
         pytest.skip("the embedded model's weights are not installed")
-    embedded._servers[MODEL] = fake_server(tmp_path, monkeypatch, "sigill")
+    local_server._servers[MODEL] = fake_server(tmp_path, monkeypatch, "sigill")
     task = _task(tmp_path, "say-done")
     store = tmp_path / "r.sqlite"
     code = main(["run", str(task), "--models", f"local:{MODEL}", "--store", str(store)])
@@ -140,7 +140,7 @@ def test_without_preflight_every_trial_is_an_error_the_summary_explains(
     isolated_config: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    embedded._servers[MODEL] = fake_server(tmp_path, monkeypatch, "sigill")
+    local_server._servers[MODEL] = fake_server(tmp_path, monkeypatch, "sigill")
     tasks = [str(_task(tmp_path, f"say-done-{i}")) for i in range(5)]
     store = tmp_path / "r.sqlite"
     main(
