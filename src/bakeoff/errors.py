@@ -17,7 +17,7 @@ that raises them say where::
         ├── ProviderError          the provider failed a request (status, body, transient?)
         │   ├── EmptyAnswer        HTTP 200 with no text and no tool call: the model's failure
         │   └── ProviderUnreachable  no server answered (connection refused, DNS, ...)
-        │       └── ServerCrashed  the embedded server died (models/embedded.py)
+        │       └── ServerCrashed  the embedded server died (models/local_server.py)
         ├── LimitExceeded          max turns / cost cap reached, or a runaway reply (the reason)
         └── ToolError              a tool refused or failed; its message goes back to the model
             └── WorkspaceEscape    a path that would leave the workspace
