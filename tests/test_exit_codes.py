@@ -14,7 +14,8 @@ from models.wire_servers import free_port
 
 from bakeoff.cli import main
 from bakeoff.cli_history import exit_status
-from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary, UnrankedModel
+from bakeoff.evals.store.records import BakeoffSpec
+from bakeoff.evals.store.summary_records import BakeoffSummary, UnrankedModel
 
 CALC_TEST = """\
 from calc import add, mul

@@ -16,7 +16,7 @@ import pytest
 from report.conftest import PROFILE, make_records, make_summary
 
 from bakeoff.cli import main
-from bakeoff.evals.store.records import BakeoffSummary
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.progress import LiveBoard
 from bakeoff.report.side_by_side import print_answers, print_run_changes
 from bakeoff.report.terminal import (

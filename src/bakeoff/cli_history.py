@@ -15,7 +15,7 @@ from bakeoff.cli_common import EXIT_STATUS_HELP, ExitStatus, emit_json, example_
 from bakeoff.errors import UserError
 
 if TYPE_CHECKING:
-    from bakeoff.evals.store.records import BakeoffSummary
+    from bakeoff.evals.store.summary_records import BakeoffSummary
 
 
 def quality_threshold(text: str) -> float:

@@ -324,7 +324,8 @@ async def test_internal_errors_are_counted_and_shown_in_every_report(tmp_path: P
 
 
 def test_a_run_without_internal_errors_says_nothing_of_them(tmp_path: Path) -> None:
-    from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary
+    from bakeoff.evals.store.records import BakeoffSpec
+    from bakeoff.evals.store.summary_records import BakeoffSummary
     from bakeoff.evals.verdict.outcomes import internal_errors_line
 
     spec = BakeoffSpec(run_id="r", task_paths=[], task_names=[], models=[])

@@ -11,16 +11,15 @@ import pytest
 
 from bakeoff.evals.store.records import (
     BakeoffSpec,
-    BakeoffSummary,
     GradeBands,
     GradeWeights,
     JudgeScore,
     LetterFloors,
-    ModelSummary,
     PairVerdict,
     TrialRecord,
     TrialStatus,
 )
+from bakeoff.evals.store.summary_records import BakeoffSummary, ModelSummary
 from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.evals.verdict.compare import same_family
 from bakeoff.evals.verdict.grading import summarize

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.evals.store.records import Interval, ModelSummary, TrialRecord, TrialStatus
+from bakeoff.evals.store.records import TrialRecord, TrialStatus
+from bakeoff.evals.store.summary_records import Interval, ModelSummary
 from bakeoff.evals.verdict.recommend import (
     LLAMA_CPP_REFERENCE,
     llama_cpp_reference,

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bakeoff.evals.store.records import PairwiseTest
+from bakeoff.evals.store.summary_records import PairwiseTest
 from bakeoff.evals.verdict.compare import compact_letters, paired_tests, tiers
 from bakeoff.evals.verdict.stats import mean_interval
 

@@ -18,14 +18,9 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.evals.store.records import (
-    BakeoffSpec,
-    JudgeCalibration,
-    JudgeScore,
-    PairVerdict,
-    TrialRecord,
-)
+from bakeoff.evals.store.records import BakeoffSpec, JudgeScore, PairVerdict, TrialRecord
 from bakeoff.evals.store.store import SCHEMA_VERSION, Store
+from bakeoff.evals.store.summary_records import JudgeCalibration
 from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.types import AgentResult, Message, ToolCall, Usage
 

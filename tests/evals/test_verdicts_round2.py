@@ -18,14 +18,13 @@ from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
 from bakeoff.evals.run.selection import adhoc_task
 from bakeoff.evals.store.records import (
     BakeoffSpec,
-    BakeoffSummary,
     GradeWeights,
     JudgeScore,
-    ModelSummary,
     PairVerdict,
     TrialRecord,
 )
 from bakeoff.evals.store.store import Store
+from bakeoff.evals.store.summary_records import BakeoffSummary, ModelSummary
 from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.evals.trial.judge import judge_trial
 from bakeoff.evals.verdict.coverage import MIN_GRADED_SHARE, TOO_FEW

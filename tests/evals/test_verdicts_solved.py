@@ -14,8 +14,9 @@ from rich.console import Console
 from test_verdicts_round2 import by_model, shown, spec, trial
 
 from bakeoff.evals.run.runner import BakeoffRequest, run_bakeoff
-from bakeoff.evals.store.records import JudgeSummary, LetterFloors
+from bakeoff.evals.store.records import LetterFloors
 from bakeoff.evals.store.store import Store
+from bakeoff.evals.store.summary_records import JudgeSummary
 from bakeoff.evals.verdict.grading import summarize
 from bakeoff.evals.verdict.letters import capped
 from bakeoff.report.html import write_html

@@ -10,18 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.store.records import (
-    BakeoffSpec,
+from bakeoff.evals.store.records import BakeoffSpec, Grade, GradeWeights, JudgeScore, TrialRecord
+from bakeoff.evals.store.summary_records import (
     BakeoffSummary,
-    Grade,
-    GradeWeights,
     Interval,
     JudgeReliability,
-    JudgeScore,
     ModelSummary,
     PairwiseTest,
     Recommendation,
-    TrialRecord,
 )
 from bakeoff.evals.trial.checks import CheckResult
 from bakeoff.report.html import write_html

@@ -7,7 +7,8 @@ import csv
 import json
 from pathlib import Path
 
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.export import CSV_COLUMNS, records_public, write_csv, write_json
 
 

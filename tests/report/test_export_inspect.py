@@ -12,8 +12,9 @@ import pytest
 
 from bakeoff.cli import main
 from bakeoff.errors import UserError
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
 from bakeoff.evals.store.store import Store
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.report.export import write_jsonl
 from bakeoff.report.export_inspect import inspect_paths, write_inspect

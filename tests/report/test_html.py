@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.store.records import BakeoffSpec, BakeoffSummary, TrialRecord, UnrankedModel
+from bakeoff.evals.store.records import BakeoffSpec, TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary, UnrankedModel
 from bakeoff.report.charts import Point, choose_axis, pareto_frontier, plotly_js
 from bakeoff.report.grid import MAX_MARKS, MAX_RUN_DETAILS
 from bakeoff.report.html import DETAILED_FIRST, render_html, run_anchor, write_html

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.html import run_anchor, write_html
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import re
 
 from rich.console import Console
 
-from bakeoff.evals.store.records import BakeoffSummary, UnrankedModel
+from bakeoff.evals.store.summary_records import BakeoffSummary, UnrankedModel
 from bakeoff.report.terminal import print_summary
 
 

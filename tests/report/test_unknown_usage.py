@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.export import records_public, write_csv
 from bakeoff.report.html import render_html
 from bakeoff.report.progress import AgentProgress

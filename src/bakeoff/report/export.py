@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.outcomes import trial_outcome
 from bakeoff.redact import current, redact_json
 

@@ -30,7 +30,8 @@ from typing import IO, Any, Literal
 
 from bakeoff import __version__
 from bakeoff.errors import UserError
-from bakeoff.evals.store.records import BakeoffSummary, GradeWeights, TrialRecord
+from bakeoff.evals.store.records import GradeWeights, TrialRecord
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.outcomes import trial_outcome
 from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.redact import Redactor, current

@@ -10,8 +10,8 @@ import statistics
 from collections.abc import Sequence
 from html import escape
 
-from bakeoff.evals.store.records import BakeoffSummary
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.tokens import fmt_in_out
 
 MAX_RUN_DETAILS = 1000

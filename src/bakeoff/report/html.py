@@ -21,8 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bakeoff.evals.store.records import BakeoffSummary, ModelSummary, TrialRecord
+from bakeoff.evals.store.records import TrialRecord
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import BakeoffSummary, ModelSummary
 from bakeoff.evals.verdict.outcomes import BakeoffOutcome, internal_errors_line
 from bakeoff.redact import current
 from bakeoff.report.charts import Point, choose_axis, figures_script, plotly_js, scatter_figure

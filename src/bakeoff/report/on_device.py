@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from bakeoff.evals.store.records import BakeoffSummary
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.recommend import Contender, LocalSpeed, local_speeds, local_vs_cloud
 from bakeoff.report.terminal import fmt_cost, fmt_pct, fmt_seconds
 

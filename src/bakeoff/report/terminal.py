@@ -21,14 +21,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.store.records import (
+from bakeoff.evals.store.records import GradeWeights, TrialRecord
+from bakeoff.evals.store.summary_records import (
     BakeoffSummary,
-    GradeWeights,
     Interval,
     JudgeReliability,
     JudgeSummary,
     ModelSummary,
-    TrialRecord,
 )
 from bakeoff.evals.verdict.letters import letter_bands
 from bakeoff.evals.verdict.outcomes import internal_errors_line, refused_calls, trial_outcome

@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from bakeoff.evals.store.records import BakeoffSummary, PairwiseTest
+from bakeoff.evals.store.summary_records import BakeoffSummary, PairwiseTest
 from bakeoff.evals.verdict.compare import pair_sentence
 
 METRIC_TITLES = {

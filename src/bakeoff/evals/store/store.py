@@ -31,15 +31,10 @@ from pydantic import BaseModel
 from bakeoff.errors import UserError
 from bakeoff.evals.store import changes as kept
 from bakeoff.evals.store.migrations import SCHEMA_VERSION
-from bakeoff.evals.store.records import (
-    BakeoffSpec,
-    JudgeCalibration,
-    PairVerdict,
-    TrialRecord,
-    TrialStatus,
-)
+from bakeoff.evals.store.records import BakeoffSpec, PairVerdict, TrialRecord, TrialStatus
 from bakeoff.evals.store.rows import RowReader, TrialRow, trial_facts
 from bakeoff.evals.store.store_file import open_store, read_only_error, storable, store_errors
+from bakeoff.evals.store.summary_records import JudgeCalibration
 from bakeoff.labels import matches
 from bakeoff.redact import redact_model
 

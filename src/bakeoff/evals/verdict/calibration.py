@@ -37,16 +37,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from bakeoff.evals.store.records import (
-    BakeoffSpec,
-    CalibrationTask,
-    JudgeCalibration,
-    JudgeSummary,
-    PairVerdict,
-    TrialRecord,
-)
+from bakeoff.evals.store.records import BakeoffSpec, PairVerdict, TrialRecord
 from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.store.store import Store
+from bakeoff.evals.store.summary_records import CalibrationTask, JudgeCalibration, JudgeSummary
 from bakeoff.evals.trial.diff import snapshot, unified_diff
 from bakeoff.evals.trial.judge import DEFAULT_RUBRIC, judge_pair, judge_trial
 from bakeoff.evals.trial.task import (

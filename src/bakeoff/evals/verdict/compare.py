@@ -21,15 +21,15 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from bakeoff.evals.store.records import (
+from bakeoff.evals.store.records import PairVerdict
+from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import (
     JudgeReliability,
-    PairVerdict,
     PairwiseTest,
     PowerEstimate,
     Resolution,
     Verdict,
 )
-from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.verdict import stats
 from bakeoff.types import total_cost
 

@@ -39,19 +39,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bakeoff.evals.store.records import (
-    BakeoffSpec,
+from bakeoff.evals.store.records import BakeoffSpec, GradeWeights, PairVerdict, error_kind
+from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import (
     BakeoffSummary,
     CostSource,
-    GradeWeights,
     Interval,
     ModelSummary,
-    PairVerdict,
     PairwiseTest,
     UnrankedModel,
-    error_kind,
 )
-from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.verdict import stats
 from bakeoff.evals.verdict.compare import (
     compact_letters,

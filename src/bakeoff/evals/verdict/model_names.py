@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bakeoff.config import BakeoffConfig
 from bakeoff.errors import UserError
-from bakeoff.evals.store.records import BakeoffSpec, JudgeCalibration, PairVerdict, TrialRecord
+from bakeoff.evals.store.records import BakeoffSpec, PairVerdict, TrialRecord
+from bakeoff.evals.store.summary_records import JudgeCalibration
 from bakeoff.models.model_id import ModelId
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 from bakeoff.config import BakeoffConfig, load_config
-from bakeoff.evals.store.records import BakeoffSummary, TrialRecord, TrialStatus
+from bakeoff.evals.store.records import TrialRecord, TrialStatus
 from bakeoff.evals.store.rows import RowReader, TrialRow
 from bakeoff.evals.store.store import Store
+from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.calibration import (
     apply_calibration,
     judge_notes,

@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from bakeoff.evals.store.records import GradeWeights, ModelSummary, Recommendation
+from bakeoff.evals.store.records import GradeWeights
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import ModelSummary, Recommendation
 
 
 def recommend(

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from bakeoff.evals.store.records import BakeoffSummary, ModelSummary
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import BakeoffSummary, ModelSummary
 from bakeoff.evals.verdict import stats
 from bakeoff.evals.verdict.compare import SIGNIFICANCE, task_means
 from bakeoff.evals.verdict.trial_quality import trial_quality

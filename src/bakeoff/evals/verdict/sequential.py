@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bakeoff.evals.store.records import BakeoffSpec, PairwiseTest, UntilDecided
+from bakeoff.evals.store.records import BakeoffSpec, UntilDecided
 from bakeoff.evals.store.rows import Trial
+from bakeoff.evals.store.summary_records import PairwiseTest
 from bakeoff.evals.verdict import stats
 from bakeoff.evals.verdict.compare import TaskMeans, task_means
 from bakeoff.evals.verdict.coverage import coverage, restrict
