@@ -19,15 +19,8 @@ from bakeoff.cli import main
 from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.report.progress import LiveBoard
 from bakeoff.report.side_by_side import print_answers, print_run_changes
-from bakeoff.report.terminal import (
-    fmt_cost,
-    fmt_pct,
-    fmt_seconds,
-    make_console,
-    print_models,
-    print_summary,
-    print_trials,
-)
+from bakeoff.report.terminal import make_console, print_models, print_summary, print_trials
+from bakeoff.report.text import fmt_cost, fmt_pct, fmt_seconds
 
 # Each holds an emoji code (:ok:, :free:, :cool:) or markup that Rich would render.
 HOSTILE_IDS = [

@@ -29,7 +29,8 @@ def _one_line(text: str, limit: int) -> str:
 def cmd_logs(args: argparse.Namespace) -> int:
     from bakeoff.evals.store.agent_log import AgentLog
     from bakeoff.evals.store.store import default_store_path
-    from bakeoff.report.terminal import console, fmt_cost
+    from bakeoff.report.terminal import console
+    from bakeoff.report.text import fmt_cost
 
     path = args.store or default_store_path()
     if not Path(path).exists():  # reading must not leave a new store behind

@@ -32,7 +32,8 @@ from bakeoff.evals.verdict.grading import summarize
 from bakeoff.evals.verdict.outcomes import build_outcome, trial_outcome
 from bakeoff.evals.verdict.trial_quality import trial_quality
 from bakeoff.models.scripted import ScriptedModel
-from bakeoff.report.terminal import fmt_cost, fmt_cost_per_solved, print_summary, print_trials
+from bakeoff.report.terminal import print_summary, print_trials
+from bakeoff.report.text import fmt_cost, fmt_cost_per_solved
 from bakeoff.types import AgentResult
 
 HAIKU = "anthropic:claude-haiku-4-5"

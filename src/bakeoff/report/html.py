@@ -30,7 +30,7 @@ from bakeoff.report.charts import Point, choose_axis, figures_script, plotly_js,
 from bakeoff.report.grid import MAX_RUN_DETAILS, grid_html
 from bakeoff.report.on_device import on_device_html
 from bakeoff.report.run_details import render_run
-from bakeoff.report.terminal import (
+from bakeoff.report.text import (
     OUTCOME_LEGEND,
     bands_line,
     fmt_ci,

@@ -13,7 +13,7 @@ from html import escape
 from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.store.summary_records import BakeoffSummary
 from bakeoff.evals.verdict.recommend import Contender, LocalSpeed, local_speeds, local_vs_cloud
-from bakeoff.report.terminal import fmt_cost, fmt_pct, fmt_seconds
+from bakeoff.report.text import fmt_cost, fmt_pct, fmt_seconds
 
 
 def on_device_html(summary: BakeoffSummary, records: Sequence[Trial]) -> str:

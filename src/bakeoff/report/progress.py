@@ -24,7 +24,8 @@ from rich.text import Text
 from bakeoff.evals.observer import Observer
 from bakeoff.evals.store.records import TrialRecord
 from bakeoff.redact import redact
-from bakeoff.report.terminal import fmt_cost, fmt_seconds, make_console
+from bakeoff.report.terminal import make_console
+from bakeoff.report.text import fmt_cost, fmt_seconds
 from bakeoff.report.tokens import fmt_total
 from bakeoff.types import AgentResult, Usage
 

@@ -10,7 +10,7 @@ from html import escape
 
 from bakeoff.evals.store.records import TrialRecord
 from bakeoff.evals.verdict.outcomes import trial_outcome
-from bakeoff.report.terminal import fmt_cost, fmt_seconds
+from bakeoff.report.text import fmt_cost, fmt_seconds
 from bakeoff.report.tokens import usage_text
 from bakeoff.types import Message, Usage
 

@@ -14,7 +14,8 @@ from rich.text import Text
 from bakeoff.evals.store.records import TrialRecord
 from bakeoff.evals.verdict.run_compare import ModelChange
 from bakeoff.redact import redact_model
-from bakeoff.report.terminal import console, fmt_cost, fmt_seconds
+from bakeoff.report.terminal import console
+from bakeoff.report.text import fmt_cost, fmt_seconds
 from bakeoff.report.tokens import TOKENS_LEGEND, fmt_in_out
 
 
