@@ -134,7 +134,7 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     from inspect_ai.tool import ToolError, tool
     from inspect_ai.util import store
 
-    from bakeoff import tools as bt
+    from bakeoff import file_tools as bt
     from bakeoff.errors import ToolError as BakeoffToolError
     from bakeoff.models.tool_format import SYSTEM_PROMPT
     from bakeoff.workspace import Workspace

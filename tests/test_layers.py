@@ -15,6 +15,7 @@ BOTTOM = [
     "agent.py",
     "agent_config.py",
     "tools.py",
+    "file_tools.py",
     "workspace.py",
     "protected.py",
     "sandbox.py",

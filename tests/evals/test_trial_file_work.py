@@ -131,9 +131,9 @@ async def test_a_small_and_a_large_workspace_are_recorded_alike(
 
 async def test_a_small_folder_and_a_large_one_list_alike(tmp_path: Path) -> None:
     from bakeoff.errors import ToolError
-    from bakeoff.tools import MAX_LIST_ENTRIES, SMALL_FOLDER, ToolBox
+    from bakeoff.tools import SMALL_FOLDER, ToolBox
     from bakeoff.types import ToolCall
-    from bakeoff.workspace import Workspace
+    from bakeoff.workspace import MAX_LIST_ENTRIES, Workspace
 
     box = ToolBox(Workspace(tmp_path))
     for name, count in (("small", 3), ("large", max(SMALL_FOLDER, MAX_LIST_ENTRIES) + 7)):
