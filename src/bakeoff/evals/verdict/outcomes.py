@@ -236,13 +236,11 @@ def suggested_judge(models: Sequence[str], config: BakeoffConfig) -> str | None:
         if parsed is not None and not parsed.scripted:
             return model
     try:
-        from bakeoff.models.registry import list_models
+        from bakeoff.models.registry import first_usable
 
-        infos = list_models(config)
+        return first_usable(config, skip_kind="script")
     except Exception:  # listing probes the environment; a failure only loses the hint
         return None
-    usable = [i.id for i in infos if i.usable and i.kind != "script"]
-    return usable[0] if usable else None
 
 
 def _local_contestant(config: BakeoffConfig, model_id: str) -> bool:
