@@ -226,7 +226,7 @@ def figures_script(figures: dict[str, dict[str, Any]]) -> str:
 
 
 @cache
-def plotly_js() -> str:
-    """plotly.js as shipped inside the `plotly` Python package (the file
+def plotly_js() -> bytes:
+    """plotly.js (UTF-8) as shipped inside the `plotly` Python package (the file
     `plotly.offline.get_plotlyjs()` reads), read once per process."""
-    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_text("utf-8")
+    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()

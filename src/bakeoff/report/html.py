@@ -105,7 +105,7 @@ def write_html(
 ) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(summary, records, details), encoding="utf-8")
+    path.write_bytes(render_page(summary, records, details))
     return path
 
 
@@ -114,8 +114,17 @@ def render_html(
     records: Sequence[Trial],
     details: Iterable[TrialRecord] | None = None,
 ) -> str:
-    """The page for every trial in `records` (full records or the store's lean rows); the
-    runs it details are `details` (full records, at most `MAX_RUN_DETAILS` are read), else
+    """`render_page` as text."""
+    return render_page(summary, records, details).decode("utf-8")
+
+
+def render_page(
+    summary: BakeoffSummary,
+    records: Sequence[Trial],
+    details: Iterable[TrialRecord] | None = None,
+) -> bytes:
+    """The page (UTF-8) for every trial in `records` (full records or the store's lean rows);
+    the runs it details are `details` (full records, at most `MAX_RUN_DETAILS` are read), else
     the first full records of `records`. Rows came redacted out of the store; the whole page
     is redacted again at the end."""
     redactor = current()
@@ -149,8 +158,10 @@ def render_html(
         f"<title>bakeoff {escape(summary.run_id)}</title><style>{css}</style></head>"
         f"<body><main>{''.join(b for b in body if b)}</main>{figures_script(figures)}"
     )
-    # plotly.js is our own asset, not data: it is added after redaction, untouched.
-    return page + f"<script>{plotly_js()}</script><script>{js}</script></body></html>\n"
+    # plotly.js is our own asset, not data: it is added after redaction, untouched, and as
+    # bytes (decoding and encoding its 4.8 MB again cost 0.15 s of every run).
+    end = f"</script><script>{js}</script></body></html>\n"
+    return b"".join((page.encode("utf-8"), b"<script>", plotly_js(), end.encode("utf-8")))
 
 
 def _section(title: str, inner: str) -> str:
