@@ -28,7 +28,8 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_FILES = 5_000
 MAX_DEPTH = 64
 _MORE = "\x00"  # no real file name holds a NUL: the key for "the rest of this folder"
-_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".git"}
+SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".git"})
+"""Folders a snapshot leaves out: caches, and git's own files."""
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
@@ -63,7 +64,7 @@ def _walk(dir_fd: int, prefix: str, files: Snapshot, depth: int) -> None:
         try:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                if name in _SKIP_DIRS:
+                if name in SKIP_DIRS:
                     continue
                 if depth >= MAX_DEPTH:
                     files[rel + "/"] = Unread(f"folder deeper than {MAX_DEPTH} levels, not read")

@@ -49,6 +49,7 @@ from bakeoff.evals.trial.file_work import (
     file_work,
     fits_inline,
 )
+from bakeoff.evals.trial.fixture_image import fixture_image
 from bakeoff.evals.trial.judge import judge_trial
 from bakeoff.evals.trial.task import TaskSpec, prepare_workspace, write_answer
 from bakeoff.models.base import Model
@@ -123,9 +124,13 @@ async def run_trial(
             slot_wait = queued_s + time.perf_counter() - waited
             root = Path(tempfile.mkdtemp(prefix="bakeoff-", dir=workdir))
             ws = root / "ws"
-            small = fits_inline(task.files_dir) if task.files_dir.is_dir() else True
-            await file_work(small, "copying the fixture", prepare_workspace, task, ws)
-            before = await file_work(small, "snapshotting the fixture", snapshot, ws)
+            # A small fixture is written from memory and is its own snapshot (fixture_image).
+            if (image := fixture_image(task.files_dir)) is not None:
+                before = await file_work(True, "copying the fixture", image.write, ws)
+            else:
+                small = fits_inline(task.files_dir) if task.files_dir.is_dir() else True
+                await file_work(small, "copying the fixture", prepare_workspace, task, ws)
+                before = await file_work(small, "snapshotting the fixture", snapshot, ws)
             started = time.time()
             acted, step = True, "running the agent"
             result = await run_agent(
