@@ -154,3 +154,28 @@ def test_no_generated_path_leaves_the_workspace(
     for part in real.relative_to(ws.root).parts:  # and no symlink on the way
         here = here / part
         assert not here.is_symlink()
+
+
+def test_parts_are_the_components_pathlib_finds(tmp_path: Path) -> None:
+    """`Workspace.parts` splits by hand for speed; every path of up to six characters from
+    the characters that matter gets pathlib's components, or a refusal where pathlib sees an
+    absolute path or `..`."""
+    from itertools import product
+    from pathlib import PurePosixPath
+
+    ws = Workspace(tmp_path)
+    for n in range(1, 7):
+        for chars in product("a./\\:", repeat=n):
+            path = "".join(chars)
+            pure = PurePosixPath(path.replace("\\", "/"))
+            refused = (
+                not path.strip()
+                or pure.is_absolute()
+                or (len(path) > 1 and path[1] == ":")
+                or ".." in pure.parts
+            )
+            if refused:
+                with pytest.raises(WorkspaceEscape):
+                    ws.parts(path)
+            else:
+                assert ws.parts(path) == pure.parts, path

@@ -269,16 +269,17 @@ class Redactor:
             return [self.json(v) for v in obj]
         return obj
 
-    def model(self, model: M) -> M:
+    def model(self, model: M, raw: str | None = None) -> M:
         """`model` with every string in it redacted and storable (`storable`); the same object
-        when nothing matched."""
+        when nothing matched. `raw`: its JSON, when the caller has just made it."""
         from pydantic import ValidationError  # here: the CLI imports this module at start-up
         from pydantic_core import PydanticSerializationError
 
-        try:
-            raw = model.model_dump_json()
-        except PydanticSerializationError:  # a lone surrogate: no UTF-8 can hold it
-            return type(model).model_validate(self.json(model.model_dump(mode="json")))
+        if raw is None:
+            try:
+                raw = model.model_dump_json()
+            except PydanticSerializationError:  # a lone surrogate: no UTF-8 can hold it
+                return type(model).model_validate(self.json(model.model_dump(mode="json")))
         if not self.forms:
             return model
         clean = self._exact(raw)
@@ -322,7 +323,7 @@ def redact_json(obj: Any) -> Any:
     return current().json(obj)
 
 
-def redact_model(model: M) -> M:
+def redact_model(model: M, raw: str | None = None) -> M:
     """A pydantic model with every known secret in its strings redacted (dump, redact,
-    validate); the same object when it holds none."""
-    return current().model(model)
+    validate); the same object when it holds none. `raw`: its JSON, when already made."""
+    return current().model(model, raw)

@@ -130,14 +130,16 @@ class Workspace:
             raise WorkspaceEscape(f"path {path!r} contains a NUL byte")
         if not is_addressable(path):
             raise WorkspaceEscape(f"path {path!r} refused: it is not valid UTF-8 text")
-        pure = PurePosixPath(path.replace("\\", "/"))
-        if pure.is_absolute() or (len(path) > 1 and path[1] == ":"):
+        text = path.replace("\\", "/")
+        if text.startswith("/") or (len(path) > 1 and path[1] == ":"):
             raise WorkspaceEscape(
                 f"absolute path {path!r} refused: use a path relative to the workspace, e.g. 'src/app.py'"
             )
-        if ".." in pure.parts:
+        # PurePosixPath(text).parts without building a path: empty and `.` components dropped.
+        parts = tuple(part for part in text.split("/") if part and part != ".")
+        if ".." in parts:
             raise WorkspaceEscape(f"path {path!r} refused: '..' may not be used in workspace paths")
-        return pure.parts
+        return parts
 
     def resolve(self, path: str) -> Path:
         """Where `path` is inside the workspace, after checking that no existing component of

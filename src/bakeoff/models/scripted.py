@@ -129,6 +129,8 @@ class ScriptedModel(ModelAdapter):
         prompt = next((m.content for m in messages if m.role == "user"), "")
         for k, (needle, sets) in enumerate(self.scripts):
             if needle is None or needle in prompt:
+                if len(sets) == 1:  # nothing to pick: the only set, whatever was played
+                    return sets[0]
                 first = next((m for m in messages if m.role == "assistant"), None)
                 if first is None:  # a new conversation takes the next set
                     n = self._started.get((k, prompt), 0)

@@ -69,7 +69,7 @@ def check_run_id(run_id: str) -> str:
 def _encoded(model: M) -> tuple[M, str]:
     """`model` as it is stored (surrogates replaced, secrets redacted) and its JSON."""
     clean, text = storable(model)
-    redacted = redact_model(clean)
+    redacted = redact_model(clean, text)
     return (clean, text) if redacted is clean else (redacted, redacted.model_dump_json())
 
 
