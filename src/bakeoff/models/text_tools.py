@@ -24,9 +24,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-
 from bakeoff.models.json_scan import LENIENT, scan_json_objects
 from bakeoff.types import ToolCall, ToolSpec
 
@@ -195,6 +192,9 @@ def _as_call(item: Any, offered: dict[str, ToolSpec]) -> tuple[str, dict[str, An
 
 
 def _valid(arguments: dict[str, Any], schema: dict[str, Any]) -> bool:
+    import jsonschema  # here: it takes ~50 ms to import, and most replies never get here
+    from jsonschema.exceptions import SchemaError
+
     try:
         validator_class = jsonschema.validators.validator_for(schema)
         validator_class.check_schema(schema)
