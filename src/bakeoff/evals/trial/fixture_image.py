@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,7 @@ def fixture_image(folder: Path) -> FixtureImage | None:
     return image
 
 
-def _ignored(name: str) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED)
+_IGNORED = re.compile("|".join(fnmatch.translate(pattern) for pattern in IGNORED))
 
 
 def _signature(root: str) -> Signature | None:
@@ -121,10 +121,10 @@ def _walk(
     root: str, rel: str, out: list[tuple[str, int, int, int, int, int]], size: list[int]
 ) -> bool:
     with os.scandir(os.path.join(root, rel) if rel else root) as it:
-        names = sorted(e.name for e in it if not _ignored(e.name))
-    for name in names:
+        found = sorted((e.name, e) for e in it if not _IGNORED.match(e.name))
+    for name, entry in found:
         path = f"{rel}/{name}" if rel else name
-        st = os.stat(os.path.join(root, path), follow_symlinks=False)
+        st = entry.stat(follow_symlinks=False)
         is_dir = stat.S_ISDIR(st.st_mode)
         if not is_dir and (not stat.S_ISREG(st.st_mode) or st.st_nlink > 1):
             return False
