@@ -42,7 +42,7 @@ class ProviderConfig(BaseModel):
     """How to reach one provider. A user table is merged field by field over the built-in one of
     the same name, so `[providers.ollama] base_url = "http://gpu:11434/v1"` keeps the rest."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     kind: ProviderKind = "openai_compatible"
     """Wire format / implementation: openai, anthropic, openai_compatible, local or script."""
@@ -127,7 +127,7 @@ class ProviderConfig(BaseModel):
 class PriceOverride(BaseModel):
     """A price in USD per million tokens that wins over the maintained price table."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     input: float = Field(ge=0)
     """Uncached input (prompt) tokens."""
@@ -142,7 +142,7 @@ class PriceOverride(BaseModel):
 class LocalConfig(BaseModel):
     """The embedded model behind the `local` provider."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     model: str = "qwen2.5-coder-1.5b"
     """Which embedded model `local` (with no name) means: qwen2.5-coder-1.5b or -0.5b."""
@@ -165,7 +165,9 @@ class DefaultsConfig(BaseModel):
     a flag that is not given; a flag always wins. A field left out means the built-in default.
     `bakeoff config` shows every setting and where it came from."""
 
-    # strict: `repeats = "3"` or `allow_commands = 1` is a mistake to name, not to coerce
+    # strict: `repeats = "3"` or `allow_commands = 1` is a mistake to name, not to coerce.
+    # Field docstrings become descriptions here only: `init config` prints them. (Pydantic
+    # reads the module's source to find them, ~4 ms a class at every start.)
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, strict=True)
 
     models: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
@@ -232,7 +234,7 @@ class BakeoffConfig(BaseModel):
     """Everything a user can configure. Build it with `load_config()`; `BakeoffConfig()` gives
     the built-in providers and nothing else."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     """Provider name → how to reach it (built-ins included after loading)."""

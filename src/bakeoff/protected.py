@@ -69,7 +69,7 @@ class ProtectedPaths(BaseModel):
     every part of the path, or parts joined by `/` (`.github/workflows`) matched at any depth;
     matching ignores case."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     also: list[str] = Field(default_factory=list)
     """More rules to protect, e.g. `["Makefile", "pyproject.toml"]`."""

@@ -17,7 +17,7 @@ Grade = Literal["S", "A", "B", "C", "D", "F", "-"]
 class LetterFloors(BaseModel):
     """The lowest overall score (0..1) that earns each letter; below D is F."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     S: float = Field(default=0.90, ge=0, le=1)
     """Quality that is hard to fault, fast and cheap enough not to matter."""
@@ -44,7 +44,7 @@ class GradeBands(BaseModel):
     Between a band's two ends the score falls on a log scale, because models differ by orders
     of magnitude: score = 1 - log10(x / best) / log10(worst / best), clipped to 0..1."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     fast_s: float = Field(default=10.0, gt=0)
     """Median wall time per trial, in seconds, at or below which speed scores 1."""
@@ -75,7 +75,7 @@ class GradeWeights(BaseModel):
     (quality + speed + cost), with the weights below: speed and cost can pull a model's score
     below its quality but never lift it above, so a model that solves nothing scores 0."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     check: float = Field(default=0.6, ge=0)
     """Share of quality from deterministic checks (1 when the check passed, else the share of
