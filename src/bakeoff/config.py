@@ -282,7 +282,9 @@ class BakeoffConfig(BaseModel):
         return self._provider_of(name)
 
     def _provider_of(self, model_id: str) -> ProviderConfig:
-        provider = model_id.split(":", 1)[0]
+        # `models.model_id.provider_of`'s split: that module sits above this one (a ModelId
+        # holds a ProviderConfig), so the one line is repeated here rather than imported.
+        provider = model_id.partition(":")[0]
         if provider not in self.providers:
             known = ", ".join(sorted(self.providers))
             raise UnknownProviderError(

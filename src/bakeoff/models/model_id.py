@@ -81,6 +81,12 @@ def provider_of(model_id: str) -> str:
     return model_id.partition(":")[0]
 
 
+def name_of(model_id: str) -> str:
+    """The model part of a full id (after the first colon), "" when it has none; never
+    raises, like `provider_of`."""
+    return model_id.partition(":")[2]
+
+
 def parse_model_id(model_id: str) -> tuple[str, str]:
     """Split `provider:model` on the first colon; UnknownModelError when it is not an id."""
     provider, sep, name = model_id.partition(":")

@@ -31,6 +31,7 @@ from bakeoff.evals.store.summary_records import (
     Verdict,
 )
 from bakeoff.evals.verdict import stats
+from bakeoff.models.model_id import name_of
 from bakeoff.types import total_cost
 
 SIGNIFICANCE = stats.ALPHA
@@ -67,7 +68,7 @@ _FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def model_family(model_id: str) -> str:
     """The family stem of a `provider:model` id: "claude", "gpt", "qwen"...; for an unknown
     name, its leading letters. A vendor prefix such as `anthropic/` or `Qwen/` is ignored."""
-    name = (model_id.partition(":")[2] or model_id).lower().rsplit("/", 1)[-1]
+    name = (name_of(model_id) or model_id).lower().rsplit("/", 1)[-1]
     for pattern, family in _FAMILIES:
         if pattern.match(name):
             return family

@@ -67,6 +67,7 @@ from bakeoff.evals.verdict.letters import band_score, capped, letter
 from bakeoff.evals.verdict.recommend import recommend
 from bakeoff.evals.verdict.sequential import replay
 from bakeoff.evals.verdict.trial_quality import injected, judge_score, trial_quality
+from bakeoff.models.model_id import provider_of
 from bakeoff.types import Usage, total_cost
 
 __all__ = ["summarize"]
@@ -271,7 +272,7 @@ def _model_summary(
     grade = capped(earned, pass_rate.value, b.letters)
     return ModelSummary(
         model=model,
-        provider=records[0].agent.provider if records else model.partition(":")[0],
+        provider=records[0].agent.provider if records else provider_of(model),
         local=local,
         runs=len(valid),
         tasks=len(means.quality.get(model, {})),

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from bakeoff.evals.store.records import GradeWeights
 from bakeoff.evals.store.rows import Trial
 from bakeoff.evals.store.summary_records import ModelSummary, Recommendation
+from bakeoff.models.model_id import name_of
 
 
 def recommend(
@@ -228,7 +229,7 @@ def llama_cpp_reference(
     size or quantisation is another model file)."""
     by_key = {k.lower(): v for k, v in (LLAMA_CPP_REFERENCE if table is None else table).items()}
     for model_id in model_ids:
-        for key in (model_id, model_id.partition(":")[2]):
+        for key in (model_id, name_of(model_id)):
             if key and key.lower() in by_key:
                 return by_key[key.lower()]
     return None
