@@ -13,7 +13,7 @@ bookkeeping, tool dispatch and the tools themselves.
   `max_connections=16`, no sandbox, display "none", log_samples/log_realtime/log_model_api off,
   score off, log file in a temp dir.
 
-Both harnesses run the SAME tool bodies (bakeoff's `bakeoff.tools` functions on a
+Both harnesses run the SAME tool bodies (bakeoff's `bakeoff.file_tools` functions on a
 `bakeoff.workspace.Workspace`), so the difference is the harness alone. Each run gets a fresh
 temp workspace holding one fixture file, created and deleted inside the timed region in both
 harnesses. Each harness runs in its own fresh subprocess, first a small warm-up (not timed),

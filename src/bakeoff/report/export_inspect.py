@@ -5,7 +5,7 @@ one model, and its viewer compares models across logs, so a run becomes one log 
 the task is its id and the repeat its epoch (from 1); the prompt is its input, the transcript
 its messages, the final answer its output; its scores are `check` (1 or 0, the check's output
 as explanation), `judge` (the counted judges' mean, 0..1, their reasons) and `quality`
-(`grading.trial_quality`, what bakeoff ranks on), each only where it exists. A trial that ended
+(`trial_quality.trial_quality`, what bakeoff ranks on), each only where it exists. A trial that ended
 in an infrastructure error carries Inspect's sample `error` and no score; one that ran out of
 turns, time or its cost cap carries a `limit`. bakeoff's own facts (status, outcome, cost,
 diff, tamper findings) are the sample's metadata. `.eval` is Inspect's zip (header.json,

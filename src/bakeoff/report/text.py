@@ -66,7 +66,7 @@ def fmt_pass(m: ModelSummary) -> str:
 
 
 def solved_legend(w: GradeWeights) -> str:
-    """How solved and partial credit enter the numbers (grading's module docstring), shared by
+    """How solved and partial credit enter the numbers (trial_quality's and letters' module docstrings), shared by
     the terminal and HTML reports."""
     return (
         "solved: trials whose check passed, every test (its interval: the share of tasks "

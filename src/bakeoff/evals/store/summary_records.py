@@ -60,7 +60,7 @@ class ModelSummary(BaseModel):
     speed_score: float | None = None  # 0..1, median time against the bands
     cost_score: float | None = None  # 0..1, cost per solved task against the bands
     overall: float | None = None  # 0..1: quality scaled by speed and cost (GradeWeights)
-    grade: Grade = "-"  # letter of `overall`, capped by the solved rate (grading.capped)
+    grade: Grade = "-"  # letter of `overall`, capped by the solved rate (letters.capped)
     quality_grade: Grade = "-"  # letter of quality alone, capped alike
     partial_credit_grade: Grade = "-"  # the letter partial credit would give: "-" unless capped
     tier: int | None = None  # 1 = best; models in a tier cannot be told apart on quality
