@@ -46,6 +46,21 @@ async def test_edit_file_requires_exactly_one_match(box: ToolBox) -> None:
     assert (box.workspace.root / "notes.txt").read_text() == "alpha\nbeta\nomega\n"
 
 
+async def test_overwrites_leave_exactly_the_new_bytes(box: ToolBox) -> None:
+    """Content is written over from the start and then cut to its length (not cut to zero
+    first): a shorter write or edit leaves no tail of the old file, a longer one no gap."""
+    notes = box.workspace.root / "notes.txt"
+    await call(box, "read_file", path="notes.txt")
+    await call(box, "write_file", path="notes.txt", content="ab\n")
+    assert notes.read_bytes() == b"ab\n"
+    await call(box, "write_file", path="notes.txt", content="x" * 5000)
+    assert notes.read_bytes() == b"x" * 5000
+    await call(box, "edit_file", path="notes.txt", old_str="x" * 4000, new_str="y")
+    assert notes.read_bytes() == b"y" + b"x" * 1000
+    await call(box, "write_file", path="notes.txt", content="")
+    assert notes.read_bytes() == b""
+
+
 async def test_edit_hint_points_at_a_whitespace_mismatch(box: ToolBox) -> None:
     (box.workspace.root / "f.py").write_text("def f():\n    return 1\n")
     await call(box, "read_file", path="f.py")

@@ -289,12 +289,15 @@ def read_at_most(fd: int, limit: int) -> bytes:
 
 
 def replace_content(fd: int, data: bytes) -> None:
-    """Make the open file `fd` hold exactly `data`."""
-    os.ftruncate(fd, 0)
+    """Make the open file `fd` hold exactly `data`: written over from the start, then cut to
+    its length. Not cut to zero first: on ext4 a file truncated to zero and rewritten is flushed
+    to disk at close (auto_da_alloc), ~10x the cost of the write (measured in BENCHMARKS.md §7)."""
     os.lseek(fd, 0, os.SEEK_SET)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+    if os.fstat(fd).st_size != len(data):
+        os.ftruncate(fd, len(data))
 
 
 def install_file(root: Path, rel: str, data: bytes, mode: int = 0o644) -> None:
