@@ -79,14 +79,16 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy benchmarks
 
 format: install ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
-bench: install ## the four benchmarks of BENCHMARKS.md (a few minutes each; installs inspect-ai)
+bench: install ## seven benchmarks of BENCHMARKS.md, ~25 min (installs inspect-ai; the other two: benchmarks/README.md)
 	$(PY) -m pip install -q -e '.[bench]'
-	for b in overhead scheduling sweep local_inference; do $(PY) benchmarks/bench_$$b.py || exit 1; done
+	for b in overhead scheduling sweep end_to_end store parsers local_inference; do \
+		$(PY) benchmarks/bench_$$b.py || exit 1; done
 
 clean: ## remove the venv and caches (the assembled model in ~/.cache/bakeoff stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -244,7 +244,7 @@ def inspect_worker(runs: int, concurrency: int, rounds: int) -> dict[str, Any]:
 
     def scripted(messages: list[Any], tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
         index = sum(1 for m in messages if m.role == "assistant")
-        turn = TURNS[index] if index < len(TURNS) else {"text": ""}
+        turn: dict[str, Any] = TURNS[index] if index < len(TURNS) else {"text": ""}
         if "tool_calls" in turn:
             c = turn["tool_calls"][0]
             out = ModelOutput.for_tool_call(

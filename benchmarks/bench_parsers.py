@@ -6,21 +6,27 @@ runs on the event loop's thread of its caller, so each must stay linear: issue 2
 
     .venv/bin/python benchmarks/bench_parsers.py [--size BYTES]
 
-Prints one line per (parser, reply shape): the seconds it took. Shapes: many fences, unclosed
-fences, one long line, many path-like lines, deep nesting, many JSON starts, unclosed function
-markup."""
+Prints one line per (parser, reply shape): the milliseconds it took, then the markdown block of
+BENCHMARKS.md §10 (the slowest shape of each parser). Shapes: many fences, unclosed fences, one
+long line, many path-like lines, deep nesting, many JSON starts, unclosed function markup."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bakeoff.agent import no_attempt
 from bakeoff.models import blocks
 from bakeoff.models.text_tools import extract_text_tool_calls
 from bakeoff.tools import COMMAND_TOOL, READ_TOOLS, WRITE_TOOLS
 from bakeoff.types import Message
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import results
 
 TOOLS = [*READ_TOOLS, *WRITE_TOOLS, COMMAND_TOOL]
 
@@ -68,13 +74,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="reply size in characters")
     args = parser.parse_args()
-    worst = 0.0
+    slowest: dict[str, tuple[float, str]] = {}
     for shape, text in hostile_replies(args.size).items():
         for name, parse in parsers().items():
             seconds = timed(parse, text)
-            worst = max(worst, seconds)
+            slowest[name] = max(slowest.get(name, (0.0, "")), (seconds, shape))
             print(f"{name:24} {shape:22} {len(text):>9,} chars  {seconds * 1000:9.1f} ms")
+    worst = max(seconds for seconds, _ in slowest.values())
     print(f"worst: {worst * 1000:.1f} ms")
+    rows = [(f"`{name}`", shape, f"{s * 1000:.1f}") for name, (s, shape) in slowest.items()]
+    results.print_block(
+        "10. Parsing a hostile reply",
+        f"python benchmarks/bench_parsers.py --size {args.size}",
+        results.table(["parser", "its slowest shape", "ms"], rows)
+        + f"\n\nReplies of ~{args.size:,} characters; the worst of all: {worst * 1000:.1f} ms.",
+    )
 
 
 if __name__ == "__main__":

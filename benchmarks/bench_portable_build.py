@@ -24,6 +24,9 @@ import sys
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
+
 CHILD = r"""
 import json, sys, time, llama_cpp
 path, nonce, threads, gen = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -83,16 +86,22 @@ def main() -> None:
                 f"output {result['output_tps']:6.1f} tok/s",
                 flush=True,
             )
-    print()
-    for side, results in runs.items():
-        ran = [r for r in results if "crashed" not in r]
+    rows = []
+    for side, measured in runs.items():
+        ran = [r for r in measured if "crashed" not in r]
         if not ran:
-            print(f"{side:8} died every time (exit {results[0]['crashed']})")
+            rows.append((side, f"died every time (exit {measured[0]['crashed']})", "", ""))
             continue
         prompt = statistics.median(float(str(r["prompt_tps"])) for r in ran)
         output = statistics.median(float(str(r["output_tps"])) for r in ran)
-        print(f"{side:8} median prompt {prompt:7.1f} tok/s  output {output:6.1f} tok/s")
-        print(f"         {ran[0]['system']}")
+        rows.append((side, f"{prompt:.1f}", f"{output:.1f}", f"`{ran[0]['system']}`"))
+    results.print_block(
+        "8. A portable embedded build",
+        f"python benchmarks/bench_portable_build.py --native-python {args.native_python}",
+        results.table(["build", "prompt tok/s (median)", "output tok/s (median)", "system"], rows)
+        + f"\n\n{args.model}, {args.threads} threads, {args.gen} output tokens, "
+        f"{args.reps} alternating repetitions.",
+    )
 
 
 if __name__ == "__main__":
