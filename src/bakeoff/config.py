@@ -84,7 +84,8 @@ class ProviderConfig(BaseModel):
     before it answers), then lets it answer freely. For llama.cpp-based servers (llama-server,
     llama-cpp-python). Off by default; the embedded model's default is `"first"`. Measured on
     its quick suite (BENCHMARKS.md §6), Qwen2.5-Coder-1.5B passed 11 of 15 trials with `"first"`,
-    11 of 15 with nothing held, and 7 of 15 with every reply held (it would not stop calling)."""
+    11 of 15 with nothing held, and 7 of 15 with every reply held (it called tools it could not
+    use instead of answering)."""
 
     tool_format: Literal["native", "blocks"] = "native"
     """How the model is offered its tools: `native` (the API's tool calls; text calls are

@@ -180,8 +180,9 @@ def _escaped_pattern(value: str) -> str:
 
 
 def _spaced_pattern(encoded: str) -> str:
-    """A regex for an encoding with separators (`_SEPARATORS`) anywhere between characters
-    (URL-safe base64's two characters standing for standard's too)."""
+    """A regex for an encoding with separators (whitespace, `:` or `,`, the ones `_squeezed`
+    strips) anywhere between characters (URL-safe base64's two characters standing for
+    standard's too)."""
     chars = ({"+": "[+-]", "/": "[/_]"}.get(c, re.escape(c)) for c in encoded)
     return r"[\s:,]*".join(chars)
 

@@ -1,7 +1,8 @@
 """The ranking line, the statement of the tests behind it, and the pairwise results as one
 compact matrix, shared by the terminal and HTML reports. Everything shown comes from the
 summary's tests: models sharing a letter group cannot be told apart, and a matrix cell is marked
-only where the Holm-corrected test says the row's model beats the column's."""
+where the Holm-corrected test tells the two models apart, in either direction (the sign or the
+wins show which)."""
 
 from __future__ import annotations
 
@@ -64,8 +65,9 @@ def method_lines(summary: BakeoffSummary) -> list[str]:
         return lines
     pairs = f"{res.pairs} pair{'s' if res.pairs != 1 else ''}"
     lines.append(
-        "Tests: exact sign-flip test on the per-task quality differences over the compared "
-        "tasks (where every graded model has a graded trial; repeats averaged per task), "
+        "Tests: sign-flip test (exact up to 16 tasks, sampled above) on the per-task quality "
+        "differences over the compared tasks (where every graded model has a graded trial; "
+        "repeats averaged per task), "
         f"Holm-corrected across {pairs} (α = "
         f"{res.alpha:g} for the whole field). Intervals: Wilson with continuity correction, "
         "over tasks."

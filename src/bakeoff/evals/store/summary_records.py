@@ -77,8 +77,9 @@ Verdict = Literal["A better", "B better", "indistinguishable"]
 
 
 class PairwiseTest(BaseModel):
-    """Whether model A really beats model B on the tasks both ran: an exact sign-flip test on
-    the per-task differences (repeats averaged first), n = tasks, wins counted in tasks."""
+    """Whether model A really beats model B on the tasks both ran: a sign-flip test (exact up
+    to 16 tasks, sampled above) on the per-task differences (repeats averaged first), n = tasks;
+    wins counted in tasks (for `judge`: in consistent head-to-head verdicts)."""
 
     model_a: str
     model_b: str
@@ -219,7 +220,9 @@ class BakeoffSummary(BaseModel):
     )  # cat -> model -> quality
     missing: int = 0  # planned trials not in the store (interrupted / budget)
     resolution: Resolution = Field(default_factory=Resolution)
-    judges: list[JudgeSummary] = Field(default_factory=list)  # per judge; filled by the runner
+    judges: list[JudgeSummary] = Field(
+        default_factory=list
+    )  # per judge; filled by outcomes.build_outcome
     unsandboxed: int = 0  # trials whose contestant code ran without the OS sandbox
     internal_errors: int = 0  # error trials bakeoff's own bugs caused, every model's: shown
     compared_tasks: list[str] = Field(default_factory=list)  # every graded model graded on each

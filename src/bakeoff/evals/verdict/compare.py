@@ -1,14 +1,14 @@
 """Comparisons between models and between judges. The task is the unit: a model's repeats of a
-task are averaged first (`task_means`), and every pair of models is compared with an exact
-sign-flip test on the per-task differences over the tasks both ran (head-to-head judging: on
-each task's share of consistent wins). The p-values of one metric are Holm-corrected across all
-pairs, so in a field of equally good models the chance of even one false "X beats Y" stays at
-most ALPHA. From the same tests: tiers (consecutive models, in quality order, no two of which
-differ) and the compact letter display (models sharing a letter cannot be told apart; models
-sharing none differ). Also the plain sentence a test becomes and how far the judges can be
-trusted (agreement with each other and, as Cohen's kappa, with the checks; order consistency;
-judges grading their own model family). Verdicts are "A better", "B better" or
-"indistinguishable"; A is the model listed first, the better ranked one in a summary."""
+task are averaged first (`task_means`), and every pair of models is compared with a sign-flip
+test (exact up to 16 tasks, sampled above) on the per-task differences over the tasks both ran
+(head-to-head judging: on each task's share of consistent wins). The p-values of one metric are
+Holm-corrected across all pairs, so in a field of equally good models the chance of even one
+false "X beats Y" stays at most ALPHA. From the same tests: tiers (consecutive models, in
+quality order, no two of which differ) and the compact letter display (models sharing a letter
+cannot be told apart; models sharing none differ). Also the plain sentence a test becomes and
+how far the judges can be trusted (agreement with each other and, as Cohen's kappa, with the
+checks; order consistency; judges grading their own model family). Verdicts are "A better", "B
+better" or "indistinguishable"; A is the model listed first, the better ranked one in a summary."""
 
 from __future__ import annotations
 

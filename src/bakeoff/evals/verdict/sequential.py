@@ -5,7 +5,7 @@ without raising the chance of a false "A beats B" above ALPHA however often the 
 The method (group-sequential Holm with Bonferroni over looks): a run with `max_repeats` extra
 repeats has at most L = max_repeats + 1 looks (the planned repeats, then each extra one), and
 each look gets ALPHA / L. At a look, every pair still undecided is tested as the fixed design
-tests it (the exact sign-flip test on per-task differences of quality, repeats averaged, over
+tests it (the sign-flip test on per-task differences of quality, repeats averaged, over
 the compared tasks) and Holm's step-down at ALPHA / L runs over every pair not yet found to
 differ (pairs already decided "no difference" stay in the family with p = 1, so the family
 never shrinks below its true nulls). Why it holds: a false "beats" anywhere needs some true
