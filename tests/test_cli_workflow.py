@@ -303,6 +303,7 @@ def test_bash_completion_offers_commands_flags_choices_and_task_names(tmp_path: 
     assert complete(text, ["bakeoff", "completion", ""]) == ["bash", "zsh"]
     assert complete(text, ["bakeoff", "report", "l"]) == ["latest"]
     assert complete(text, ["bakeoff", "run", "--resume", ""]) == ["latest"]
+    assert complete(text, ["bakeoff", "apply", "l"]) == ["latest"]
 
 
 def test_zsh_completion_loads_the_same_function_through_bashcompinit(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Shell completion for `bakeoff`, generated from its own argparse parser so it never drifts
 from the flags: subcommands, each subcommand's flags, the choices of choice arguments (`init
-claude`, `tasks list|validate`, `--executor local|ray`), `latest` where a run id goes and, after `run`, the built-in task
-names; anything else falls back to file names. zsh uses the same function through
-`bashcompinit`, which every zsh ships."""
+claude`, `tasks list|validate`, `--executor local|ray`), `latest` where a run id goes (an argument
+parsed by `cli_flags.run_ref`) and, after `run`, the built-in task names; anything else falls
+back to file names. zsh uses the same function through `bashcompinit`, which every zsh ships."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import argparse
 import shlex
 from collections.abc import Sequence
 from typing import Literal
+
+from bakeoff.cli_flags import run_ref
 
 Shell = Literal["bash", "zsh"]
 SHELLS: tuple[Shell, ...] = ("bash", "zsh")
@@ -24,7 +26,7 @@ def _words(actions: Sequence[argparse.Action]) -> tuple[list[str], dict[str, lis
         if isinstance(action, argparse._SubParsersAction):
             continue
         choices = [str(c) for c in action.choices] if action.choices else []
-        if str(action.metavar).startswith("RUN_"):
+        if action.type is run_ref:
             choices = ["latest"]  # a run id: the newest one is the one to offer
         if action.option_strings:
             flags.extend(o for o in action.option_strings if o.startswith("--"))

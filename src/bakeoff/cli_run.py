@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def demo_models(requested: list[str]) -> list[str]:
-    """The embedded model plus every configured cloud model whose key is set."""
+    """The requested models plus gpt-5-mini, haiku or gemini-2.5-flash for each key that is set."""
     extra = {
         "OPENAI_API_KEY": "gpt-5-mini",
         "ANTHROPIC_API_KEY": "haiku",
@@ -226,8 +226,8 @@ def add_demo_command(sub: Any) -> None:
     )
     p.add_argument("--models", default="local", help="comma-separated models (default: local)")
     _add_bakeoff_flags(p)
-    # A 0.5B model on 2 CPU cores writes ~30 tokens/s: tighter limits keep the demo to minutes
-    # even when it rambles.
+    # The default 1.5B model writes ~9 tokens/s on 2 busy CPU cores (BENCHMARKS.md §6): tighter
+    # limits keep the demo to minutes even when it rambles.
     p.set_defaults(handler=cmd_demo, max_output_tokens=400, timeout=60.0, show_runs=True)
     p.set_defaults(resume=None, retry_errors=None, targets=[], task_patterns=None)
     p.set_defaults(category=None, files=None)

@@ -10,7 +10,7 @@ removed (a folder that became a virtualenv only by a new `pyvenv.cfg` loses that
 original that was moved is put back, and the model is told what was undone and why. A
 workspace whose protected paths cannot all be bound (over `MAX_BOUND`, or a path longer than
 the sandbox takes) refuses the command rather than run it half-guarded. Without the sandbox
-(`--unsafe-no-sandbox`) only the scan after the command applies.
+(`--unsafe-no-sandbox`) nothing is bound read-only: the refusal and the scan after still apply.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def parse_http_address(text: str, *, allow_remote: bool = False) -> tuple[str, i
         raise UserError(
             f"--http {text!r}: {host} is not a loopback address (127.0.0.1, ::1, localhost); "
             "the server runs agents that write files, so it listens on loopback unless you add "
-            "--allow-remote (which then requires a bearer token)"
+            "--allow-remote (every request, loopback or not, needs the bearer token)"
         )
     return host, port
 

@@ -58,7 +58,7 @@ class SandboxPolicy:
     network: bool = False
     """Keep the host's network (a task or the user opted in); off: no interfaces but loopback."""
     cpu_s: int | None = None
-    """CPU seconds for the whole step; None: the wall time limit plus 5 s."""
+    """CPU seconds per process of the step (RLIMIT_CPU); None: the wall time limit plus 5 s."""
     memory_bytes: int = 2 * 1024**3
     """Address space per process."""
     total_memory_bytes: int = 4 * 1024**3

@@ -48,7 +48,7 @@ class LimitsStatus:
     cgroup: CgroupKind | None
     """The cgroup version used, or None: the watchdog and per-process rlimits only."""
     reason: str
-    """In words, for `bakeoff doctor` and the docs."""
+    """In words: which enforcement applies here and, without a cgroup, why."""
 
 
 @functools.cache

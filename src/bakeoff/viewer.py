@@ -34,6 +34,7 @@ from starlette.routing import Route
 from bakeoff.errors import UserError
 from bakeoff.evals.store.records import BakeoffSpec, RunStatus, TrialRecord
 from bakeoff.labels import matches, parse_label
+from bakeoff.net import LOOPBACK_NAMES
 from bakeoff.redact import current
 
 TOKEN_COOKIE = "bakeoff_view"
@@ -249,7 +250,7 @@ def _guard(token: str) -> Callable[[Request, Handler], Awaitable[Response]]:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("read-only", status_code=405)
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-        if host not in ("127.0.0.1", "localhost", "[::1]"):
+        if host not in LOOPBACK_NAMES:
             return PlainTextResponse("unknown host", status_code=403)
         given = request.query_params.get("token")
         if given is not None and hmac.compare_digest(given.encode(), token.encode()):

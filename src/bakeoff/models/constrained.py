@@ -77,7 +77,7 @@ def constrained_request(
     system message (one is put first when there is none), the tools as usual and
     `final_answer` (the model's chat template renders them as it was trained to), and the
     `response_format` carrying the schema. Until the model has made a call, the schema offers
-    no final answer: it looks at the workspace before it answers (unconstrained,
+    no final answer: it looks at the workspace before it answers (when the schema allowed it,
     Qwen2.5-Coder-1.5B answered 4 of the 5 quick tasks from thin air on its first reply).
 
     `first_only` (`constrained_tools = "first"`) holds only the replies until the model's first

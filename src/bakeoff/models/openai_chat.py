@@ -23,7 +23,8 @@ Token counts are the server's own when it reports usage. A stream that ends with
 (llama-cpp-python's server never sends it) is counted here instead: one output token per
 streamed text chunk, which is exact for servers that send a chunk per token, as llama.cpp does
 unless a character spans tokens (an emoji, most CJK), and prompt tokens from
-`_count_prompt_tokens`, which knows nothing (0) unless a subclass can ask its server."""
+`_count_prompt_tokens`, which knows nothing (None: stored as unreported) unless a subclass can
+ask its server."""
 
 from __future__ import annotations
 

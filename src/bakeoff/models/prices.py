@@ -110,7 +110,7 @@ class Price(Rates):
         return total
 
     def describe(self) -> str:
-        """Short human form, e.g. `$0.25 in / $2 out per Mtok` or `$0 (self-hosted)`."""
+        """Short human form, e.g. `$0.25 in / $2 out per Mtok` or `$0 tokens (self-hosted)`."""
         if self.source == "self-hosted":
             hourly = f" + ${self.hourly_usd:g}/h" if self.hourly_usd else ""
             return f"$0 tokens{hourly} (self-hosted)"

@@ -4,8 +4,9 @@ from the past trials of the same tasks by the same model in the store — per ta
 and the most tokens one valid trial used, times the repeats, summed over the tasks that have
 history, and priced at today's price (`models.prices`, applied to each trial's whole usage: a
 long-context tier is a per-request price, so a range, not a bill). A model or task with no
-history says so, and the price per Mtok is shown instead. Reads the store; writes nothing,
-reaches no model."""
+history says so, and the price per Mtok is shown instead. Reads the store and stores no run
+(opening a writable store of an older layout migrates it, as every command does); reaches no
+model."""
 
 from __future__ import annotations
 

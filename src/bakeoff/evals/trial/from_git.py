@@ -1,7 +1,7 @@
 """Tasks from a repository's own history (`bakeoff tasks from-git REPO [REV|RANGE]`). A commit
 that changes tests and code is a ready task: the fixture is the parent's tree without the
 commit's new or changed test files, the hidden check is those test files as the commit left them
-(run by the project's test command limited to them: pytest, detected, or `--test-command`), the
+(run by `python -m pytest -q`, or `--test-command`, limited to those files), the
 solution is the commit's other changes, and the prompt is the commit message made an instruction
 (its code blocks and trailers dropped, the files it adds named). Every task is validated — its
 check must fail on the parent and pass with the commit — and only valid ones are kept; every
@@ -30,7 +30,7 @@ MAX_FILES = 2_000
 MAX_BYTES = 20 * 1024 * 1024
 """A fixture's limits: a parent tree over either is skipped, with its size."""
 DEFAULT_LIMIT = 50
-"""Commits read when no range is given (the newest on REV)."""
+"""Commits read at most, newest first, whether REV is a revision or an A..B range."""
 _TRAILER = re.compile(
     r"^(?:signed-off-by|co-authored-by|reviewed-by|acked-by|change-id|cc|fixes|closes|refs?)\s*:",
     re.IGNORECASE,
@@ -138,8 +138,8 @@ class Repo:
         return files, total
 
     def export(self, sha: str, into: Path, leave_out: set[str]) -> None:
-        """Write the commit's tree into `into`, without `leave_out`; links and odd entries are
-        refused by tarfile's `data` filter (nothing lands outside `into`)."""
+        """Write the commit's tree into `into`, without `leave_out`; tarfile's `data` filter
+        refuses links that leave `into` and special files (nothing lands outside `into`)."""
         data = io.BytesIO(self._bytes("archive", "--format=tar", sha))
         with tarfile.open(fileobj=data) as archive:
             members = [m for m in archive.getmembers() if m.name not in leave_out]

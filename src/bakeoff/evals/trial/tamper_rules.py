@@ -1,6 +1,7 @@
 """What the tamper scan looks for, as data: the names a contestant's code must not reach, the
 attribute names that mean the same wherever they appear, and the words that give a built string
-away. `evals/trial/tamper_ast.py` applies them; this module only says what they are and how bad.
+away. `evals/trial/tamper_analysis.py` and `tamper_names.py` apply them; this module only says
+what they are and how bad.
 
 A rule's severity is `void` when the code can only be aiming at the grader (exiting the test
 process, patching pytest, rewriting imports or builtins, walking into the test's frame) and
