@@ -296,8 +296,7 @@ def replace_content(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-    if os.fstat(fd).st_size != len(data):
-        os.ftruncate(fd, len(data))
+    os.ftruncate(fd, len(data))
 
 
 def install_file(root: Path, rel: str, data: bytes, mode: int = 0o644) -> None:
